@@ -1,0 +1,34 @@
+# The two set-up commands of the README: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export XLA_FLAGS ?= --xla_cpu_multi_thread_eigen=true
+
+.PHONY: run test test-slow bench lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+run: $(VENV)/.installed
+	$(BIN)/hiddenstate reproduce --quick --out results
+
+test: $(VENV)/.installed
+	$(BIN)/ruff check hiddenstate tests benchmarks
+	$(BIN)/python -m pytest -q -n 2 -m "not slow"
+
+test-slow: $(VENV)/.installed
+	$(BIN)/python -m pytest -q -m slow
+
+bench: $(VENV)/.installed
+	$(BIN)/python benchmarks/run.py --out benchmarks/results
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check hiddenstate tests benchmarks
+
+clean:
+	rm -rf $(VENV) results benchmarks/results
