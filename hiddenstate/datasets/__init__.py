@@ -1,0 +1,26 @@
+"""Data: numpy-only generators and file loaders.
+
+Generators take a ``numpy.random.Generator`` (or an int seed); loaders read a
+path the user gives and raise :class:`hiddenstate.InputError`-style errors that
+name the file and the place in it.
+"""
+
+from __future__ import annotations
+
+from ._donut import make_donut
+from ._images import load_digits, load_mnist, read_idx
+from ._tables import TABLE_EXTENSIONS, iter_table_chunks, read_table, write_table
+
+__all__ = [
+    # generated data
+    "make_donut",
+    # images
+    "load_digits",
+    "load_mnist",
+    "read_idx",
+    # tables
+    "TABLE_EXTENSIONS",
+    "read_table",
+    "iter_table_chunks",
+    "write_table",
+]

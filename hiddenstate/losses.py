@@ -1,0 +1,51 @@
+"""Small, unreduced losses; the reduction happens at the call site.
+
+Each takes predictions and targets of the same shape and returns the
+elementwise loss; an optional ``mask`` (broadcastable) zeroes entries.
+Losses that follow a sigmoid or softmax take *logits* for stability.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import optax
+from jaxtyping import Array, ArrayLike
+
+__all__ = [
+    "squared_error",
+    "sigmoid_cross_entropy",
+    "softmax_cross_entropy",
+    "kl_bernoulli",
+]
+
+
+def _masked(loss: Array, mask: ArrayLike | None) -> Array:
+    return loss if mask is None else loss * mask
+
+
+def squared_error(pred: Array, target: Array, mask: ArrayLike | None = None) -> Array:
+    r"""``(pred - target)^2`` elementwise."""
+    return _masked(jnp.square(pred - target), mask)
+
+
+def sigmoid_cross_entropy(logits: Array, target: Array, mask: ArrayLike | None = None) -> Array:
+    r"""Binary cross-entropy of ``sigmoid(logits)`` against ``target`` in [0, 1], elementwise.
+
+    .. math:: -t \log \sigma(z) - (1 - t) \log(1 - \sigma(z))
+    """
+    return _masked(optax.sigmoid_binary_cross_entropy(logits, target), mask)
+
+
+def softmax_cross_entropy(logits: Array, target: Array, mask: ArrayLike | None = None) -> Array:
+    r"""``-sum_k t_k log softmax(z)_k`` over the last axis (shape ``logits.shape[:-1]``)."""
+    return _masked(-jnp.sum(target * jax.nn.log_softmax(logits, axis=-1), axis=-1), mask)
+
+
+def kl_bernoulli(target: float, rate: Array, eps: float = 1e-6) -> Array:
+    r"""KL divergence between Bernoulli(``target``) and Bernoulli(``rate``), elementwise.
+
+    The sparsity penalty of sparse autoencoders (Ng, CS294A notes, 2011).
+    """
+    rate = jnp.clip(rate, eps, 1.0 - eps)
+    return target * jnp.log(target / rate) + (1.0 - target) * jnp.log((1.0 - target) / (1.0 - rate))

@@ -1,0 +1,16 @@
+"""Pure Equinox modules: one example in, one out; no training, no numpy RNG."""
+
+from ._activations import ACTIVATIONS, activation
+from ._autoencoder import AutoencoderNet
+from ._init import get_initializer, glorot_uniform, normal, uniform_spectral, zeros
+
+__all__ = [
+    "ACTIVATIONS",
+    "activation",
+    "AutoencoderNet",
+    "get_initializer",
+    "glorot_uniform",
+    "normal",
+    "uniform_spectral",
+    "zeros",
+]

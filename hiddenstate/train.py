@@ -1,0 +1,404 @@
+"""The one training loop every hiddenstate model uses.
+
+A model is an Equinox module; an *objective* is a hashable callable
+``objective(model, batch, weight, key) -> scalar`` where ``batch`` is a pytree
+of arrays with a leading batch axis, ``weight`` is ``(B,)`` with 1 for real
+rows and 0 for padding, and ``key`` is a fresh PRNG key for this update.
+
+Compilation: several epochs run inside one compiled call (``lax.scan`` over
+epochs, each a ``lax.scan`` over minibatches; a full-batch epoch is one
+step). The number of epochs per call is fixed for a run and surplus epochs of
+the last call are masked off, so a run compiles exactly once, and a second run
+with the same shapes, objective and optimizer compiles not at all.
+
+Safety: a non-finite loss or gradient leaves the parameters and optimizer
+state untouched (the update is masked inside the compiled step), freezes the
+run, and :func:`fit` raises :class:`~hiddenstate.DivergenceError` carrying the
+last finite model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from ._errors import DivergenceError
+
+__all__ = ["History", "FitResult", "fit", "split_validation", "STEPS_PER_CALL"]
+
+#: Target number of update steps per compiled call (progress granularity).
+STEPS_PER_CALL = 4096
+
+
+@dataclasses.dataclass
+class History:
+    """Per-epoch record of a run.
+
+    Attributes
+    ----------
+    loss : list of float
+        Mean training loss of each epoch (minibatch losses weighted by rows).
+    val_loss : list of float
+        Validation loss after each epoch (empty without validation data).
+    best_epoch : int or None
+        Epoch (0-based, within this run) whose parameters were kept when early
+        stopping was on.
+    stopped_early : bool
+    diverged_at : int or None
+        First epoch with a non-finite loss.
+    steps : int
+        Updates applied.
+    seconds : float
+        Wall time of the run, compilation included.
+    """
+
+    loss: list[float] = dataclasses.field(default_factory=list)
+    val_loss: list[float] = dataclasses.field(default_factory=list)
+    best_epoch: int | None = None
+    stopped_early: bool = False
+    diverged_at: int | None = None
+    steps: int = 0
+    seconds: float = 0.0
+
+
+@dataclasses.dataclass
+class FitResult:
+    """What :func:`fit` returns: the trained model, optimizer state and history."""
+
+    model: Any
+    opt_state: Any
+    history: History
+    step: int
+
+
+class _Carry(eqx.Module):
+    params: Any
+    opt_state: Any
+    step: jax.Array
+    bad: jax.Array
+    best_params: Any
+    best_val: jax.Array
+    since_best: jax.Array
+    stopped: jax.Array
+
+
+def split_validation(n: int, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Indices ``(train, validation)`` with ``round(fraction * n)`` rows held out (at least 1)."""
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"validation_fraction must be in (0, 1), got {fraction}")
+    n_val = max(1, int(round(fraction * n)))
+    if n - n_val < 1:
+        raise ValueError(
+            f"validation_fraction={fraction} leaves no training rows out of {n}; "
+            "use more data or turn early_stopping off"
+        )
+    perm = rng.permutation(n)
+    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+
+def _where(cond, a, b):
+    return jax.tree.map(lambda x, y: jnp.where(cond, x, y), a, b)
+
+
+@eqx.filter_jit
+def _run_epochs(
+    carry: _Carry,
+    static,
+    data,
+    val_data,
+    idx,
+    weight,
+    active,
+    key,
+    *,
+    objective: Callable,
+    optimizer: optax.GradientTransformation,
+    full_batch: bool,
+    patience: int,
+    tol: float,
+):
+    """Run ``active.shape[0]`` epochs; returns the new carry and per-epoch losses.
+
+    ``idx``/``weight`` are ``(E, n_batches, B)`` (or ``(E, 1, 1)`` dummies for a
+    full batch), ``active`` is ``(E,)`` bool: masked epochs change nothing.
+    """
+    has_val = val_data is not None
+
+    def loss_of(params, batch, w, k):
+        return objective(eqx.combine(params, static), batch, w, k)
+
+    grad_fn = jax.value_and_grad(loss_of)
+
+    def step(c: _Carry, xs):
+        b_idx, b_w, on = xs
+        if full_batch:
+            batch = data
+            w = jnp.ones(jax.tree.leaves(data)[0].shape[0], jnp.float32)
+        else:
+            batch = jax.tree.map(lambda a: a[b_idx], data)
+            w = b_w
+        k = jax.random.fold_in(key, c.step)
+        loss, grads = grad_fn(c.params, batch, w, k)
+        updates, new_opt = optimizer.update(grads, c.opt_state, c.params)
+        new_params = eqx.apply_updates(c.params, updates)
+        finite = jnp.isfinite(loss) & jnp.isfinite(optax.global_norm(grads))
+        live = on & ~c.bad & ~c.stopped
+        ok = live & finite
+        params = _where(ok, new_params, c.params)
+        opt_state = _where(ok, new_opt, c.opt_state)
+        c = dataclasses.replace(
+            c,
+            params=params,
+            opt_state=opt_state,
+            step=c.step + ok.astype(jnp.int32),
+            bad=c.bad | (live & ~finite),
+        )
+        rows = jnp.sum(w) * live
+        return c, (jnp.where(live, loss, 0.0) * rows, rows, live & ~finite)
+
+    def epoch(c: _Carry, xs):
+        e_idx, e_w, on = xs
+        n_b = e_idx.shape[0]
+        ons = jnp.broadcast_to(on, (n_b,))
+        c, (wloss, rows, nonfinite) = jax.lax.scan(step, c, (e_idx, e_w, ons))
+        total = jnp.sum(rows)
+        mean = jnp.where(jnp.any(nonfinite), jnp.nan, jnp.sum(wloss) / jnp.maximum(total, 1.0))
+        ran = on & (total > 0)
+        if has_val:
+            vw = jnp.ones(jax.tree.leaves(val_data)[0].shape[0], jnp.float32)
+            val = loss_of(c.params, val_data, vw, jax.random.fold_in(key, -1))
+            improved = ran & ~c.bad & (val < c.best_val - tol)
+            since = jnp.where(improved, 0, c.since_best + ran.astype(jnp.int32))
+            c = dataclasses.replace(
+                c,
+                best_params=_where(improved, c.params, c.best_params),
+                best_val=jnp.where(improved, val, c.best_val),
+                since_best=since,
+                stopped=c.stopped | (since >= patience),
+            )
+        else:
+            val = jnp.nan
+        return c, (jnp.where(ran, mean, jnp.nan), jnp.where(ran, val, jnp.nan), ran)
+
+    return jax.lax.scan(epoch, carry, (idx, weight, active))
+
+
+def _batch_plan(n: int, batch_size: int | None) -> tuple[bool, int, int]:
+    """(full_batch, batch size, batches per epoch)."""
+    if batch_size is None or batch_size >= n:
+        return True, n, 1
+    return False, int(batch_size), math.ceil(n / batch_size)
+
+
+def _epoch_indices(
+    n: int, batch: int, n_batches: int, epochs: int, rng: np.random.Generator, shuffle: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    total = batch * n_batches
+    idx = np.zeros((epochs, total), np.int32)
+    w = np.zeros((epochs, total), np.float32)
+    for e in range(epochs):
+        idx[e, :n] = rng.permutation(n) if shuffle else np.arange(n)
+        w[e, :n] = 1.0
+    return idx.reshape(epochs, n_batches, batch), w.reshape(epochs, n_batches, batch)
+
+
+def fit(
+    model,
+    data,
+    *,
+    objective: Callable,
+    optimizer: optax.GradientTransformation,
+    max_iter: int,
+    rng: np.random.Generator,
+    key: jax.Array,
+    batch_size: int | None = None,
+    shuffle: bool = True,
+    opt_state=None,
+    step: int = 0,
+    validation_data=None,
+    n_iter_no_change: int = 10,
+    tol: float = 0.0,
+    verbose: bool | int = False,
+    description: str = "training",
+    epochs_per_call: int | None = None,
+) -> FitResult:
+    """Train ``model`` on ``data`` for ``max_iter`` epochs.
+
+    Parameters
+    ----------
+    model : eqx.Module
+        Inexact-array leaves are trained; everything else is static.
+    data : pytree of arrays, each ``(n, ...)``
+        Rows are examples; minibatches gather the same rows from every leaf.
+    objective : hashable callable ``(model, batch, weight, key) -> scalar``
+        The loss of a minibatch; it must honour ``weight`` (0 marks padding).
+    optimizer : optax.GradientTransformation
+    max_iter : int
+        Epochs. A full-batch epoch is one update.
+    rng : numpy.random.Generator
+        Draws the minibatch order of every epoch.
+    key : jax PRNG key
+        Base key; update ``t`` receives ``fold_in(key, t)`` (noise, dropout).
+    batch_size : int or None
+        ``None`` (or ``>= n``) trains full-batch.
+    shuffle : bool
+        Reshuffle the rows every epoch (else minibatches in order).
+    opt_state, step : optional
+        Resume from this optimizer state and global update count.
+    validation_data : pytree or None
+        With it, training stops once the validation loss has not improved by
+        ``tol`` for ``n_iter_no_change`` epochs, and the best parameters are
+        returned.
+    verbose : bool or int
+        Show a rich progress bar.
+    epochs_per_call : int or None
+        Epochs per compiled call (default: about :data:`STEPS_PER_CALL` updates).
+
+    Returns
+    -------
+    FitResult
+
+    Raises
+    ------
+    DivergenceError
+        A non-finite loss or gradient appeared. ``err.result`` holds the
+        :class:`FitResult` with the last finite parameters.
+    """
+    t0 = time.perf_counter()
+    params, static = eqx.partition(model, eqx.is_inexact_array)
+    if opt_state is None:
+        opt_state = optimizer.init(params)
+    data = jax.tree.map(jnp.asarray, data)
+    n = jax.tree.leaves(data)[0].shape[0]
+    if n == 0:
+        raise ValueError("cannot train on 0 examples")
+    full, bsz, n_batches = _batch_plan(n, batch_size)
+    if validation_data is not None:
+        validation_data = jax.tree.map(jnp.asarray, validation_data)
+    max_iter = int(max_iter)
+    if epochs_per_call is None:
+        per = max(1, STEPS_PER_CALL // n_batches)
+        calls = max(1, math.ceil(max_iter / per))
+        epochs_per_call = max(1, math.ceil(max_iter / calls))
+    epochs_per_call = max(1, min(int(epochs_per_call), max(max_iter, 1)))
+
+    inf = jnp.asarray(jnp.inf, jnp.float32)
+    carry = _Carry(
+        params=params,
+        opt_state=opt_state,
+        step=jnp.asarray(step, jnp.int32),
+        bad=jnp.asarray(False),
+        best_params=params if validation_data is not None else None,
+        best_val=inf,
+        since_best=jnp.asarray(0, jnp.int32),
+        stopped=jnp.asarray(False),
+    )
+    history = History()
+    progress = _progress(verbose, description, max_iter)
+    done = 0
+    try:
+        while done < max_iter:
+            todo = min(epochs_per_call, max_iter - done)
+            active = np.zeros(epochs_per_call, bool)
+            active[:todo] = True
+            if full:
+                idx = np.zeros((epochs_per_call, 1, 1), np.int32)
+                w = np.ones((epochs_per_call, 1, 1), np.float32)
+            else:
+                idx, w = _epoch_indices(n, bsz, n_batches, todo, rng, shuffle)
+                if todo < epochs_per_call:
+                    pad = epochs_per_call - todo
+                    idx = np.concatenate([idx, np.zeros((pad, *idx.shape[1:]), np.int32)])
+                    w = np.concatenate([w, np.zeros((pad, *w.shape[1:]), np.float32)])
+            carry, (losses, vals, ran) = _run_epochs(
+                carry,
+                static,
+                data,
+                validation_data,
+                jnp.asarray(idx),
+                jnp.asarray(w),
+                jnp.asarray(active),
+                key,
+                objective=objective,
+                optimizer=optimizer,
+                full_batch=full,
+                patience=int(n_iter_no_change),
+                tol=float(tol),
+            )
+            ran = np.asarray(ran)
+            losses = np.asarray(losses)[ran]
+            history.loss.extend(float(x) for x in losses)
+            if validation_data is not None:
+                history.val_loss.extend(float(x) for x in np.asarray(vals)[ran])
+            done += todo
+            if progress is not None:
+                progress[0].update(
+                    progress[1], completed=len(history.loss), loss=history.loss[-1] if len(losses) else float("nan")
+                )
+            if bool(carry.bad):
+                bad = np.flatnonzero(~np.isfinite(np.asarray(history.loss)))
+                history.diverged_at = int(bad[0]) if bad.size else len(history.loss) - 1
+                break
+            if bool(carry.stopped):
+                history.stopped_early = True
+                break
+    finally:
+        if progress is not None:
+            progress[0].stop()
+
+    final_params = carry.params
+    if validation_data is not None and history.val_loss and np.isfinite(float(carry.best_val)):
+        final_params = carry.best_params
+        history.best_epoch = int(np.nanargmin(np.asarray(history.val_loss)))
+    history.steps = int(carry.step) - int(step)
+    history.seconds = time.perf_counter() - t0
+    result = FitResult(
+        model=eqx.combine(final_params, static),
+        opt_state=carry.opt_state,
+        history=history,
+        step=int(carry.step),
+    )
+    if history.diverged_at is not None:
+        err = DivergenceError(
+            f"training diverged: the loss became non-finite in epoch {history.diverged_at + 1} "
+            f"(update {int(carry.step) + 1}); the parameters of the last finite update were "
+            "kept. Lower the learning rate or set a gradient clip norm.",
+            epoch=history.diverged_at,
+        )
+        err.result = result  # type: ignore[attr-defined]
+        raise err
+    return result
+
+
+def _progress(verbose, description: str, total: int):
+    if not verbose:
+        return None
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("epochs  loss {task.fields[loss]:.4g}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    task = progress.add_task(description, total=total, loss=float("nan"))
+    progress.start()
+    return progress, task
