@@ -104,7 +104,7 @@ def test_read_idx_truncated(tmp_path):
     data = _idx_bytes(np.zeros((4, 3), np.uint8), 0x08)
     path = tmp_path / "short.idx"
     path.write_bytes(data[:-2])
-    with pytest.raises(InputError, match=r"truncated.*expected 22 bytes, found 20") as info:
+    with pytest.raises(InputError, match=r"truncated.*expected 24 bytes, found 22") as info:
         read_idx(path)
     assert str(path) in str(info.value)
     path.write_bytes(data + b"\0")
@@ -133,9 +133,14 @@ def test_read_idx_bad_magic_and_missing(tmp_path):
 def _write_mnist(directory: Path, kind: str, n_images: int, n_labels: int, gz: bool) -> None:
     images = np.arange(n_images * 28 * 28, dtype=np.int64).reshape(n_images, 28, 28) % 256
     labels = np.arange(n_labels) % 10
-    for name, array in [(f"{kind}-images-idx3-ubyte", images), (f"{kind}-labels-idx1-ubyte", labels)]:
+    for name, array in [
+        (f"{kind}-images-idx3-ubyte", images),
+        (f"{kind}-labels-idx1-ubyte", labels),
+    ]:
         data = _idx_bytes(array.astype(np.uint8), 0x08)
-        (directory / (name + ".gz" if gz else name)).write_bytes(gzip.compress(data) if gz else data)
+        (directory / (name + ".gz" if gz else name)).write_bytes(
+            gzip.compress(data) if gz else data
+        )
 
 
 def test_load_mnist_synthetic(tmp_path):
