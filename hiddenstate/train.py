@@ -105,6 +105,11 @@ def split_validation(n: int, fraction: float, rng: np.random.Generator) -> tuple
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
 
+def _all_finite(tree) -> jax.Array:
+    leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]
+    return jnp.all(jnp.stack(leaves)) if leaves else jnp.asarray(True)
+
+
 def _where(cond, a, b):
     return jax.tree.map(lambda x, y: jnp.where(cond, x, y), a, b)
 
@@ -150,7 +155,7 @@ def _run_epochs(
         loss, grads = grad_fn(c.params, batch, w, k)
         updates, new_opt = optimizer.update(grads, c.opt_state, c.params)
         new_params = eqx.apply_updates(c.params, updates)
-        finite = jnp.isfinite(loss) & jnp.isfinite(optax.global_norm(grads))
+        finite = jnp.isfinite(loss) & _all_finite(grads)
         live = on & ~c.bad & ~c.stopped
         ok = live & finite
         params = _where(ok, new_params, c.params)
@@ -175,7 +180,7 @@ def _run_epochs(
         ran = on & (total > 0)
         if has_val:
             vw = jnp.ones(jax.tree.leaves(val_data)[0].shape[0], jnp.float32)
-            val = loss_of(c.params, val_data, vw, jax.random.fold_in(key, -1))
+            val = loss_of(c.params, val_data, vw, jax.random.fold_in(key, 0x7FFFFFFF))
             improved = ran & ~c.bad & (val < c.best_val - tol)
             since = jnp.where(improved, 0, c.since_best + ran.astype(jnp.int32))
             c = dataclasses.replace(

@@ -156,15 +156,16 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TrainingMix
         standard deviation of ``normal`` (default 0.01).
     optimizer : {'adam', 'sgd', 'momentum', 'nesterov', 'rmsprop'}, default='adam'
         ``momentum`` is the seeds' update ``v <- mu v - lr g; p <- p + v``.
-    learning_rate : float, default=0.01
-    learning_rate_schedule : str, default='constant'
-        One of ``constant``, ``cosine``, ``exponential``, ``warmup_cosine``, ``inverse_time``.
+    learning_rate : float, default=0.02
+    learning_rate_schedule : str, default='cosine'
+        One of ``constant``, ``cosine`` (to 1% of ``learning_rate`` over ``max_iter``
+        epochs), ``exponential``, ``warmup_cosine``, ``inverse_time``.
     momentum : float, default=0.9
         ``mu`` of ``momentum``/``nesterov``; decay of ``rmsprop``.
     clip_norm : float or None, default=None
         Clip each gradient to this global norm.
     batch_size : int, 'auto' or None, default='auto'
-        Minibatch size; ``'auto'`` is ``min(200, n_samples)``, ``None`` full batch.
+        Minibatch size; ``'auto'`` is ``min(32, n_samples)``, ``None`` full batch.
     max_iter : int, default=200
         Epochs.
     shuffle : bool, default=True
@@ -238,8 +239,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TrainingMix
         init="glorot_uniform",
         init_scale=None,
         optimizer="adam",
-        learning_rate=0.01,
-        learning_rate_schedule="constant",
+        learning_rate=0.02,
+        learning_rate_schedule="cosine",
         momentum=0.9,
         clip_norm=None,
         batch_size="auto",

@@ -76,7 +76,7 @@ class TrainingMixin:
         if self.batch_size is None:
             return None
         if self.batch_size == "auto":
-            return min(200, n)
+            return min(32, n)
         return min(int(self.batch_size), n)
 
     def _optimizer(self, steps_per_epoch: int):
@@ -97,7 +97,8 @@ class TrainingMixin:
             self.loss_curve_ = list(history.loss)
             self.validation_scores_ = [-v for v in history.val_loss]
         self.n_iter_ = len(history.loss) if not append else self.n_iter_ + len(history.loss)
-        self.best_loss_ = float(np.nanmin(self.loss_curve_)) if self.loss_curve_ else float("nan")
+        finite = [x for x in self.loss_curve_ if np.isfinite(x)]
+        self.best_loss_ = min(finite) if finite else float("nan")
 
     def _warn_convergence(self, history: History) -> None:
         """ConvergenceWarning when max_iter ended a run that was still improving."""

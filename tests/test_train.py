@@ -1,0 +1,195 @@
+"""The training core: optimizers, the compiled loop, guards and determinism."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from hiddenstate import DivergenceError, train
+from hiddenstate.optim import make_optimizer, seed_momentum
+
+from .conftest import count_compiles
+
+
+class Linear(eqx.Module):
+    w: jax.Array
+    b: jax.Array
+
+    def __call__(self, x):
+        return x @ self.w + self.b
+
+
+@dataclasses.dataclass(frozen=True)
+class LeastSquares:
+    """Weighted mean squared error of a linear model on (x, y) batches."""
+
+    def __call__(self, model, batch, weight, key):
+        x, y = batch
+        err = jnp.sum((jax.vmap(model)(x) - y) ** 2, axis=-1)
+        return jnp.sum(weight * err) / jnp.sum(weight)
+
+
+def _problem(n=7, d=3, k=2, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d)).astype(np.float32)
+    y = (x @ rng.normal(size=(d, k)) + 0.5).astype(np.float32)
+    model = Linear(jnp.zeros((d, k)), jnp.zeros(k))
+    return model, x, y
+
+
+def _manual(model, batches, opt):
+    """Reference loop: one optax step per batch, in Python."""
+    params = model
+    state = opt.init(params)
+    losses = []
+    for x, y in batches:
+        loss, g = jax.value_and_grad(
+            lambda m: jnp.mean(jnp.sum((jax.vmap(m)(x) - y) ** 2, axis=-1))
+        )(params)
+        upd, state = opt.update(g, state, params)
+        params = optax.apply_updates(params, upd)
+        losses.append(float(loss))
+    return params, losses
+
+
+def test_seed_momentum_is_the_seeds_update():
+    lr, mu = 0.1, 0.9
+    opt = seed_momentum(lr, mu)
+    p = {"w": jnp.array([1.0, -2.0])}
+    state = opt.init(p)
+    v = np.zeros(2)
+    pn = np.array([1.0, -2.0])
+    for _ in range(5):
+        g = {"w": 2 * p["w"]}
+        upd, state = opt.update(g, state, p)
+        p = optax.apply_updates(p, upd)
+        v = mu * v - lr * (2 * pn)
+        pn = pn + v
+        np.testing.assert_allclose(np.asarray(p["w"]), pn, rtol=1e-6)
+
+
+def test_optimizers_by_name_are_cached_and_validated():
+    assert make_optimizer("adam", 0.01) is make_optimizer("adam", 0.01)
+    assert make_optimizer("adam", 0.01) is not make_optimizer("adam", 0.02)
+    with pytest.raises(ValueError, match="valid: sgd, momentum, nesterov, adam, rmsprop"):
+        make_optimizer("adagrad", 0.01)
+    with pytest.raises(ValueError, match="schedule"):
+        make_optimizer("sgd", 0.1, schedule="sawtooth")
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "nesterov", "adam", "rmsprop"])
+def test_full_batch_scan_matches_python_loop(name):
+    model, x, y = _problem()
+    opt = make_optimizer(name, 0.01)
+    res = train.fit(
+        model, (x, y), objective=LeastSquares(), optimizer=opt, max_iter=25,
+        rng=np.random.default_rng(0), key=jax.random.key(0), batch_size=None,
+    )
+    ref, losses = _manual(model, [(x, y)] * 25, opt)
+    np.testing.assert_allclose(res.history.loss, losses, rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(res.model.w), np.asarray(ref.w), rtol=1e-5, atol=1e-6)
+    assert res.history.steps == 25
+
+
+def test_minibatches_in_order_with_a_ragged_last_batch():
+    model, x, y = _problem(n=7)
+    opt = make_optimizer("sgd", 0.05)
+    res = train.fit(
+        model, (x, y), objective=LeastSquares(), optimizer=opt, max_iter=3,
+        rng=np.random.default_rng(0), key=jax.random.key(0), batch_size=3, shuffle=False,
+    )
+    batches = [(x[0:3], y[0:3]), (x[3:6], y[3:6]), (x[6:7], y[6:7])] * 3
+    ref, losses = _manual(model, batches, opt)
+    np.testing.assert_allclose(np.asarray(res.model.w), np.asarray(ref.w), rtol=1e-5, atol=1e-6)
+    # Epoch loss: the minibatch losses weighted by their number of rows.
+    first = (3 * losses[0] + 3 * losses[1] + 1 * losses[2]) / 7
+    np.testing.assert_allclose(res.history.loss[0], first, rtol=1e-5)
+    assert res.history.steps == 9
+
+
+def test_shuffled_minibatches_follow_the_generator():
+    model, x, y = _problem(n=10)
+    opt = make_optimizer("sgd", 0.05)
+    res = train.fit(
+        model, (x, y), objective=LeastSquares(), optimizer=opt, max_iter=2,
+        rng=np.random.default_rng(5), key=jax.random.key(0), batch_size=5,
+    )
+    g = np.random.default_rng(5)
+    batches = []
+    for _ in range(2):
+        p = g.permutation(10)
+        batches += [(x[p[:5]], y[p[:5]]), (x[p[5:]], y[p[5:]])]
+    ref, _ = _manual(model, batches, opt)
+    np.testing.assert_allclose(np.asarray(res.model.w), np.asarray(ref.w), rtol=1e-5, atol=1e-6)
+
+
+def test_identical_seeds_give_identical_results():
+    model, x, y = _problem(n=50)
+    opt = make_optimizer("adam", 0.01)
+    kw = dict(objective=LeastSquares(), optimizer=opt, max_iter=7, batch_size=8)
+    a = train.fit(model, (x, y), rng=np.random.default_rng(1), key=jax.random.key(1), **kw)
+    b = train.fit(model, (x, y), rng=np.random.default_rng(1), key=jax.random.key(1), **kw)
+    c = train.fit(model, (x, y), rng=np.random.default_rng(2), key=jax.random.key(1), **kw)
+    assert np.array_equal(np.asarray(a.model.w), np.asarray(b.model.w))
+    assert not np.array_equal(np.asarray(a.model.w), np.asarray(c.model.w))
+
+
+def test_divergence_guard_keeps_last_finite_parameters():
+    model, x, y = _problem(n=20)
+    y = y * 1e3
+    opt = make_optimizer("sgd", 1e6)
+    with pytest.raises(DivergenceError, match=r"non-finite in epoch \d+") as info:
+        train.fit(
+            model, (x, y), objective=LeastSquares(), optimizer=opt, max_iter=500,
+            rng=np.random.default_rng(0), key=jax.random.key(0), batch_size=None,
+        )
+    err = info.value
+    assert err.epoch is not None and err.epoch < 500
+    kept = err.result
+    assert np.all(np.isfinite(np.asarray(kept.model.w)))
+    assert len(kept.history.loss) == err.epoch + 1
+    assert np.isfinite(kept.history.loss[: err.epoch]).all()
+
+
+def test_early_stopping_returns_best_validation_parameters():
+    model, x, y = _problem(n=60)
+    rng = np.random.default_rng(0)
+    tr, va = train.split_validation(60, 0.25, rng)
+    assert len(va) == 15 and len(np.intersect1d(tr, va)) == 0
+    noisy = y + rng.normal(0, 3.0, y.shape).astype(np.float32)  # overfitting target
+    res = train.fit(
+        model, (x[tr], noisy[tr]), objective=LeastSquares(), optimizer=make_optimizer("adam", 0.3),
+        max_iter=400, rng=rng, key=jax.random.key(0), batch_size=None,
+        validation_data=(x[va], y[va]), n_iter_no_change=5, tol=0.0,
+    )
+    h = res.history
+    assert h.stopped_early and len(h.loss) < 400
+    assert h.best_epoch == int(np.argmin(h.val_loss))
+    val = float(LeastSquares()(res.model, (x[va], y[va]), jnp.ones(15), None))
+    np.testing.assert_allclose(val, min(h.val_loss), rtol=1e-5)
+
+
+def test_a_run_compiles_once_and_a_second_run_not_at_all():
+    model, x, y = _problem(n=40)
+    opt = make_optimizer("adam", 0.01)
+    kw = dict(objective=LeastSquares(), optimizer=opt, batch_size=16, epochs_per_call=4)
+    train.fit(model, (x, y), max_iter=5, rng=np.random.default_rng(0), key=jax.random.key(0), **kw)
+    with count_compiles() as compiles:
+        # 10 epochs = 3 calls of 4 epochs, the last one partly masked: same shapes.
+        train.fit(model, (x, y), max_iter=10, rng=np.random.default_rng(0),
+                  key=jax.random.key(0), **kw)
+    assert compiles() == 0
+
+
+def test_progress_bar_runs(capsys):
+    model, x, y = _problem()
+    train.fit(
+        model, (x, y), objective=LeastSquares(), optimizer=make_optimizer("sgd", 0.01),
+        max_iter=3, rng=np.random.default_rng(0), key=jax.random.key(0), verbose=True,
+    )
