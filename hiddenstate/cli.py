@@ -1,0 +1,358 @@
+"""The ``hiddenstate`` command: thin parsing and dispatch over the library.
+
+Errors a user can cause end in one line on stderr (``hiddenstate: error: ...``)
+and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["main"]
+
+BUILTIN_DATA = ("donut", "digits")
+
+
+# -- options built from the estimator's parameters ------------------------------------------
+
+
+def _none_or(parse):
+    def convert(text: str):
+        return None if text.lower() in ("none", "null", "") else parse(text)
+
+    convert.__name__ = getattr(parse, "__name__", "value")
+    return convert
+
+
+def _int_list(text: str):
+    parts = [p for p in text.replace(" ", "").split(",") if p]
+    try:
+        values = [int(p) for p in parts]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an int or a comma-separated list of ints, got {text!r}"
+        ) from None
+    return values[0] if len(values) == 1 else values
+
+
+def _batch_size(text: str):
+    if text.lower() in ("auto",):
+        return "auto"
+    if text.lower() in ("none", "full"):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an int, 'auto' or 'none' (full batch), got {text!r}"
+        ) from None
+
+
+#: Parsers for parameters whose default does not tell the type.
+_SPECIAL = {
+    "n_components": _int_list,
+    "batch_size": _batch_size,
+    "noise": _none_or(str),
+    "clip_norm": _none_or(float),
+    "init_scale": _none_or(float),
+    "random_state": _none_or(int),
+    "verbose": int,
+}
+_SKIP = {"warm_start"}
+
+
+def add_estimator_options(parser: argparse.ArgumentParser, estimator_cls) -> list[str]:
+    """One ``--option`` per estimator parameter, typed from its default. Returns the names."""
+    from sklearn.utils._param_validation import StrOptions
+
+    defaults = estimator_cls().get_params()
+    constraints = getattr(estimator_cls, "_parameter_constraints", {})
+    group = parser.add_argument_group(f"{estimator_cls.__name__} settings")
+    names = []
+    for name, default in defaults.items():
+        if name in _SKIP:
+            continue
+        flag = "--" + name.replace("_", "-")
+        choices = [c for c in constraints.get(name, []) if isinstance(c, StrOptions)]
+        help_text = f"default: {default!r}"
+        if choices:
+            help_text += f"; one of {', '.join(sorted(choices[0].options))}"
+        if isinstance(default, bool):
+            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
+                               help=help_text)
+        else:
+            parse = _SPECIAL.get(name) or type(default)
+            group.add_argument(flag, type=parse, default=None, metavar=name.upper(),
+                               help=help_text)
+        names.append(name)
+    return names
+
+
+def _estimator_kwargs(args, names: list[str]) -> dict:
+    return {n: getattr(args, n) for n in names if getattr(args, n) is not None}
+
+
+# -- data -----------------------------------------------------------------------------------
+
+
+def _read_data(spec: str):
+    """A table file (.csv, .tsv, .txt, .npy) or a built-in data set name."""
+    from . import datasets
+
+    if spec in BUILTIN_DATA and not Path(spec).exists():
+        X, _ = datasets.make_donut() if spec == "donut" else datasets.load_digits()
+        return X, None
+    return datasets.read_table(spec)
+
+
+def _write_or_print(array, out: str | None, column_names=None) -> None:
+    import numpy as np
+
+    from .datasets import write_table
+
+    if out:
+        write_table(out, array, column_names=column_names)
+        print(f"wrote {out} ({array.shape[0]} rows)", file=sys.stderr)
+        return
+    array = np.atleast_2d(np.asarray(array).T).T
+    if column_names:
+        print(",".join(column_names))
+    np.savetxt(sys.stdout, array, delimiter=",", fmt="%.7g")
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr)
+
+
+# -- commands -------------------------------------------------------------------------------
+
+
+def cmd_autoencoder_fit(args, names) -> int:
+    from .estimators import Autoencoder
+
+    X, columns = _read_data(args.data)
+    kwargs = _estimator_kwargs(args, names)
+    est = Autoencoder(**kwargs)
+    console = _console(stderr=True)
+    resolved = {k: v for k, v in est.get_params().items()}
+    console.print(f"[bold]Autoencoder[/] on {args.data} {X.shape}: {json.dumps(resolved)}")
+    data = _frame(X, columns)
+    t0 = time.perf_counter()
+    est.fit(data)
+    seconds = time.perf_counter() - t0
+    est.save(args.out)
+    console.print(
+        f"trained {est.n_iter_} epochs in {seconds:.2f} s; final loss {est.loss_curve_[-1]:.6g}; "
+        f"reconstruction error {-est.score(data):.6g}; wrote {args.out}"
+    )
+    return 0
+
+
+def _load_autoencoder(path):
+    from . import load
+    from ._errors import ModelFileError
+    from .estimators import Autoencoder
+
+    model = load(path)
+    if not isinstance(model, Autoencoder):
+        raise ModelFileError(f"{path}: holds a {type(model).__name__}, not an Autoencoder")
+    return model
+
+
+def _frame(X, columns):
+    """A DataFrame when the file had a header and pandas is installed (keeps the names)."""
+    if not columns:
+        return X
+    try:
+        import pandas as pd
+    except ImportError:
+        return X
+    return pd.DataFrame(X, columns=columns)
+
+
+def _model_input(model, X, columns):
+    return _frame(X, columns) if hasattr(model, "feature_names_in_") else X
+
+
+def cmd_autoencoder_apply(args) -> int:
+    model = _load_autoencoder(args.model)
+    X, columns = _read_data(args.data)
+    data = _model_input(model, X, columns)
+    if args.command == "transform":
+        out = model.transform(data)
+        names = [str(n) for n in model.get_feature_names_out()]
+    elif args.command == "reconstruct":
+        out = model.predict(data)
+        names = columns
+    else:
+        out = model.reconstruction_error(data)
+        names = ["reconstruction_error"]
+    _write_or_print(out, args.out, names)
+    return 0
+
+
+def cmd_autoencoder_plot(args) -> int:
+    import math
+
+    import numpy as np
+
+    from . import plotting
+
+    model = _load_autoencoder(args.model)
+    W = np.asarray(model.model_.weights[0])
+    n = W.shape[0]
+    side = int(math.isqrt(n))
+    if args.kind == "auto":
+        kind = "tiles" if side * side == n and n >= 16 else "curve"
+    else:
+        kind = args.kind
+    if kind == "tiles":
+        if side * side != n:
+            raise ValueError(f"feature tiles need a square number of inputs, the model has {n}")
+        plotting.feature_tiles(W, image_shape=(side, side), path=args.out,
+                               title=f"{W.shape[1]} filters (rows of W^T)")
+    else:
+        plotting.learning_curves({"training loss": np.asarray(model.loss_curve_)}, path=args.out,
+                                 title="learning curve")
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_reproduce(args) -> int:
+    from . import report
+    from .experiments import reproduce
+
+    out = Path(args.out)
+    data_dir = Path(args.data) if args.data else None
+    console = _console()
+    console.print(
+        f"[bold]hiddenstate reproduce[/] {'--quick ' if args.quick else ''}"
+        f"-> {out}/report.html" + (f" (data: {data_dir})" if data_dir else "")
+    )
+
+    def on_result(result):
+        console.print(f"  [green]done[/] {result.name} in {result.seconds:.1f} s")
+
+    def on_skip(name, reason):
+        console.print(f"  [yellow]skipped[/] {name}: {reason}")
+
+    t0 = time.perf_counter()
+    results = reproduce(args.only, out, quick=args.quick, data_dir=data_dir,
+                        on_result=on_result, on_skip=on_skip)
+    console.print(report.results_table(results))
+    command = "hiddenstate " + " ".join(sys.argv[1:]) if sys.argv else "hiddenstate reproduce"
+    path = report.write_report(results, out, command=command, environment=report.environment_info())
+    console.print(f"wrote {path} and {out / 'results.json'} in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from . import workloads
+
+    data_dir = Path(args.data) if args.data else None
+    console = _console(stderr=True)
+
+    def on_record(rec):
+        if args.json:
+            print(json.dumps(rec.to_json()), flush=True)
+        else:
+            console.print(
+                f"{rec.workload:4} {rec.variant:22} compile {rec.compile_s:7.3f} s  "
+                f"train {rec.train_s:8.3f} s  {rec.step_us:9.1f} us/step  "
+                f"loss {rec.final_loss:.5g}  {rec.quality_name} {rec.quality:.5g}"
+            )
+
+    workloads.run_workloads(args.workloads or list(workloads.WORKLOADS), quick=args.quick,
+                            data_dir=data_dir, on_record=on_record)
+    return 0
+
+
+# -- parser ---------------------------------------------------------------------------------
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, list[str]]:
+    from .estimators import Autoencoder
+
+    parser = argparse.ArgumentParser(
+        prog="hiddenstate",
+        description="Classic hidden-representation models (autoencoders, RNNs) on JAX.",
+    )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="group", metavar="COMMAND")
+
+    rep = sub.add_parser("reproduce", help="run the classic experiments, write report.html")
+    rep.add_argument("--quick", action="store_true", help="shorter runs (under two minutes)")
+    rep.add_argument("--only", nargs="+", metavar="NAME", help="run only these experiments")
+    rep.add_argument("--data", metavar="DIR", help="folder with mnist/ (e.g. ../shared/data)")
+    rep.add_argument("--out", default="results", metavar="DIR", help="output folder")
+
+    bench = sub.add_parser("bench", help="run the WORKLOADS.md recipes, print timings")
+    bench.add_argument("workloads", nargs="*", metavar="W", help="e.g. W1 W2 (default: all)")
+    bench.add_argument("--json", action="store_true", help="one JSON object per line")
+    bench.add_argument("--quick", action="store_true", help="shorter quality runs")
+    bench.add_argument("--data", metavar="DIR", help="folder with mnist/ for quality B")
+
+    ae = sub.add_parser("autoencoder", help="fit and apply autoencoders on your files")
+    ae_sub = ae.add_subparsers(dest="command", metavar="ACTION", required=True)
+    fit = ae_sub.add_parser("fit", help="train on DATA, write MODEL")
+    fit.add_argument("data", metavar="DATA",
+                     help=f".csv, .tsv, .txt or .npy file, or one of {', '.join(BUILTIN_DATA)}")
+    fit.add_argument("--out", required=True, metavar="MODEL", help="model file to write")
+    names = add_estimator_options(fit, Autoencoder)
+    for action, help_text in (
+        ("transform", "codes of DATA"),
+        ("reconstruct", "reconstructions of DATA"),
+        ("score", "per-row reconstruction error of DATA (higher = more anomalous)"),
+    ):
+        p = ae_sub.add_parser(action, help=help_text)
+        p.add_argument("model", metavar="MODEL")
+        p.add_argument("data", metavar="DATA")
+        p.add_argument("--out", metavar="FILE", help=".npy/.csv/.tsv (default: CSV on stdout)")
+    plot = ae_sub.add_parser("plot", help="feature tiles or the learning curve as PNG")
+    plot.add_argument("model", metavar="MODEL")
+    plot.add_argument("--kind", choices=["auto", "tiles", "curve"], default="auto",
+                      help="auto: tiles when the inputs form a square image, else the curve")
+    plot.add_argument("--out", required=True, metavar="PNG")
+    return parser, names
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    parser, names = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        from . import __version__
+
+        print(__version__)
+        return 0
+    if args.group is None:
+        parser.print_help()
+        return 2
+    from ._errors import HiddenstateError
+
+    try:
+        if args.group == "reproduce":
+            return cmd_reproduce(args)
+        if args.group == "bench":
+            return cmd_bench(args)
+        if args.command == "fit":
+            return cmd_autoencoder_fit(args, names)
+        if args.command == "plot":
+            return cmd_autoencoder_plot(args)
+        return cmd_autoencoder_apply(args)
+    except KeyboardInterrupt:
+        print("hiddenstate: interrupted", file=sys.stderr)
+        return 130
+    except (HiddenstateError, ValueError, OSError) as exc:
+        message = str(exc) or type(exc).__name__
+        if isinstance(exc, OSError) and exc.filename:
+            message = f"{exc.filename}: {exc.strerror}"
+        print(f"hiddenstate: error: {message}", file=sys.stderr)
+        return 2

@@ -1,0 +1,67 @@
+"""W2 quality B: seed 003's tied sigmoid autoencoder on the 10,000 MNIST test images."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from .. import plotting
+from ..datasets import load_mnist
+from ..estimators import Autoencoder
+from ..report import ExperimentResult, ResultRow
+from . import digits
+from ._common import Timer, figure_path, quiet
+
+NAME = "mnist"
+TITLE = "W2 MNIST: tied sigmoid autoencoder 784 -> 500 -> 784 (seed 003)"
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """WORKLOADS.md W2 quality B; ``quick_epochs`` for ``reproduce --quick``."""
+
+    hidden: int = 500
+    epochs: int = 20
+    quick_epochs: int = 5
+    random_state: int = 0
+
+
+def available(data_dir: Path | None) -> bool:
+    return data_dir is not None and (Path(data_dir) / "mnist").is_dir()
+
+
+def run(config: Config, out_dir: Path, *, quick: bool = False, data_dir: Path) -> ExperimentResult:
+    X, _ = load_mnist(Path(data_dir) / "mnist", "t10k")
+    epochs = config.quick_epochs if quick else config.epochs
+    seed_cfg = digits.Config(random_state=config.random_state)
+    rows, figures, curves = [], {}, {}
+    with Timer() as total:
+        for variant, est in (
+            ("seed algorithm", digits.seed_estimator(seed_cfg, config.hidden, epochs)),
+            ("hiddenstate default", Autoencoder(config.hidden, output="sigmoid",
+                                                loss="cross_entropy", max_iter=epochs,
+                                                random_state=config.random_state)),
+        ):
+            with quiet(), Timer() as t:
+                est.fit(X)
+            rows.append(ResultRow(NAME, f"mean cross-entropy, epoch {epochs}", None,
+                                  est.loss_curve_[-1], t.seconds, variant,
+                                  target="report (seed showed only pictures)"))
+            curves[variant] = np.asarray(est.loss_curve_)
+            slug = "seed" if variant.startswith("seed") else "ours"
+            path = figure_path(out_dir, f"mnist_tiles_{slug}.png")
+            plotting.feature_tiles(np.asarray(est.model_.weights[0]), image_shape=(28, 28),
+                                   path=path, title=f"MNIST filters, {variant}")
+            figures[f"MNIST: the {config.hidden} filters (rows of W^T), {variant}"] = str(path)
+            path = figure_path(out_dir, f"mnist_recon_{slug}.png")
+            plotting.reconstruction_grid(X[:10], est.predict(X[:10]), image_shape=(28, 28),
+                                         path=path, title=f"originals / reconstructions, {variant}")
+            figures[f"MNIST: originals above, reconstructions below, {variant}"] = str(path)
+        path = figure_path(out_dir, "mnist_curves.png")
+        plotting.learning_curves(curves, path=path, title="W2 MNIST learning curves",
+                                 ylabel="cross-entropy")
+        figures["MNIST learning curves"] = str(path)
+    settings = {**dataclasses.asdict(config), "epochs_run": epochs, "images": int(X.shape[0])}
+    return ExperimentResult(NAME, rows, figures, settings, total.seconds)
