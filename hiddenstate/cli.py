@@ -128,7 +128,10 @@ def _write_or_print(array, out: str | None, column_names=None) -> None:
 def _console(stderr: bool = False):
     from rich.console import Console
 
-    return Console(stderr=stderr)
+    console = Console(stderr=stderr)
+    if not console.is_terminal:  # logs and CI: do not squeeze tables into 80 columns
+        console = Console(stderr=stderr, width=150)
+    return console
 
 
 # -- commands -------------------------------------------------------------------------------

@@ -1,0 +1,114 @@
+"""The hiddenstate command line, run in-process."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from hiddenstate.cli import main
+from hiddenstate.datasets import make_donut, read_table, write_table
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+@pytest.fixture
+def donut_csv(tmp_path):
+    X, _ = make_donut(300)
+    path = tmp_path / "donut.csv"
+    write_table(path, X, column_names=["x1", "x2", "x3", "x4"])
+    return path
+
+
+def test_fit_transform_reconstruct_score_plot(tmp_path, donut_csv, capsys):
+    model = tmp_path / "ae.safetensors"
+    assert main(["autoencoder", "fit", str(donut_csv), "--n-components", "2",
+                 "--max-iter", "50", "--batch-size", "64", "--random-state", "0",
+                 "--out", str(model)]) == 0
+    err = capsys.readouterr().err
+    assert "trained 50 epochs" in err and model.exists()
+
+    codes = tmp_path / "codes.npy"
+    assert main(["autoencoder", "transform", str(model), str(donut_csv), "--out", str(codes)]) == 0
+    assert np.load(codes).shape == (300, 2)
+
+    recon = tmp_path / "recon.csv"
+    assert main(["autoencoder", "reconstruct", str(model), str(donut_csv),
+                 "--out", str(recon)]) == 0
+    values, names = read_table(recon)
+    assert values.shape == (300, 4) and names == ["x1", "x2", "x3", "x4"]
+
+    capsys.readouterr()
+    assert main(["autoencoder", "score", str(model), str(donut_csv)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0] == "reconstruction_error" and len(lines) == 301
+    assert all(float(v) >= 0 for v in lines[1:])
+
+    png = tmp_path / "curve.png"
+    assert main(["autoencoder", "plot", str(model), "--out", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_builtin_data_and_tiles(tmp_path):
+    model = tmp_path / "digits.safetensors"
+    assert main(["autoencoder", "fit", "digits", "--n-components", "16", "--max-iter", "2",
+                 "--out", str(model)]) == 0
+    png = tmp_path / "tiles.png"
+    assert main(["autoencoder", "plot", str(model), "--kind", "tiles", "--out", str(png)]) == 0
+    assert png.stat().st_size > 0
+
+
+def test_bad_cell_is_reported_with_line_and_column(tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n3,oops\n")
+    model = tmp_path / "m.safetensors"
+    assert main(["autoencoder", "fit", str(bad), "--out", str(model)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hiddenstate: error:")
+    assert "line 3" in err and "column 2" in err and "oops" in err
+    assert "Traceback" not in err
+    assert not model.exists()
+
+
+def test_bad_option_values_list_the_valid_ones(tmp_path, donut_csv, capsys):
+    assert main(["autoencoder", "fit", str(donut_csv), "--activation", "swish",
+                 "--out", str(tmp_path / "m.safetensors")]) == 2
+    err = capsys.readouterr().err
+    assert "activation" in err and "sigmoid" in err and "swish" in err
+    with pytest.raises(SystemExit):
+        main(["autoencoder", "fit", str(donut_csv), "--max-iter", "ten", "--out", "x"])
+
+
+def test_bad_model_file_and_feature_mismatch(tmp_path, donut_csv, capsys):
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"not a model at all")
+    assert main(["autoencoder", "transform", str(junk), str(donut_csv)]) == 2
+    assert "not a hiddenstate model file" in capsys.readouterr().err
+
+    model = tmp_path / "m.safetensors"
+    assert main(["autoencoder", "fit", str(donut_csv), "--max-iter", "2", "--out", str(model)]) == 0
+    narrow = tmp_path / "narrow.npy"
+    np.save(narrow, np.ones((3, 2), np.float32))
+    capsys.readouterr()
+    assert main(["autoencoder", "transform", str(model), str(narrow)]) == 2
+    assert "2 features" in capsys.readouterr().err
+
+    before = model.read_bytes()
+    assert main(["autoencoder", "fit", str(tmp_path / "missing.csv"), "--out", str(model)]) == 2
+    assert model.read_bytes() == before
+
+
+def test_reproduce_only_donut_writes_the_report(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["reproduce", "--only", "donut", "--out", str(out)]) == 0
+    assert (out / "report.html").exists()
+    results = json.loads((out / "results.json").read_text())
+    assert "donut" in json.dumps(results)
+    assert "final MSE" in capsys.readouterr().out
+    assert main(["reproduce", "--only", "nosuch", "--out", str(out)]) == 2
+
+
+def test_version(capsys):
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip()
