@@ -55,6 +55,11 @@ def run(config: Config, out_dir: Path, *, quick: bool = False, data_dir: Path) -
             plotting.feature_tiles(np.asarray(est.model_.weights[0]), image_shape=(28, 28),
                                    path=path, title=f"MNIST filters, {variant}")
             figures[f"MNIST: the {config.hidden} filters (rows of W^T), {variant}"] = str(path)
+            path = figure_path(out_dir, f"mnist_tiles100_{slug}.png")
+            plotting.feature_tiles(np.asarray(est.model_.weights[0]), image_shape=(28, 28),
+                                   n_max=100, path=path,
+                                   title=f"MNIST: first 100 filters, {variant}, {epochs} epochs")
+            figures[f"MNIST: the first 100 filters, close up, {variant}"] = str(path)
             path = figure_path(out_dir, f"mnist_recon_{slug}.png")
             plotting.reconstruction_grid(X[:10], est.predict(X[:10]), image_shape=(28, 28),
                                          path=path, title=f"originals / reconstructions, {variant}")
