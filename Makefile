@@ -18,7 +18,7 @@ run: $(VENV)/.installed
 	$(BIN)/hiddenstate reproduce --quick --out results
 
 test: $(VENV)/.installed
-	$(BIN)/ruff check hiddenstate tests benchmarks
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -n 2 -m "not slow"
 
 test-slow: $(VENV)/.installed
@@ -28,7 +28,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/run.py --out benchmarks/results
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check hiddenstate tests benchmarks
+	$(BIN)/ruff check .
 
 clean:
 	rm -rf $(VENV) results benchmarks/results

@@ -67,7 +67,7 @@ def module_to_tensors(module: eqx.Module, prefix: str = "") -> dict[str, np.ndar
 def tensors_to_module(
     skeleton: eqx.Module, tensors: dict[str, np.ndarray], *, path: object, prefix: str = ""
 ) -> eqx.Module:
-    """Replace the array leaves of ``skeleton`` by ``tensors``, checking names, shapes and dtypes."""
+    """Put ``tensors`` into the array leaves of ``skeleton``, checking names, shapes, dtypes."""
     arrays, static = eqx.partition(skeleton, eqx.is_array)
     leaves, treedef = jax.tree_util.tree_flatten_with_path(arrays)
     expected = {prefix + jax.tree_util.keystr(p).lstrip("."): leaf for p, leaf in leaves}
@@ -96,7 +96,9 @@ def tensors_to_module(
     return eqx.combine(arrays, static)
 
 
-def save(path: str | os.PathLike, cls_name: str, config: dict[str, Any], tensors: dict[str, np.ndarray]) -> None:
+def save(
+    path: str | os.PathLike, cls_name: str, config: dict[str, Any], tensors: dict[str, np.ndarray]
+) -> None:
     """Write a model file atomically (temporary file, fsync, rename)."""
     from safetensors.numpy import save as st_save
 

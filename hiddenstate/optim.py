@@ -70,7 +70,11 @@ def make_schedule(
         return optax.exponential_decay(learning_rate, total_steps, decay)
     if name == "warmup_cosine":
         return optax.warmup_cosine_decay_schedule(
-            0.0, learning_rate, max(1, int(warmup * total_steps)), total_steps, decay * learning_rate
+            0.0,
+            learning_rate,
+            max(1, int(warmup * total_steps)),
+            total_steps,
+            decay * learning_rate,
         )
     if name == "inverse_time":
         return optax.inverse_time_decay(learning_rate, max(1, total_steps // 10), 1.0)

@@ -91,7 +91,9 @@ class _Carry(eqx.Module):
     stopped: jax.Array
 
 
-def split_validation(n: int, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def split_validation(
+    n: int, fraction: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Indices ``(train, validation)`` with ``round(fraction * n)`` rows held out (at least 1)."""
     if not 0.0 < fraction < 1.0:
         raise ValueError(f"validation_fraction must be in (0, 1), got {fraction}")
@@ -346,9 +348,8 @@ def fit(
                 history.val_loss.extend(float(x) for x in np.asarray(vals)[ran])
             done += todo
             if progress is not None:
-                progress[0].update(
-                    progress[1], completed=len(history.loss), loss=history.loss[-1] if len(losses) else float("nan")
-                )
+                last = history.loss[-1] if len(losses) else float("nan")
+                progress[0].update(progress[1], completed=len(history.loss), loss=last)
             if bool(carry.bad):
                 bad = np.flatnonzero(~np.isfinite(np.asarray(history.loss)))
                 history.diverged_at = int(bad[0]) if bad.size else len(history.loss) - 1

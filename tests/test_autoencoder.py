@@ -61,7 +61,9 @@ def test_tied_weights_are_one_parameter():
 def test_forward_matches_numpy():
     net = AutoencoderNet((4, 2), key=jax.random.key(3), activation="sigmoid", output="linear")
     net = jax.tree.map(lambda a: a + 0.1 if isinstance(a, jax.Array) else a, net)
-    W, b, c = (np.asarray(a) for a in (net.weights[0], net.encoder_biases[0], net.decoder_biases[0]))
+    W, b, c = (
+        np.asarray(a) for a in (net.weights[0], net.encoder_biases[0], net.decoder_biases[0])
+    )
     x = np.random.default_rng(0).uniform(size=(5, 4)).astype(np.float32)
     h = _sig(x @ W + b)
     xr = h @ W.T + c
@@ -113,7 +115,9 @@ def test_gradients_match_finite_differences(settings):
 # -- the estimator -----------------------------------------------------------------------
 
 
-@parametrize_with_checks([Autoencoder(max_iter=5, batch_size=16), Autoencoder([3, 2], tied=False, max_iter=3)])
+@parametrize_with_checks(
+    [Autoencoder(max_iter=5, batch_size=16), Autoencoder([3, 2], tied=False, max_iter=3)]
+)
 def test_sklearn_estimator_checks(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -133,9 +137,15 @@ def test_learns_the_donut():
 def test_seed_algorithm_on_the_donut_reaches_the_seed_error():
     X, _ = make_donut()
     ae = Autoencoder(
-        optimizer="momentum", learning_rate=0.1, momentum=0.9, batch_size=None,
-        learning_rate_schedule="constant", max_iter=3000, init="normal",
-        init_scale=1 / np.sqrt(6), random_state=0,
+        optimizer="momentum",
+        learning_rate=0.1,
+        momentum=0.9,
+        batch_size=None,
+        learning_rate_schedule="constant",
+        max_iter=3000,
+        init="normal",
+        init_scale=1 / np.sqrt(6),
+        random_state=0,
     ).fit(X)
     assert -ae.score(X) < 4e-4
 
@@ -147,8 +157,13 @@ def test_linear_autoencoder_learns_the_pca_subspace():
     X, _ = load_digits()
     k = 5
     ae = Autoencoder(
-        k, activation="linear", loss="mse", learning_rate=0.02, max_iter=3000,
-        batch_size=None, random_state=0,
+        k,
+        activation="linear",
+        loss="mse",
+        learning_rate=0.02,
+        max_iter=3000,
+        batch_size=None,
+        random_state=0,
     ).fit(X)
     pca = PCA(k).fit(X)
     angles = np.degrees(subspace_angles(np.asarray(ae.model_.weights[0]), pca.components_.T))
@@ -206,8 +221,15 @@ def test_denoising_sparse_deep_and_untied_variants_train():
 
 def test_early_stopping_keeps_the_best_epoch():
     X, _ = load_digits()
-    ae = Autoencoder(16, early_stopping=True, n_iter_no_change=3, max_iter=200, random_state=0,
-                     learning_rate=0.05, learning_rate_schedule="constant").fit(X)
+    ae = Autoencoder(
+        16,
+        early_stopping=True,
+        n_iter_no_change=3,
+        max_iter=200,
+        random_state=0,
+        learning_rate=0.05,
+        learning_rate_schedule="constant",
+    ).fit(X)
     assert ae.n_iter_ < 200
     assert len(ae.validation_scores_) == ae.n_iter_
 
@@ -274,8 +296,14 @@ def test_bad_input_gives_clear_errors():
 
 def test_divergence_raises_and_keeps_finite_parameters():
     X, _ = make_donut(200)
-    ae = Autoencoder(optimizer="sgd", learning_rate=1e6, learning_rate_schedule="constant",
-                     activation="relu", max_iter=50, random_state=0)
+    ae = Autoencoder(
+        optimizer="sgd",
+        learning_rate=1e6,
+        learning_rate_schedule="constant",
+        activation="relu",
+        max_iter=50,
+        random_state=0,
+    )
     with pytest.raises(DivergenceError, match="non-finite in epoch"):
         ae.fit(X * 1e4)
     assert all(np.isfinite(np.asarray(w)).all() for w in jax.tree.leaves(ae.model_))

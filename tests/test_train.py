@@ -48,10 +48,11 @@ def _manual(model, batches, opt):
     params = model
     state = opt.init(params)
     losses = []
+    def mse(m, x, y):
+        return jnp.mean(jnp.sum((jax.vmap(m)(x) - y) ** 2, axis=-1))
+
     for x, y in batches:
-        loss, g = jax.value_and_grad(
-            lambda m: jnp.mean(jnp.sum((jax.vmap(m)(x) - y) ** 2, axis=-1))
-        )(params)
+        loss, g = jax.value_and_grad(mse)(params, x, y)
         upd, state = opt.update(g, state, params)
         params = optax.apply_updates(params, upd)
         losses.append(float(loss))
@@ -88,8 +89,14 @@ def test_full_batch_scan_matches_python_loop(name):
     model, x, y = _problem()
     opt = make_optimizer(name, 0.01)
     res = train.fit(
-        model, (x, y), objective=LeastSquares(), optimizer=opt, max_iter=25,
-        rng=np.random.default_rng(0), key=jax.random.key(0), batch_size=None,
+        model,
+        (x, y),
+        objective=LeastSquares(),
+        optimizer=opt,
+        max_iter=25,
+        rng=np.random.default_rng(0),
+        key=jax.random.key(0),
+        batch_size=None,
     )
     ref, losses = _manual(model, [(x, y)] * 25, opt)
     np.testing.assert_allclose(res.history.loss, losses, rtol=1e-5)
@@ -101,8 +108,15 @@ def test_minibatches_in_order_with_a_ragged_last_batch():
     model, x, y = _problem(n=7)
     opt = make_optimizer("sgd", 0.05)
     res = train.fit(
-        model, (x, y), objective=LeastSquares(), optimizer=opt, max_iter=3,
-        rng=np.random.default_rng(0), key=jax.random.key(0), batch_size=3, shuffle=False,
+        model,
+        (x, y),
+        objective=LeastSquares(),
+        optimizer=opt,
+        max_iter=3,
+        rng=np.random.default_rng(0),
+        key=jax.random.key(0),
+        batch_size=3,
+        shuffle=False,
     )
     batches = [(x[0:3], y[0:3]), (x[3:6], y[3:6]), (x[6:7], y[6:7])] * 3
     ref, losses = _manual(model, batches, opt)
@@ -117,8 +131,14 @@ def test_shuffled_minibatches_follow_the_generator():
     model, x, y = _problem(n=10)
     opt = make_optimizer("sgd", 0.05)
     res = train.fit(
-        model, (x, y), objective=LeastSquares(), optimizer=opt, max_iter=2,
-        rng=np.random.default_rng(5), key=jax.random.key(0), batch_size=5,
+        model,
+        (x, y),
+        objective=LeastSquares(),
+        optimizer=opt,
+        max_iter=2,
+        rng=np.random.default_rng(5),
+        key=jax.random.key(0),
+        batch_size=5,
     )
     g = np.random.default_rng(5)
     batches = []
@@ -146,8 +166,14 @@ def test_divergence_guard_keeps_last_finite_parameters():
     opt = make_optimizer("sgd", 1e6)
     with pytest.raises(DivergenceError, match=r"non-finite in epoch \d+") as info:
         train.fit(
-            model, (x, y), objective=LeastSquares(), optimizer=opt, max_iter=500,
-            rng=np.random.default_rng(0), key=jax.random.key(0), batch_size=None,
+            model,
+            (x, y),
+            objective=LeastSquares(),
+            optimizer=opt,
+            max_iter=500,
+            rng=np.random.default_rng(0),
+            key=jax.random.key(0),
+            batch_size=None,
         )
     err = info.value
     assert err.epoch is not None and err.epoch < 500
@@ -164,9 +190,17 @@ def test_early_stopping_returns_best_validation_parameters():
     assert len(va) == 15 and len(np.intersect1d(tr, va)) == 0
     noisy = y + rng.normal(0, 3.0, y.shape).astype(np.float32)  # overfitting target
     res = train.fit(
-        model, (x[tr], noisy[tr]), objective=LeastSquares(), optimizer=make_optimizer("adam", 0.3),
-        max_iter=400, rng=rng, key=jax.random.key(0), batch_size=None,
-        validation_data=(x[va], y[va]), n_iter_no_change=5, tol=0.0,
+        model,
+        (x[tr], noisy[tr]),
+        objective=LeastSquares(),
+        optimizer=make_optimizer("adam", 0.3),
+        max_iter=400,
+        rng=rng,
+        key=jax.random.key(0),
+        batch_size=None,
+        validation_data=(x[va], y[va]),
+        n_iter_no_change=5,
+        tol=0.0,
     )
     h = res.history
     assert h.stopped_early and len(h.loss) < 400
@@ -182,14 +216,21 @@ def test_a_run_compiles_once_and_a_second_run_not_at_all():
     train.fit(model, (x, y), max_iter=5, rng=np.random.default_rng(0), key=jax.random.key(0), **kw)
     with count_compiles() as compiles:
         # 10 epochs = 3 calls of 4 epochs, the last one partly masked: same shapes.
-        train.fit(model, (x, y), max_iter=10, rng=np.random.default_rng(0),
-                  key=jax.random.key(0), **kw)
+        train.fit(
+            model, (x, y), max_iter=10, rng=np.random.default_rng(0), key=jax.random.key(0), **kw
+        )
     assert compiles() == 0
 
 
 def test_progress_bar_runs(capsys):
     model, x, y = _problem()
     train.fit(
-        model, (x, y), objective=LeastSquares(), optimizer=make_optimizer("sgd", 0.01),
-        max_iter=3, rng=np.random.default_rng(0), key=jax.random.key(0), verbose=True,
+        model,
+        (x, y),
+        objective=LeastSquares(),
+        optimizer=make_optimizer("sgd", 0.01),
+        max_iter=3,
+        rng=np.random.default_rng(0),
+        key=jax.random.key(0),
+        verbose=True,
     )

@@ -300,11 +300,17 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TrainingMix
         self._validate_params()
         self._hidden_sizes()
         if self.loss == "cross_entropy" and self.output != "sigmoid":
-            raise ValueError("loss='cross_entropy' needs output='sigmoid' (it is computed from logits)")
+            raise ValueError(
+                "loss='cross_entropy' needs output='sigmoid' (it is computed from logits)"
+            )
         if self.sparsity > 0 and self.activation != "sigmoid":
-            raise ValueError("sparsity (a KL penalty on mean activations) needs activation='sigmoid'")
+            raise ValueError(
+                "sparsity (a KL penalty on mean activations) needs activation='sigmoid'"
+            )
         if self.noise == "masking" and not self.noise_level < 1:
-            raise ValueError(f"noise_level for masking noise must be below 1, got {self.noise_level}")
+            raise ValueError(
+                f"noise_level for masking noise must be below 1, got {self.noise_level}"
+            )
 
     def _objective(self) -> AutoencoderObjective:
         return AutoencoderObjective(
@@ -473,7 +479,9 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TrainingMix
     # -- files -------------------------------------------------------------------------------
     def _to_file(self):
         params = self.get_params()
-        params["random_state"] = params["random_state"] if isinstance(params["random_state"], int) else None
+        params["random_state"] = (
+            params["random_state"] if isinstance(params["random_state"], int) else None
+        )
         if isinstance(params["n_components"], tuple):
             params["n_components"] = list(params["n_components"])
         config = {

@@ -76,7 +76,11 @@ class AutoencoderNet(eqx.Module):
 
         def draw(k, shape):
             if init == "glorot_uniform":
-                gain = init_scale if init_scale is not None else (4.0 if activation == "sigmoid" else 1.0)
+                gain = (
+                    init_scale
+                    if init_scale is not None
+                    else (4.0 if activation == "sigmoid" else 1.0)
+                )
                 return glorot_uniform(k, shape, dtype, gain=gain)
             if init == "normal":
                 return normal(k, shape, dtype, std=0.01 if init_scale is None else init_scale)
@@ -115,7 +119,11 @@ class AutoencoderNet(eqx.Module):
         n = len(self.weights)
         g = h
         for layer in reversed(range(n)):
-            w_dec = self.weights[layer].T if self.decoder_weights is None else self.decoder_weights[layer]
+            w_dec = (
+                self.weights[layer].T
+                if self.decoder_weights is None
+                else self.decoder_weights[layer]
+            )
             g = g @ w_dec + self.decoder_biases[layer]
             if layer > 0:
                 g = f(g)

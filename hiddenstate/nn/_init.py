@@ -27,7 +27,9 @@ def glorot_uniform(
     return jax.random.uniform(key, shape, dtype, -bound, bound)
 
 
-def normal(key: PRNGKeyArray, shape: tuple[int, ...], dtype=jnp.float32, *, std: float = 1.0) -> Array:
+def normal(
+    key: PRNGKeyArray, shape: tuple[int, ...], dtype=jnp.float32, *, std: float = 1.0
+) -> Array:
     """Normal(0, std**2). Seed 004 uses ``std = 1/sqrt(6)`` for the donut autoencoder."""
     return std * jax.random.normal(key, shape, dtype)
 
