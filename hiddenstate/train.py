@@ -117,6 +117,12 @@ def _where(cond, a, b):
 
 
 @eqx.filter_jit
+def _opt_init(params, *, optimizer: optax.GradientTransformation):
+    # One compiled call instead of one small compilation per state leaf.
+    return optimizer.init(params)
+
+
+@eqx.filter_jit
 def _run_epochs(
     carry: _Carry,
     static,
@@ -283,7 +289,7 @@ def fit(
     t0 = time.perf_counter()
     params, static = eqx.partition(model, eqx.is_inexact_array)
     if opt_state is None:
-        opt_state = optimizer.init(params)
+        opt_state = _opt_init(params, optimizer=optimizer)
     data = jax.tree.map(jnp.asarray, data)
     n = jax.tree.leaves(data)[0].shape[0]
     if n == 0:
@@ -298,16 +304,15 @@ def fit(
         epochs_per_call = max(1, math.ceil(max_iter / calls))
     epochs_per_call = max(1, min(int(epochs_per_call), max(max_iter, 1)))
 
-    inf = jnp.asarray(jnp.inf, jnp.float32)
     carry = _Carry(
         params=params,
         opt_state=opt_state,
-        step=jnp.asarray(step, jnp.int32),
-        bad=jnp.asarray(False),
+        step=np.asarray(step, np.int32),
+        bad=np.asarray(False),
         best_params=params if validation_data is not None else None,
-        best_val=inf,
-        since_best=jnp.asarray(0, jnp.int32),
-        stopped=jnp.asarray(False),
+        best_val=np.asarray(np.inf, np.float32),
+        since_best=np.asarray(0, np.int32),
+        stopped=np.asarray(False),
     )
     history = History()
     progress = _progress(verbose, description, max_iter)

@@ -81,6 +81,12 @@ class AutoencoderObjective:
 
 
 @eqx.filter_jit
+def _init_net(key, **settings) -> AutoencoderNet:
+    # One compiled call instead of one small compilation per random draw.
+    return AutoencoderNet(settings.pop("sizes"), key=key, **settings)
+
+
+@eqx.filter_jit
 def _encode(model: AutoencoderNet, x):
     return jax.vmap(model.encode)(x)
 
@@ -323,14 +329,14 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TrainingMix
         )
 
     def _new_model(self, n_features: int, key) -> AutoencoderNet:
-        return AutoencoderNet(
-            (n_features, *self._hidden_sizes()),
-            key=key,
-            tied=self.tied,
+        return _init_net(
+            key,
+            sizes=(n_features, *self._hidden_sizes()),
+            tied=bool(self.tied),
             activation=self.activation,
             output=self.output,
             init=self.init,
-            init_scale=self.init_scale,
+            init_scale=None if self.init_scale is None else float(self.init_scale),
         )
 
     def _validate_X(self, X, *, reset: bool) -> np.ndarray:
