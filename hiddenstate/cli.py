@@ -61,6 +61,7 @@ _SPECIAL = {
     "clip_norm": _none_or(float),
     "init_scale": _none_or(float),
     "random_state": _none_or(int),
+    "checkpoint_dir": _none_or(str),
     "verbose": int,
 }
 _SKIP = {"warm_start"}

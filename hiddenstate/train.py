@@ -243,6 +243,8 @@ def fit(
     verbose: bool | int = False,
     description: str = "training",
     epochs_per_call: int | None = None,
+    checkpointer=None,
+    resume: bool = False,
 ) -> FitResult:
     """Train ``model`` on ``data`` for ``max_iter`` epochs.
 
@@ -275,6 +277,13 @@ def fit(
         Show a rich progress bar.
     epochs_per_call : int or None
         Epochs per compiled call (default: about :data:`STEPS_PER_CALL` updates).
+    checkpointer : hiddenstate.checkpoint.Checkpointer or None
+        Write the whole training state every ``checkpointer.every`` epochs and
+        when interrupted (KeyboardInterrupt), atomically.
+    resume : bool
+        Continue from the newest checkpoint of ``checkpointer`` (same settings):
+        the run then ends with the same parameters, bit for bit, as one that
+        was never interrupted.
 
     Returns
     -------
@@ -302,6 +311,8 @@ def fit(
         per = max(1, STEPS_PER_CALL // n_batches)
         calls = max(1, math.ceil(max_iter / per))
         epochs_per_call = max(1, math.ceil(max_iter / calls))
+    if checkpointer is not None:
+        epochs_per_call = min(epochs_per_call, checkpointer.every)
     epochs_per_call = max(1, min(int(epochs_per_call), max(max_iter, 1)))
 
     carry = _Carry(
@@ -315,11 +326,30 @@ def fit(
         stopped=np.asarray(False),
     )
     history = History()
-    progress = _progress(verbose, description, max_iter)
     done = 0
+    if checkpointer is not None and resume:
+        found = checkpointer.latest(carry)
+        if found is not None:
+            carry, state = found
+            done = int(state["epoch"])
+            history.loss = list(state["loss"])
+            history.val_loss = list(state["val_loss"])
+            rng.bit_generator.state = state["rng"]
+            epochs_per_call = int(state["epochs_per_call"])
+    saved_at = done
+    progress = _progress(verbose, description, max_iter)
+    if progress is not None and done:
+        progress[0].update(progress[1], completed=done)
+
+    def checkpoint() -> None:
+        checkpointer.save(
+            carry, epoch=done, history=history, rng=rng, epochs_per_call=epochs_per_call
+        )
+
     try:
         while done < max_iter:
             todo = min(epochs_per_call, max_iter - done)
+            rng_before = rng.bit_generator.state
             active = np.zeros(epochs_per_call, bool)
             active[:todo] = True
             if full:
@@ -331,22 +361,30 @@ def fit(
                     pad = epochs_per_call - todo
                     idx = np.concatenate([idx, np.zeros((pad, *idx.shape[1:]), np.int32)])
                     w = np.concatenate([w, np.zeros((pad, *w.shape[1:]), np.float32)])
-            carry, (losses, vals, ran) = _run_epochs(
-                carry,
-                static,
-                data,
-                validation_data,
-                jnp.asarray(idx),
-                jnp.asarray(w),
-                jnp.asarray(active),
-                key,
-                objective=objective,
-                optimizer=optimizer,
-                full_batch=full,
-                patience=int(n_iter_no_change),
-                tol=float(tol),
-            )
-            ran = np.asarray(ran)
+            try:
+                new_carry, (losses, vals, ran) = _run_epochs(
+                    carry,
+                    static,
+                    data,
+                    validation_data,
+                    jnp.asarray(idx),
+                    jnp.asarray(w),
+                    jnp.asarray(active),
+                    key,
+                    objective=objective,
+                    optimizer=optimizer,
+                    full_batch=full,
+                    patience=int(n_iter_no_change),
+                    tol=float(tol),
+                )
+                ran = np.asarray(ran)
+            except KeyboardInterrupt:
+                # ``carry`` is still the state after the last finished call.
+                if checkpointer is not None and done > saved_at:
+                    rng.bit_generator.state = rng_before  # un-draw the lost call's orders
+                    checkpoint()
+                raise
+            carry = new_carry
             losses = np.asarray(losses)[ran]
             history.loss.extend(float(x) for x in losses)
             if validation_data is not None:
@@ -359,6 +397,11 @@ def fit(
                 bad = np.flatnonzero(~np.isfinite(np.asarray(history.loss)))
                 history.diverged_at = int(bad[0]) if bad.size else len(history.loss) - 1
                 break
+            if checkpointer is not None and (
+                done - saved_at >= checkpointer.every or done >= max_iter or bool(carry.stopped)
+            ):
+                checkpoint()
+                saved_at = done
             if bool(carry.stopped):
                 history.stopped_early = True
                 break

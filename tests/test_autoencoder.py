@@ -183,6 +183,7 @@ def test_partial_fit_and_warm_start_continue_without_recompiling():
     ae = Autoencoder(max_iter=1, batch_size=32, random_state=0)
     ae.partial_fit(X)
     ae.partial_fit(X)
+    ae.transform(X)
     with count_compiles() as compiles:
         for _ in range(5):
             ae.partial_fit(X)

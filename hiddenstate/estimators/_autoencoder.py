@@ -187,6 +187,14 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TrainingMix
         Show a progress bar.
     warm_start : bool, default=False
         ``fit`` continues from the previous solution (and optimizer state).
+    checkpoint_dir : path or None, default=None
+        Write the whole training state there every ``checkpoint_every`` epochs
+        and on Ctrl-C, atomically; the newest 3 are kept.
+    checkpoint_every : int, default=10
+    resume : bool, default=False
+        Continue ``fit`` from the newest checkpoint in ``checkpoint_dir`` (same
+        settings and data); it ends with the same parameters, bit for bit on the
+        CPU, as an uninterrupted run.
 
     Attributes
     ----------
@@ -259,6 +267,9 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TrainingMix
         random_state=None,
         verbose=False,
         warm_start=False,
+        checkpoint_dir=None,
+        checkpoint_every=10,
+        resume=False,
     ):
         self.n_components = n_components
         self.tied = tied
@@ -287,6 +298,9 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TrainingMix
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
+        self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_every = checkpoint_every
+        self.resume = resume
 
     # -- settings ----------------------------------------------------------------------------
     def _hidden_sizes(self) -> tuple[int, ...]:
@@ -363,10 +377,13 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TrainingMix
         return self._train(X, epochs=1, continuing=not first, append=not first, partial=True)
 
     def _train(self, X, *, epochs: int, continuing: bool, append: bool, partial: bool = False):
+        checkpointer = None
         if continuing:
             rng = self._rng
         else:
-            rng = self._numpy_rng()
+            seed = self._run_seed()
+            checkpointer = self._checkpointer(X, seed, partial=partial)
+            rng = np.random.default_rng(seed)
         init_key = self._key(rng)
         train_key = self._key(rng)
         if continuing:
@@ -400,6 +417,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TrainingMix
                 verbose=self.verbose,
                 description=type(self).__name__,
                 epochs_per_call=1 if partial else None,
+                checkpointer=checkpointer,
+                resume=bool(self.resume),
             )
         except DivergenceError as err:
             self._store(err.result, rng, append=append)  # type: ignore[attr-defined]

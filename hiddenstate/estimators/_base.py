@@ -35,7 +35,13 @@ TRAINING_CONSTRAINTS: dict = {
     "random_state": ["random_state"],
     "verbose": ["verbose"],
     "warm_start": ["boolean"],
+    "checkpoint_dir": [str, os.PathLike, None],
+    "checkpoint_every": [Interval(Integral, 1, None, closed="left")],
+    "resume": ["boolean"],
 }
+
+#: Parameters that do not change what a run computes (left out of checkpoint settings).
+_NOT_SETTINGS = {"verbose", "checkpoint_dir", "checkpoint_every", "resume", "warm_start"}
 
 
 def check_finite(X: np.ndarray, name: str = "X", columns=None) -> None:
@@ -67,6 +73,40 @@ class TrainingMixin:
         else:
             seed = int(rs)
         return np.random.default_rng(seed)
+
+    def _run_seed(self) -> int:
+        """The integer seed of a fresh run (a resumed run reuses its checkpoint's)."""
+        rs = self.random_state
+        if isinstance(rs, Integral) and not isinstance(rs, bool):
+            return int(rs)
+        if rs is None and self.checkpoint_dir is not None and self.resume:
+            from ..checkpoint import Checkpointer
+
+            state = Checkpointer(self.checkpoint_dir).peek()
+            if state is not None and "seed" in state.get("settings", {}):
+                return int(state["settings"]["seed"])
+        if isinstance(rs, np.random.RandomState):
+            return int(rs.randint(0, 2**31 - 1))
+        return int(np.random.SeedSequence().entropy % (2**63))
+
+    def _checkpointer(self, X: np.ndarray, seed: int, *, partial: bool):
+        """A Checkpointer for this run, or None (no checkpoint_dir, or partial_fit)."""
+        if self.checkpoint_dir is None or partial:
+            return None
+        import hashlib
+
+        from ..checkpoint import Checkpointer
+
+        params = {k: v for k, v in self.get_params().items() if k not in _NOT_SETTINGS}
+        params["random_state"] = None  # the seed below stands for it
+        digest = hashlib.blake2b(np.ascontiguousarray(X).view(np.uint8), digest_size=16)
+        settings = {
+            "estimator": type(self).__name__,
+            "params": params,
+            "seed": seed,
+            "data": {"shape": list(X.shape), "blake2b": digest.hexdigest()},
+        }
+        return Checkpointer(self.checkpoint_dir, every=self.checkpoint_every, settings=settings)
 
     @staticmethod
     def _key(rng: np.random.Generator) -> jax.Array:

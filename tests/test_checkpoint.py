@@ -1,0 +1,150 @@
+"""Checkpoints: atomic, pruned, exact resume, and real SIGKILL crash tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+from hiddenstate import Autoencoder, ModelFileError
+from hiddenstate.checkpoint import Checkpointer
+from hiddenstate.datasets import load_digits
+
+from . import crash_worker
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+WORKER = Path(__file__).with_name("crash_worker.py")
+
+
+def _leaves(est):
+    return [np.asarray(x) for x in jax.tree.leaves(est.model_)]
+
+
+def _same(a, b):
+    return all(np.array_equal(x, y) for x, y in zip(_leaves(a), _leaves(b), strict=True))
+
+
+def test_resume_is_bit_exact_and_old_checkpoints_are_pruned(tmp_path):
+    X, _ = load_digits()
+    kw = dict(n_components=16, max_iter=12, random_state=1)
+    ref = Autoencoder(**kw).fit(X)
+    run = Autoencoder(**kw, checkpoint_dir=tmp_path, checkpoint_every=3).fit(X)
+    assert _same(ref, run)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == [f"checkpoint-{e:08d}.safetensors" for e in (6, 9, 12)]
+    # Lose the newest two: resuming from epoch 6 ends exactly where the full run did.
+    for e in (9, 12):
+        (tmp_path / f"checkpoint-{e:08d}.safetensors").unlink()
+    resumed = Autoencoder(**kw, checkpoint_dir=tmp_path, checkpoint_every=3, resume=True).fit(X)
+    assert _same(ref, resumed)
+    assert resumed.loss_curve_ == ref.loss_curve_
+
+
+def test_resume_skips_a_corrupted_newest_checkpoint_and_refuses_other_runs(tmp_path):
+    X, _ = load_digits()
+    kw = dict(n_components=8, max_iter=6, random_state=2)
+    ref = Autoencoder(**kw).fit(X)
+    Autoencoder(**kw, checkpoint_dir=tmp_path, checkpoint_every=2).fit(X)
+    newest = tmp_path / "checkpoint-00000006.safetensors"
+    newest.write_bytes(newest.read_bytes()[:100])
+    resumed = Autoencoder(**kw, checkpoint_dir=tmp_path, checkpoint_every=2, resume=True).fit(X)
+    assert _same(ref, resumed)
+    with pytest.raises(ModelFileError, match="other settings or data"):
+        Autoencoder(**{**kw, "n_components": 8, "alpha": 0.1}, checkpoint_dir=tmp_path,
+                    checkpoint_every=2, resume=True).fit(X)
+    with pytest.raises(ModelFileError, match="other settings or data"):
+        Autoencoder(**kw, checkpoint_dir=tmp_path, checkpoint_every=2, resume=True).fit(X[:-1])
+
+
+def test_ctrl_c_writes_a_checkpoint_of_the_last_finished_epochs(tmp_path, monkeypatch):
+    import hiddenstate.train as train
+    from hiddenstate.estimators import AutoencoderObjective
+    from hiddenstate.nn import AutoencoderNet
+    from hiddenstate.optim import make_optimizer
+
+    X, _ = load_digits()
+    real = train._run_epochs
+    calls = {"n": 0}
+
+    def interrupted(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    net = AutoencoderNet((64, 8), key=jax.random.key(0))
+    ckpt = Checkpointer(tmp_path, every=100, settings={"run": 1})
+    kw = dict(objective=AutoencoderObjective(), optimizer=make_optimizer("adam", 0.01),
+              max_iter=10, batch_size=64, key=jax.random.key(1), epochs_per_call=2,
+              checkpointer=ckpt)
+    ref = train.fit(net, X, rng=np.random.default_rng(0), **{**kw, "checkpointer": None})
+    monkeypatch.setattr(train, "_run_epochs", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train.fit(net, X, rng=np.random.default_rng(0), **kw)
+    # Two calls of 2 epochs finished before Ctrl-C: their state is on disk.
+    assert [p.name for p in ckpt.paths()] == ["checkpoint-00000004.safetensors"]
+    monkeypatch.setattr(train, "_run_epochs", real)
+    resumed = train.fit(net, X, rng=np.random.default_rng(0), resume=True, **kw)
+    assert resumed.history.loss == ref.history.loss
+    for a, b in zip(jax.tree.leaves(ref.model), jax.tree.leaves(resumed.model), strict=True):
+        assert np.array_equal(np.asarray(a), np.asarray(b))
+
+
+def _assert_checkpoints_whole(directory: Path):
+    for path in Checkpointer(directory).paths():
+        Checkpointer.read(path)  # raises on a half-written file
+
+
+def _kill_and_resume(tmp_path, ref, *, delay, during_write):
+    ckpt = tmp_path / "ckpt"
+    args = [sys.executable, str(WORKER), str(ckpt)] + (["--slow-write"] if during_write else [])
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        if during_write:
+            writes = 0
+            for line in proc.stdout:
+                if line.startswith("WRITING"):
+                    writes += 1
+                    if writes >= delay:
+                        time.sleep(0.15)  # inside the 0.4 s pause between the halves
+                        break
+        else:
+            assert proc.stdout.readline().startswith("START")
+            time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+    _assert_checkpoints_whole(ckpt)
+    resumed = crash_worker.make_run(ckpt, resume=True).fit(crash_worker.make_data())
+    assert _same(ref, resumed)
+    return len(Checkpointer(ckpt).paths())
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return crash_worker.make_run(None, resume=False).fit(crash_worker.make_data())
+
+
+@pytest.mark.parametrize("trial", [("time", 1.0), ("write", 2)])
+def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path, reference, trial):
+    kind, when = trial
+    _kill_and_resume(tmp_path, reference, delay=when, during_write=kind == "write")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("trial", range(20))
+def test_sigkill_at_random_moments(tmp_path, reference, trial):
+    rng = np.random.default_rng(trial)
+    if trial % 3 == 0:
+        _kill_and_resume(tmp_path, reference, delay=int(rng.integers(1, 12)), during_write=True)
+    else:
+        _kill_and_resume(tmp_path, reference, delay=float(rng.uniform(0.2, 4.0)),
+                         during_write=False)
