@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export XLA_FLAGS ?= --xla_cpu_multi_thread_eigen=true
 
-.PHONY: run test test-slow bench lint clean
+.PHONY: run test test-slow fuzz bench lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ test: $(VENV)/.installed
 
 test-slow: $(VENV)/.installed
 	$(BIN)/python -m pytest -q -m slow
+
+fuzz: $(VENV)/.installed
+	HYPOTHESIS_PROFILE=full HIDDENSTATE_CLI_FUZZ=500 $(BIN)/python -m pytest -q tests/test_fuzz.py
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/run.py --out benchmarks/results

@@ -227,7 +227,9 @@ def _open_npy(path: Path) -> np.ndarray:
                     "(only plain numeric arrays, versions 1.0 and 2.0)",
                     path=path,
                 )
-        except (ValueError, EOFError) as exc:
+        except InputError:
+            raise
+        except Exception as exc:  # numpy's header parser raises many types on garbage
             raise InputError(f"corrupt .npy header: {exc}", path=path) from None
         data_offset = handle.tell()
     if dtype.names is not None or dtype.subdtype is not None or dtype.kind not in _NUMERIC_KINDS:
