@@ -148,3 +148,24 @@ def test_sigkill_at_random_moments(tmp_path, reference, trial):
     else:
         _kill_and_resume(tmp_path, reference, delay=float(rng.uniform(0.2, 4.0)),
                          during_write=False)
+
+
+def test_divergence_leaves_the_last_good_checkpoint_loadable(tmp_path):
+    from hiddenstate import DivergenceError
+    from hiddenstate.datasets import make_donut
+
+    X, _ = make_donut()
+    X = X * 10  # a linear autoencoder with plain SGD at lr 0.02 explodes on this scale
+    kw = dict(activation="linear", optimizer="sgd", learning_rate=0.02,
+              learning_rate_schedule="constant", batch_size=None, max_iter=500, random_state=0)
+    with pytest.raises(DivergenceError, match="non-finite in epoch 15") as info:
+        Autoencoder(**kw, checkpoint_dir=tmp_path, checkpoint_every=5).fit(X)
+    assert info.value.epoch == 14
+    paths = Checkpointer(tmp_path).paths()
+    assert [p.name for p in paths][-1] == "checkpoint-00000010.safetensors"
+    for path in paths:
+        state, tensors = Checkpointer.read(path)
+        assert not any(np.isnan(t).any() for t in tensors.values() if t.dtype.kind == "f")
+        assert np.isfinite(state["loss"]).all()
+    # Gradient clipping tames the same run.
+    Autoencoder(**{**kw, "max_iter": 50}, clip_norm=1.0).fit(X)
