@@ -62,6 +62,7 @@ _SPECIAL = {
     "init_scale": _none_or(float),
     "random_state": _none_or(int),
     "checkpoint_dir": _none_or(str),
+    "devices": _none_or(int),
     "verbose": int,
 }
 _SKIP = {"warm_start"}

@@ -30,10 +30,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from ._errors import DivergenceError
 
-__all__ = ["History", "FitResult", "fit", "split_validation", "STEPS_PER_CALL"]
+__all__ = ["History", "FitResult", "fit", "split_validation", "data_mesh", "STEPS_PER_CALL"]
 
 #: Target number of update steps per compiled call (progress granularity).
 STEPS_PER_CALL = 4096
@@ -205,6 +206,28 @@ def _run_epochs(
     return jax.lax.scan(epoch, carry, (idx, weight, active))
 
 
+def data_mesh(devices=None) -> Mesh | None:
+    """A 1-D ``("data",)`` mesh over ``devices``, or ``None`` when there is just one.
+
+    ``devices``: ``None`` (every visible device), an int (the first that many),
+    or a sequence of jax devices.
+    """
+    if devices is None:
+        chosen = jax.devices()
+    elif isinstance(devices, int):
+        available = jax.devices()
+        if not 1 <= devices <= len(available):
+            raise ValueError(f"devices={devices}, but {len(available)} device(s) are visible")
+        chosen = available[:devices]
+    else:
+        chosen = list(devices)
+        if not chosen:
+            raise ValueError("devices is an empty sequence")
+    if len(chosen) == 1:
+        return None
+    return Mesh(np.asarray(chosen), ("data",))
+
+
 def _batch_plan(n: int, batch_size: int | None) -> tuple[bool, int, int]:
     """(full_batch, batch size, batches per epoch)."""
     if batch_size is None or batch_size >= n:
@@ -245,6 +268,7 @@ def fit(
     epochs_per_call: int | None = None,
     checkpointer=None,
     resume: bool = False,
+    devices=None,
 ) -> FitResult:
     """Train ``model`` on ``data`` for ``max_iter`` epochs.
 
@@ -284,6 +308,12 @@ def fit(
         Continue from the newest checkpoint of ``checkpointer`` (same settings):
         the run then ends with the same parameters, bit for bit, as one that
         was never interrupted.
+    devices : None, int or sequence of jax devices
+        Data parallelism: every minibatch is split over a 1-D ``jax.sharding``
+        mesh of these devices (``None``: all visible devices; an int: the first
+        that many), parameters and data are replicated, and XLA all-reduces the
+        gradients. The minibatches are the same as on one device, so results
+        agree with a one-device run up to the order of float additions.
 
     Returns
     -------
@@ -306,6 +336,18 @@ def fit(
     full, bsz, n_batches = _batch_plan(n, batch_size)
     if validation_data is not None:
         validation_data = jax.tree.map(jnp.asarray, validation_data)
+    mesh = data_mesh(devices)
+    shard_pad = 0
+    if mesh is not None:
+        # The full batch becomes one minibatch of all rows; each minibatch is padded
+        # (weight 0) to a multiple of the device count and split over the devices.
+        shard_pad = -bsz % mesh.size
+        replicated = NamedSharding(mesh, PartitionSpec())
+        data = jax.device_put(data, replicated)
+        if validation_data is not None:
+            validation_data = jax.device_put(validation_data, replicated)
+        params = jax.device_put(params, replicated)
+        opt_state = jax.device_put(opt_state, replicated)
     max_iter = int(max_iter)
     if epochs_per_call is None:
         per = max(1, STEPS_PER_CALL // n_batches)
@@ -352,28 +394,38 @@ def fit(
             rng_before = rng.bit_generator.state
             active = np.zeros(epochs_per_call, bool)
             active[:todo] = True
-            if full:
+            if full and mesh is None:
                 idx = np.zeros((epochs_per_call, 1, 1), np.int32)
                 w = np.ones((epochs_per_call, 1, 1), np.float32)
+            elif full:
+                idx = np.broadcast_to(np.arange(n, dtype=np.int32), (epochs_per_call, 1, n))
+                w = np.ones((epochs_per_call, 1, n), np.float32)
             else:
                 idx, w = _epoch_indices(n, bsz, n_batches, todo, rng, shuffle)
                 if todo < epochs_per_call:
                     pad = epochs_per_call - todo
                     idx = np.concatenate([idx, np.zeros((pad, *idx.shape[1:]), np.int32)])
                     w = np.concatenate([w, np.zeros((pad, *w.shape[1:]), np.float32)])
+            if shard_pad:
+                pad = ((0, 0), (0, 0), (0, shard_pad))
+                idx, w = np.pad(idx, pad), np.pad(w, pad)
+            idx, w = jnp.asarray(idx), jnp.asarray(w)
+            if mesh is not None:
+                split = NamedSharding(mesh, PartitionSpec(None, None, "data"))
+                idx, w = jax.device_put(idx, split), jax.device_put(w, split)
             try:
                 new_carry, (losses, vals, ran) = _run_epochs(
                     carry,
                     static,
                     data,
                     validation_data,
-                    jnp.asarray(idx),
-                    jnp.asarray(w),
+                    idx,
+                    w,
                     jnp.asarray(active),
                     key,
                     objective=objective,
                     optimizer=optimizer,
-                    full_batch=full,
+                    full_batch=full and mesh is None,
                     patience=int(n_iter_no_change),
                     tol=float(tol),
                 )

@@ -195,6 +195,11 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TrainingMix
         Continue ``fit`` from the newest checkpoint in ``checkpoint_dir`` (same
         settings and data); it ends with the same parameters, bit for bit on the
         CPU, as an uninterrupted run.
+    devices : None, int or list of jax devices, default=None
+        Data parallelism: each minibatch is split over these devices (``None``:
+        all visible devices, so one CPU trains as before and 8 GPUs share each
+        batch; an int: the first that many). Results match one device up to the
+        order of float additions.
 
     Attributes
     ----------
@@ -270,6 +275,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TrainingMix
         checkpoint_dir=None,
         checkpoint_every=10,
         resume=False,
+        devices=None,
     ):
         self.n_components = n_components
         self.tied = tied
@@ -301,6 +307,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TrainingMix
         self.checkpoint_dir = checkpoint_dir
         self.checkpoint_every = checkpoint_every
         self.resume = resume
+        self.devices = devices
 
     # -- settings ----------------------------------------------------------------------------
     def _hidden_sizes(self) -> tuple[int, ...]:
@@ -419,6 +426,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TrainingMix
                 epochs_per_call=1 if partial else None,
                 checkpointer=checkpointer,
                 resume=bool(self.resume),
+                devices=self.devices,
             )
         except DivergenceError as err:
             self._store(err.result, rng, append=append)  # type: ignore[attr-defined]
@@ -509,6 +517,10 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TrainingMix
         )
         if isinstance(params["n_components"], tuple):
             params["n_components"] = list(params["n_components"])
+        # Device lists and folders belong to the machine that trained, not to the model.
+        params["devices"] = params["devices"] if isinstance(params["devices"], int) else None
+        params["checkpoint_dir"] = None
+        params["resume"] = False
         config = {
             "params": params,
             "n_features_in": int(self.n_features_in_),

@@ -38,10 +38,18 @@ TRAINING_CONSTRAINTS: dict = {
     "checkpoint_dir": [str, os.PathLike, None],
     "checkpoint_every": [Interval(Integral, 1, None, closed="left")],
     "resume": ["boolean"],
+    "devices": [Interval(Integral, 1, None, closed="left"), list, tuple, None],
 }
 
 #: Parameters that do not change what a run computes (left out of checkpoint settings).
-_NOT_SETTINGS = {"verbose", "checkpoint_dir", "checkpoint_every", "resume", "warm_start"}
+_NOT_SETTINGS = {
+    "verbose",
+    "checkpoint_dir",
+    "checkpoint_every",
+    "resume",
+    "warm_start",
+    "devices",
+}
 
 
 def check_finite(X: np.ndarray, name: str = "X", columns=None) -> None:
