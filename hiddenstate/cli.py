@@ -142,10 +142,20 @@ def _console(stderr: bool = False):
 def cmd_autoencoder_fit(args, names) -> int:
     from .estimators import Autoencoder
 
-    X, columns = _read_data(args.data)
     kwargs = _estimator_kwargs(args, names)
     est = Autoencoder(**kwargs)
     console = _console(stderr=True)
+    if args.chunk_rows is not None:
+        t0 = time.perf_counter()
+        console.print(f"[bold]Autoencoder[/] on {args.data} in blocks of {args.chunk_rows} rows")
+        est.fit_file(args.data, chunk_rows=args.chunk_rows)
+        est.save(args.out)
+        console.print(
+            f"trained {est.n_iter_} epochs in {time.perf_counter() - t0:.2f} s; final loss "
+            f"{est.loss_curve_[-1]:.6g}; wrote {args.out}"
+        )
+        return 0
+    X, columns = _read_data(args.data)
     resolved = {k: v for k, v in est.get_params().items()}
     console.print(f"[bold]Autoencoder[/] on {args.data} {X.shape}: {json.dumps(resolved)}")
     data = _frame(X, columns)
@@ -310,6 +320,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, list[str]]:
     fit.add_argument("data", metavar="DATA",
                      help=f".csv, .tsv, .txt or .npy file, or one of {', '.join(BUILTIN_DATA)}")
     fit.add_argument("--out", required=True, metavar="MODEL", help="model file to write")
+    fit.add_argument("--chunk-rows", type=int, metavar="N",
+                     help="stream the file in blocks of N rows (bounded memory)")
     names = add_estimator_options(fit, Autoencoder)
     for action, help_text in (
         ("transform", "codes of DATA"),

@@ -112,3 +112,10 @@ def test_reproduce_only_donut_writes_the_report(tmp_path, capsys):
 def test_version(capsys):
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.strip()
+
+
+def test_fit_in_blocks(tmp_path, donut_csv):
+    model = tmp_path / "m.safetensors"
+    assert main(["autoencoder", "fit", str(donut_csv), "--chunk-rows", "100", "--max-iter", "3",
+                 "--out", str(model)]) == 0
+    assert model.exists()

@@ -348,8 +348,25 @@ def iter_table_chunks(
     ext = _extension(path)
     if ext == ".npy":
         array = _open_npy(path)
-        for start in range(0, array.shape[0], chunk_rows):
-            yield _npy_block(array, start, min(start + chunk_rows, array.shape[0]), path)
+        if not (isinstance(array, np.memmap) and array.flags.c_contiguous):
+            for start in range(0, array.shape[0], chunk_rows):
+                yield _npy_block(array, start, min(start + chunk_rows, array.shape[0]), path)
+            return
+        # Plain reads, not the memory map: mapped pages would stay resident (and count
+        # against the process) until the whole file had been touched.
+        offset, dtype, (n_rows, n_cols) = array.offset, array.dtype, array.shape
+        del array
+        with open(path, "rb") as handle:
+            for start in range(0, n_rows, chunk_rows):
+                stop = min(start + chunk_rows, n_rows)
+                handle.seek(offset + start * n_cols * dtype.itemsize)
+                block = np.fromfile(handle, dtype=dtype, count=(stop - start) * n_cols)
+                values = block.reshape(stop - start, n_cols)
+                yield _to_float32(
+                    values,
+                    lambda i, j, start=start: {"path": path, "row": start + i, "column": j},
+                    lambda i, j, values=values: repr(float(values[i, j])),
+                )
         return
     stream = _text_stream(path, ext, header, chunk_rows)
     next(stream)

@@ -436,6 +436,60 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TrainingMix
             self._warn_convergence(result.history)
         return self
 
+    def fit_file(self, path, *, chunk_rows: int | None = None, header: bool | None = None):
+        """Train on a ``.npy``, CSV or TSV file without loading it whole.
+
+        Each of the ``max_iter`` epochs reads the file block by block (a memory
+        map for ``.npy``, lines for text), and trains on each block with the rows
+        shuffled inside it; the optimizer state, step count and learning-rate
+        schedule run across blocks and epochs. Peak memory is about one block:
+        ``chunk_rows`` rows (default: 64 MiB of float32), not the file.
+
+        Returns ``self``. Early stopping and checkpoints are not used here.
+        """
+        from ..datasets import iter_table_chunks
+
+        self._check_settings()
+        if chunk_rows is None:
+            first = next(iter_table_chunks(path, 1, header=header))
+            chunk_rows = max(1024, (64 << 20) // (4 * first.shape[1]))
+        n_rows, n_features = 0, None
+        for block in iter_table_chunks(path, chunk_rows, header=header):
+            n_rows += block.shape[0]
+            n_features = block.shape[1]
+        self.n_features_in_ = n_features
+        if hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        rng = np.random.default_rng(self._run_seed())
+        model = self._new_model(n_features, self._key(rng))
+        key = self._key(rng)
+        bsz = self._resolve_batch_size(min(chunk_rows, n_rows))
+        steps = sum(
+            1 if bsz is None else -(-min(chunk_rows, n_rows - s) // bsz)
+            for s in range(0, n_rows, chunk_rows)
+        )
+        optimizer = self._optimizer(steps)
+        opt_state, step, curve = None, 0, []
+        for _ in range(int(self.max_iter)):
+            total, rows, offset = 0.0, 0, 0
+            for block in iter_table_chunks(path, chunk_rows, header=header):
+                check_finite(block, row_offset=offset, path=path)
+                result = train.fit(
+                    model, block, objective=self._objective(), optimizer=optimizer,
+                    max_iter=1, rng=rng, key=key, batch_size=bsz, shuffle=self.shuffle,
+                    opt_state=opt_state, step=step, epochs_per_call=1, devices=self.devices,
+                )
+                model, opt_state, step = result.model, result.opt_state, result.step
+                total += result.history.loss[0] * block.shape[0]
+                rows += block.shape[0]
+                offset += block.shape[0]
+            curve.append(total / rows)
+        self.model_, self._opt_state, self._step, self._rng = model, opt_state, step, rng
+        self.loss_curve_, self.validation_scores_ = curve, []
+        self.n_iter_ = len(curve)
+        self.best_loss_ = min(curve)
+        return self
+
     def _store(self, result: train.FitResult, rng, *, append: bool) -> None:
         self.model_ = result.model
         self._opt_state = result.opt_state

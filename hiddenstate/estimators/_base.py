@@ -52,8 +52,13 @@ _NOT_SETTINGS = {
 }
 
 
-def check_finite(X: np.ndarray, name: str = "X", columns=None) -> None:
-    """Raise :class:`InputError` naming the first row and column holding NaN or inf."""
+def check_finite(
+    X: np.ndarray, name: str = "X", columns=None, *, row_offset: int = 0, path=None
+) -> None:
+    """Raise :class:`InputError` naming the first row and column holding NaN or inf.
+
+    ``row_offset`` is added to the row (for blocks of a larger file, named by ``path``).
+    """
     finite = np.isfinite(X)
     if finite.all():
         return
@@ -63,8 +68,9 @@ def check_finite(X: np.ndarray, name: str = "X", columns=None) -> None:
     what = "NaN" if np.isnan(value) else ("inf" if value > 0 else "-inf")
     col_name = f" ({columns[col]!r})" if columns is not None and col is not None else ""
     raise InputError(
-        f"{name} contains {what} at row {row}, column {col}{col_name}; "
+        f"{name} contains {what} at row {row + row_offset}, column {col}{col_name}; "
         "remove or impute non-finite values first (e.g. sklearn.impute.SimpleImputer)",
+        path=path,
     )
 
 
