@@ -1,0 +1,190 @@
+"""The WORKLOADS.md recipes as benchmarks: ``hiddenstate bench W1 W2 [--json]``.
+
+Every workload returns records, the seed's algorithm first (variant ``seed``),
+then the library's defaults (``ours``) and any extra variants. Timing: a first
+fit (compilation included) and a second identical fit, which reuses the
+compiled code; ``compile_s`` is their difference and ``train_s`` the second.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["BenchRecord", "WORKLOADS", "run_workloads", "matmul_peak", "register_workload"]
+
+
+@dataclasses.dataclass
+class BenchRecord:
+    """One benchmark line."""
+
+    workload: str
+    variant: str
+    compile_s: float
+    train_s: float
+    step_us: float
+    final_loss: float
+    quality: float
+    quality_name: str
+    extra: dict = dataclasses.field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+WORKLOADS: dict[str, Callable[[bool, Path | None], list[BenchRecord]]] = {}
+
+
+def register_workload(name: str):
+    """Decorator: add ``fn(quick, data_dir) -> list[BenchRecord]`` to :data:`WORKLOADS`."""
+
+    def wrap(fn):
+        WORKLOADS[name] = fn
+        return fn
+
+    return wrap
+
+
+def run_workloads(names, *, quick: bool = False, data_dir: Path | None = None,
+                  on_record: Callable[[BenchRecord], None] | None = None) -> list[BenchRecord]:
+    """Run the named workloads in order; ``on_record`` sees each record as it is made."""
+    unknown = [n for n in names if n not in WORKLOADS]
+    if unknown:
+        raise ValueError(f"unknown workload(s) {', '.join(unknown)}; valid: {', '.join(WORKLOADS)}")
+    records = []
+    for name in names:
+        for rec in WORKLOADS[name](quick, data_dir):
+            records.append(rec)
+            if on_record:
+                on_record(rec)
+    return records
+
+
+def matmul_peak(n: int = 2048, repeats: int = 10) -> float:
+    """This machine's fp32 matrix-multiply rate in GFLOP/s: best of ``repeats`` n x n products."""
+    import jax
+    import jax.numpy as jnp
+
+    a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
+    b = jax.random.normal(jax.random.key(1), (n, n), jnp.float32)
+    dot = jax.jit(jnp.dot)
+    dot(a, b).block_until_ready()
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        dot(a, b).block_until_ready()
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n**3 / best / 1e9
+
+
+def _timed_fits(make, X, steps: int) -> tuple[object, float, float, float]:
+    """(estimator of the second fit, compile_s, train_s, step_us)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t0 = time.perf_counter()
+        make().fit(X)
+        first = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        est = make().fit(X)
+        second = time.perf_counter() - t0
+    return est, max(first - second, 0.0), second, second / steps * 1e6
+
+
+# -- W1 -------------------------------------------------------------------------------------
+
+
+@register_workload("W1")
+def w1(quick: bool, data_dir: Path | None) -> list[BenchRecord]:
+    """Donut tied autoencoder: seed algorithm (10,000 full-batch momentum epochs) vs defaults."""
+    from .datasets import make_donut
+    from .experiments import donut
+
+    del quick, data_dir  # the full recipe takes about a second
+    cfg = donut.Config()
+    X, _ = make_donut(cfg.n_samples, rng=np.random.default_rng(cfg.data_seed))
+    seed, c, t, us = _timed_fits(lambda: donut.seed_estimator(cfg), X, cfg.seed_epochs)
+    seed_mse = -seed.score(X)
+    out = [BenchRecord("W1", "seed", c, t, us, seed.loss_curve_[-1], seed_mse, "final MSE",
+                       {"target": "within 5% of 3.0e-4", "total_first_fit_s": c + t})]
+    steps = cfg.ours_epochs * -(-X.shape[0] // 32)
+    ours, c, t, us = _timed_fits(lambda: donut.ours_estimator(cfg), X, steps)
+    reached = np.flatnonzero(np.asarray(ours.loss_curve_) <= seed_mse)
+    out.append(BenchRecord("W1", "ours", c, t, us, ours.loss_curve_[-1], -ours.score(X),
+                           "final MSE", {
+                               "epochs": cfg.ours_epochs,
+                               "epochs_to_seed_quality": int(reached[0]) + 1 if reached.size
+                               else None,
+                           }))
+    return out
+
+
+# -- W2 -------------------------------------------------------------------------------------
+
+
+def _w2_flops(batch: int, n_in: int = 784, n_hidden: int = 500) -> float:
+    """FLOPs of one tied-autoencoder SGD step.
+
+    Forward: encode ``2 B n h`` + decode ``2 B h n``; backward: about twice the
+    forward (the gradients with respect to the activations and to W for both
+    products); the elementwise work is small beside it. Total ``12 B n h``.
+    """
+    return 12.0 * batch * n_in * n_hidden
+
+
+@register_workload("W2")
+def w2(quick: bool, data_dir: Path | None) -> list[BenchRecord]:
+    """MNIST-shaped tied sigmoid autoencoder: one epoch's speed, digits and MNIST quality."""
+    from .datasets import load_digits
+    from .estimators import Autoencoder
+    from .experiments import digits
+
+    peak = matmul_peak()
+    cfg = digits.Config()
+    X = (np.random.default_rng(0).random((50000, 784)) < 0.2).astype(np.float32)
+    out = []
+    for variant, batch in (("seed", 20), ("seed-batch-2000", 2000)):
+        steps = X.shape[0] // batch
+        est, c, t, us = _timed_fits(lambda b=batch: digits.seed_estimator(
+            dataclasses.replace(cfg, seed_batch_size=b), 500, 1), X, steps)
+        gflops = _w2_flops(batch) / (us * 1e-6) / 1e9
+        rec = BenchRecord("W2", variant, c, t, us, est.loss_curve_[-1], float("nan"),
+                          "digits loss (quality A)", {
+                              "batch": batch, "steps": steps, "step_gflops": gflops,
+                              "matmul_peak_gflops": peak, "fraction_of_peak": gflops / peak,
+                          })
+        out.append(rec)
+    # Quality A on the digits: seed algorithm (200 epochs, lr 0.1, batch 20, in order).
+    D, _ = load_digits()
+    epochs = 50 if quick else cfg.epochs
+    seed_cfg = dataclasses.replace(cfg, epochs=epochs)
+    steps = epochs * -(-D.shape[0] // cfg.seed_batch_size)
+    est, c, t, us = _timed_fits(lambda: digits.seed_estimator(seed_cfg), D, steps)
+    out[0].quality = est.loss_curve_[-1]
+    out[0].extra.update({"quality_epochs": epochs, "quality_target": "<= 15.3 (200 epochs)",
+                         "quality_train_s": t})
+    out[1].quality = float("nan")
+    ours_steps = epochs * -(-D.shape[0] // 32)
+    ours, c, t, us = _timed_fits(lambda: Autoencoder(cfg.hidden, output="sigmoid",
+                                                     loss="cross_entropy", max_iter=epochs,
+                                                     random_state=0), D, ours_steps)
+    out.append(BenchRecord("W2", "ours", c, t, us, ours.loss_curve_[-1], ours.loss_curve_[-1],
+                           "digits loss (quality A)", {"epochs": epochs}))
+    # Quality B on the real MNIST test images, when present.
+    if data_dir is not None and (Path(data_dir) / "mnist").is_dir():
+        from .datasets import load_mnist
+
+        M, _ = load_mnist(Path(data_dir) / "mnist", "t10k")
+        m_epochs = 3 if quick else 20
+        steps = m_epochs * M.shape[0] // 20
+        est, c, t, us = _timed_fits(lambda: digits.seed_estimator(cfg, 500, m_epochs), M, steps)
+        out.append(BenchRecord("W2", "seed-mnist", c, t, us, est.loss_curve_[-1],
+                               est.loss_curve_[-1], "MNIST loss (quality B)",
+                               {"epochs": m_epochs}))
+    for rec in out:
+        rec.extra.setdefault("quick", quick)
+    return out
