@@ -352,8 +352,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.group is None:
         parser.print_help()
         return 2
+    import warnings
+
     from ._errors import HiddenstateError
 
+    warnings.formatwarning = lambda message, category, *a, **k: (
+        f"hiddenstate: warning: {message}\n"
+    )
     try:
         if args.group == "reproduce":
             return cmd_reproduce(args)
@@ -367,6 +372,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("hiddenstate: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `hiddenstate ... | head`: not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except (HiddenstateError, ValueError, OSError) as exc:
         message = str(exc) or type(exc).__name__
         if isinstance(exc, OSError) and exc.filename:

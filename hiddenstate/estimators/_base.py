@@ -163,7 +163,8 @@ class TrainingMixin:
         if len(curve) < self.max_iter or len(curve) <= k:
             return
         before, last = curve[-k - 1], curve[-1]
-        if before - last > self.tol * max(abs(before), 1e-12):
+        # Still improving by more than ``tol`` (relative) per epoch, on average.
+        if before - last > self.tol * k * max(abs(before), 1e-12):
             warnings.warn(
                 f"{type(self).__name__}: max_iter={self.max_iter} reached while the loss "
                 f"was still falling ({before:.4g} -> {last:.4g} over the last {k} epochs); "
