@@ -29,6 +29,7 @@ fuzz: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/run.py --out benchmarks/results
+	$(BIN)/python benchmarks/scaling.py --out benchmarks/results
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
