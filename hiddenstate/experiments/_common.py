@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sklearn.exceptions import ConvergenceWarning
 
-__all__ = ["Timer", "figure_path", "quiet"]
+__all__ = ["Timer", "figure_path", "quiet", "image_figures"]
 
 
 class Timer:
@@ -38,3 +38,31 @@ def quiet():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         yield
+
+
+def image_figures(est, X, *, out_dir: Path, prefix: str, label: str, variant: str,
+                  image_shape: tuple[int, int], close_up: int | None = None) -> dict[str, str]:
+    """Feature tiles (all filters, and optionally the first ``close_up``) and a
+    reconstruction grid of a fitted image autoencoder: ``{caption: png path}``."""
+    import numpy as np
+
+    from .. import plotting
+
+    slug = "seed" if variant.startswith("seed") else "ours"
+    W = np.asarray(est.model_.weights[0])
+    figures = {}
+    path = figure_path(out_dir, f"{prefix}_tiles_{slug}.png")
+    plotting.feature_tiles(W, image_shape=image_shape, path=path,
+                           title=f"{label} filters, {variant}")
+    figures[f"{label}: the {W.shape[1]} filters (rows of W^T), {variant}"] = str(path)
+    if close_up:
+        path = figure_path(out_dir, f"{prefix}_tiles{close_up}_{slug}.png")
+        plotting.feature_tiles(W, image_shape=image_shape, n_max=close_up, path=path,
+                               title=f"{label}: first {close_up} filters, {variant}, "
+                                     f"{est.n_iter_} epochs")
+        figures[f"{label}: the first {close_up} filters, close up, {variant}"] = str(path)
+    path = figure_path(out_dir, f"{prefix}_recon_{slug}.png")
+    plotting.reconstruction_grid(X[:10], est.predict(X[:10]), image_shape=image_shape,
+                                 path=path, title=f"originals / reconstructions, {variant}")
+    figures[f"{label}: originals above, reconstructions below, {variant}"] = str(path)
+    return figures

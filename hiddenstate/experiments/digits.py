@@ -11,7 +11,7 @@ from .. import plotting
 from ..datasets import load_digits
 from ..estimators import Autoencoder
 from ..report import ExperimentResult, ResultRow
-from ._common import Timer, figure_path, quiet
+from ._common import Timer, figure_path, image_figures, quiet
 
 NAME = "digits"
 TITLE = "W2 digits: tied sigmoid autoencoder 64 -> 32 -> 64, cross-entropy (seed 003)"
@@ -61,15 +61,8 @@ def run(config: Config, out_dir: Path, *, quick: bool = False) -> ExperimentResu
             rows.append(ResultRow(NAME, "last-epoch mean cross-entropy", 15.2, last, t.seconds,
                                   variant, passed=last <= 15.3, target="<= 15.3"))
             curves[variant] = np.asarray(est.loss_curve_)
-            slug = "seed" if variant.startswith("seed") else "ours"
-            path = figure_path(out_dir, f"digits_tiles_{slug}.png")
-            plotting.feature_tiles(np.asarray(est.model_.weights[0]), image_shape=(8, 8),
-                                   path=path, title=f"digits filters, {variant}")
-            figures[f"Digits: the {config.hidden} filters (rows of W^T), {variant}"] = str(path)
-            path = figure_path(out_dir, f"digits_recon_{slug}.png")
-            plotting.reconstruction_grid(X[:10], est.predict(X[:10]), image_shape=(8, 8),
-                                         path=path, title=f"originals / reconstructions, {variant}")
-            figures[f"Digits: originals above, reconstructions below, {variant}"] = str(path)
+            figures.update(image_figures(est, X, out_dir=out_dir, prefix="digits",
+                                         label="Digits", variant=variant, image_shape=(8, 8)))
         path = figure_path(out_dir, "digits_curves.png")
         plotting.learning_curves(curves, path=path, title="W2 digits learning curves",
                                  ylabel="cross-entropy")

@@ -12,7 +12,7 @@ from ..datasets import load_mnist
 from ..estimators import Autoencoder
 from ..report import ExperimentResult, ResultRow
 from . import digits
-from ._common import Timer, figure_path, quiet
+from ._common import Timer, figure_path, image_figures, quiet
 
 NAME = "mnist"
 TITLE = "W2 MNIST: tied sigmoid autoencoder 784 -> 500 -> 784 (seed 003)"
@@ -50,20 +50,9 @@ def run(config: Config, out_dir: Path, *, quick: bool = False, data_dir: Path) -
                                   est.loss_curve_[-1], t.seconds, variant,
                                   target="report (seed showed only pictures)"))
             curves[variant] = np.asarray(est.loss_curve_)
-            slug = "seed" if variant.startswith("seed") else "ours"
-            path = figure_path(out_dir, f"mnist_tiles_{slug}.png")
-            plotting.feature_tiles(np.asarray(est.model_.weights[0]), image_shape=(28, 28),
-                                   path=path, title=f"MNIST filters, {variant}")
-            figures[f"MNIST: the {config.hidden} filters (rows of W^T), {variant}"] = str(path)
-            path = figure_path(out_dir, f"mnist_tiles100_{slug}.png")
-            plotting.feature_tiles(np.asarray(est.model_.weights[0]), image_shape=(28, 28),
-                                   n_max=100, path=path,
-                                   title=f"MNIST: first 100 filters, {variant}, {epochs} epochs")
-            figures[f"MNIST: the first 100 filters, close up, {variant}"] = str(path)
-            path = figure_path(out_dir, f"mnist_recon_{slug}.png")
-            plotting.reconstruction_grid(X[:10], est.predict(X[:10]), image_shape=(28, 28),
-                                         path=path, title=f"originals / reconstructions, {variant}")
-            figures[f"MNIST: originals above, reconstructions below, {variant}"] = str(path)
+            figures.update(image_figures(est, X, out_dir=out_dir, prefix="mnist",
+                                         label="MNIST", variant=variant,
+                                         image_shape=(28, 28), close_up=100))
         path = figure_path(out_dir, "mnist_curves.png")
         plotting.learning_curves(curves, path=path, title="W2 MNIST learning curves",
                                  ylabel="cross-entropy")
