@@ -29,6 +29,7 @@ import numpy as np
 
 from ._errors import ModelFileError
 from ._io import atomic_write_bytes
+from .distributed import host
 
 __all__ = ["Checkpointer", "CHECKPOINT_FORMAT_VERSION"]
 
@@ -92,9 +93,12 @@ class Checkpointer:
 
         from . import __version__
 
+        path = self.directory / f"checkpoint-{int(epoch):08d}.safetensors"
+        if jax.process_index() != 0:  # one writer in a multi-process run
+            return path
         self.directory.mkdir(parents=True, exist_ok=True)
         leaves = jax.tree.leaves(carry)
-        tensors = {f"carry.{i}": np.ascontiguousarray(np.asarray(x)) for i, x in enumerate(leaves)}
+        tensors = {f"carry.{i}": np.ascontiguousarray(host(x)) for i, x in enumerate(leaves)}
         state = {
             "settings": self.settings,
             "epoch": int(epoch),
@@ -110,7 +114,6 @@ class Checkpointer:
             "library_version": __version__,
             "state": json.dumps(state),
         }
-        path = self.directory / f"checkpoint-{int(epoch):08d}.safetensors"
         atomic_write_bytes(path, st_save(tensors, metadata=metadata))
         self._prune()
         return path

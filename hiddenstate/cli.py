@@ -145,6 +145,8 @@ def cmd_autoencoder_fit(args, names) -> int:
     kwargs = _estimator_kwargs(args, names)
     est = Autoencoder(**kwargs)
     console = _console(stderr=True)
+    if args.num_processes > 1 and not args.coordinator:
+        raise ValueError("--num-processes > 1 needs --coordinator HOST:PORT")
     if args.chunk_rows is not None:
         t0 = time.perf_counter()
         console.print(f"[bold]Autoencoder[/] on {args.data} in blocks of {args.chunk_rows} rows")
@@ -155,19 +157,44 @@ def cmd_autoencoder_fit(args, names) -> int:
             f"{est.loss_curve_[-1]:.6g}; wrote {args.out}"
         )
         return 0
-    X, columns = _read_data(args.data)
+    if args.num_processes > 1:
+        X, columns = _read_process_rows(args)
+    else:
+        X, columns = _read_data(args.data)
     resolved = {k: v for k, v in est.get_params().items()}
     console.print(f"[bold]Autoencoder[/] on {args.data} {X.shape}: {json.dumps(resolved)}")
     data = _frame(X, columns)
     t0 = time.perf_counter()
     est.fit(data)
     seconds = time.perf_counter() - t0
+    if args.process_id != 0:
+        console.print(f"process {args.process_id}: trained; process 0 writes {args.out}")
+        return 0
     est.save(args.out)
     console.print(
         f"trained {est.n_iter_} epochs in {seconds:.2f} s; final loss {est.loss_curve_[-1]:.6g}; "
         f"reconstruction error {-est.score(data):.6g}; wrote {args.out}"
     )
     return 0
+
+
+def _read_process_rows(args):
+    """Join the multi-process run; read this process's rows, then gather everyone's."""
+    import numpy as np
+
+    from . import distributed
+
+    distributed.initialize(args.coordinator, args.num_processes, args.process_id)
+    if str(args.data).endswith(".npy") and Path(args.data).exists():
+        whole = np.load(args.data, mmap_mode="r", allow_pickle=False)
+        if whole.ndim != 2:
+            raise ValueError(f"{args.data}: needs a 2-D array, found shape {whole.shape}")
+        mine = np.asarray(whole[distributed.process_rows(whole.shape[0])], np.float32)
+        columns = None
+    else:  # text and built-in data: parsed whole, then this process's block is kept
+        X, columns = _read_data(args.data)
+        mine = X[distributed.process_rows(X.shape[0])]
+    return distributed.allgather_rows(mine), columns
 
 
 def _load_autoencoder(path):
@@ -322,6 +349,11 @@ def build_parser() -> tuple[argparse.ArgumentParser, list[str]]:
     fit.add_argument("--out", required=True, metavar="MODEL", help="model file to write")
     fit.add_argument("--chunk-rows", type=int, metavar="N",
                      help="stream the file in blocks of N rows (bounded memory)")
+    dist = fit.add_argument_group("several processes (jax.distributed)")
+    dist.add_argument("--coordinator", metavar="HOST:PORT",
+                      help="address of process 0's coordinator")
+    dist.add_argument("--num-processes", type=int, default=1, metavar="N")
+    dist.add_argument("--process-id", type=int, default=0, metavar="I")
     names = add_estimator_options(fit, Autoencoder)
     for action, help_text in (
         ("transform", "codes of DATA"),

@@ -33,6 +33,7 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from ._errors import DivergenceError
+from .distributed import host, put
 
 __all__ = ["History", "FitResult", "fit", "split_validation", "data_mesh", "STEPS_PER_CALL"]
 
@@ -132,7 +133,7 @@ def _run_epochs(
     idx,
     weight,
     active,
-    key,
+    key_data,
     *,
     objective: Callable,
     optimizer: optax.GradientTransformation,
@@ -146,6 +147,7 @@ def _run_epochs(
     full batch), ``active`` is ``(E,)`` bool: masked epochs change nothing.
     """
     has_val = val_data is not None
+    key = jax.random.wrap_key_data(key_data)
 
     def loss_of(params, batch, w, k):
         return objective(eqx.combine(params, static), batch, w, k)
@@ -343,11 +345,12 @@ def fit(
         # (weight 0) to a multiple of the device count and split over the devices.
         shard_pad = -bsz % mesh.size
         replicated = NamedSharding(mesh, PartitionSpec())
-        data = jax.device_put(data, replicated)
+        data = put(data, replicated)
         if validation_data is not None:
-            validation_data = jax.device_put(validation_data, replicated)
-        params = jax.device_put(params, replicated)
-        opt_state = jax.device_put(opt_state, replicated)
+            validation_data = put(validation_data, replicated)
+        params = put(params, replicated)
+        opt_state = put(opt_state, replicated)
+    key_data = jax.random.key_data(key)
     max_iter = int(max_iter)
     if epochs_per_call is None:
         per = max(1, STEPS_PER_CALL // n_batches)
@@ -379,6 +382,8 @@ def fit(
             rng.bit_generator.state = state["rng"]
             epochs_per_call = int(state["epochs_per_call"])
     saved_at = done
+    if mesh is not None:
+        carry = put(carry, replicated)
     progress = _progress(verbose, description, max_iter)
     if progress is not None and done:
         progress[0].update(progress[1], completed=done)
@@ -412,7 +417,7 @@ def fit(
             idx, w = jnp.asarray(idx), jnp.asarray(w)
             if mesh is not None:
                 split = NamedSharding(mesh, PartitionSpec(None, None, "data"))
-                idx, w = jax.device_put(idx, split), jax.device_put(w, split)
+                idx, w = put(idx, split), put(w, split)
             try:
                 new_carry, (losses, vals, ran) = _run_epochs(
                     carry,
@@ -421,15 +426,15 @@ def fit(
                     validation_data,
                     idx,
                     w,
-                    jnp.asarray(active),
-                    key,
+                    jnp.asarray(active) if mesh is None else put(active, replicated),
+                    key_data if mesh is None else put(key_data, replicated),
                     objective=objective,
                     optimizer=optimizer,
                     full_batch=full and mesh is None,
                     patience=int(n_iter_no_change),
                     tol=float(tol),
                 )
-                ran = np.asarray(ran)
+                ran = host(ran)
             except KeyboardInterrupt:
                 # ``carry`` is still the state after the last finished call.
                 if checkpointer is not None and done > saved_at:
@@ -437,30 +442,35 @@ def fit(
                     checkpoint()
                 raise
             carry = new_carry
-            losses = np.asarray(losses)[ran]
+            losses = host(losses)[ran]
             history.loss.extend(float(x) for x in losses)
             if validation_data is not None:
-                history.val_loss.extend(float(x) for x in np.asarray(vals)[ran])
+                history.val_loss.extend(float(x) for x in host(vals)[ran])
             done += todo
             if progress is not None:
                 last = history.loss[-1] if len(losses) else float("nan")
                 progress[0].update(progress[1], completed=len(history.loss), loss=last)
-            if bool(carry.bad):
+            if bool(host(carry.bad)):
                 bad = np.flatnonzero(~np.isfinite(np.asarray(history.loss)))
                 history.diverged_at = int(bad[0]) if bad.size else len(history.loss) - 1
                 break
             if checkpointer is not None and (
-                done - saved_at >= checkpointer.every or done >= max_iter or bool(carry.stopped)
+                done - saved_at >= checkpointer.every
+                or done >= max_iter
+                or bool(host(carry.stopped))
             ):
                 checkpoint()
                 saved_at = done
-            if bool(carry.stopped):
+            if bool(host(carry.stopped)):
                 history.stopped_early = True
                 break
     finally:
         if progress is not None:
             progress[0].stop()
 
+    if jax.process_count() > 1:
+        # Hand back ordinary local arrays: inference after a multi-process fit is local.
+        carry = jax.tree.map(lambda x: jnp.asarray(host(x)), carry)
     final_params = carry.params
     if validation_data is not None and history.val_loss and np.isfinite(float(carry.best_val)):
         final_params = carry.best_params
