@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -140,6 +141,7 @@ def _run_epochs(
     full_batch: bool,
     patience: int,
     tol: float,
+    precision: str,
 ):
     """Run ``active.shape[0]`` epochs; returns the new carry and per-epoch losses.
 
@@ -162,7 +164,8 @@ def _run_epochs(
         else:
             batch = jax.tree.map(lambda a: a[b_idx], data)
             w = b_w
-        k = jax.random.fold_in(key, c.step)
+        # A fresh key per update only for objectives that draw (noise, dropout).
+        k = jax.random.fold_in(key, c.step) if getattr(objective, "uses_key", True) else key
         loss, grads = grad_fn(c.params, batch, w, k)
         updates, new_opt = optimizer.update(grads, c.opt_state, c.params)
         new_params = eqx.apply_updates(c.params, updates)
@@ -205,7 +208,23 @@ def _run_epochs(
             val = jnp.nan
         return c, (jnp.where(ran, mean, jnp.nan), jnp.where(ran, val, jnp.nan), ran)
 
-    return jax.lax.scan(epoch, carry, (idx, weight, active))
+    with jax.default_matmul_precision(precision):
+        return jax.lax.scan(epoch, carry, (idx, weight, active))
+
+
+def matmul_precision() -> str:
+    """Precision of float32 matrix products in training: ``HIDDENSTATE_MATMUL_PRECISION``.
+
+    Default ``"float32"``: full float32 on every backend, so a GPU (whose JAX
+    default may round products to TF32 or bfloat16 passes) trains the same
+    model as the CPU. ``"tensorfloat32"`` or ``"bfloat16"`` trade accuracy for
+    speed on GPUs; the CPU ignores them.
+    """
+    value = os.environ.get("HIDDENSTATE_MATMUL_PRECISION", "float32")
+    valid = ("float32", "tensorfloat32", "bfloat16", "highest", "high", "default")
+    if value not in valid:
+        raise ValueError(f"HIDDENSTATE_MATMUL_PRECISION={value!r}; valid: {', '.join(valid)}")
+    return value
 
 
 def data_mesh(devices=None) -> Mesh | None:
@@ -433,6 +452,7 @@ def fit(
                     full_batch=full and mesh is None,
                     patience=int(n_iter_no_change),
                     tol=float(tol),
+                    precision=matmul_precision(),
                 )
                 ran = host(ran)
             except KeyboardInterrupt:

@@ -189,6 +189,9 @@ def w1(quick: bool, data_dir: Path | None) -> list[BenchRecord]:
                                "epochs": cfg.ours_epochs,
                                "epochs_to_seed_quality": int(reached[0]) + 1 if reached.size
                                else None,
+                               "seconds_to_seed_quality": t * (int(reached[0]) + 1)
+                               / cfg.ours_epochs if reached.size else None,
+                               "seed_seconds": out[0].train_s,
                            }))
     return out
 

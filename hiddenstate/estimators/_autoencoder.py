@@ -48,6 +48,11 @@ class AutoencoderObjective:
     noise: str | None = None
     noise_level: float = 0.0
 
+    @property
+    def uses_key(self) -> bool:
+        """Only the denoising corruption draws random numbers."""
+        return self.noise is not None and self.noise_level > 0
+
     def per_row(self, model: AutoencoderNet, x: jax.Array) -> jax.Array:
         """Reconstruction error of each row of ``x`` (no corruption, no penalty)."""
         z = jax.vmap(model.decode_logits)(jax.vmap(model.encode)(x))
