@@ -10,6 +10,7 @@ from __future__ import annotations
 from ._donut import make_donut
 from ._images import load_digits, load_mnist, read_idx
 from ._tables import TABLE_EXTENSIONS, iter_table_chunks, read_table, write_table
+from ._text import load_rt_polarity, make_permutation_streams, one_hot
 
 __all__ = [
     # generated data
@@ -23,4 +24,8 @@ __all__ = [
     "read_table",
     "iter_table_chunks",
     "write_table",
+    # text and symbol streams
+    "load_rt_polarity",
+    "make_permutation_streams",
+    "one_hot",
 ]

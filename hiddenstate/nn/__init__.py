@@ -3,11 +3,15 @@
 from ._activations import ACTIVATIONS, activation
 from ._autoencoder import AutoencoderNet
 from ._init import get_initializer, glorot_uniform, normal, uniform_spectral, zeros
+from ._recurrent_ae import RecurrentAEObjective, RecurrentAutoencoderNet, recall_per_position
 
 __all__ = [
     "ACTIVATIONS",
     "activation",
     "AutoencoderNet",
+    "RecurrentAutoencoderNet",
+    "RecurrentAEObjective",
+    "recall_per_position",
     "get_initializer",
     "glorot_uniform",
     "normal",

@@ -1,0 +1,77 @@
+"""Symbol streams and sentence data: one-hot permutation streams, the movie-review sentences."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .._errors import InputError
+
+__all__ = ["make_permutation_streams", "one_hot", "load_rt_polarity"]
+
+
+def _rng(rng) -> np.random.Generator:
+    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+
+
+def make_permutation_streams(
+    n: int, n_symbols: int = 8, *, rng: np.random.Generator | int | None = None
+) -> np.ndarray:
+    """``n`` random orders of the symbols ``0..n_symbols-1``: int32 ``(n, n_symbols)``.
+
+    Row ``r`` is the stream of seed 000 (the rows of ``eye(n_symbols)`` in a
+    fresh random order); :func:`one_hot` turns it into ``(n, n_symbols,
+    n_symbols)`` one-hot vectors.
+    """
+    n, n_symbols = int(n), int(n_symbols)
+    if n < 0 or n_symbols < 1:
+        raise ValueError(f"need n >= 0 and n_symbols >= 1, got n={n}, n_symbols={n_symbols}")
+    return np.argsort(_rng(rng).random((n, n_symbols)), axis=1).astype(np.int32)
+
+
+def one_hot(symbols: np.ndarray, n_symbols: int) -> np.ndarray:
+    """float32 one-hot vectors of integer ``symbols`` (any shape ``S`` -> ``S + (n_symbols,)``)."""
+    return np.eye(int(n_symbols), dtype=np.float32)[np.asarray(symbols)]
+
+
+def _read_sentences(path: Path) -> list[list[str]]:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError("file not found", path=path) from None
+    if not raw.strip():
+        raise InputError("the file is empty", path=path)
+    sentences = []
+    for number, line in enumerate(raw.decode("latin-1").splitlines(), start=1):
+        words = line.split()
+        if not words:
+            raise InputError("empty sentence (a blank line)", path=path, line=number)
+        sentences.append(words)
+    return sentences
+
+
+def load_rt_polarity(
+    path: str | os.PathLike,
+) -> tuple[list[list[str]], np.ndarray]:
+    """The sentence polarity data v1.0 (Pang & Lee 2005): ``(sentences, labels)``.
+
+    ``path`` is the folder holding ``rt-polarity.pos`` and ``rt-polarity.neg``
+    (latin-1, one lower-cased, tokenised sentence per line). Sentences are
+    lists of words (split on whitespace); ``labels`` is int64, 1 = positive,
+    0 = negative; positives come first, in file order.
+
+    Raises
+    ------
+    InputError
+        A missing or empty file, or a blank line (an empty sentence), naming
+        the file and the line.
+    """
+    folder = Path(path)
+    if not folder.is_dir():
+        raise InputError("not a folder holding rt-polarity.pos and rt-polarity.neg", path=folder)
+    pos = _read_sentences(folder / "rt-polarity.pos")
+    neg = _read_sentences(folder / "rt-polarity.neg")
+    labels = np.concatenate([np.ones(len(pos), np.int64), np.zeros(len(neg), np.int64)])
+    return pos + neg, labels

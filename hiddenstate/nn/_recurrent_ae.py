@@ -1,0 +1,211 @@
+"""The linear-chain recurrent autoencoder of seed 000 (W5), and the loss that makes it work."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float, Int, PRNGKeyArray
+
+__all__ = [
+    "RecurrentAutoencoderNet",
+    "seed_normal",
+    "RecurrentAEObjective",
+    "recall_per_position",
+]
+
+
+def seed_normal(key: PRNGKeyArray, shape: tuple[int, ...], dtype=jnp.float32) -> Array:
+    """N(0, 1) / sqrt(sum(shape)): seed 000's ``initial_weights`` (WORKLOADS.md W5).
+
+    For a matrix this is ``N(0,1)/sqrt(fan_in + fan_out)``; vectors (biases,
+    the learned h0) use ``1/sqrt(size)``.
+    """
+    return jax.random.normal(key, shape, dtype) / math.sqrt(sum(shape))
+
+
+class RecurrentAutoencoderNet(eqx.Module):
+    r"""Seed 000's recurrent autoencoder: fold a sequence into its last state and unroll it.
+
+    Encoder (a scan with signature ``cell(h, x) -> (h, h)``):
+
+    .. math::
+        h_i = \tanh(x_i W_1 + h_{i-1} W_2 + b_h), \qquad h_0 \text{ learned}
+
+    Step reconstructions of the input and of the previous state:
+
+    .. math::
+        \hat x_i = h_i W_{-1} + b_x, \qquad \hat h_{i-1} = g(h_i W_{-2} + b_r)
+
+    Unroll from the final state :math:`u_0 = h_T` for ``n`` steps:
+    :math:`o_k = u_k W_{-1} + b_x`, :math:`u_{k+1} = g(u_k W_{-2} + b_r)`, so
+    the outputs come newest first (:math:`o_0 \approx x_T`). :math:`g` is the
+    identity in the seed (``decoder_activation='linear'``); ``'tanh'`` makes
+    the decoder state live in the same range as the encoder's.
+
+    Shapes: one sequence ``xs`` is ``(T, d)``; ``jax.vmap`` adds a batch.
+
+    Attributes
+    ----------
+    W1 : (d, H)    input -> hidden
+    W2 : (H, H)    hidden -> hidden
+    b_h : (H,)
+    h0 : (H,)      learned initial state
+    W_hr : (H, H)  hidden -> previous hidden (the seed's W(-2))
+    b_hr : (H,)
+    W_xr : (H, d)  hidden -> input (the seed's W(-1))
+    b_xr : (d,)
+    """
+
+    W1: Float[Array, "d H"]
+    W2: Float[Array, "H H"]
+    b_h: Float[Array, " H"]
+    h0: Float[Array, " H"]
+    W_hr: Float[Array, "H H"]
+    b_hr: Float[Array, " H"]
+    W_xr: Float[Array, "H d"]
+    b_xr: Float[Array, " d"]
+    decoder_activation: str = eqx.field(static=True, default="linear")
+
+    def __init__(
+        self,
+        n_inputs: int,
+        n_hidden: int,
+        *,
+        key: PRNGKeyArray,
+        decoder_activation: str = "linear",
+        dtype=jnp.float32,
+    ) -> None:
+        """Every parameter drawn by :func:`seed_normal` (the seed draws biases and h0 too)."""
+        if decoder_activation not in ("linear", "tanh"):
+            raise ValueError(
+                f"unknown decoder_activation {decoder_activation!r}; valid: linear, tanh"
+            )
+        d, H = int(n_inputs), int(n_hidden)
+        if d < 1 or H < 1:
+            raise ValueError(f"n_inputs and n_hidden must be >= 1, got {d} and {H}")
+        k = jax.random.split(key, 8)
+        self.W1 = seed_normal(k[0], (d, H), dtype)
+        self.W2 = seed_normal(k[1], (H, H), dtype)
+        self.b_h = seed_normal(k[2], (H,), dtype)
+        self.h0 = seed_normal(k[3], (H,), dtype)
+        self.W_hr = seed_normal(k[4], (H, H), dtype)
+        self.b_hr = seed_normal(k[5], (H,), dtype)
+        self.W_xr = seed_normal(k[6], (H, d), dtype)
+        self.b_xr = seed_normal(k[7], (d,), dtype)
+        self.decoder_activation = decoder_activation
+
+    def cell(self, h: Float[Array, " H"], x: Float[Array, " d"]):
+        """One encoder step, scan signature: ``(h_{i-1}, x_i) -> (h_i, h_i)``."""
+        h = jnp.tanh(x @ self.W1 + h @ self.W2 + self.b_h)
+        return h, h
+
+    def encode_states(self, xs: Float[Array, "T d"]) -> Float[Array, "T H"]:
+        """All states ``h_1..h_T`` (``h_0`` excluded, as the seed's scan returns them)."""
+        _, hs = jax.lax.scan(lambda h, x: self.cell(h, x), self.h0, xs)
+        return hs
+
+    def encode(self, xs: Float[Array, "T d"]) -> Float[Array, " H"]:
+        """The code of a sequence: its last state ``h_T``."""
+        return self.encode_states(xs)[-1]
+
+    def _back(self, h):
+        u = h @ self.W_hr + self.b_hr
+        return jnp.tanh(u) if self.decoder_activation == "tanh" else u
+
+    def reconstruct_input(self, h: Float[Array, "... H"]) -> Float[Array, "... d"]:
+        r""":math:`\hat x = h W_{-1} + b_x`."""
+        return h @ self.W_xr + self.b_xr
+
+    def reconstruct_previous(self, h: Float[Array, "... H"]) -> Float[Array, "... H"]:
+        r""":math:`\hat h_{i-1} = g(h_i W_{-2} + b_r)`."""
+        return self._back(h)
+
+    def unroll(self, h: Float[Array, " H"], n_steps: int) -> Float[Array, "n d"]:
+        """Outputs ``o_0..o_{n-1}`` from the code ``h``, newest first (``o_0`` ~ ``x_T``)."""
+
+        def step(u, _):
+            return self._back(u), self.reconstruct_input(u)
+
+        _, outs = jax.lax.scan(step, h, None, length=int(n_steps))
+        return outs
+
+    def __call__(self, xs: Float[Array, "T d"]) -> Float[Array, "T d"]:
+        """Encode then unroll, returned in input order (``out[i]`` ~ ``xs[i]``)."""
+        return self.unroll(self.encode(xs), xs.shape[0])[::-1]
+
+
+@dataclasses.dataclass(frozen=True)
+class RecurrentAEObjective:
+    r"""Training loss of :class:`RecurrentAutoencoderNet` on a batch of symbol orders.
+
+    A batch row is a permutation ``p`` of ``0..d-1`` (int, ``(T,)``); the
+    sequence is ``x_i = e_{p_i}`` (one-hot). With ``step_weight`` :math:`s` and
+    ``unroll_weight`` :math:`u`:
+
+    .. math::
+        L = s \Big[\sum_i \lVert x_i - \hat x_i \rVert^2
+                  + \sum_{i=2}^{T} \lVert h_{i-1} - \hat h_{i-1} \rVert^2\Big]
+            + u \sum_k \ell(o_k, x_{T-k})
+
+    The first bracket is seed 000's loss exactly (``hidden[:-1]`` against
+    ``hidden_reproduction[1:]``: the state before each step against its
+    reconstruction from the step after, :math:`h_0` not reconstructed, and
+    gradients flow into both sides as in the seed's Theano graph). The second
+    term back-propagates through the unroll; :math:`\ell` is the squared error
+    (``unroll_loss='mse'``) or the softmax cross-entropy over symbols from the
+    unrolled outputs taken as logits (``'softmax'``). Rows are averaged with
+    ``weight``.
+    """
+
+    step_weight: float = 1.0
+    unroll_weight: float = 0.0
+    unroll_loss: str = "mse"
+    uses_key: bool = False
+
+    def per_row(self, model: RecurrentAutoencoderNet, perm: Int[Array, " T"]) -> Array:
+        """The loss of one order."""
+        d = model.W1.shape[0]
+        xs = jax.nn.one_hot(perm, d, dtype=model.W1.dtype)
+        loss = jnp.zeros((), xs.dtype)
+        hs = model.encode_states(xs)
+        if self.step_weight:
+            x_hat = model.reconstruct_input(hs)
+            h_hat = model.reconstruct_previous(hs)
+            seed = jnp.sum((xs - x_hat) ** 2) + jnp.sum((hs[:-1] - h_hat[1:]) ** 2)
+            loss = loss + self.step_weight * seed
+        if self.unroll_weight:
+            outs = model.unroll(hs[-1], xs.shape[0])
+            targets = xs[::-1]
+            if self.unroll_loss == "softmax":
+                err = -jnp.sum(targets * jax.nn.log_softmax(outs, axis=-1))
+            else:
+                err = jnp.sum((outs - targets) ** 2)
+            loss = loss + self.unroll_weight * err
+        return loss
+
+    def __call__(self, model, perms, weight, key) -> jax.Array:
+        del key
+        per = jax.vmap(lambda p: self.per_row(model, p))(perms)
+        return jnp.sum(weight * per) / jnp.sum(weight)
+
+
+def recall_per_position(
+    model: RecurrentAutoencoderNet, perms: Int[Array, "n T"]
+) -> Float[Array, " T"]:
+    """Fraction of orders whose unrolled output at each input position has the right argmax.
+
+    ``perms`` is ``(n, T)`` symbol indices; entry ``i`` of the result is the
+    recall of input position ``i`` (``i = T-1`` is the newest, unrolled first).
+    The W5 quality figure is the mean of this vector.
+    """
+    d = model.W1.shape[0]
+
+    def one(p):
+        xs = jax.nn.one_hot(p, d, dtype=model.W1.dtype)
+        return jnp.argmax(model(xs), axis=-1) == p
+
+    return jnp.mean(jax.vmap(one)(perms).astype(jnp.float32), axis=0)
