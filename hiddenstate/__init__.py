@@ -16,10 +16,11 @@ except PackageNotFoundError:  # running from a source tree
 
 from ._errors import DivergenceError, HiddenstateError, InputError, ModelFileError
 from ._serialize import load
-from .estimators import Autoencoder
+from .estimators import Autoencoder, RecursiveAutoencoder
 
 __all__ = [
     "Autoencoder",
+    "RecursiveAutoencoder",
     "DivergenceError",
     "HiddenstateError",
     "InputError",

@@ -162,3 +162,24 @@ def test_one_hot_streams():
     x = one_hot(s, 6)
     assert x.shape == (10, 6, 6)
     assert (x.sum(axis=2) == 1).all() and (x.sum(axis=1) == 1).all()
+
+
+def test_experiment_runs_small(tmp_path):
+    from hiddenstate.experiments import EXPERIMENTS
+    from hiddenstate.experiments.recurrent_ae import Config, run
+
+    assert "recurrent-ae" in EXPERIMENTS
+    cfg = Config(
+        symbols=5,
+        hidden=12,
+        seed_steps=500,
+        ours_steps=300,
+        lengths=(5, 6),
+        length_steps=300,
+        test_orders=50,
+    )
+    result = run(cfg, tmp_path, quick=False)
+    assert len(result.rows) == 4
+    assert all(0.0 <= r.ours <= 1.0 for r in result.rows)
+    for path in result.figures.values():
+        assert (tmp_path / "figures").exists() and path.endswith(".png")

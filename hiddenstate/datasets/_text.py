@@ -44,8 +44,13 @@ def _read_sentences(path: Path) -> list[list[str]]:
     if not raw.strip():
         raise InputError("the file is empty", path=path)
     sentences = []
-    for number, line in enumerate(raw.decode("latin-1").splitlines(), start=1):
-        words = line.split()
+    lines = raw.decode("latin-1").split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    for number, line in enumerate(lines, start=1):
+        # Split on ASCII blanks only: the text holds latin-1 bytes such as 0x85
+        # that Python would otherwise treat as line or word breaks.
+        words = [w for w in line.rstrip("\r").replace("\t", " ").split(" ") if w]
         if not words:
             raise InputError("empty sentence (a blank line)", path=path, line=number)
         sentences.append(words)

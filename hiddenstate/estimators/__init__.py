@@ -1,5 +1,6 @@
 """scikit-learn-style estimators."""
 
 from ._autoencoder import Autoencoder, AutoencoderObjective
+from ._recursive import RecursiveAutoencoder
 
-__all__ = ["Autoencoder", "AutoencoderObjective"]
+__all__ = ["Autoencoder", "AutoencoderObjective", "RecursiveAutoencoder"]

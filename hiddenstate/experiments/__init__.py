@@ -9,7 +9,7 @@ import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
-from . import digits, donut, mnist, recurrent_ae
+from . import digits, donut, mnist, recurrent_ae, sentiment
 
 __all__ = ["EXPERIMENTS", "Experiment", "reproduce"]
 
@@ -33,6 +33,8 @@ EXPERIMENTS: dict[str, Experiment] = {
                         available=mnist.available),
     "recurrent-ae": Experiment("recurrent-ae", recurrent_ae.TITLE, recurrent_ae.run,
                                recurrent_ae.Config),
+    "sentiment": Experiment("sentiment", sentiment.TITLE, sentiment.run, sentiment.Config,
+                            needs_data=True, available=sentiment.available),
 }
 
 

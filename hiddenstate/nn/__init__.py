@@ -4,12 +4,16 @@ from ._activations import ACTIVATIONS, activation
 from ._autoencoder import AutoencoderNet
 from ._init import get_initializer, glorot_uniform, normal, uniform_spectral, zeros
 from ._recurrent_ae import RecurrentAEObjective, RecurrentAutoencoderNet, recall_per_position
+from ._recursive import RAEObjective, RecursiveAutoencoderNet, Tree
 
 __all__ = [
     "ACTIVATIONS",
     "activation",
     "AutoencoderNet",
     "RecurrentAutoencoderNet",
+    "RecursiveAutoencoderNet",
+    "RAEObjective",
+    "Tree",
     "RecurrentAEObjective",
     "recall_per_position",
     "get_initializer",
