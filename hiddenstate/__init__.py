@@ -16,11 +16,12 @@ except PackageNotFoundError:  # running from a source tree
 
 from ._errors import DivergenceError, HiddenstateError, InputError, ModelFileError
 from ._serialize import load
-from .estimators import Autoencoder, RecursiveAutoencoder
+from .estimators import Autoencoder, RecursiveAutoencoder, SequenceAutoencoder
 
 __all__ = [
     "Autoencoder",
     "RecursiveAutoencoder",
+    "SequenceAutoencoder",
     "DivergenceError",
     "HiddenstateError",
     "InputError",

@@ -3,7 +3,14 @@
 from ._activations import ACTIVATIONS, activation
 from ._autoencoder import AutoencoderNet
 from ._init import get_initializer, glorot_uniform, normal, uniform_spectral, zeros
-from ._recurrent_ae import RecurrentAEObjective, RecurrentAutoencoderNet, recall_per_position
+from ._recurrent_ae import (
+    LSTMState,
+    RecurrentAEObjective,
+    RecurrentAutoencoderNet,
+    SequenceAEObjective,
+    SequenceAutoencoderNet,
+    recall_per_position,
+)
 from ._recursive import RAEObjective, RecursiveAutoencoderNet, Tree
 
 __all__ = [
@@ -16,6 +23,9 @@ __all__ = [
     "Tree",
     "RecurrentAEObjective",
     "recall_per_position",
+    "SequenceAutoencoderNet",
+    "SequenceAEObjective",
+    "LSTMState",
     "get_initializer",
     "glorot_uniform",
     "normal",

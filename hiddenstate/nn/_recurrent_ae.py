@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import NamedTuple
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
+from ._init import glorot_uniform
+
 __all__ = [
     "RecurrentAutoencoderNet",
     "seed_normal",
     "RecurrentAEObjective",
     "recall_per_position",
+    "SequenceAutoencoderNet",
+    "SequenceAEObjective",
+    "LSTMState",
 ]
 
 
@@ -209,3 +215,194 @@ def recall_per_position(
         return jnp.argmax(model(xs), axis=-1) == p
 
     return jnp.mean(jax.vmap(one)(perms).astype(jnp.float32), axis=0)
+
+
+# -- Dai & Le (2015) sequence autoencoder ---------------------------------------------------
+# Minimal private cells: the shared cell module (nn/_cells.py, the recurrent-networks issue)
+# did not exist when this was written; these follow its agreed scan signature
+# ``cell(h, x) -> (h, y)`` so they can be swapped for it.
+
+
+class LSTMState(NamedTuple):
+    """The LSTM carry: output ``h`` and cell ``c``, each ``(H,)``."""
+
+    h: Array
+    c: Array
+
+
+class _Elman(eqx.Module):
+    r""":math:`h_t = \tanh(x_t W + h_{t-1} U + b)`."""
+
+    W: Array
+    U: Array
+    b: Array
+
+    def __init__(self, n_in: int, n_hidden: int, *, key, dtype=jnp.float32):
+        k1, k2 = jax.random.split(key)
+        self.W = glorot_uniform(k1, (max(n_in, 1), n_hidden), dtype)[:n_in]
+        self.U = orthogonal(k2, n_hidden, dtype)
+        self.b = jnp.zeros((n_hidden,), dtype)
+
+    def init_state(self, h):
+        return h
+
+    def output(self, state):
+        return state
+
+    def __call__(self, h, x):
+        h = jnp.tanh(x @ self.W + h @ self.U + self.b)
+        return h, h
+
+
+class _LSTM(eqx.Module):
+    r"""Gates :math:`[i, f, g, o] = [x_t, h_{t-1}] W + b` (forget bias 1);
+    :math:`c_t = \sigma(f) c_{t-1} + \sigma(i)\tanh(g)`, :math:`h_t = \sigma(o)\tanh(c_t)`."""
+
+    W: Array
+    U: Array
+    b: Array
+
+    def __init__(self, n_in: int, n_hidden: int, *, key, dtype=jnp.float32):
+        k1, k2 = jax.random.split(key)
+        H = n_hidden
+        self.W = glorot_uniform(k1, (max(n_in, 1), 4 * H), dtype)[:n_in]
+        self.U = jnp.concatenate([orthogonal(k, H, dtype) for k in jax.random.split(k2, 4)], axis=1)
+        self.b = jnp.zeros((4 * H,), dtype).at[H : 2 * H].set(1.0)
+
+    def init_state(self, h):
+        return LSTMState(h, jnp.zeros_like(h))
+
+    def output(self, state):
+        return state.h
+
+    def __call__(self, state: LSTMState, x):
+        z = x @ self.W + state.h @ self.U + self.b
+        i, f, g, o = jnp.split(z, 4)
+        c = jax.nn.sigmoid(f) * state.c + jax.nn.sigmoid(i) * jnp.tanh(g)
+        h = jax.nn.sigmoid(o) * jnp.tanh(c)
+        return LSTMState(h, c), h
+
+
+class _GRU(eqx.Module):
+    r""":math:`z, r = \sigma([x_t, h_{t-1}] W_{zr} + b_{zr})`,
+    :math:`\tilde h = \tanh(x_t W_h + (r h_{t-1}) U_h + b_h)`,
+    :math:`h_t = (1 - z) h_{t-1} + z \tilde h`."""
+
+    W: Array
+    U: Array
+    b: Array
+
+    def __init__(self, n_in: int, n_hidden: int, *, key, dtype=jnp.float32):
+        k1, k2 = jax.random.split(key)
+        H = n_hidden
+        self.W = glorot_uniform(k1, (max(n_in, 1), 3 * H), dtype)[:n_in]
+        self.U = jnp.concatenate([orthogonal(k, H, dtype) for k in jax.random.split(k2, 3)], axis=1)
+        self.b = jnp.zeros((3 * H,), dtype)
+
+    def init_state(self, h):
+        return h
+
+    def output(self, state):
+        return state
+
+    def __call__(self, h, x):
+        H = h.shape[0]
+        xw = x @ self.W + self.b
+        zr = jax.nn.sigmoid(xw[: 2 * H] + h @ self.U[:, : 2 * H])
+        z, r = zr[:H], zr[H:]
+        cand = jnp.tanh(xw[2 * H :] + (r * h) @ self.U[:, 2 * H :])
+        h = (1 - z) * h + z * cand
+        return h, h
+
+
+CELLS = {"elman": _Elman, "lstm": _LSTM, "gru": _GRU}
+
+
+def orthogonal(key: PRNGKeyArray, n: int, dtype=jnp.float32) -> Array:
+    """A random ``(n, n)`` orthogonal matrix (Saxe et al. 2014), the usual recurrent init."""
+    q, r = jnp.linalg.qr(jax.random.normal(key, (n, n), jnp.float32))
+    return (q * jnp.sign(jnp.diag(r))).astype(dtype)
+
+
+class SequenceAutoencoderNet(eqx.Module):
+    r"""Encoder-decoder sequence autoencoder (Dai & Le 2015), one sequence in.
+
+    The encoder cell reads :math:`x_1..x_T` (steps past ``length`` leave the
+    state unchanged); the code is its last output :math:`z = h_T`. The decoder
+    cell starts from :math:`z` and runs without inputs; its outputs give the
+    sequence newest first, :math:`\hat x_{T-k} = s_k W_o + b_o`, so the same
+    code decodes to any length and the most recent step is read out first.
+
+    Shapes: ``xs`` ``(L, d)`` padded, ``length`` scalar int; code ``(H,)``.
+    """
+
+    encoder: eqx.Module
+    decoder: eqx.Module
+    W_out: Array
+    b_out: Array
+    cell: str = eqx.field(static=True)
+
+    def __init__(
+        self, n_features: int, n_hidden: int, *, key, cell: str = "lstm", dtype=jnp.float32
+    ):
+        if cell not in CELLS:
+            raise ValueError(f"unknown cell {cell!r}; valid: {', '.join(CELLS)}")
+        k1, k2, k3 = jax.random.split(key, 3)
+        self.encoder = CELLS[cell](n_features, n_hidden, key=k1, dtype=dtype)
+        self.decoder = CELLS[cell](0, n_hidden, key=k2, dtype=dtype)
+        self.W_out = glorot_uniform(k3, (n_hidden, n_features), dtype)
+        self.b_out = jnp.zeros((n_features,), dtype)
+        self.cell = cell
+
+    def encode(self, xs: Float[Array, "L d"], length) -> Float[Array, " H"]:
+        H = self.W_out.shape[0]
+        state0 = self.encoder.init_state(jnp.zeros((H,), xs.dtype))
+
+        def step(state, inp):
+            x, on = inp
+            new, _ = self.encoder(state, x)
+            return jax.tree.map(lambda a, b: jnp.where(on, a, b), new, state), None
+
+        on = jnp.arange(xs.shape[0]) < length
+        state, _ = jax.lax.scan(step, state0, (xs, on))
+        return self.encoder.output(state)
+
+    def decode_reversed(self, code: Float[Array, " H"], n_steps: int) -> Float[Array, "n d"]:
+        """Outputs newest first: row ``k`` reconstructs ``x_{T-1-k}``."""
+        empty = jnp.zeros((0,), code.dtype)
+
+        def step(state, _):
+            state, y = self.decoder(state, empty)
+            return state, y @ self.W_out + self.b_out
+
+        _, outs = jax.lax.scan(step, self.decoder.init_state(code), None, length=int(n_steps))
+        return outs
+
+    def __call__(self, xs: Float[Array, "L d"], length) -> Float[Array, "L d"]:
+        """Reconstruction in input order; rows at or past ``length`` are zero."""
+        L = xs.shape[0]
+        rev = self.decode_reversed(self.encode(xs, length), L)
+        # row i of the sequence is row length-1-i of the reversed output
+        idx = jnp.clip(length - 1 - jnp.arange(L), 0, L - 1)
+        return jnp.where((jnp.arange(L) < length)[:, None], rev[idx], 0.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class SequenceAEObjective:
+    r"""Mean squared reconstruction error per real step and feature, averaged over sequences.
+
+    Batch: ``(xs (B, L, d), lengths (B,))``.
+    """
+
+    uses_key: bool = False
+
+    def per_sequence(self, model: SequenceAutoencoderNet, xs, length) -> Array:
+        err = (model(xs, length) - xs) ** 2
+        on = (jnp.arange(xs.shape[0]) < length)[:, None]
+        return jnp.sum(jnp.where(on, err, 0.0)) / (length * xs.shape[1])
+
+    def __call__(self, model, batch, weight, key) -> Array:
+        del key
+        xs, lengths = batch
+        per = jax.vmap(lambda x, n: self.per_sequence(model, x, n))(xs, lengths)
+        return jnp.sum(weight * per) / jnp.sum(weight)
