@@ -16,12 +16,13 @@ except PackageNotFoundError:  # running from a source tree
 
 from ._errors import DivergenceError, HiddenstateError, InputError, ModelFileError
 from ._serialize import load
-from .estimators import Autoencoder, RecursiveAutoencoder, SequenceAutoencoder
+from .estimators import Autoencoder, RecursiveAutoencoder, SequenceAutoencoder, SequenceModel
 
 __all__ = [
     "Autoencoder",
     "RecursiveAutoencoder",
     "SequenceAutoencoder",
+    "SequenceModel",
     "DivergenceError",
     "HiddenstateError",
     "InputError",

@@ -9,12 +9,29 @@ from __future__ import annotations
 
 from ._donut import make_donut
 from ._images import load_digits, load_mnist, read_idx
+from ._reber import (
+    REBER_ALPHABET,
+    in_embedded_reber_grammar,
+    in_reber_grammar,
+    make_embedded_reber,
+    make_reber,
+    make_sincos,
+    reber_targets,
+)
 from ._tables import TABLE_EXTENSIONS, iter_table_chunks, read_table, write_table
 from ._text import load_rt_polarity, make_permutation_streams, one_hot
 
 __all__ = [
     # generated data
     "make_donut",
+    # grammars and sequences
+    "REBER_ALPHABET",
+    "make_reber",
+    "make_embedded_reber",
+    "reber_targets",
+    "in_reber_grammar",
+    "in_embedded_reber_grammar",
+    "make_sincos",
     # images
     "load_digits",
     "load_mnist",

@@ -2,6 +2,7 @@
 
 from ._activations import ACTIVATIONS, activation
 from ._autoencoder import AutoencoderNet
+from ._cells import CELLS, ElmanCell, GRUCell, LSTMCell, make_cell
 from ._init import get_initializer, glorot_uniform, normal, uniform_spectral, zeros
 from ._recurrent_ae import (
     LSTMState,
@@ -12,11 +13,18 @@ from ._recurrent_ae import (
     recall_per_position,
 )
 from ._recursive import RAEObjective, RecursiveAutoencoderNet, Tree
+from ._sequence import SequenceNet
 
 __all__ = [
     "ACTIVATIONS",
     "activation",
     "AutoencoderNet",
+    "CELLS",
+    "ElmanCell",
+    "GRUCell",
+    "LSTMCell",
+    "make_cell",
+    "SequenceNet",
     "RecurrentAutoencoderNet",
     "RecursiveAutoencoderNet",
     "RAEObjective",

@@ -1,0 +1,421 @@
+"""``hiddenstate.SequenceModel``: Elman, LSTM and GRU networks on sequences and symbol strings."""
+
+from __future__ import annotations
+
+import dataclasses
+from numbers import Integral, Real
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from .. import _serialize, losses, train
+from .._errors import DivergenceError, InputError, ModelFileError
+from ..nn._cells import CELLS
+from ..nn._sequence import SequenceNet
+from ._base import TRAINING_CONSTRAINTS, TrainingMixin
+
+__all__ = ["SequenceModel", "SequenceObjective"]
+
+#: Padded sequence lengths are multiples of this (a few buckets, few compilations).
+_BUCKET = 8
+
+
+@dataclasses.dataclass(frozen=True)
+class SequenceObjective:
+    r"""Mean per-step loss of a batch of padded sequences.
+
+    ``batch = (xs (B, L, n_in), ys (B, L, n_out), mask (B, L))``. Per step:
+    binary cross-entropy averaged over outputs (``sigmoid``, multi-hot targets),
+    softmax cross-entropy (``softmax``, one-hot targets) or squared error averaged
+    over outputs (``linear``); per sequence the mean over its valid steps; the
+    batch mean is weighted by ``weight``.
+    """
+
+    output: str = "softmax"
+    uses_key = False
+
+    def step_losses(self, z, ys):
+        if self.output == "sigmoid":
+            return jnp.mean(losses.sigmoid_cross_entropy(z, ys), axis=-1)
+        if self.output == "softmax":
+            return losses.softmax_cross_entropy(z, ys)
+        return jnp.mean(losses.squared_error(z, ys), axis=-1)
+
+    def __call__(self, model, batch, weight, key):
+        xs, ys, mask = batch
+        z = jax.vmap(model)(xs)
+        per_step = self.step_losses(z, ys) * mask
+        per_seq = jnp.sum(per_step, axis=-1) / jnp.maximum(jnp.sum(mask, axis=-1), 1.0)
+        return jnp.sum(weight * per_seq) / jnp.sum(weight)
+
+
+@eqx.filter_jit
+def _forward(model, xs, output: str):
+    z = jax.vmap(model)(xs)
+    if output == "sigmoid":
+        return jax.nn.sigmoid(z)
+    if output == "softmax":
+        return jax.nn.softmax(z, axis=-1)
+    return z
+
+
+@eqx.filter_jit
+def _init_net(key, **settings) -> SequenceNet:
+    return SequenceNet(key=key, **settings)
+
+
+@eqx.filter_jit
+def _sample(model, start, key, *, n: int, steps: int, stop: int, n_stops: int, output: str,
+            temperature: float):
+    """Draw ``n`` continuations of ``start`` (a one-hot row) for ``steps`` steps at once."""
+    n_out = start.shape[-1]
+
+    def one(k):
+        def body(carry, k_t):
+            state, x, stops = carry
+            done = stops >= n_stops
+            state, z = model.step(state, x)
+            if output == "sigmoid":  # the seed normalises the multi-hot outputs
+                p = jax.nn.sigmoid(z)
+                logp = jnp.log(jnp.maximum(p / jnp.sum(p), 1e-12)) / temperature
+            else:
+                logp = z / temperature
+            sym = jax.random.categorical(k_t, logp)
+            x = jax.nn.one_hot(sym, n_out)
+            sym = jnp.where(done, -1, sym)
+            return (state, x, stops + (sym == stop)), sym
+
+        keys = jax.random.split(k, steps)
+        _, syms = jax.lax.scan(body, (model.initial_state(), start, jnp.asarray(0)), keys)
+        return syms
+
+    return jax.vmap(one)(jax.random.split(key, n))
+
+
+def _bucket(length: int) -> int:
+    return max(_BUCKET, -(-length // _BUCKET) * _BUCKET)
+
+
+@_serialize.register
+class SequenceModel(TrainingMixin, BaseEstimator):
+    r"""Recurrent network (Elman, LSTM or GRU) that maps a sequence to per-step outputs.
+
+    Symbol strings: ``fit(strings, alphabet=...)`` learns to predict the next
+    symbol (``output='softmax'``), or, given ``Y`` (one ``(len(s) - 1, k)`` array
+    per string, e.g. :func:`~hiddenstate.datasets.reber_targets`), multi-hot
+    targets (``output='sigmoid'``). Real-valued sequences: ``fit(X, Y)`` with lists
+    of ``(T_i, n_in)`` and ``(T_i, n_out)`` arrays. Sequences are padded to a
+    multiple of 8 steps with a mask; a whole epoch is one compiled loop.
+
+    Parameters
+    ----------
+    cell : {'lstm', 'elman', 'gru'}, default='lstm'
+    hidden_size : int, default=16
+    num_layers : int, default=1
+    output : {'softmax', 'sigmoid', 'linear'}, default='softmax'
+    init : {'glorot_uniform', 'seed'}, default='glorot_uniform'
+        ``seed``: uniform(-1, 1) divided by the largest singular value (seed 002)
+        for every matrix; otherwise Glorot inputs and orthogonal recurrences.
+    forget_bias : float, default=1.0
+        Initial LSTM forget-gate bias.
+    activation : {'tanh', 'relu'}, default='tanh'
+        Elman cell nonlinearity.
+    optimizer, learning_rate, learning_rate_schedule, momentum, clip_norm :
+        As :class:`~hiddenstate.Autoencoder` (defaults: adam, 0.01, constant, 0.9, 1.0).
+    batch_size : int or None, default=1
+        Sequences per update (1: online, as the seed).
+    max_iter : int, default=10
+        Epochs.
+    random_state, verbose, warm_start, early_stopping, ... : as the Autoencoder.
+
+    Attributes
+    ----------
+    model_ : SequenceNet
+    alphabet_ : str or None
+        The symbols, for string data.
+    n_features_in_, n_outputs_ : int
+    loss_curve_ : list of float
+    """
+
+    _parameter_constraints: dict = {
+        "cell": [StrOptions(set(CELLS))],
+        "hidden_size": [Interval(Integral, 1, None, closed="left")],
+        "num_layers": [Interval(Integral, 1, None, closed="left")],
+        "output": [StrOptions({"softmax", "sigmoid", "linear"})],
+        "init": [StrOptions({"glorot_uniform", "seed"})],
+        "forget_bias": [Real],
+        "activation": [StrOptions({"tanh", "relu"})],
+        **TRAINING_CONSTRAINTS,
+    }
+
+    def __init__(self, cell="lstm", *, hidden_size=16, num_layers=1, output="softmax",
+                 init="glorot_uniform", forget_bias=1.0, activation="tanh", optimizer="adam",
+                 learning_rate=0.01, learning_rate_schedule="constant", momentum=0.9,
+                 clip_norm=1.0, batch_size=1, max_iter=10, shuffle=True, early_stopping=False,
+                 validation_fraction=0.1, n_iter_no_change=10, tol=1e-4, random_state=None,
+                 verbose=False, warm_start=False, checkpoint_dir=None, checkpoint_every=10,
+                 resume=False, devices=None):
+        self.cell = cell
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.output = output
+        self.init = init
+        self.forget_bias = forget_bias
+        self.activation = activation
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.learning_rate_schedule = learning_rate_schedule
+        self.momentum = momentum
+        self.clip_norm = clip_norm
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_every = checkpoint_every
+        self.resume = resume
+        self.devices = devices
+
+    # -- data ----------------------------------------------------------------------------------
+    def _encode_strings(self, strings, alphabet: str) -> list[np.ndarray]:
+        index = {c: i for i, c in enumerate(alphabet)}
+        out = []
+        for i, s in enumerate(strings):
+            if not isinstance(s, str):
+                raise InputError(f"expected a string, got {type(s).__name__}", index=i)
+            if len(s) < 2:
+                raise InputError("a string needs at least 2 symbols (an input and a next one)",
+                                 index=i)
+            codes = np.empty(len(s), np.int64)
+            for j, ch in enumerate(s):
+                if ch not in index:
+                    raise InputError(
+                        f"symbol {ch!r} is not in the alphabet {alphabet!r}", index=i,
+                        column=j + 1)
+                codes[j] = index[ch]
+            out.append(np.eye(len(alphabet), dtype=np.float32)[codes])
+        return out
+
+    @staticmethod
+    def _is_strings(X) -> bool:
+        return isinstance(X, list | tuple) and len(X) > 0 and isinstance(X[0], str)
+
+    def _prepare(self, X, Y, alphabet, *, fitting: bool):
+        """Lists of input and target arrays."""
+        if isinstance(X, str):
+            raise InputError("expected a list of sequences, got one string")
+        if X is None or len(X) == 0:
+            raise InputError("no sequences")
+        if self._is_strings(X):
+            if fitting:
+                alphabet = alphabet or "".join(sorted(set("".join(X))))
+                self.alphabet_ = alphabet
+            elif getattr(self, "alphabet_", None) is None:
+                raise InputError("this model was trained on real-valued sequences, not strings")
+            onehots = self._encode_strings(X, self.alphabet_)
+            xs = [o[:-1] for o in onehots]
+            if Y is None:
+                ys = [o[1:] for o in onehots]
+            else:
+                ys = [np.asarray(y, np.float32) for y in Y]
+        else:
+            if fitting:
+                self.alphabet_ = None
+            xs = [np.asarray(x, np.float32) for x in X]
+            ys = None if Y is None else [np.asarray(y, np.float32) for y in Y]
+            for i, x in enumerate(xs):
+                if x.ndim != 2 or x.shape[0] == 0:
+                    raise InputError(f"each sequence must be (T >= 1, n_features), got {x.shape}",
+                                     index=i)
+                if not np.isfinite(x).all():
+                    t, j = np.argwhere(~np.isfinite(x))[0]
+                    raise InputError(f"non-finite value at step {t}, feature {j}", index=i)
+            widths = {x.shape[1] for x in xs}
+            if len(widths) > 1:
+                raise InputError(f"sequences of different widths {sorted(widths)}")
+        if ys is not None:
+            if len(ys) != len(xs):
+                raise InputError(f"{len(xs)} input sequences but {len(ys)} target sequences")
+            for i, (x, y) in enumerate(zip(xs, ys, strict=True)):
+                if y.ndim != 2 or y.shape[0] != x.shape[0]:
+                    raise InputError(f"targets {y.shape} do not match the inputs' {x.shape[0]} "
+                                     "steps", index=i)
+                if not np.isfinite(y).all():
+                    raise InputError("non-finite target", index=i)
+        if not fitting and xs[0].shape[1] != self.n_features_in_:
+            raise InputError(f"sequences have {xs[0].shape[1]} features, the model expects "
+                             f"{self.n_features_in_}")
+        return xs, ys
+
+    @staticmethod
+    def _pad(seqs: list[np.ndarray], length: int) -> np.ndarray:
+        out = np.zeros((len(seqs), length, seqs[0].shape[1]), np.float32)
+        for i, s in enumerate(seqs):
+            out[i, : len(s)] = s
+        return out
+
+    # -- training ------------------------------------------------------------------------------
+    def _new_model(self, n_in: int, n_out: int, key) -> SequenceNet:
+        return _init_net(key, n_in=n_in, hidden=int(self.hidden_size), n_out=n_out,
+                         cell=self.cell, num_layers=int(self.num_layers), init=self.init,
+                         forget_bias=float(self.forget_bias), activation=self.activation)
+
+    def fit(self, X, Y=None, *, alphabet: str | None = None):
+        """Train on sequences (see the class docstring). Returns ``self``."""
+        self._validate_params()
+        continuing = self.warm_start and hasattr(self, "model_")
+        xs, ys = self._prepare(X, Y, alphabet, fitting=not continuing)
+        if ys is None:
+            raise InputError("real-valued sequences need targets Y")
+        n_in, n_out = xs[0].shape[1], ys[0].shape[1]
+        if self.output == "softmax" and ys is not None and Y is not None and self.alphabet_:
+            pass
+        length = _bucket(max(len(x) for x in xs))
+        data = (
+            self._pad(xs, length),
+            self._pad(ys, length),
+            self._pad([np.ones((len(x), 1), np.float32) for x in xs], length)[..., 0],
+        )
+        if continuing:
+            rng, model, opt_state, step = self._rng, self.model_, self._opt_state, self._step
+            checkpointer = None
+        else:
+            seed = self._run_seed()
+            rng = np.random.default_rng(seed)
+            model, opt_state, step = self._new_model(n_in, n_out, self._key(rng)), None, 0
+            checkpointer = self._checkpointer(data[0], seed, partial=False)
+        key = self._key(rng)
+        val = None
+        if self.early_stopping:
+            tr, va = train.split_validation(len(xs), self.validation_fraction, rng)
+            val = tuple(a[va] for a in data)
+            data = tuple(a[tr] for a in data)
+        bsz = self.batch_size
+        n = data[0].shape[0]
+        bsz = None if bsz is None else min(n, 32 if bsz == "auto" else int(bsz))
+        steps = 1 if bsz is None else -(-n // bsz)
+        try:
+            result = train.fit(
+                model, data, objective=SequenceObjective(self.output),
+                optimizer=self._optimizer(steps), max_iter=int(self.max_iter), rng=rng, key=key,
+                batch_size=bsz, shuffle=self.shuffle, opt_state=opt_state, step=step,
+                validation_data=val, n_iter_no_change=self.n_iter_no_change, tol=self.tol,
+                verbose=self.verbose, description=f"SequenceModel({self.cell})",
+                checkpointer=checkpointer, resume=bool(self.resume), devices=self.devices,
+            )
+        except DivergenceError as err:
+            self._store(err.result, rng, n_in, n_out)  # type: ignore[attr-defined]
+            raise
+        self._store(result, rng, n_in, n_out)
+        return self
+
+    def _store(self, result, rng, n_in, n_out):
+        self.model_, self._opt_state, self._step, self._rng = (
+            result.model, result.opt_state, result.step, rng)
+        self.n_features_in_, self.n_outputs_ = n_in, n_out
+        self._record(result.history, append=False)
+
+    # -- inference -----------------------------------------------------------------------------
+    def predict_proba(self, X):
+        """Per-step outputs: a list of ``(T_i, n_out)`` arrays (probabilities, or values)."""
+        check_is_fitted(self)
+        xs, _ = self._prepare(X, None, None, fitting=False)
+        length = _bucket(max(len(x) for x in xs))
+        out = np.asarray(_forward(self.model_, jnp.asarray(self._pad(xs, length)), self.output))
+        return [out[i, : len(x)] for i, x in enumerate(xs)]
+
+    def predict(self, X):
+        """Most likely next symbol per step (strings), multi-hot decisions, or values."""
+        probs = self.predict_proba(X)
+        if self.output == "softmax":
+            if self.alphabet_ is not None:
+                return ["".join(self.alphabet_[k] for k in p.argmax(-1)) for p in probs]
+            return [p.argmax(-1) for p in probs]
+        if self.output == "sigmoid":
+            return [p > 0.5 for p in probs]
+        return probs
+
+    def score(self, X, Y=None):
+        """Minus the mean per-step loss (higher is better)."""
+        check_is_fitted(self)
+        xs, ys = self._prepare(X, Y, None, fitting=False)
+        length = _bucket(max(len(x) for x in xs))
+        batch = (jnp.asarray(self._pad(xs, length)), jnp.asarray(self._pad(ys, length)),
+                 jnp.asarray(self._pad([np.ones((len(x), 1), np.float32) for x in xs],
+                                       length)[..., 0]))
+        loss = SequenceObjective(self.output)(self.model_, batch, jnp.ones(len(xs)), None)
+        return -float(loss)
+
+    def sample(self, n: int = 1, *, start: str = "B", stop: str = "E", n_stops: int = 1,
+               max_length: int = 100, temperature: float = 1.0,
+               random_state=None) -> list[str]:
+        """Generate ``n`` strings at once (one compiled loop): from ``start``, drawing each
+        next symbol from the model's output, until the ``n_stops``-th ``stop`` symbol (2 for
+        the embedded Reber grammar, whose inner string ends in ``E`` too) or ``max_length``
+        symbols. Sigmoid (multi-hot) outputs are normalised to a distribution, as the seed
+        does; ``temperature`` divides the log-probabilities."""
+        check_is_fitted(self)
+        if self.alphabet_ is None:
+            raise InputError("sample needs a model trained on symbol strings, this one was "
+                             "trained on real-valued sequences")
+        for name, sym in (("start", start), ("stop", stop)):
+            if len(sym) != 1 or sym not in self.alphabet_:
+                raise InputError(f"{name} symbol {sym!r} is not in the alphabet "
+                                 f"{self.alphabet_!r}")
+        if not temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
+        rng = np.random.default_rng(random_state)
+        key = jax.random.key(int(rng.integers(2**31 - 1)))
+        first = jnp.eye(len(self.alphabet_))[self.alphabet_.index(start)]
+        syms = np.asarray(_sample(self.model_, first, key, n=int(n), steps=int(max_length) - 1,
+                                  stop=self.alphabet_.index(stop), n_stops=int(n_stops),
+                                  output=self.output, temperature=float(temperature)))
+        return [start + "".join(self.alphabet_[k] for k in row if k >= 0) for row in syms]
+
+    # -- files ---------------------------------------------------------------------------------
+    def _to_file(self):
+        params = self.get_params()
+        params["random_state"] = (params["random_state"]
+                                  if isinstance(params["random_state"], int) else None)
+        params["devices"] = params["devices"] if isinstance(params["devices"], int) else None
+        params["checkpoint_dir"], params["resume"] = None, False
+        config = {"params": params, "n_features_in": int(self.n_features_in_),
+                  "n_outputs": int(self.n_outputs_), "alphabet": self.alphabet_,
+                  "loss_curve": [float(x) for x in self.loss_curve_], "n_iter": int(self.n_iter_)}
+        return config, _serialize.module_to_tensors(self.model_)
+
+    @classmethod
+    def _from_file(cls, config: dict, tensors: dict, *, path) -> SequenceModel:
+        params = dict(config["params"])
+        unknown = set(params) - set(cls().get_params())
+        if unknown:
+            raise ModelFileError(f"{path}: unknown settings {sorted(unknown)}")
+        est = cls(**params)
+        try:
+            est._validate_params()
+        except ValueError as exc:
+            raise ModelFileError(f"{path}: invalid settings: {exc}") from None
+        n_in, n_out = int(config["n_features_in"]), int(config["n_outputs"])
+        skeleton = est._new_model(n_in, n_out, jax.random.key(0))
+        est.model_ = _serialize.tensors_to_module(skeleton, tensors, path=path)
+        est.n_features_in_, est.n_outputs_ = n_in, n_out
+        est.alphabet_ = config.get("alphabet")
+        if est.alphabet_ is not None and len(est.alphabet_) != n_in:
+            raise ModelFileError(f"{path}: alphabet does not match the input size")
+        est.loss_curve_ = [float(x) for x in config.get("loss_curve", [])]
+        est.validation_scores_ = []
+        est.n_iter_ = int(config.get("n_iter", len(est.loss_curve_)))
+        est.best_loss_ = min(est.loss_curve_) if est.loss_curve_ else float("nan")
+        est._opt_state, est._step, est._rng = None, 0, np.random.default_rng(0)
+        return est

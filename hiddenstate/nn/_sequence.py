@@ -1,0 +1,57 @@
+"""A stack of recurrent cells with a linear readout: sequences in, per-step outputs out."""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float, PRNGKeyArray
+
+from ._cells import make_cell
+from ._init import glorot_uniform, uniform_spectral
+
+__all__ = ["SequenceNet"]
+
+
+class SequenceNet(eqx.Module):
+    r"""Stacked recurrent cells and a linear readout applied at every step.
+
+    .. math:: h^{(l)}_t = \mathrm{cell}_l(h^{(l)}_{t-1}, h^{(l-1)}_t), \qquad
+              z_t = h^{(L)}_t V + c
+
+    ``z_t`` are logits (sigmoid or softmax outputs) or values (linear).
+    One sequence in: ``xs`` is ``(T, n_in)``, the result ``(T, n_out)``.
+    """
+
+    cells: tuple
+    V: Float[Array, "hidden n_out"]
+    c: Float[Array, " n_out"]
+
+    def __init__(self, n_in: int, hidden: int, n_out: int, *, key: PRNGKeyArray,
+                 cell: str = "lstm", num_layers: int = 1, init: str = "glorot_uniform",
+                 forget_bias: float = 1.0, activation: str = "tanh"):
+        keys = jax.random.split(key, num_layers + 1)
+        self.cells = tuple(
+            make_cell(cell, n_in if i == 0 else hidden, hidden, key=keys[i], init=init,
+                      forget_bias=forget_bias, activation=activation)
+            for i in range(num_layers)
+        )
+        draw = uniform_spectral if init == "seed" else glorot_uniform
+        self.V = draw(keys[-1], (hidden, n_out))
+        self.c = jnp.zeros(n_out)
+
+    def initial_state(self):
+        return tuple(cell.initial_state() for cell in self.cells)
+
+    def step(self, state, x):
+        """One time step: ``(state, x (n_in,)) -> (state, logits (n_out,))``."""
+        new = []
+        y = x
+        for cell, s in zip(self.cells, state, strict=True):
+            s, y = cell(s, y)
+            new.append(s)
+        return tuple(new), y @ self.V + self.c
+
+    def __call__(self, xs: Float[Array, "T n_in"]) -> Float[Array, "T n_out"]:
+        _, out = jax.lax.scan(lambda s, x: self.step(s, x), self.initial_state(), xs)
+        return out

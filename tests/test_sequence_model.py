@@ -1,0 +1,112 @@
+"""hiddenstate.SequenceModel: the estimator, Reber learning, sampling, files, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import hiddenstate as hs
+from hiddenstate import InputError, ModelFileError, SequenceModel
+from hiddenstate.datasets import (
+    REBER_ALPHABET,
+    in_reber_grammar,
+    make_reber,
+    make_sincos,
+    reber_targets,
+)
+from hiddenstate.metrics import grammar_fraction, multi_hot_step_accuracy
+
+from .conftest import count_compiles
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+@pytest.fixture(scope="module")
+def seed_model():
+    """W3 with the seed's algorithm: Elman 7-10-7, sigmoid multi-hot, batch-1 SGD at 0.2."""
+    train = make_reber(1000, np.random.default_rng(0))
+    m = SequenceModel("elman", hidden_size=10, output="sigmoid", init="seed", optimizer="sgd",
+                      learning_rate=0.2, clip_norm=None, batch_size=1, max_iter=10,
+                      random_state=0)
+    return m.fit(train, [reber_targets(s) for s in train], alphabet=REBER_ALPHABET)
+
+
+def test_w3_seed_algorithm_learns_the_grammar(seed_model):
+    test = make_reber(200, np.random.default_rng(1))
+    acc = multi_hot_step_accuracy(seed_model.predict_proba(test), [reber_targets(s) for s in test])
+    assert acc == 1.0
+    frac = grammar_fraction(seed_model.sample(500, random_state=0), in_reber_grammar)
+    assert 0.75 <= frac <= 0.97
+
+
+def test_shapes_predict_and_score(seed_model):
+    strings = ["BTXSE", "BPVVE"]
+    probs = seed_model.predict_proba(strings)
+    assert [p.shape for p in probs] == [(4, 7), (4, 7)]
+    assert all(((p >= 0) & (p <= 1)).all() for p in probs)
+    assert seed_model.score(strings, [reber_targets(s) for s in strings]) < 0
+    samples = seed_model.sample(20, max_length=30, random_state=1)
+    assert len(samples) == 20 and all(s[0] == "B" and len(s) <= 30 for s in samples)
+
+
+def test_softmax_next_symbol_default_learns_reber_quickly():
+    train = make_reber(500, np.random.default_rng(2))
+    m = SequenceModel("lstm", max_iter=2, random_state=0).fit(train, alphabet=REBER_ALPHABET)
+    assert grammar_fraction(m.sample(300, random_state=0), in_reber_grammar) >= 0.8
+    pred = m.predict(["BTXSE"])
+    assert isinstance(pred[0], str) and len(pred[0]) == 4
+
+
+@pytest.mark.parametrize("cell", ["elman", "lstm", "gru"])
+def test_real_valued_sequences_w6(cell):
+    S, T = make_sincos()
+    m = SequenceModel(cell, hidden_size=8, output="linear", optimizer="adam",
+                      learning_rate=0.02, batch_size=None, max_iter=300, random_state=0)
+    m.fit(list(S), list(T))
+    assert m.loss_curve_[-1] < 0.05 * m.loss_curve_[0]
+    assert [p.shape for p in m.predict_proba(list(S))] == [(32, 2), (32, 2)]
+    with pytest.raises(InputError, match="real-valued"):
+        m.sample(3)
+
+
+def test_no_recompilation_for_a_second_fit():
+    train = make_reber(64, np.random.default_rng(4))
+    kw = dict(max_iter=1, batch_size=8, random_state=0)
+    SequenceModel("gru", **kw).fit(train, alphabet=REBER_ALPHABET)
+    with count_compiles() as compiles:
+        SequenceModel("gru", **kw).fit(train, alphabet=REBER_ALPHABET)
+    assert compiles() == 0
+
+
+def test_save_load_round_trip(tmp_path, seed_model):
+    path = tmp_path / "rnn.safetensors"
+    seed_model.save(path)
+    back = hs.load(path)
+    assert isinstance(back, SequenceModel) and back.alphabet_ == REBER_ALPHABET
+    a, b = seed_model.predict_proba(["BTSSXSE"]), back.predict_proba(["BTSSXSE"])
+    np.testing.assert_array_equal(a[0], b[0])
+    assert back.sample(5, random_state=3) == seed_model.sample(5, random_state=3)
+    blob = path.read_bytes()
+    (tmp_path / "cut.safetensors").write_bytes(blob[:-10])
+    with pytest.raises(ModelFileError):
+        hs.load(tmp_path / "cut.safetensors")
+
+
+def test_bad_input(seed_model):
+    with pytest.raises(InputError, match=r"sequence 1, column 3: symbol 'Q'"):
+        SequenceModel(max_iter=1).fit(["BTXSE", "BTQ"], alphabet=REBER_ALPHABET)
+    with pytest.raises(InputError, match="sequence 0: a string needs at least 2"):
+        SequenceModel(max_iter=1).fit(["B"])
+    with pytest.raises(InputError, match="2 input sequences but 1 target"):
+        SequenceModel(max_iter=1).fit([np.ones((3, 2))] * 2, [np.ones((3, 1))])
+    with pytest.raises(InputError, match="different widths"):
+        SequenceModel(max_iter=1).fit([np.ones((3, 2)), np.ones((3, 3))],
+                                      [np.ones((3, 1))] * 2)
+    bad = np.ones((4, 2))
+    bad[2, 1] = np.nan
+    with pytest.raises(InputError, match="sequence 1: non-finite value at step 2, feature 1"):
+        SequenceModel(max_iter=1).fit([np.ones((4, 2)), bad], [np.ones((4, 1))] * 2)
+    with pytest.raises(InputError, match="start symbol 'Z'"):
+        seed_model.sample(2, start="Z")
+    with pytest.raises(InputError, match="no sequences"):
+        SequenceModel(max_iter=1).fit([])
