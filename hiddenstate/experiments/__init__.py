@@ -9,7 +9,7 @@ import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
-from . import digits, donut, mnist, recurrent_ae, sentiment
+from . import digits, donut, mnist, reber, recurrent_ae, sentiment
 
 __all__ = ["EXPERIMENTS", "Experiment", "reproduce"]
 
@@ -31,6 +31,7 @@ EXPERIMENTS: dict[str, Experiment] = {
     "digits": Experiment("digits", digits.TITLE, digits.run, digits.Config),
     "mnist": Experiment("mnist", mnist.TITLE, mnist.run, mnist.Config, needs_data=True,
                         available=mnist.available),
+    "reber": Experiment("reber", reber.TITLE, reber.run, reber.Config),
     "recurrent-ae": Experiment("recurrent-ae", recurrent_ae.TITLE, recurrent_ae.run,
                                recurrent_ae.Config),
     "sentiment": Experiment("sentiment", sentiment.TITLE, sentiment.run, sentiment.Config,
