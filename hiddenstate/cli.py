@@ -267,6 +267,81 @@ def cmd_autoencoder_plot(args) -> int:
     return 0
 
 
+def _rnn_data(spec: str, alphabet: str | None, seed: int):
+    from . import datasets
+
+    rng = __import__("numpy").random.default_rng(seed)
+    if spec == "reber" and not Path(spec).exists():
+        return datasets.make_reber(1000, rng), datasets.REBER_ALPHABET, 1
+    if spec == "embedded-reber" and not Path(spec).exists():
+        return datasets.make_embedded_reber(5000, rng), datasets.REBER_ALPHABET, 2
+    seqs, alphabet = datasets.load_sequences(spec, alphabet)
+    return seqs, alphabet, 1
+
+
+def cmd_rnn(args, names) -> int:
+    import numpy as np
+
+    from . import load
+    from ._errors import ModelFileError
+    from .estimators import SequenceModel
+
+    if args.command == "fit":
+        seqs, alphabet, _ = _rnn_data(args.data, args.alphabet, args.data_seed)
+        est = SequenceModel(**_estimator_kwargs(args, names))
+        t0 = time.perf_counter()
+        est.fit(seqs, alphabet=alphabet)
+        est.save(args.out)
+        print(f"trained {est.n_iter_} epochs on {len(seqs)} sequences in "
+              f"{time.perf_counter() - t0:.2f} s; final loss {est.loss_curve_[-1]:.5g}; "
+              f"wrote {args.out}", file=sys.stderr)
+        return 0
+    model = load(args.model)
+    if not isinstance(model, SequenceModel):
+        raise ModelFileError(f"{args.model}: holds a {type(model).__name__}, not a SequenceModel")
+    if args.command == "sample":
+        for s in model.sample(args.n, start=args.start, stop=args.stop, n_stops=args.n_stops,
+                              max_length=args.max_length, temperature=args.temperature,
+                              random_state=args.seed):
+            print(s)
+        return 0
+    from . import datasets
+    from .metrics import grammar_fraction, legal_next_accuracy
+
+    seqs, _, _ = _rnn_data(args.data, model.alphabet_, args.data_seed)
+    result = {"sequences": len(seqs), "score": model.score(seqs)}
+    probs = model.predict_proba(seqs)
+    nxt = [np.eye(len(model.alphabet_))[[model.alphabet_.index(c) for c in s[1:]]] for s in seqs]
+    result["next_symbol_accuracy"] = legal_next_accuracy(probs, nxt)
+    if set(model.alphabet_) == set(datasets.REBER_ALPHABET):
+        embedded = args.data == "embedded-reber" or datasets.in_embedded_reber_grammar(seqs[0])
+        check = datasets.in_embedded_reber_grammar if embedded else datasets.in_reber_grammar
+        samples = model.sample(1000, n_stops=2 if embedded else 1, random_state=0)
+        result["sampled_in_grammar"] = grammar_fraction(samples, check)
+        if embedded:
+            from .metrics import long_range_accuracy
+
+            result["long_range_accuracy"] = long_range_accuracy(probs, seqs, model.alphabet_)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for k, v in result.items():
+            print(f"{k}: {v:.4g}" if isinstance(v, float) else f"{k}: {v}")
+    return 0
+
+
+def cmd_datasets(args) -> int:
+    import numpy as np
+
+    from . import datasets
+
+    rng = np.random.default_rng(args.seed)
+    make = datasets.make_embedded_reber if args.embedded else datasets.make_reber
+    for s in make(args.n, rng, min_length=args.min_length):
+        print(s)
+    return 0
+
+
 def cmd_reproduce(args) -> int:
     from . import report
     from .experiments import reproduce
@@ -369,7 +444,39 @@ def build_parser() -> tuple[argparse.ArgumentParser, list[str]]:
     plot.add_argument("--kind", choices=["auto", "tiles", "curve"], default="auto",
                       help="auto: tiles when the inputs form a square image, else the curve")
     plot.add_argument("--out", required=True, metavar="PNG")
-    return parser, names
+    from .estimators import SequenceModel
+
+    rnn = sub.add_parser("rnn", help="Elman/LSTM/GRU sequence models on symbol strings")
+    rnn_sub = rnn.add_subparsers(dest="command", metavar="ACTION", required=True)
+    rfit = rnn_sub.add_parser("fit", help="train on DATA (one sequence per line), write MODEL")
+    rfit.add_argument("data", metavar="DATA", help="text file, or reber / embedded-reber")
+    rfit.add_argument("--out", required=True, metavar="MODEL")
+    rfit.add_argument("--alphabet", help="the symbols (default: those in DATA)")
+    rfit.add_argument("--data-seed", type=int, default=0, help="seed of built-in data")
+    rnn_names = add_estimator_options(rfit, SequenceModel)
+    rsample = rnn_sub.add_parser("sample", help="generate strings, one per line")
+    rsample.add_argument("model", metavar="MODEL")
+    rsample.add_argument("-n", type=int, default=20)
+    rsample.add_argument("--temperature", type=float, default=1.0)
+    rsample.add_argument("--seed", type=int, default=None)
+    rsample.add_argument("--start", default="B")
+    rsample.add_argument("--stop", default="E")
+    rsample.add_argument("--n-stops", type=int, default=1)
+    rsample.add_argument("--max-length", type=int, default=100)
+    reval = rnn_sub.add_parser("evaluate", help="score, next-symbol and grammar figures")
+    reval.add_argument("model", metavar="MODEL")
+    reval.add_argument("data", metavar="DATA")
+    reval.add_argument("--data-seed", type=int, default=1)
+    reval.add_argument("--json", action="store_true")
+
+    ds = sub.add_parser("datasets", help="print generated data sets")
+    ds_sub = ds.add_subparsers(dest="command", metavar="NAME", required=True)
+    reber = ds_sub.add_parser("reber", help="Reber grammar strings, one per line")
+    reber.add_argument("-n", type=int, default=1000)
+    reber.add_argument("--embedded", action="store_true")
+    reber.add_argument("--seed", type=int, default=0)
+    reber.add_argument("--min-length", type=int, default=10)
+    return parser, {"autoencoder": names, "rnn": rnn_names}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -396,8 +503,12 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_reproduce(args)
         if args.group == "bench":
             return cmd_bench(args)
+        if args.group == "rnn":
+            return cmd_rnn(args, names["rnn"])
+        if args.group == "datasets":
+            return cmd_datasets(args)
         if args.command == "fit":
-            return cmd_autoencoder_fit(args, names)
+            return cmd_autoencoder_fit(args, names["autoencoder"])
         if args.command == "plot":
             return cmd_autoencoder_plot(args)
         return cmd_autoencoder_apply(args)

@@ -119,3 +119,25 @@ def test_fit_in_blocks(tmp_path, donut_csv):
     assert main(["autoencoder", "fit", str(donut_csv), "--chunk-rows", "100", "--max-iter", "3",
                  "--out", str(model)]) == 0
     assert model.exists()
+
+
+def test_rnn_fit_sample_evaluate_and_datasets(tmp_path, capsys):
+    assert main(["datasets", "reber", "-n", "200", "--seed", "3"]) == 0
+    lines = capsys.readouterr().out.split()
+    assert len(lines) == 200 and all(s.startswith("B") and s.endswith("E") for s in lines)
+    data = tmp_path / "reber.txt"
+    data.write_text("\n".join(lines) + "\n")
+    model = tmp_path / "rnn.safetensors"
+    assert main(["rnn", "fit", str(data), "--cell", "gru", "--max-iter", "2",
+                 "--random-state", "0", "--out", str(model)]) == 0
+    capsys.readouterr()
+    assert main(["rnn", "sample", str(model), "-n", "5", "--seed", "1"]) == 0
+    assert len(capsys.readouterr().out.split()) == 5
+    assert main(["rnn", "evaluate", str(model), str(data), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["sequences"] == 200 and 0 <= result["sampled_in_grammar"] <= 1
+    bad = tmp_path / "bad.txt"
+    bad.write_text("BTXSE\nBTQSE\n")
+    assert main(["rnn", "fit", str(bad), "--alphabet", "BTSXPVE", "--out",
+                 str(tmp_path / "x.safetensors")]) == 2
+    assert "line 2, column 3" in capsys.readouterr().err

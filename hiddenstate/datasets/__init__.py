@@ -18,6 +18,7 @@ from ._reber import (
     make_sincos,
     reber_targets,
 )
+from ._sequences import load_sequences
 from ._tables import TABLE_EXTENSIONS, iter_table_chunks, read_table, write_table
 from ._text import load_rt_polarity, make_permutation_streams, one_hot
 
@@ -32,6 +33,7 @@ __all__ = [
     "in_reber_grammar",
     "in_embedded_reber_grammar",
     "make_sincos",
+    "load_sequences",
     # images
     "load_digits",
     "load_mnist",
