@@ -9,7 +9,7 @@ import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
-from . import digits, donut, mnist, reber, recurrent_ae, sentiment
+from . import digits, donut, embedded_reber, mnist, reber, recurrent_ae, sentiment
 
 __all__ = ["EXPERIMENTS", "Experiment", "reproduce"]
 
@@ -32,6 +32,8 @@ EXPERIMENTS: dict[str, Experiment] = {
     "mnist": Experiment("mnist", mnist.TITLE, mnist.run, mnist.Config, needs_data=True,
                         available=mnist.available),
     "reber": Experiment("reber", reber.TITLE, reber.run, reber.Config),
+    "embedded-reber": Experiment("embedded-reber", embedded_reber.TITLE, embedded_reber.run,
+                                 embedded_reber.Config),
     "recurrent-ae": Experiment("recurrent-ae", recurrent_ae.TITLE, recurrent_ae.run,
                                recurrent_ae.Config),
     "sentiment": Experiment("sentiment", sentiment.TITLE, sentiment.run, sentiment.Config,
