@@ -29,13 +29,13 @@ class Config:
     """
 
     n_components: int = 50
-    alpha: float = 0.2
+    alpha: float = 0.5
     epochs: int = 5
-    learning_rate: float = 1e-3
+    learning_rate: float = 3e-3
     batch_size: int = 32
-    l2: float = 1e-5
-    l2_words: float = 1e-5
-    C: float = 1.0
+    l2: float = 1e-4
+    l2_words: float = 1e-4
+    C: float = 0.1
     folds: int = 10
     test_fraction: float = 0.1
     random_state: int = 0
