@@ -82,17 +82,22 @@ def matmul_peak(n: int = 2048, repeats: int = 10) -> float:
     return 2 * n**3 / best / 1e9
 
 
-def _timed_fits(make, X, steps: int) -> tuple[object, float, float, float]:
-    """(estimator of the second fit, compile_s, train_s, step_us)."""
+def _timed_runs(run: Callable[[], object], steps: int) -> tuple[object, float, float, float]:
+    """Call ``run`` (a fit) twice: (its second result, compile_s, train_s, step_us)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         t0 = time.perf_counter()
-        make().fit(X)
+        run()
         first = time.perf_counter() - t0
         t0 = time.perf_counter()
-        est = make().fit(X)
+        est = run()
         second = time.perf_counter() - t0
     return est, max(first - second, 0.0), second, second / steps * 1e6
+
+
+def _timed_fits(make, X, steps: int) -> tuple[object, float, float, float]:
+    """(estimator of the second fit, compile_s, train_s, step_us)."""
+    return _timed_runs(lambda: make().fit(X), steps)
 
 
 # -- bare JAX loops: the same recipes without the library, to measure its overhead ------------
@@ -263,3 +268,57 @@ def w2(quick: bool, data_dir: Path | None) -> list[BenchRecord]:
     for rec in out:
         rec.extra.setdefault("quick", quick)
     return out
+
+
+# -- W3, W4, W6: recurrent networks ---------------------------------------------------------
+
+
+@register_workload("W3")
+def w3(quick: bool, data_dir: Path | None) -> list[BenchRecord]:
+    """Reber grammar: seed algorithm (Elman, batch-1 SGD) vs the default LSTM."""
+    from .datasets import REBER_ALPHABET, in_reber_grammar, make_reber, reber_targets
+    from .estimators import SequenceModel
+    from .experiments import reber
+    from .metrics import grammar_fraction, multi_hot_step_accuracy
+
+    del data_dir
+    cfg = reber.Config()
+    train = make_reber(cfg.n_train, np.random.default_rng(0))
+    targets = [reber_targets(s) for s in train]
+    test = make_reber(cfg.n_test, np.random.default_rng(1))
+
+    steps = cfg.seed_epochs * cfg.n_train
+    est, c, t, us = _timed_runs(
+        lambda: reber.seed_estimator(cfg).fit(train, targets, alphabet=REBER_ALPHABET), steps)
+    acc = multi_hot_step_accuracy(est.predict_proba(test), [reber_targets(s) for s in test])
+    frac = grammar_fraction(est.sample(1000, random_state=0), in_reber_grammar)
+    out = [BenchRecord("W3", "seed", c, t, us, est.loss_curve_[-1], frac,
+                       "sampled strings in the grammar", {"step_accuracy": acc})]
+    epochs = 10
+    est, c, t, us = _timed_runs(
+        lambda: SequenceModel("lstm", max_iter=epochs, random_state=0).fit(
+            train, alphabet=REBER_ALPHABET), epochs * cfg.n_train)
+    frac = grammar_fraction(est.sample(1000, random_state=0), in_reber_grammar)
+    out.append(BenchRecord("W3", "ours", c, t, us, est.loss_curve_[-1], frac,
+                           "sampled strings in the grammar", {"epochs": epochs}))
+    return out
+
+
+@register_workload("W6")
+def w6(quick: bool, data_dir: Path | None) -> list[BenchRecord]:
+    """The nested-scan sin/cos exercise: Elman 2-4-2, linear output, 10,000 SGD steps."""
+    from .datasets import make_sincos
+    from .estimators import SequenceModel
+
+    del quick, data_dir
+    S, T = make_sincos()
+
+    def make():
+        return SequenceModel("elman", hidden_size=4, output="linear", init="seed",
+                             optimizer="sgd", learning_rate=0.1, clip_norm=None,
+                             batch_size=None, max_iter=10000, random_state=0)
+
+    est, c, t, us = _timed_runs(lambda: make().fit(list(S), list(T)), 10000)
+    mse = -est.score(list(S), list(T))
+    return [BenchRecord("W6", "seed", c, t, us, est.loss_curve_[-1], mse, "final MSE",
+                        {"target": "<= 1.4e-4 (seed 1.3e-4)"})]
