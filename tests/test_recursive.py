@@ -214,3 +214,14 @@ def test_sentiment_experiment_on_toy_files(tmp_path):
     assert len(result.rows) == 4
     assert all(0.0 <= r.ours <= 1.0 for r in result.rows)
     assert "Parse of" in result.notes
+
+
+@pytest.mark.slow
+def test_movie_reviews_90_10_split(shared_data, tmp_path):
+    """The quick protocol on rt-polarity: RAE at least the bag-of-words baseline minus 1 point."""
+    from hiddenstate.experiments.sentiment import Config, run
+
+    result = run(Config(), tmp_path, quick=True, data_dir=shared_data)
+    rae, bow = result.rows[0].ours, result.rows[1].ours
+    assert rae >= 0.76
+    assert rae >= bow - 0.01
