@@ -32,10 +32,11 @@ def _np_step(cell, m, h, x):
         hh = _sig(o) * np.tanh(c)
         return (hh, c), hh
     H = h.size
-    z = _sig(x @ W[:, :H] + h @ U[:, :H] + b[:H])
-    r = _sig(x @ W[:, H : 2 * H] + h @ U[:, H : 2 * H] + b[H : 2 * H])
-    cand = np.tanh(x @ W[:, 2 * H :] + (r * h) @ U[:, 2 * H :] + b[2 * H :])
-    h = (1 - z) * h + z * cand
+    xw, hu = x @ W + b, h @ U
+    r = _sig(xw[:H] + hu[:H])
+    z = _sig(xw[H : 2 * H] + hu[H : 2 * H])
+    n = np.tanh(xw[2 * H :] + r * hu[2 * H :])
+    h = (1 - z) * n + z * h
     return h, h
 
 
@@ -44,12 +45,14 @@ def test_encode_and_decode_match_numpy(cell):
     d, H, T, L = 3, 5, 4, 8
     m = SequenceAutoencoderNet(d, H, key=jax.random.key(0), cell=cell)
     xs = np.random.default_rng(0).normal(size=(L, d))
-    state = (np.zeros(H), np.zeros(H)) if cell == "lstm" else np.zeros(H)
+    enc = m.encoder
+    h0 = np.asarray(enc.h0, np.float64)
+    state = (h0, np.asarray(enc.c0, np.float64)) if cell == "lstm" else h0
     for x in xs[:T]:  # steps past the length are ignored
         state, y = _np_step(cell, m.encoder, state, x)
     code = np.asarray(m.encode(jnp.asarray(xs, jnp.float32), jnp.asarray(T)))
     np.testing.assert_allclose(code, y, atol=1e-5)
-    state = (y, np.zeros(H)) if cell == "lstm" else y
+    state = (y, np.asarray(m.decoder.c0, np.float64)) if cell == "lstm" else y
     outs = []
     for _ in range(T):
         state, s = _np_step(cell, m.decoder, state, np.zeros(0))

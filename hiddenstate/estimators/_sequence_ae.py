@@ -14,7 +14,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from .. import _serialize, train
 from .._errors import DivergenceError, InputError, ModelFileError
-from ..nn._recurrent_ae import CELLS, SequenceAEObjective, SequenceAutoencoderNet
+from ..nn._cells import CELLS
+from ..nn._recurrent_ae import SequenceAEObjective, SequenceAutoencoderNet
 from ._base import TRAINING_CONSTRAINTS, TrainingMixin
 
 __all__ = ["SequenceAutoencoder"]

@@ -2,10 +2,9 @@
 
 from ._activations import ACTIVATIONS, activation
 from ._autoencoder import AutoencoderNet
-from ._cells import CELLS, ElmanCell, GRUCell, LSTMCell, make_cell
+from ._cells import CELLS, ElmanCell, GRUCell, LSTMCell, LSTMState, make_cell
 from ._init import get_initializer, glorot_uniform, normal, uniform_spectral, zeros
 from ._recurrent_ae import (
-    LSTMState,
     RecurrentAEObjective,
     RecurrentAutoencoderNet,
     SequenceAEObjective,

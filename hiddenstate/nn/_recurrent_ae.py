@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import NamedTuple
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
+from ._cells import CELLS, LSTMState, make_cell
 from ._init import glorot_uniform
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "recall_per_position",
     "SequenceAutoencoderNet",
     "SequenceAEObjective",
+    "CELLS",
     "LSTMState",
 ]
 
@@ -217,119 +218,17 @@ def recall_per_position(
     return jnp.mean(jax.vmap(one)(perms).astype(jnp.float32), axis=0)
 
 
-# -- Dai & Le (2015) sequence autoencoder ---------------------------------------------------
-# Minimal private cells: the shared cell module (nn/_cells.py, the recurrent-networks issue)
-# did not exist when this was written; these follow its agreed scan signature
-# ``cell(h, x) -> (h, y)`` so they can be swapped for it.
-
-
-class LSTMState(NamedTuple):
-    """The LSTM carry: output ``h`` and cell ``c``, each ``(H,)``."""
-
-    h: Array
-    c: Array
-
-
-class _Elman(eqx.Module):
-    r""":math:`h_t = \tanh(x_t W + h_{t-1} U + b)`."""
-
-    W: Array
-    U: Array
-    b: Array
-
-    def __init__(self, n_in: int, n_hidden: int, *, key, dtype=jnp.float32):
-        k1, k2 = jax.random.split(key)
-        self.W = glorot_uniform(k1, (max(n_in, 1), n_hidden), dtype)[:n_in]
-        self.U = orthogonal(k2, n_hidden, dtype)
-        self.b = jnp.zeros((n_hidden,), dtype)
-
-    def init_state(self, h):
-        return h
-
-    def output(self, state):
-        return state
-
-    def __call__(self, h, x):
-        h = jnp.tanh(x @ self.W + h @ self.U + self.b)
-        return h, h
-
-
-class _LSTM(eqx.Module):
-    r"""Gates :math:`[i, f, g, o] = [x_t, h_{t-1}] W + b` (forget bias 1);
-    :math:`c_t = \sigma(f) c_{t-1} + \sigma(i)\tanh(g)`, :math:`h_t = \sigma(o)\tanh(c_t)`."""
-
-    W: Array
-    U: Array
-    b: Array
-
-    def __init__(self, n_in: int, n_hidden: int, *, key, dtype=jnp.float32):
-        k1, k2 = jax.random.split(key)
-        H = n_hidden
-        self.W = glorot_uniform(k1, (max(n_in, 1), 4 * H), dtype)[:n_in]
-        self.U = jnp.concatenate([orthogonal(k, H, dtype) for k in jax.random.split(k2, 4)], axis=1)
-        self.b = jnp.zeros((4 * H,), dtype).at[H : 2 * H].set(1.0)
-
-    def init_state(self, h):
-        return LSTMState(h, jnp.zeros_like(h))
-
-    def output(self, state):
-        return state.h
-
-    def __call__(self, state: LSTMState, x):
-        z = x @ self.W + state.h @ self.U + self.b
-        i, f, g, o = jnp.split(z, 4)
-        c = jax.nn.sigmoid(f) * state.c + jax.nn.sigmoid(i) * jnp.tanh(g)
-        h = jax.nn.sigmoid(o) * jnp.tanh(c)
-        return LSTMState(h, c), h
-
-
-class _GRU(eqx.Module):
-    r""":math:`z, r = \sigma([x_t, h_{t-1}] W_{zr} + b_{zr})`,
-    :math:`\tilde h = \tanh(x_t W_h + (r h_{t-1}) U_h + b_h)`,
-    :math:`h_t = (1 - z) h_{t-1} + z \tilde h`."""
-
-    W: Array
-    U: Array
-    b: Array
-
-    def __init__(self, n_in: int, n_hidden: int, *, key, dtype=jnp.float32):
-        k1, k2 = jax.random.split(key)
-        H = n_hidden
-        self.W = glorot_uniform(k1, (max(n_in, 1), 3 * H), dtype)[:n_in]
-        self.U = jnp.concatenate([orthogonal(k, H, dtype) for k in jax.random.split(k2, 3)], axis=1)
-        self.b = jnp.zeros((3 * H,), dtype)
-
-    def init_state(self, h):
-        return h
-
-    def output(self, state):
-        return state
-
-    def __call__(self, h, x):
-        H = h.shape[0]
-        xw = x @ self.W + self.b
-        zr = jax.nn.sigmoid(xw[: 2 * H] + h @ self.U[:, : 2 * H])
-        z, r = zr[:H], zr[H:]
-        cand = jnp.tanh(xw[2 * H :] + (r * h) @ self.U[:, 2 * H :])
-        h = (1 - z) * h + z * cand
-        return h, h
-
-
-CELLS = {"elman": _Elman, "lstm": _LSTM, "gru": _GRU}
-
-
-def orthogonal(key: PRNGKeyArray, n: int, dtype=jnp.float32) -> Array:
-    """A random ``(n, n)`` orthogonal matrix (Saxe et al. 2014), the usual recurrent init."""
-    q, r = jnp.linalg.qr(jax.random.normal(key, (n, n), jnp.float32))
-    return (q * jnp.sign(jnp.diag(r))).astype(dtype)
+# -- Dai & Le (2015) sequence autoencoder, on the cells of nn/_cells.py -------------------
 
 
 class SequenceAutoencoderNet(eqx.Module):
     r"""Encoder-decoder sequence autoencoder (Dai & Le 2015), one sequence in.
 
-    The encoder cell reads :math:`x_1..x_T` (steps past ``length`` leave the
+    The encoder cell (:mod:`hiddenstate.nn` Elman, LSTM or GRU, learned
+    initial state) reads :math:`x_1..x_T` (steps past ``length`` leave the
     state unchanged); the code is its last output :math:`z = h_T`. The decoder
-    cell starts from :math:`z` and runs without inputs; its outputs give the
+    cell starts from :math:`z` (an LSTM from :math:`(z, c_0)`, :math:`c_0`
+    learned) and runs without inputs; its outputs give the
     sequence newest first, :math:`\hat x_{T-k} = s_k W_o + b_o`, so the same
     code decodes to any length and the most recent step is read out first.
 
@@ -348,15 +247,16 @@ class SequenceAutoencoderNet(eqx.Module):
         if cell not in CELLS:
             raise ValueError(f"unknown cell {cell!r}; valid: {', '.join(CELLS)}")
         k1, k2, k3 = jax.random.split(key, 3)
-        self.encoder = CELLS[cell](n_features, n_hidden, key=k1, dtype=dtype)
-        self.decoder = CELLS[cell](0, n_hidden, key=k2, dtype=dtype)
+        encoder = make_cell(cell, n_features, n_hidden, key=k1)
+        # The decoder reads no inputs (a 0-row input matrix); its state starts from the code.
+        decoder = make_cell(cell, 0, n_hidden, key=k2)
+        self.encoder, self.decoder = jax.tree.map(lambda a: a.astype(dtype), (encoder, decoder))
         self.W_out = glorot_uniform(k3, (n_hidden, n_features), dtype)
         self.b_out = jnp.zeros((n_features,), dtype)
         self.cell = cell
 
     def encode(self, xs: Float[Array, "L d"], length) -> Float[Array, " H"]:
-        H = self.W_out.shape[0]
-        state0 = self.encoder.init_state(jnp.zeros((H,), xs.dtype))
+        state0 = self.encoder.initial_state()
 
         def step(state, inp):
             x, on = inp
@@ -365,7 +265,7 @@ class SequenceAutoencoderNet(eqx.Module):
 
         on = jnp.arange(xs.shape[0]) < length
         state, _ = jax.lax.scan(step, state0, (xs, on))
-        return self.encoder.output(state)
+        return state.h if isinstance(state, LSTMState) else state
 
     def decode_reversed(self, code: Float[Array, " H"], n_steps: int) -> Float[Array, "n d"]:
         """Outputs newest first: row ``k`` reconstructs ``x_{T-1-k}``."""
@@ -375,7 +275,9 @@ class SequenceAutoencoderNet(eqx.Module):
             state, y = self.decoder(state, empty)
             return state, y @ self.W_out + self.b_out
 
-        _, outs = jax.lax.scan(step, self.decoder.init_state(code), None, length=int(n_steps))
+        state0 = self.decoder.initial_state()
+        state0 = LSTMState(code, state0.c) if isinstance(state0, LSTMState) else code
+        _, outs = jax.lax.scan(step, state0, None, length=int(n_steps))
         return outs
 
     def __call__(self, xs: Float[Array, "L d"], length) -> Float[Array, "L d"]:
