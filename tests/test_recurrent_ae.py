@@ -175,6 +175,7 @@ def test_experiment_runs_small(tmp_path):
         seed_steps=500,
         ours_steps=300,
         lengths=(5,),
+        length_hiddens=(12,),
         length_steps=300,
         test_orders=50,
     )
