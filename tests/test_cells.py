@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from jax.test_util import check_grads
 
-from hiddenstate.nn import ElmanCell, GRUCell, LSTMCell, SequenceNet
+from hiddenstate.nn import ElmanCell, GRUCell, LSTMCell, LSTMState, SequenceNet, make_cell
+
+from .conftest import count_compiles
 
 
 def _sig(x):
@@ -79,3 +82,37 @@ def test_seed_initialiser_has_unit_spectral_norm():
     cell = ElmanCell(7, 10, key=jax.random.key(0), init="seed")
     for m in (cell.W, cell.U):
         np.testing.assert_allclose(np.linalg.norm(np.asarray(m), 2), 1.0, rtol=1e-5)
+
+
+def test_elman_relu_and_learned_h0_are_used():
+    cell = ElmanCell(2, 3, key=jax.random.key(3), activation="relu")
+    cell = eqx.tree_at(lambda c: c.h0, cell, jnp.array([1.0, -2.0, 0.5]))
+    W, U, b, h0 = _np(cell.W, cell.U, cell.b, cell.h0)
+    x = np.array([0.3, -0.7])
+    new, _ = cell(cell.initial_state(), jnp.asarray(x, jnp.float32))
+    np.testing.assert_allclose(np.asarray(new), np.maximum(x @ W + h0 @ U + b, 0), rtol=1e-5,
+                               atol=1e-7)
+    with pytest.raises(ValueError, match="unknown cell"):
+        make_cell("rnn", 2, 3, key=jax.random.key(0))
+
+
+def test_stacked_lstm_scan_matches_a_python_loop():
+    net = SequenceNet(3, 4, 2, key=jax.random.key(5), cell="lstm", num_layers=3)
+    xs = jax.random.normal(jax.random.key(6), (5, 3))
+    state, outs = net.initial_state(), []
+    for x in xs:
+        state, y = net.step(state, x)
+        outs.append(y)
+    assert isinstance(state[0], LSTMState) and len(state) == 3
+    np.testing.assert_allclose(np.asarray(net(xs)), np.stack(outs), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["elman", "lstm", "gru"])
+def test_no_recompilation_for_new_values(kind):
+    net = SequenceNet(3, 4, 2, key=jax.random.key(0), cell=kind)
+    f = eqx.filter_jit(lambda net, xs: jax.vmap(net)(xs))
+    f(net, jnp.zeros((2, 8, 3)))
+    other = SequenceNet(3, 4, 2, key=jax.random.key(1), cell=kind)
+    with count_compiles() as compiles:
+        f(other, jnp.ones((2, 8, 3))).block_until_ready()
+    assert compiles() == 0
