@@ -330,6 +330,63 @@ def cmd_rnn(args, names) -> int:
     return 0
 
 
+def _rae_data(args):
+    """(sentences, labels): an rt-polarity folder, or a sentences file with --labels."""
+    from .datasets import load_rt_polarity
+
+    path = Path(args.data)
+    if path.is_dir():
+        return load_rt_polarity(path)
+    if not args.labels:
+        raise ValueError(f"{path}: give a folder with rt-polarity.pos/.neg, or a sentences file "
+                         "(one per line) with --labels FILE (one label per line)")
+    from ._errors import InputError
+
+    def lines(p):
+        try:
+            return [ln.strip() for ln in Path(p).read_text(encoding="utf-8").splitlines()
+                    if ln.strip()]
+        except FileNotFoundError:
+            raise InputError("no such file", path=p) from None
+        except UnicodeDecodeError:
+            raise InputError("not UTF-8 text", path=p) from None
+
+    sentences, labels = lines(path), lines(args.labels)
+    if len(sentences) != len(labels):
+        raise InputError(f"{len(sentences)} sentences but {len(labels)} labels in "
+                         f"{args.labels}", path=path)
+    if not sentences:
+        raise InputError("no sentences", path=path)
+    return [s.split() for s in sentences], labels
+
+
+def cmd_rae(args, names) -> int:
+    from . import load
+    from ._errors import ModelFileError
+    from .estimators import RecursiveAutoencoder
+
+    if args.command == "fit":
+        sentences, labels = _rae_data(args)
+        est = RecursiveAutoencoder(**_estimator_kwargs(args, names))
+        t0 = time.perf_counter()
+        est.fit(sentences, labels)
+        est.save(args.out)
+        print(f"trained on {len(sentences)} sentences in {time.perf_counter() - t0:.1f} s; "
+              f"training accuracy {est.score(sentences, labels):.4f}; wrote {args.out}",
+              file=sys.stderr)
+        return 0
+    model = load(args.model)
+    if not isinstance(model, RecursiveAutoencoder):
+        raise ModelFileError(f"{args.model}: holds a {type(model).__name__}, "
+                             "not a RecursiveAutoencoder")
+    for sentence in args.sentences:
+        proba = model.predict_proba([sentence])[0]
+        k = int(proba.argmax())
+        print(json.dumps({"sentence": sentence, "label": str(model.classes_[k]),
+                          "probability": float(proba[k]), "tree": model.parse(sentence)}))
+    return 0
+
+
 def cmd_datasets(args) -> int:
     import numpy as np
 
@@ -469,6 +526,20 @@ def build_parser() -> tuple[argparse.ArgumentParser, list[str]]:
     reval.add_argument("--data-seed", type=int, default=1)
     reval.add_argument("--json", action="store_true")
 
+    from .estimators import RecursiveAutoencoder
+
+    rae = sub.add_parser("rae", help="Socher's recursive autoencoder for sentence sentiment")
+    rae_sub = rae.add_subparsers(dest="command", metavar="ACTION", required=True)
+    rae_fit = rae_sub.add_parser("fit", help="train on DATA, write MODEL")
+    rae_fit.add_argument("data", metavar="DATA",
+                         help="folder with rt-polarity.pos/.neg, or a sentences file")
+    rae_fit.add_argument("--labels", metavar="FILE", help="one label per line, for a file DATA")
+    rae_fit.add_argument("--out", required=True, metavar="MODEL")
+    rae_names = add_estimator_options(rae_fit, RecursiveAutoencoder)
+    rae_pred = rae_sub.add_parser("predict", help="label, probability and tree (JSON lines)")
+    rae_pred.add_argument("model", metavar="MODEL")
+    rae_pred.add_argument("sentences", nargs="+", metavar="SENTENCE")
+
     ds = sub.add_parser("datasets", help="print generated data sets")
     ds_sub = ds.add_subparsers(dest="command", metavar="NAME", required=True)
     reber = ds_sub.add_parser("reber", help="Reber grammar strings, one per line")
@@ -476,7 +547,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, list[str]]:
     reber.add_argument("--embedded", action="store_true")
     reber.add_argument("--seed", type=int, default=0)
     reber.add_argument("--min-length", type=int, default=10)
-    return parser, {"autoencoder": names, "rnn": rnn_names}
+    return parser, {"autoencoder": names, "rnn": rnn_names, "rae": rae_names}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -505,6 +576,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_bench(args)
         if args.group == "rnn":
             return cmd_rnn(args, names["rnn"])
+        if args.group == "rae":
+            return cmd_rae(args, names["rae"])
         if args.group == "datasets":
             return cmd_datasets(args)
         if args.command == "fit":

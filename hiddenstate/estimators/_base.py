@@ -93,10 +93,11 @@ class TrainingMixin:
         rs = self.random_state
         if isinstance(rs, Integral) and not isinstance(rs, bool):
             return int(rs)
-        if rs is None and self.checkpoint_dir is not None and self.resume:
+        checkpoint_dir = getattr(self, "checkpoint_dir", None)
+        if rs is None and checkpoint_dir is not None and getattr(self, "resume", False):
             from ..checkpoint import Checkpointer
 
-            state = Checkpointer(self.checkpoint_dir).peek()
+            state = Checkpointer(checkpoint_dir).peek()
             if state is not None and "seed" in state.get("settings", {}):
                 return int(state["settings"]["seed"])
         if isinstance(rs, np.random.RandomState):
@@ -105,7 +106,7 @@ class TrainingMixin:
 
     def _checkpointer(self, X: np.ndarray, seed: int, *, partial: bool):
         """A Checkpointer for this run, or None (no checkpoint_dir, or partial_fit)."""
-        if self.checkpoint_dir is None or partial:
+        if getattr(self, "checkpoint_dir", None) is None or partial:
             return None
         import hashlib
 
