@@ -9,12 +9,19 @@ import hiddenstate as hs
 from hiddenstate import InputError, ModelFileError, SequenceModel
 from hiddenstate.datasets import (
     REBER_ALPHABET,
+    in_embedded_reber_grammar,
     in_reber_grammar,
+    make_embedded_reber,
     make_reber,
     make_sincos,
     reber_targets,
 )
-from hiddenstate.metrics import grammar_fraction, multi_hot_step_accuracy
+from hiddenstate.metrics import (
+    grammar_fraction,
+    legal_next_accuracy,
+    long_range_accuracy,
+    multi_hot_step_accuracy,
+)
 
 from .conftest import count_compiles
 
@@ -110,3 +117,28 @@ def test_bad_input(seed_model):
         seed_model.sample(2, start="Z")
     with pytest.raises(InputError, match="no sequences"):
         SequenceModel(max_iter=1).fit([])
+
+
+def test_metrics_on_hand_made_outputs():
+    strings = ["BTBTXSETE", "BPBPVVEPE"]
+    targets = [reber_targets(s) for s in strings]
+    perfect = [t * 0.9 + 0.05 for t in targets]
+    assert multi_hot_step_accuracy(perfect, targets) == 1.0
+    assert legal_next_accuracy(perfect, targets) == 1.0
+    assert long_range_accuracy(perfect, strings, REBER_ALPHABET) == 1.0
+    swapped = [p.copy() for p in perfect]
+    for p in swapped:
+        p[-2, [1, 4]] = p[-2, [4, 1]]  # T and P exchanged at the long-range step
+    assert long_range_accuracy(swapped, strings, REBER_ALPHABET) == 0.0
+    assert grammar_fraction(["BTXSE", "BTXE"], in_reber_grammar) == 0.5
+
+
+@pytest.mark.slow
+def test_w4_default_lstm_solves_embedded_reber():
+    """Issue 3: the default LSTM on 5,000 embedded strings of the seed's kind, no tuning."""
+    train = make_embedded_reber(5000, np.random.default_rng(0))
+    test = make_embedded_reber(1000, np.random.default_rng(1000))
+    m = SequenceModel("lstm", random_state=0).fit(train, alphabet=REBER_ALPHABET)
+    assert long_range_accuracy(m.predict_proba(test), test, REBER_ALPHABET) >= 0.99
+    samples = m.sample(1000, n_stops=2, random_state=0)
+    assert grammar_fraction(samples, in_embedded_reber_grammar) >= 0.99

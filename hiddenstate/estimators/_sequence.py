@@ -115,24 +115,30 @@ class SequenceModel(TrainingMixin, BaseEstimator):
     Parameters
     ----------
     cell : {'lstm', 'elman', 'gru'}, default='lstm'
-    hidden_size : int, default=16
+    hidden_size : int, default=32
     num_layers : int, default=1
     output : {'softmax', 'sigmoid', 'linear'}, default='softmax'
     init : {'glorot_uniform', 'seed'}, default='glorot_uniform'
         ``seed``: uniform(-1, 1) divided by the largest singular value (seed 002)
         for every matrix; otherwise Glorot inputs and orthogonal recurrences.
-    forget_bias : float, default=1.0
-        Initial LSTM forget-gate bias.
+    forget_bias : float, default=2.0
+        Initial LSTM forget-gate bias (the cell's own default is 1). With online
+        Adam at 0.01 on embedded Reber strings of the seed's kind, bias 2 and 32
+        units solved 10 of 10 seeds (median 2,000 strings); bias 1 and 16 units
+        only 3 of 10 within 20,000 strings.
     activation : {'tanh', 'relu'}, default='tanh'
         Elman cell nonlinearity.
     optimizer, learning_rate, learning_rate_schedule, momentum, clip_norm :
-        As :class:`~hiddenstate.Autoencoder` (defaults: adam, 0.01, constant, 0.9, 1.0).
+        As :class:`~hiddenstate.Autoencoder` (defaults: adam, 0.01, constant, 0.9, None).
+        Clipping the gradient's global norm to 1 slowed the long-range learning.
     batch_size : int or None, default=1
         Sequences per update (1: online, as the seed).
     max_iter : int, default=8
-        Epochs. With the other defaults (online Adam at 0.01, softmax next-symbol
-        loss, forget-gate bias 1), 8 epochs of 5,000 embedded Reber strings solve
-        the long-range dependency for 4 of 5 seeds in 7.5-9 s on 2 CPU cores.
+        Epochs. With the other defaults (online Adam at 0.01 without clipping,
+        softmax next-symbol loss, 32 units, forget-gate bias 2), 8 epochs of 5,000
+        embedded Reber strings of the seed's kind gave long-range accuracy 1.000 and
+        0.995-1.000 of 1,000 samples in the grammar for 7 of 7 seeds (3 epochs: 1.000
+        but 0.985-0.989 in the grammar).
     random_state, verbose, warm_start, early_stopping, ... : as the Autoencoder.
 
     Attributes
@@ -155,10 +161,10 @@ class SequenceModel(TrainingMixin, BaseEstimator):
         **TRAINING_CONSTRAINTS,
     }
 
-    def __init__(self, cell="lstm", *, hidden_size=16, num_layers=1, output="softmax",
-                 init="glorot_uniform", forget_bias=1.0, activation="tanh", optimizer="adam",
+    def __init__(self, cell="lstm", *, hidden_size=32, num_layers=1, output="softmax",
+                 init="glorot_uniform", forget_bias=2.0, activation="tanh", optimizer="adam",
                  learning_rate=0.01, learning_rate_schedule="constant", momentum=0.9,
-                 clip_norm=1.0, batch_size=1, max_iter=8, shuffle=True, early_stopping=False,
+                 clip_norm=None, batch_size=1, max_iter=8, shuffle=True, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-4, random_state=None,
                  verbose=False, warm_start=False, checkpoint_dir=None, checkpoint_every=10,
                  resume=False, devices=None):
