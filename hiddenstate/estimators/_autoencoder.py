@@ -570,16 +570,9 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TrainingMix
 
     # -- files -------------------------------------------------------------------------------
     def _to_file(self):
-        params = self.get_params()
-        params["random_state"] = (
-            params["random_state"] if isinstance(params["random_state"], int) else None
-        )
+        params = self._file_params()
         if isinstance(params["n_components"], tuple):
             params["n_components"] = list(params["n_components"])
-        # Device lists and folders belong to the machine that trained, not to the model.
-        params["devices"] = params["devices"] if isinstance(params["devices"], int) else None
-        params["checkpoint_dir"] = None
-        params["resume"] = False
         config = {
             "params": params,
             "n_features_in": int(self.n_features_in_),

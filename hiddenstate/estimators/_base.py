@@ -175,6 +175,18 @@ class TrainingMixin:
             )
 
     # -- files -------------------------------------------------------------------------------
+    def _file_params(self) -> dict:
+        """``get_params()`` as a model file stores them: machine-specific settings dropped
+        (device lists, checkpoint folders), a RandomState replaced by None."""
+        params = self.get_params()
+        if not isinstance(params.get("random_state"), int):
+            params["random_state"] = None
+        if "devices" in params and not isinstance(params["devices"], int):
+            params["devices"] = None
+        if "checkpoint_dir" in params:
+            params["checkpoint_dir"], params["resume"] = None, False
+        return params
+
     def save(self, path: str | os.PathLike) -> None:
         """Write the fitted estimator to ``path`` (safetensors + JSON), atomically."""
         from sklearn.utils.validation import check_is_fitted

@@ -287,8 +287,6 @@ class SequenceModel(TrainingMixin, BaseEstimator):
         if ys is None:
             raise InputError("real-valued sequences need targets Y")
         n_in, n_out = xs[0].shape[1], ys[0].shape[1]
-        if self.output == "softmax" and ys is not None and Y is not None and self.alphabet_:
-            pass
         length = _bucket(max(len(x) for x in xs))
         data = (
             self._pad(xs, length),
@@ -393,12 +391,7 @@ class SequenceModel(TrainingMixin, BaseEstimator):
 
     # -- files ---------------------------------------------------------------------------------
     def _to_file(self):
-        params = self.get_params()
-        params["random_state"] = (params["random_state"]
-                                  if isinstance(params["random_state"], int) else None)
-        params["devices"] = params["devices"] if isinstance(params["devices"], int) else None
-        params["checkpoint_dir"], params["resume"] = None, False
-        config = {"params": params, "n_features_in": int(self.n_features_in_),
+        config = {"params": self._file_params(), "n_features_in": int(self.n_features_in_),
                   "n_outputs": int(self.n_outputs_), "alphabet": self.alphabet_,
                   "loss_curve": [float(x) for x in self.loss_curve_], "n_iter": int(self.n_iter_)}
         return config, _serialize.module_to_tensors(self.model_)
