@@ -34,7 +34,21 @@ def _figure(figsize):
 
 
 def save(fig, path: str | os.PathLike | None, dpi: int = 110):
-    """Write ``fig`` as PNG to ``path`` atomically (no-op without a path); returns ``fig``."""
+    """Write ``fig`` as a PNG to ``path`` atomically; a no-op when ``path`` is None.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    path : str, os.PathLike or None
+        Parent folders are created; a reader never sees a half-written file.
+    dpi : int
+        Resolution of the PNG.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        ``fig``, so that ``return save(fig, path)`` ends a plotting function.
+    """
     if path is not None:
         with atomic_write(path, "wb") as handle:
             fig.savefig(handle, format="png", dpi=dpi)
@@ -42,35 +56,60 @@ def save(fig, path: str | os.PathLike | None, dpi: int = 110):
 
 
 def _by_ring(ax, points, y, title):
-    y = np.asarray(y)
-    for label, name in ((0, "inner"), (1, "outer")):
+    # Sorted labels: the smaller is the inner ring (0 in make_donut), whatever the encoding.
+    labels = np.unique(y)
+    names = ("inner", "outer") if len(labels) == 2 else tuple(str(v) for v in labels)
+    for i, (label, name) in enumerate(zip(labels, names, strict=True)):
         sel = y == label
-        ax.scatter(points[sel, 0], points[sel, 1], s=4, alpha=0.7, c=_RING_COLOURS[label],
-                   label=name)
+        ax.scatter(points[sel, 0], points[sel, 1], s=4, alpha=0.7, label=name,
+                   c=_RING_COLOURS[i] if i < len(_RING_COLOURS) else f"C{i}")
     ax.set_title(title)
-    ax.legend(loc="best", fontsize="small", markerscale=3)
+    if len(labels):
+        ax.legend(loc="best", fontsize="small", markerscale=3)
 
 
 def donut_figure(X, codes, reconstruction, loss_curve, y, *, path=None, title=None):
     """The seed 004 figure: data, 2-D code, reconstruction (coloured by ring) and the cost curve.
 
+    A 2 x 2 grid, as the seed's ``plot_debug``: (a) the first two columns of the
+    data, (b) the two hidden activations, (c) the first two columns of the
+    reconstruction, each coloured by ring, and (d) the cost per epoch on a
+    log scale.
+
     Parameters
     ----------
     X : (n, 4) array
+        The (scaled) data.
     codes : (n, 2) array
-        Hidden activations.
+        Hidden activations, ``sigmoid(X @ W + b_h)``.
     reconstruction : (n, 4) array
+        The decoded data.
     loss_curve : (epochs,) array
+        The cost after each epoch.
     y : (n,) int array
-        0 for the inner ring, 1 for the outer.
+        The ring of each row: the smaller label (0) is the inner ring, the larger the outer.
+    path : str or os.PathLike, optional
+        Where to write the PNG.
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     X, codes, rec = (np.asarray(a) for a in (X, codes, reconstruction))
+    y = np.asarray(y).reshape(-1)
+    for name, a in (("X", X), ("codes", codes), ("reconstruction", rec)):
+        if a.ndim != 2 or a.shape[0] != y.shape[0] or a.shape[1] < 2:
+            raise ValueError(
+                f"{name} must be (n, >=2) with n = len(y) = {y.shape[0]}; got shape {a.shape}"
+            )
     fig = _figure((9, 8))
     axes = fig.subplots(2, 2)
     _by_ring(axes[0, 0], X, y, "data (x1, x2)")
     _by_ring(axes[0, 1], codes, y, "code (h1, h2)")
     _by_ring(axes[1, 0], rec, y, "reconstruction (x1, x2)")
-    curve = np.asarray(loss_curve, float)
+    curve = np.asarray(loss_curve, float).reshape(-1)
     axes[1, 1].plot(np.arange(1, len(curve) + 1), curve, lw=1)
     axes[1, 1].set_yscale("log")
     axes[1, 1].set_xlabel("epoch")
@@ -81,22 +120,28 @@ def donut_figure(X, codes, reconstruction, loss_curve, y, *, path=None, title=No
     return save(fig, path)
 
 
-def _tile_array(images: np.ndarray, image_shape, gap: int = 1, cols: int | None = None):
-    n = images.shape[0]
-    h, w = image_shape
-    cols = cols or int(math.ceil(math.sqrt(n)))
-    rows = int(math.ceil(n / cols))
-    canvas = np.full((rows * (h + gap) - gap, cols * (w + gap) - gap), np.nan)
-    for i in range(n):
-        r, c = divmod(i, cols)
-        canvas[r * (h + gap) : r * (h + gap) + h, c * (w + gap) : c * (w + gap) + w] = images[i]
-    return canvas
+def _tile_array(images: np.ndarray, gap: int = 1) -> np.ndarray:
+    """``(n, h, w)`` images on one near-square canvas, ``gap`` NaN pixels between tiles."""
+    n, h, w = images.shape
+    cols = max(1, math.ceil(math.sqrt(n)))
+    rows = max(1, math.ceil(n / cols))
+    grid = np.full((rows * cols, h + gap, w + gap), np.nan)
+    grid[:n, :h, :w] = images
+    canvas = grid.reshape(rows, cols, h + gap, w + gap).transpose(0, 2, 1, 3)
+    canvas = canvas.reshape(rows * (h + gap), cols * (w + gap))
+    return canvas[: canvas.shape[0] - gap, : canvas.shape[1] - gap]
 
 
-def _square(n_features: int, image_shape):
+def _image_shape(n_features: int, image_shape) -> tuple[int, int]:
     if image_shape is not None:
-        return tuple(image_shape)
-    side = int(math.isqrt(n_features))
+        h, w = (int(v) for v in image_shape)
+        if h * w != n_features:
+            raise ValueError(
+                f"image_shape {tuple(image_shape)} has {h * w} pixels, but there are "
+                f"{n_features} features"
+            )
+        return h, w
+    side = math.isqrt(n_features)
     if side * side != n_features:
         raise ValueError(
             f"cannot show {n_features} features as a square image; pass image_shape"
@@ -107,43 +152,98 @@ def _square(n_features: int, image_shape):
 def feature_tiles(W, *, image_shape=None, n_max=None, path=None, title=None):
     """Each hidden unit's filter (column ``j`` of ``W``, i.e. row ``j`` of ``W^T``) as an image.
 
+    Every tile is min-max scaled on its own (a constant filter is shown black),
+    the tiles sit on a near-square grid with 1-pixel gaps, and the whole canvas
+    is drawn by one ``imshow`` at an integer zoom, so each weight is a whole
+    number of screen pixels and the gaps stay exactly one canvas pixel wide.
+
     Parameters
     ----------
     W : (n_features, n_hidden) array
         As stored (``x @ W``).
-    image_shape : (h, w) or None
-        Default: the square root of ``n_features``.
-    n_max : int or None
-        Show at most this many filters.
+    image_shape : (h, w), optional
+        With ``h * w == n_features``. Default: square, ``sqrt(n_features)`` on a side.
+    n_max : int, optional
+        Show only the first ``n_max`` filters.
+    path : str or os.PathLike, optional
+        Where to write the PNG.
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     W = np.asarray(W, float)
-    shape = _square(W.shape[0], image_shape)
-    filters = W.T[: n_max or W.shape[1]]
-    lo = filters.min(axis=1, keepdims=True)
-    span = np.ptp(filters, axis=1, keepdims=True)
+    if W.ndim != 2:
+        raise ValueError(f"W must be (n_features, n_hidden); got shape {W.shape}")
+    shape = _image_shape(W.shape[0], image_shape)
+    if n_max is not None and n_max < 1:
+        raise ValueError(f"n_max must be >= 1, got {n_max}")
+    filters = W.T[:n_max]
+    lo = filters.min(axis=1, keepdims=True, initial=np.inf)
+    span = filters.max(axis=1, keepdims=True, initial=-np.inf) - lo
     filters = (filters - lo) / np.where(span > 0, span, 1.0)
-    canvas = _tile_array(filters.reshape(-1, *shape), shape)
-    aspect = canvas.shape[1] / canvas.shape[0]
-    fig = _figure((min(12, 7 * aspect), 7))
-    ax = fig.add_subplot()
-    ax.imshow(canvas, cmap="gray", interpolation="nearest")
+    canvas = _tile_array(filters.reshape(-1, *shape))
+
+    dpi = 100
+    h_px, w_px = canvas.shape
+    zoom = max(1, min(12, 1000 // max(h_px, w_px)))
+    h_px, w_px = h_px * zoom, w_px * zoom
+    # Whole-pixel margins, so the image lands on the pixel grid.
+    fig_w = max(w_px, 420 if title else 0)
+    top = 28 if title else 0
+    fig_h = h_px + top
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(fig_w / dpi, fig_h / dpi), dpi=dpi)
+    left = (fig_w - w_px) // 2
+    ax = fig.add_axes((left / fig_w, 0, w_px / fig_w, h_px / fig_h))
+    ax.imshow(canvas, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest", aspect="auto")
     ax.set_axis_off()
     if title:
-        ax.set_title(title)
-    return save(fig, path)
+        fig.suptitle(title, y=1 - 5 / fig_h, va="top", fontsize=10)
+    return save(fig, path, dpi=dpi)
 
 
 def reconstruction_grid(originals, reconstructions, *, image_shape=None, n=10, path=None,
                         title=None):
-    """Originals (top row) above their reconstructions (bottom row)."""
+    """Originals (top row) above their reconstructions (bottom row).
+
+    Both rows share one grey scale: ``[min(0, lo), max(1, hi)]`` over the shown
+    originals, so a reconstruction that overshoots is clipped, not rescaled.
+
+    Parameters
+    ----------
+    originals, reconstructions : (m, n_features) arrays
+    image_shape : (h, w), optional
+        Default: square.
+    n : int
+        Show the first ``n`` pairs.
+    path : str or os.PathLike, optional
+        Where to write the PNG.
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     a = np.asarray(originals, float)[:n]
     b = np.asarray(reconstructions, float)[:n]
-    shape = _square(a.shape[1], image_shape)
-    fig = _figure((1.2 * len(a), 2.8))
+    if a.ndim != 2 or a.shape != b.shape or len(a) == 0:
+        raise ValueError(
+            f"originals and reconstructions must be equal, non-empty (m, n_features) arrays; "
+            f"got {a.shape} and {b.shape}"
+        )
+    shape = _image_shape(a.shape[1], image_shape)
+    vmin, vmax = min(0.0, float(np.nanmin(a))), max(1.0, float(np.nanmax(a)))
+    fig = _figure((max(1.2 * len(a), 3.0), 2.8))
     axes = fig.subplots(2, len(a), squeeze=False)
     for i in range(len(a)):
         for row, img in ((0, a[i]), (1, b[i])):
-            axes[row, i].imshow(img.reshape(shape), cmap="gray", vmin=0, vmax=max(1.0, a.max()))
+            axes[row, i].imshow(img.reshape(shape), cmap="gray", vmin=vmin, vmax=vmax,
+                                interpolation="nearest")
             axes[row, i].set_axis_off()
     if title:
         fig.suptitle(title)
@@ -152,7 +252,25 @@ def reconstruction_grid(originals, reconstructions, *, image_shape=None, n=10, p
 
 def learning_curves(curves: dict, *, path=None, title=None, logy=True, xlabel="epoch",
                     ylabel="loss"):
-    """One line per named curve."""
+    """One line per named curve, against its 1-based index.
+
+    Parameters
+    ----------
+    curves : dict of str to (steps,) array
+        Legend label -> values; curves may have different lengths.
+    path : str or os.PathLike, optional
+        Where to write the PNG.
+    title : str, optional
+        Axes title.
+    logy : bool
+        Log-scale y axis (non-positive values are not drawn).
+    xlabel, ylabel : str
+        Axis labels.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     fig = _figure((7, 4.5))
     ax = fig.add_subplot()
     for name, curve in curves.items():
@@ -172,17 +290,47 @@ def learning_curves(curves: dict, *, path=None, title=None, logy=True, xlabel="e
 
 def heatmap(matrix, *, row_labels, col_labels, path=None, title=None, xlabel=None, ylabel=None,
             cmap="viridis", annotate=False, vmin=None, vmax=None):
-    """A labelled heatmap (e.g. next-symbol probabilities along a string)."""
+    """A labelled heatmap, e.g. next-symbol probabilities along a string.
+
+    Parameters
+    ----------
+    matrix : (rows, cols) array
+    row_labels : sequence of str, length rows
+    col_labels : sequence of str, length cols
+        A string counts as a sequence of one-character labels.
+    path : str or os.PathLike, optional
+        Where to write the PNG.
+    title, xlabel, ylabel : str, optional
+    cmap : str
+        A matplotlib colormap name.
+    annotate : bool
+        Write each value (2 decimals) in its cell.
+    vmin, vmax : float, optional
+        Colour scale limits (default: the data's).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     m = np.asarray(matrix, float)
+    if m.ndim != 2:
+        raise ValueError(f"matrix must be 2-D; got shape {m.shape}")
+    row_labels, col_labels = list(row_labels), list(col_labels)
+    if (len(row_labels), len(col_labels)) != m.shape:
+        raise ValueError(
+            f"{len(row_labels)} row and {len(col_labels)} column labels for a {m.shape} matrix"
+        )
     fig = _figure((max(4, 0.5 * m.shape[1] + 2), max(3, 0.45 * m.shape[0] + 1.5)))
     ax = fig.add_subplot()
     im = ax.imshow(m, cmap=cmap, aspect="auto", vmin=vmin, vmax=vmax)
-    ax.set_xticks(range(m.shape[1]), labels=list(col_labels))
-    ax.set_yticks(range(m.shape[0]), labels=list(row_labels))
-    if annotate:
+    ax.set_xticks(range(m.shape[1]), labels=col_labels)
+    ax.set_yticks(range(m.shape[0]), labels=row_labels)
+    if annotate and np.isfinite(m).any():
+        # White text on the dark half of the colour scale.
+        lo, hi = im.get_clim()
         for (i, j), v in np.ndenumerate(m):
             ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7,
-                    color="white" if v < (np.nanmax(m) + np.nanmin(m)) / 2 else "black")
+                    color="white" if v < (lo + hi) / 2 else "black")
     if xlabel:
         ax.set_xlabel(xlabel)
     if ylabel:
@@ -194,7 +342,21 @@ def heatmap(matrix, *, row_labels, col_labels, path=None, title=None, xlabel=Non
 
 
 def bar_chart(values: dict, *, path=None, title=None, ylabel=None, logy=False):
-    """One bar per named value."""
+    """One bar per named value, in the dict's order.
+
+    Parameters
+    ----------
+    values : dict of str to float
+    path : str or os.PathLike, optional
+        Where to write the PNG.
+    title, ylabel : str, optional
+    logy : bool
+        Log-scale y axis.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     fig = _figure((max(5, 0.6 * len(values) + 2), 4))
     ax = fig.add_subplot()
     names = list(values)

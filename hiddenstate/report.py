@@ -12,6 +12,8 @@ import platform
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ._io import atomic_write
 
 __all__ = [
@@ -28,14 +30,30 @@ __all__ = [
 class ResultRow:
     """One measured figure of an experiment.
 
-    ``seed`` is the value the seed text reported (None if it reported none);
-    ``passed`` says whether ``ours`` meets ``target`` (None: nothing to meet).
+    Attributes
+    ----------
+    experiment : str
+        The experiment's name, e.g. ``"donut"``.
+    figure : str
+        What is measured, e.g. ``"final MSE"``.
+    seed : str, float or None
+        The value the seed text reported (None if it reported none).
+    ours : float or str
+        The value measured here (a string for e.g. ``"not reached"``).
+    seconds : float
+        Wall-clock time of the run that produced ``ours``.
+    variant : str
+        Which recipe, e.g. ``"seed algorithm"`` or ``"hiddenstate default"``.
+    passed : bool or None
+        Whether ``ours`` meets ``target`` (None: nothing to meet).
+    target : str
+        The condition, as text, e.g. ``"<= 15.3"``.
     """
 
     experiment: str
     figure: str
-    seed: Any
-    ours: Any
+    seed: str | float | None
+    ours: float | str
     seconds: float
     variant: str = ""
     passed: bool | None = None
@@ -44,7 +62,21 @@ class ResultRow:
 
 @dataclasses.dataclass
 class ExperimentResult:
-    """Everything an experiment produced: rows, figures (caption -> PNG path), exact settings."""
+    """Everything an experiment produced.
+
+    Attributes
+    ----------
+    name : str
+    rows : list of ResultRow
+    figures : dict of str to str
+        Caption -> path of a PNG already on disk (usually ``out_dir/figures/``).
+    settings : dict
+        The exact, JSON-serialisable settings used.
+    seconds : float
+        Wall-clock time of the whole experiment.
+    notes : str
+        Free text shown under the experiment's heading (escaped, never HTML).
+    """
 
     name: str
     rows: list[ResultRow]
@@ -54,8 +86,42 @@ class ExperimentResult:
     notes: str = ""
 
 
+def _plain(value):
+    """NumPy scalars and arrays as the Python values JSON and ``isinstance`` expect."""
+    if isinstance(value, np.generic | np.ndarray):
+        return value.tolist()
+    return value
+
+
+def _json_default(value):
+    value = _plain(value)
+    if isinstance(value, Path):
+        return str(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    return value if isinstance(value, list | int | float | bool | str) else str(value)
+
+
 def format_value(value) -> str:
-    """Numbers to 4 significant digits (scientific when small), everything else as text."""
+    """A table cell: ``'%.4g'`` for numbers, ``'%.3e'`` when tiny or huge, text otherwise.
+
+    Parameters
+    ----------
+    value : float, int, bool, str, NumPy scalar or None
+
+    Returns
+    -------
+    str
+        ``'-'`` for None, ``'yes'``/``'no'`` for booleans.
+
+    Examples
+    --------
+    >>> format_value(0.000309), format_value(15.28), format_value(None)
+    ('3.090e-04', '15.28', '-')
+    """
+    value = _plain(value)
     if value is None:
         return "-"
     if isinstance(value, bool):
@@ -75,23 +141,48 @@ def _status(passed) -> str:
     return "" if passed is None else ("pass" if passed else "MISS")
 
 
-def results_table(results: list[ExperimentResult]):
-    """A :class:`rich.table.Table`: experiment, variant, figure, seed, ours, target, seconds."""
-    from rich.table import Table
+def results_table(results: list[ExperimentResult], *, title: str = "hiddenstate reproduce"):
+    """All rows of all results as one table, for the terminal.
 
-    table = Table(title="hiddenstate reproduce")
-    for col in ("experiment", "variant", "figure", "seed", "ours", "target", "", "seconds"):
+    Parameters
+    ----------
+    results : list of ExperimentResult
+    title : str
+
+    Returns
+    -------
+    rich.table.Table
+        Columns experiment, variant, figure, seed, ours, target, met (pass/MISS)
+        and seconds. Cells are plain text: brackets in names are not markup.
+    """
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=title)
+    for col in ("experiment", "variant", "figure", "seed", "ours", "target", "met", "seconds"):
         table.add_column(col, justify="right" if col in ("seed", "ours", "seconds") else "left")
     for result in results:
         for row in result.rows:
-            mark = {"pass": "[green]pass[/]", "MISS": "[red]MISS[/]", "": ""}[_status(row.passed)]
-            table.add_row(row.experiment, row.variant, row.figure, format_value(row.seed),
-                          format_value(row.ours), row.target, mark, f"{row.seconds:.2f}")
+            status = _status(row.passed)
+            style = {"pass": "green", "MISS": "bold red", "": ""}[status]
+            cells = (row.experiment, row.variant, row.figure, format_value(row.seed),
+                     format_value(row.ours), row.target)
+            table.add_row(*(Text(str(c)) for c in cells), Text(status, style=style),
+                          Text(f"{float(row.seconds):.2f}"))
     return table
 
 
 def environment_info() -> dict:
-    """Versions, platform, devices and date: what a reader needs to compare numbers."""
+    """Versions, platform, devices and date: what a reader needs to compare numbers.
+
+    Returns
+    -------
+    dict
+        ``python``, ``platform``, the versions of hiddenstate, jax, jaxlib,
+        equinox, optax, numpy and scikit-learn (``'unknown'`` when not
+        installed), ``devices`` (``str`` of each JAX device), ``cpus`` and
+        ``date`` (UTC, ISO 8601).
+    """
     from importlib.metadata import PackageNotFoundError, version
 
     info: dict[str, Any] = {"python": platform.python_version(), "platform": platform.platform()}
@@ -123,11 +214,19 @@ figcaption{font-size:0.9em;color:#555} pre{background:#f7f7f7;padding:0.8em;over
 """
 
 
+def _figure_file(path: str | os.PathLike, out: Path) -> Path:
+    """``path`` as given, else relative to ``out`` (results.json stores it that way)."""
+    p = Path(path)
+    return p if p.is_absolute() or p.exists() or not (out / p).exists() else out / p
+
+
 def _img(path: Path) -> str:
     try:
         data = base64.b64encode(path.read_bytes()).decode("ascii")
     except OSError:
         return f"<p class='miss'>missing figure: {html.escape(str(path))}</p>"
+    if not data.startswith("iVBORw0KGgo"):  # base64 of the PNG signature
+        return f"<p class='miss'>missing figure (not a PNG): {html.escape(str(path))}</p>"
     return f"<img alt='{html.escape(path.name)}' src='data:image/png;base64,{data}'>"
 
 
@@ -139,7 +238,7 @@ def _row_html(row: ResultRow) -> str:
         f"<td class='num'>{html.escape(format_value(row.seed))}</td>",
         f"<td class='num'>{html.escape(format_value(row.ours))}</td>",
         html.escape(row.target), f"<span class='{cls}'>{status}</span>",
-        f"<td class='num'>{row.seconds:.2f}</td>",
+        f"<td class='num'>{float(row.seconds):.2f}</td>",
     ]
     return "<tr>" + "".join(c if c.startswith("<td") else f"<td>{c}</td>" for c in cells) + "</tr>"
 
@@ -152,7 +251,31 @@ def write_report(
     command: str | None = None,
     environment: dict | None = None,
 ) -> Path:
-    """Write ``out_dir/report.html`` (figures inlined) and ``out_dir/results.json``, atomically."""
+    """Write ``out_dir/report.html`` and ``out_dir/results.json``, each atomically.
+
+    The HTML is self-contained: the results table, each experiment's figures
+    inlined as base64 PNG data URIs (a missing one is noted, not fatal), its
+    notes and exact settings, the environment and the command. All text is
+    HTML-escaped. The JSON holds the same minus the image bytes, with figure
+    paths relative to ``out_dir`` where they lie inside it.
+
+    Parameters
+    ----------
+    results : list of ExperimentResult
+    out_dir : str or os.PathLike
+        Created if needed.
+    title : str
+        Page title and heading.
+    command : str, optional
+        The command line that produced the results.
+    environment : dict, optional
+        Default: :func:`environment_info`.
+
+    Returns
+    -------
+    pathlib.Path
+        ``out_dir/report.html``.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     environment = environment if environment is not None else environment_info()
@@ -165,7 +288,7 @@ def write_report(
     if command:
         parts.append(f"<p>Produced by <code>{esc(command)}</code>.</p>")
     parts.append("<h2>Results</h2><table><tr><th>experiment</th><th>variant</th><th>figure</th>"
-                 "<th>seed</th><th>ours</th><th>target</th><th></th><th>seconds</th></tr>")
+                 "<th>seed</th><th>ours</th><th>target</th><th>met</th><th>seconds</th></tr>")
     parts += [_row_html(row) for r in results for row in r.rows]
     parts.append("</table>")
     for r in results:
@@ -174,19 +297,21 @@ def write_report(
         if r.notes:
             parts.append(f"<p>{esc(r.notes)}</p>")
         for caption, fig_path in r.figures.items():
-            p = Path(fig_path)
+            p = _figure_file(fig_path, out)
             parts.append(f"<figure>{_img(p)}<figcaption>{esc(caption)}</figcaption></figure>")
         parts.append("<details><summary>exact settings</summary><pre>"
-                     f"{esc(json.dumps(r.settings, indent=2, default=str))}</pre></details>")
+                     f"{esc(json.dumps(r.settings, indent=2, default=_json_default))}"
+                     "</pre></details>")
     parts.append("<h2>Environment</h2><pre>"
-                 f"{esc(json.dumps(environment, indent=2, default=str))}</pre></body></html>")
+                 f"{esc(json.dumps(environment, indent=2, default=_json_default))}"
+                 "</pre></body></html>")
     report = out / "report.html"
     with atomic_write(report, "w", encoding="utf-8") as handle:
         handle.write("\n".join(parts))
 
-    def rel(path: str) -> str:
+    def rel(path: str | os.PathLike) -> str:
         try:
-            return str(Path(path).resolve().relative_to(out.resolve()))
+            return _figure_file(path, out).resolve().relative_to(out.resolve()).as_posix()
         except ValueError:
             return str(path)
 
@@ -201,11 +326,13 @@ def write_report(
                 "notes": r.notes,
                 "settings": r.settings,
                 "figures": {k: rel(v) for k, v in r.figures.items()},
-                "rows": [dataclasses.asdict(row) for row in r.rows],
+                "rows": [
+                    {k: _plain(v) for k, v in dataclasses.asdict(row).items()} for row in r.rows
+                ],
             }
             for r in results
         ],
     }
     with atomic_write(out / "results.json", "w", encoding="utf-8") as handle:
-        json.dump(payload, handle, indent=2, default=str)
+        json.dump(payload, handle, indent=2, default=_json_default)
     return report
