@@ -133,6 +133,7 @@ def _run_epochs(
     val_data,
     idx,
     weight,
+    bucket,
     active,
     key_data,
     *,
@@ -141,12 +142,16 @@ def _run_epochs(
     full_batch: bool,
     patience: int,
     tol: float,
-    precision: str,
+    precision: str | None,
+    lengths: tuple[int, ...] | None,
 ):
     """Run ``active.shape[0]`` epochs; returns the new carry and per-epoch losses.
 
     ``idx``/``weight`` are ``(E, n_batches, B)`` (or ``(E, 1, 1)`` dummies for a
-    full batch), ``active`` is ``(E,)`` bool: masked epochs change nothing.
+    full batch), ``bucket`` is ``(E, n_batches)``: minibatch ``j`` of epoch ``e``
+    uses the first ``lengths[bucket[e, j]]`` steps (axis 1) of every data leaf
+    with two or more axes (``lengths=None``: all of them). ``active`` is ``(E,)``
+    bool: masked epochs change nothing and are skipped.
     """
     has_val = val_data is not None
     key = jax.random.wrap_key_data(key_data)
@@ -156,8 +161,15 @@ def _run_epochs(
 
     grad_fn = jax.value_and_grad(loss_of)
 
+    def bucket_grad(length: int):
+        def run(params, batch, w, k):
+            batch = jax.tree.map(lambda a: a[:, :length] if a.ndim >= 2 else a, batch)
+            return grad_fn(params, batch, w, k)
+
+        return run
+
     def step(c: _Carry, xs):
-        b_idx, b_w, on = xs
+        b_idx, b_w, b_bucket, on = xs
         if full_batch:
             batch = data
             w = jnp.ones(jax.tree.leaves(data)[0].shape[0], jnp.float32)
@@ -166,7 +178,12 @@ def _run_epochs(
             w = b_w
         # A fresh key per update only for objectives that draw (noise, dropout).
         k = jax.random.fold_in(key, c.step) if getattr(objective, "uses_key", True) else key
-        loss, grads = grad_fn(c.params, batch, w, k)
+        if lengths is None:
+            loss, grads = grad_fn(c.params, batch, w, k)
+        else:
+            # Only the chosen branch runs: a short minibatch costs short scans.
+            branches = [bucket_grad(length) for length in lengths]
+            loss, grads = jax.lax.switch(b_bucket, branches, c.params, batch, w, k)
         updates, new_opt = optimizer.update(grads, c.opt_state, c.params)
         new_params = eqx.apply_updates(c.params, updates)
         finite = jnp.isfinite(loss) & _all_finite(grads)
@@ -185,10 +202,10 @@ def _run_epochs(
         return c, (jnp.where(live, loss, 0.0) * rows, rows, live & ~finite)
 
     def epoch(c: _Carry, xs):
-        e_idx, e_w, on = xs
+        e_idx, e_w, e_bucket, on = xs
         n_b = e_idx.shape[0]
         ons = jnp.broadcast_to(on, (n_b,))
-        c, (wloss, rows, nonfinite) = jax.lax.scan(step, c, (e_idx, e_w, ons))
+        c, (wloss, rows, nonfinite) = jax.lax.scan(step, c, (e_idx, e_w, e_bucket, ons))
         total = jnp.sum(rows)
         mean = jnp.where(jnp.any(nonfinite), jnp.nan, jnp.sum(wloss) / jnp.maximum(total, 1.0))
         ran = on & (total > 0)
@@ -208,22 +225,33 @@ def _run_epochs(
             val = jnp.nan
         return c, (jnp.where(ran, mean, jnp.nan), jnp.where(ran, val, jnp.nan), ran)
 
+    def maybe_epoch(c: _Carry, xs):
+        # The surplus epochs of a run's last call cost nothing.
+        nan = jnp.asarray(jnp.nan, jnp.float32)
+        return jax.lax.cond(xs[-1], epoch, lambda c, xs: (c, (nan, nan, jnp.asarray(False))),
+                            c, xs)
+
+    if precision is None:
+        return jax.lax.scan(maybe_epoch, carry, (idx, weight, bucket, active))
     with jax.default_matmul_precision(precision):
-        return jax.lax.scan(epoch, carry, (idx, weight, active))
+        return jax.lax.scan(maybe_epoch, carry, (idx, weight, bucket, active))
 
 
-def matmul_precision() -> str:
+def matmul_precision() -> str | None:
     """Precision of float32 matrix products in training: ``HIDDENSTATE_MATMUL_PRECISION``.
 
     Default ``"float32"``: full float32 on every backend, so a GPU (whose JAX
     default may round products to TF32 or bfloat16 passes) trains the same
     model as the CPU. ``"tensorfloat32"`` or ``"bfloat16"`` trade accuracy for
-    speed on GPUs; the CPU ignores them.
+    speed on GPUs. XLA's CPU backend multiplies float32 in full float32 whatever
+    the setting, so there it is not passed on (``None``).
     """
     value = os.environ.get("HIDDENSTATE_MATMUL_PRECISION", "float32")
     valid = ("float32", "tensorfloat32", "bfloat16", "highest", "high", "default")
     if value not in valid:
         raise ValueError(f"HIDDENSTATE_MATMUL_PRECISION={value!r}; valid: {', '.join(valid)}")
+    if jax.default_backend() == "cpu":
+        return None
     return value
 
 
@@ -268,6 +296,37 @@ def _epoch_indices(
     return idx.reshape(epochs, n_batches, batch), w.reshape(epochs, n_batches, batch)
 
 
+def _bucket_epoch_indices(
+    row_bucket: np.ndarray, n_buckets: int, batch: int, epochs: int,
+    rng: np.random.Generator, shuffle: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Minibatches of rows from one bucket each, in random order: ``(idx, w, bucket)``.
+
+    Each bucket's rows are shuffled and cut into minibatches of ``batch`` (the
+    last one padded with weight 0); then the minibatches of all buckets are
+    shuffled together. With ``batch == 1`` this is a plain permutation of the rows.
+    """
+    members = [np.flatnonzero(row_bucket == b) for b in range(n_buckets)]
+    counts = [-(-len(m) // batch) for m in members]
+    n_batches = sum(counts)
+    idx = np.zeros((epochs, n_batches, batch), np.int32)
+    w = np.zeros((epochs, n_batches, batch), np.float32)
+    bucket = np.repeat(np.arange(n_buckets, dtype=np.int32), counts)
+    buckets = np.zeros((epochs, n_batches), np.int32)
+    for e in range(epochs):
+        parts_i, parts_w = [], []
+        for m, k in zip(members, counts, strict=True):
+            rows = rng.permutation(m) if shuffle else m
+            pad = k * batch - len(rows)
+            parts_i.append(np.pad(rows, (0, pad)).reshape(k, batch))
+            parts_w.append(np.pad(np.ones(len(rows), np.float32), (0, pad)).reshape(k, batch))
+        order = rng.permutation(n_batches) if shuffle else np.arange(n_batches)
+        idx[e] = np.concatenate(parts_i)[order]
+        w[e] = np.concatenate(parts_w)[order]
+        buckets[e] = bucket[order]
+    return idx, w, buckets
+
+
 def fit(
     model,
     data,
@@ -290,6 +349,7 @@ def fit(
     checkpointer=None,
     resume: bool = False,
     devices=None,
+    buckets: tuple[np.ndarray, tuple[int, ...]] | None = None,
 ) -> FitResult:
     """Train ``model`` on ``data`` for ``max_iter`` epochs.
 
@@ -335,6 +395,13 @@ def fit(
         that many), parameters and data are replicated, and XLA all-reduces the
         gradients. The minibatches are the same as on one device, so results
         agree with a one-device run up to the order of float additions.
+    buckets : (row_bucket, lengths) or None
+        Length buckets for padded sequences: ``row_bucket`` ``(n,)`` gives each
+        row's bucket and ``lengths`` each bucket's length. Every minibatch then
+        holds rows of one bucket and sees only the first ``lengths[b]`` steps
+        (axis 1) of each data leaf with two or more axes, so short sequences cost
+        short scans. The whole epoch stays one compiled loop (a ``lax.switch``
+        over the buckets). Ignored for full-batch training.
 
     Returns
     -------
@@ -355,6 +422,14 @@ def fit(
     if n == 0:
         raise ValueError("cannot train on 0 examples")
     full, bsz, n_batches = _batch_plan(n, batch_size)
+    lengths = None
+    if buckets is not None and not full:
+        row_bucket = np.asarray(buckets[0])
+        lengths = tuple(int(x) for x in buckets[1])
+        if row_bucket.shape != (n,) or not 0 <= row_bucket.min() <= row_bucket.max() < len(
+                lengths):
+            raise ValueError(f"buckets: need one bucket in [0, {len(lengths)}) per row of the {n}")
+        n_batches = sum(-(-int(np.sum(row_bucket == b)) // bsz) for b in range(len(lengths)))
     if validation_data is not None:
         validation_data = jax.tree.map(jnp.asarray, validation_data)
     mesh = data_mesh(devices)
@@ -418,6 +493,7 @@ def fit(
             rng_before = rng.bit_generator.state
             active = np.zeros(epochs_per_call, bool)
             active[:todo] = True
+            bucket = np.zeros((epochs_per_call, n_batches), np.int32)
             if full and mesh is None:
                 idx = np.zeros((epochs_per_call, 1, 1), np.int32)
                 w = np.ones((epochs_per_call, 1, 1), np.float32)
@@ -425,7 +501,11 @@ def fit(
                 idx = np.broadcast_to(np.arange(n, dtype=np.int32), (epochs_per_call, 1, n))
                 w = np.ones((epochs_per_call, 1, n), np.float32)
             else:
-                idx, w = _epoch_indices(n, bsz, n_batches, todo, rng, shuffle)
+                if lengths is None:
+                    idx, w = _epoch_indices(n, bsz, n_batches, todo, rng, shuffle)
+                else:
+                    idx, w, bucket[:todo] = _bucket_epoch_indices(
+                        row_bucket, len(lengths), bsz, todo, rng, shuffle)
                 if todo < epochs_per_call:
                     pad = epochs_per_call - todo
                     idx = np.concatenate([idx, np.zeros((pad, *idx.shape[1:]), np.int32)])
@@ -445,6 +525,7 @@ def fit(
                     validation_data,
                     idx,
                     w,
+                    jnp.asarray(bucket) if mesh is None else put(bucket, replicated),
                     jnp.asarray(active) if mesh is None else put(active, replicated),
                     key_data if mesh is None else put(key_data, replicated),
                     objective=objective,
@@ -453,6 +534,7 @@ def fit(
                     patience=int(n_iter_no_change),
                     tol=float(tol),
                     precision=matmul_precision(),
+                    lengths=lengths,
                 )
                 ran = host(ran)
             except KeyboardInterrupt:

@@ -116,3 +116,19 @@ def test_no_recompilation_for_new_values(kind):
     with count_compiles() as compiles:
         f(other, jnp.ones((2, 8, 3))).block_until_ready()
     assert compiles() == 0
+
+
+def test_cells_are_drawn_on_the_host_reproducibly_without_compiling():
+    SequenceNet(3, 4, 2, key=jax.random.key(9), cell="gru")  # warm up eager helpers
+    with count_compiles() as compiles:
+        a = SequenceNet(3, 5, 2, key=jax.random.key(7), cell="lstm", num_layers=2)
+        b = SequenceNet(3, 5, 2, key=jax.random.key(7), cell="lstm", num_layers=2)
+    assert compiles() == 0
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+    c = SequenceNet(3, 5, 2, key=jax.random.key(8), cell="lstm", num_layers=2)
+    assert not np.array_equal(np.asarray(a.cells[0].W), np.asarray(c.cells[0].W))
+    U = np.asarray(a.cells[0].U[:, :5])  # orthogonal recurrent blocks
+    np.testing.assert_allclose(U.T @ U, np.eye(5), atol=1e-5)
+    with pytest.raises(TypeError, match="outside jax.jit"):
+        jax.jit(lambda k: SequenceNet(3, 4, 2, key=k).V)(jax.random.key(0))

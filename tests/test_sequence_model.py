@@ -142,3 +142,39 @@ def test_w4_default_lstm_solves_embedded_reber():
     assert long_range_accuracy(m.predict_proba(test), test, REBER_ALPHABET) >= 0.99
     samples = m.sample(1000, n_stops=2, random_state=0)
     assert grammar_fraction(samples, in_embedded_reber_grammar) >= 0.99
+
+
+def test_length_buckets_minimise_padding():
+    from itertools import combinations
+
+    from hiddenstate.estimators._sequence import length_buckets
+
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        lengths = rng.integers(1, 60, rng.integers(1, 40))
+        row_bucket, buckets = length_buckets(lengths, max_buckets=3, step=4)
+        padded = -(-lengths // 4) * 4
+        assert len(buckets) <= 3 and buckets[-1] == padded.max()
+        assert all(b % 4 == 0 for b in buckets)
+        assert np.all(np.asarray(buckets)[row_bucket] >= lengths)
+        cost = sum(np.asarray(buckets)[row_bucket])
+        cands = sorted(set(padded.tolist()))
+        best = min(sum(min(c for c in (*chosen, cands[-1]) if c >= p) for p in padded)
+                   for k in range(min(3, len(cands)))
+                   for chosen in combinations(cands[:-1], k))
+        assert cost == best
+
+
+def test_online_training_in_length_buckets_compiles_once_and_learns():
+    """Strings of very different lengths: bucketed batch-1 training, one compilation."""
+    rng = np.random.default_rng(0)
+    strings = ["ab" * int(k) for k in rng.integers(1, 20, 200)]
+    kw = dict(hidden_size=8, max_iter=3, random_state=0)
+    with count_compiles() as compiles:
+        m = SequenceModel("elman", **kw).fit(strings)
+    first = compiles()
+    with count_compiles() as compiles:
+        SequenceModel("elman", **kw).fit(strings)
+    assert compiles() == 0 and first >= 1
+    # predict gives the next symbol after each but the last: the string shifted by one.
+    assert m.predict(strings[:50]) == [s[1:] for s in strings[:50]]

@@ -234,3 +234,81 @@ def test_progress_bar_runs(capsys):
         key=jax.random.key(0),
         verbose=True,
     )
+
+
+class LastSteps(eqx.Module):
+    """A toy sequence model: a weighted sum of each sequence's masked steps."""
+
+    w: jax.Array
+
+    def __call__(self, xs):
+        return xs @ self.w
+
+
+@dataclasses.dataclass(frozen=True)
+class MaskedSequenceLoss:
+    def __call__(self, model, batch, weight, key):
+        xs, ys, mask = batch
+        err = jnp.sum((jax.vmap(model)(xs) - ys) ** 2, axis=-1) * mask
+        per = jnp.sum(err, axis=1) / jnp.maximum(jnp.sum(mask, axis=1), 1.0)
+        return jnp.sum(weight * per) / jnp.sum(weight)
+
+
+def _sequences(n=12, length=9, d=2, seed=0):
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(1, length + 1, n)
+    xs = rng.normal(size=(n, length, d)).astype(np.float32)
+    ys = rng.normal(size=(n, length, 1)).astype(np.float32)
+    mask = (np.arange(length)[None] < lengths[:, None]).astype(np.float32)
+    return (xs * mask[..., None], ys * mask[..., None], mask), lengths
+
+
+def test_bucket_minibatches_hold_one_bucket_and_cover_every_row_once():
+    row_bucket = np.array([0, 2, 1, 0, 2, 2, 0, 1, 0, 2])
+    idx, w, bucket = train._bucket_epoch_indices(row_bucket, 3, 3, 2, np.random.default_rng(0),
+                                                 True)
+    assert idx.shape == (2, 2 + 1 + 2, 3) and bucket.shape == (2, 5)
+    for e in range(2):
+        rows = idx[e][w[e] > 0]
+        assert sorted(rows.tolist()) == list(range(10))
+        for j in range(5):
+            assert set(row_bucket[idx[e, j][w[e, j] > 0]]) == {bucket[e, j]}
+    one, _, _ = train._bucket_epoch_indices(row_bucket, 3, 1, 1, np.random.default_rng(0), True)
+    assert sorted(one[0, :, 0].tolist()) == list(range(10))
+
+
+def test_buckets_give_the_padded_run_on_the_same_minibatches():
+    """Cutting a bucket's minibatches to its length changes nothing but the speed."""
+    data, lengths = _sequences()
+    row_bucket = np.searchsorted([3, 6, 9], lengths).astype(np.int32)
+    model = LastSteps(jnp.full((2, 1), 0.1))
+    opt = make_optimizer("adam", 0.05)
+    kw = dict(objective=MaskedSequenceLoss(), optimizer=opt, max_iter=3, key=jax.random.key(0),
+              batch_size=2)
+    cut = train.fit(model, data, rng=np.random.default_rng(3), buckets=(row_bucket, (3, 6, 9)),
+                    **kw)
+    # The same minibatches on the padded data: sort the rows by bucket and replay the order.
+    g = np.random.default_rng(3)
+    order = [train._bucket_epoch_indices(row_bucket, 3, 2, 1, g, True) for _ in range(3)]
+    batches = []
+    for idx, w, _ in order:
+        for b_idx, b_w in zip(idx[0], w[0], strict=True):
+            batches.append(b_idx[b_w > 0])
+    ref = model
+    state = opt.init(ref)
+    loss = MaskedSequenceLoss()
+    for rows in batches:
+        batch = tuple(jnp.asarray(a[rows]) for a in data)
+        g_ = jax.grad(loss)(ref, batch, jnp.ones(len(rows)), None)
+        upd, state = opt.update(g_, state, ref)
+        ref = optax.apply_updates(ref, upd)
+    np.testing.assert_allclose(np.asarray(cut.model.w), np.asarray(ref.w), rtol=1e-5, atol=1e-6)
+
+
+def test_bad_buckets_are_rejected():
+    data, _ = _sequences()
+    with pytest.raises(ValueError, match="one bucket"):
+        train.fit(LastSteps(jnp.zeros((2, 1))), data, objective=MaskedSequenceLoss(),
+                  optimizer=make_optimizer("sgd", 0.1), max_iter=1,
+                  rng=np.random.default_rng(0), key=jax.random.key(0), batch_size=2,
+                  buckets=(np.full(12, 3), (3, 6, 9)))

@@ -23,6 +23,9 @@ __all__ = ["SequenceModel", "SequenceObjective"]
 
 #: Padded sequence lengths are multiples of this (a few buckets, few compilations).
 _BUCKET = 8
+#: Training pads minibatches to at most this many lengths, multiples of _STEP.
+_MAX_BUCKETS = 3
+_STEP = 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,7 +51,9 @@ class SequenceObjective:
 
     def __call__(self, model, batch, weight, key):
         xs, ys, mask = batch
-        z = jax.vmap(model)(xs)
+        # One sequence (online training): the unbatched scan, whose vector-matrix
+        # products XLA's CPU backend runs much faster than (1, n) matrix products.
+        z = model(xs[0])[None] if xs.shape[0] == 1 else jax.vmap(model)(xs)
         per_step = self.step_losses(z, ys) * mask
         per_seq = jnp.sum(per_step, axis=-1) / jnp.maximum(jnp.sum(mask, axis=-1), 1.0)
         return jnp.sum(weight * per_seq) / jnp.sum(weight)
@@ -64,9 +69,8 @@ def _forward(model, xs, output: str):
     return z
 
 
-@eqx.filter_jit
 def _init_net(key, **settings) -> SequenceNet:
-    return SequenceNet(key=key, **settings)
+    return SequenceNet(key=key, **settings)  # drawn on the host: nothing to compile
 
 
 @eqx.filter_jit
@@ -101,6 +105,38 @@ def _bucket(length: int) -> int:
     return max(_BUCKET, -(-length // _BUCKET) * _BUCKET)
 
 
+def length_buckets(lengths, max_buckets: int = _MAX_BUCKETS,
+                   step: int = _STEP) -> tuple[np.ndarray, tuple[int, ...]]:
+    """Group sequence lengths into at most ``max_buckets`` padded lengths.
+
+    Candidate lengths are the multiples of ``step`` that cover some sequence;
+    among them the ``max_buckets`` that minimise the total padded steps are
+    chosen (dynamic programming), the longest always included. Returns each
+    sequence's bucket and the buckets' lengths, shortest first.
+    """
+    lengths = np.asarray(lengths, np.int64)
+    padded = -(-lengths // step) * step
+    cands, counts = np.unique(padded, return_counts=True)
+    k = len(cands)
+    if k > max_buckets:
+        # cost[i][j]: steps when the candidates i..j are padded to cands[j].
+        cum = np.concatenate([[0], np.cumsum(counts)])
+        best = {(0, j): cands[j] * cum[j + 1] for j in range(k)}
+        back = {}
+        for b in range(1, max_buckets):
+            for j in range(b, k):
+                opts = [(best[(b - 1, i)] + cands[j] * (cum[j + 1] - cum[i + 1]), i)
+                        for i in range(b - 1, j)]
+                best[(b, j)], back[(b, j)] = min(opts)
+        chosen, j = [k - 1], k - 1
+        for b in range(max_buckets - 1, 0, -1):
+            j = back[(b, j)]
+            chosen.append(j)
+        cands = cands[sorted(chosen)]
+    row_bucket = np.searchsorted(cands, padded).astype(np.int32)
+    return row_bucket, tuple(int(c) for c in cands)
+
+
 @_serialize.register
 class SequenceModel(TrainingMixin, BaseEstimator):
     r"""Recurrent network (Elman, LSTM or GRU) that maps a sequence to per-step outputs.
@@ -110,7 +146,10 @@ class SequenceModel(TrainingMixin, BaseEstimator):
     per string, e.g. :func:`~hiddenstate.datasets.reber_targets`), multi-hot
     targets (``output='sigmoid'``). Real-valued sequences: ``fit(X, Y)`` with lists
     of ``(T_i, n_in)`` and ``(T_i, n_out)`` arrays. Sequences are padded to a
-    multiple of 8 steps with a mask; a whole epoch is one compiled loop.
+    multiple of 8 steps with a mask; a whole epoch is one compiled loop. Minibatches
+    are drawn from at most three length buckets (multiples of 4 steps), each
+    minibatch from one bucket, so short sequences are not run to the longest one's
+    length.
 
     Parameters
     ----------
@@ -287,7 +326,8 @@ class SequenceModel(TrainingMixin, BaseEstimator):
         if ys is None:
             raise InputError("real-valued sequences need targets Y")
         n_in, n_out = xs[0].shape[1], ys[0].shape[1]
-        length = _bucket(max(len(x) for x in xs))
+        row_bucket, lengths = length_buckets([len(x) for x in xs])
+        length = lengths[-1]
         data = (
             self._pad(xs, length),
             self._pad(ys, length),
@@ -307,6 +347,7 @@ class SequenceModel(TrainingMixin, BaseEstimator):
             tr, va = train.split_validation(len(xs), self.validation_fraction, rng)
             val = tuple(a[va] for a in data)
             data = tuple(a[tr] for a in data)
+            row_bucket = row_bucket[tr]
         bsz = self.batch_size
         n = data[0].shape[0]
         bsz = None if bsz is None else min(n, 32 if bsz == "auto" else int(bsz))
@@ -319,6 +360,7 @@ class SequenceModel(TrainingMixin, BaseEstimator):
                 validation_data=val, n_iter_no_change=self.n_iter_no_change, tol=self.tol,
                 verbose=self.verbose, description=f"SequenceModel({self.cell})",
                 checkpointer=checkpointer, resume=bool(self.resume), devices=self.devices,
+                buckets=(row_bucket, lengths),
             )
         except DivergenceError as err:
             self._store(err.result, rng, n_in, n_out)  # type: ignore[attr-defined]

@@ -3,6 +3,10 @@
 One example in, one out: ``x`` is ``(n_in,)``; ``jax.lax.scan`` runs time and
 ``jax.vmap`` adds a batch. Weights are stored ``(n_in, n_out)`` and applied as
 ``x @ W``. Each cell's initial state is a learned field.
+
+Initial weights are drawn on the host with NumPy from a generator seeded by the
+``key`` (a JAX key or a ``numpy.random.Generator``), so creating a cell compiles
+nothing; create cells outside ``jax.jit``.
 """
 
 from __future__ import annotations
@@ -12,28 +16,37 @@ from typing import NamedTuple
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._activations import activation as get_activation
-from ._init import glorot_uniform, uniform_spectral
+from ._init import host_glorot_uniform, host_orthogonal, host_rng, host_uniform_spectral
 
 __all__ = ["ElmanCell", "LSTMCell", "LSTMState", "GRUCell", "CELLS", "make_cell"]
 
 
-def _weights(key, shape, init: str):
+def _weights(rng, shape, init: str):
     if init == "seed":
-        return uniform_spectral(key, shape)
+        return host_uniform_spectral(rng, shape)
     if init == "glorot_uniform":
-        return glorot_uniform(key, shape)
+        return host_glorot_uniform(rng, shape)
     raise ValueError(f"unknown init {init!r}; valid: glorot_uniform, seed")
 
 
-def _recurrent(key, shape, init: str):
+def _recurrent(rng, shape, init: str):
     if init == "seed":
-        return uniform_spectral(key, shape)
+        return host_uniform_spectral(rng, shape)
     # Orthogonal recurrent matrices keep the state's norm at the start of training
     # (Saxe et al. 2014).
-    return jax.nn.initializers.orthogonal()(key, shape, jnp.float32)
+    return host_orthogonal(rng, shape)
+
+
+def _split(key, n: int):
+    return host_rng(key).spawn(n)
+
+
+def _zeros(n: int) -> np.ndarray:
+    return np.zeros(n, np.float32)
 
 
 class ElmanCell(eqx.Module):
@@ -52,12 +65,12 @@ class ElmanCell(eqx.Module):
 
     def __init__(self, n_in: int, hidden: int, *, key: PRNGKeyArray, activation: str = "tanh",
                  init: str = "glorot_uniform"):
-        k1, k2 = jax.random.split(key)
+        k1, k2 = _split(key, 2)
         get_activation(activation)
-        self.W = _weights(k1, (n_in, hidden), init)
-        self.U = _recurrent(k2, (hidden, hidden), init)
-        self.b = jnp.zeros(hidden)
-        self.h0 = jnp.zeros(hidden)
+        self.W = jax.device_put(_weights(k1, (n_in, hidden), init))
+        self.U = jax.device_put(_recurrent(k2, (hidden, hidden), init))
+        self.b = jax.device_put(_zeros(hidden))
+        self.h0 = jax.device_put(_zeros(hidden))
         self.activation = activation
 
     def initial_state(self):
@@ -95,14 +108,16 @@ class LSTMCell(eqx.Module):
 
     def __init__(self, n_in: int, hidden: int, *, key: PRNGKeyArray, forget_bias: float = 1.0,
                  init: str = "glorot_uniform"):
-        k1, k2 = jax.random.split(key)
-        self.W = jnp.concatenate(
-            [_weights(k, (n_in, hidden), init) for k in jax.random.split(k1, 4)], axis=1)
-        self.U = jnp.concatenate(
-            [_recurrent(k, (hidden, hidden), init) for k in jax.random.split(k2, 4)], axis=1)
-        self.b = jnp.zeros(4 * hidden).at[hidden : 2 * hidden].set(forget_bias)
-        self.h0 = jnp.zeros(hidden)
-        self.c0 = jnp.zeros(hidden)
+        k1, k2 = _split(key, 2)
+        self.W = jax.device_put(np.concatenate(
+            [_weights(k, (n_in, hidden), init) for k in k1.spawn(4)], axis=1))
+        self.U = jax.device_put(np.concatenate(
+            [_recurrent(k, (hidden, hidden), init) for k in k2.spawn(4)], axis=1))
+        b = _zeros(4 * hidden)
+        b[hidden : 2 * hidden] = forget_bias
+        self.b = jax.device_put(b)
+        self.h0 = jax.device_put(_zeros(hidden))
+        self.c0 = jax.device_put(_zeros(hidden))
 
     def initial_state(self):
         return LSTMState(self.h0, self.c0)
@@ -130,13 +145,13 @@ class GRUCell(eqx.Module):
 
     def __init__(self, n_in: int, hidden: int, *, key: PRNGKeyArray,
                  init: str = "glorot_uniform"):
-        k1, k2 = jax.random.split(key)
-        self.W = jnp.concatenate(
-            [_weights(k, (n_in, hidden), init) for k in jax.random.split(k1, 3)], axis=1)
-        self.U = jnp.concatenate(
-            [_recurrent(k, (hidden, hidden), init) for k in jax.random.split(k2, 3)], axis=1)
-        self.b = jnp.zeros(3 * hidden)
-        self.h0 = jnp.zeros(hidden)
+        k1, k2 = _split(key, 2)
+        self.W = jax.device_put(np.concatenate(
+            [_weights(k, (n_in, hidden), init) for k in k1.spawn(3)], axis=1))
+        self.U = jax.device_put(np.concatenate(
+            [_recurrent(k, (hidden, hidden), init) for k in k2.spawn(3)], axis=1))
+        self.b = jax.device_put(_zeros(3 * hidden))
+        self.h0 = jax.device_put(_zeros(hidden))
 
     def initial_state(self):
         return self.h0

@@ -9,9 +9,11 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, PRNGKeyArray
 
-__all__ = ["glorot_uniform", "normal", "uniform_spectral", "zeros", "get_initializer"]
+__all__ = ["glorot_uniform", "normal", "uniform_spectral", "zeros", "get_initializer", "host_rng",
+           "host_glorot_uniform", "host_uniform_spectral", "host_orthogonal"]
 
 
 def glorot_uniform(
@@ -48,6 +50,51 @@ def zeros(key: PRNGKeyArray, shape: tuple[int, ...], dtype=jnp.float32) -> Array
     """All zeros (biases)."""
     del key
     return jnp.zeros(shape, dtype)
+
+
+# -- on the host -------------------------------------------------------------------------------
+# Recurrent cells draw their weights with NumPy: compiling JAX's random-bit generator,
+# SVD and QR for a model's first fit took longer (about 1 s on 2 cores) than a small
+# recurrent network's whole training run.
+
+
+def host_rng(key) -> np.random.Generator:
+    """A NumPy generator seeded from a JAX PRNG key (a generator passes through)."""
+    if isinstance(key, np.random.Generator):
+        return key
+    if isinstance(key, jax.core.Tracer):
+        raise TypeError("recurrent cells draw their initial weights on the host: create them "
+                        "outside jax.jit (a concrete key or a numpy Generator)")
+    key = jnp.asarray(key) if not hasattr(key, "dtype") else key
+    if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+        key = jax.random.key_data(key)
+    return np.random.default_rng(np.asarray(key, np.uint32).ravel().tolist())
+
+
+def host_glorot_uniform(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    """:func:`glorot_uniform` drawn with NumPy."""
+    n_in, n_out = shape
+    bound = math.sqrt(6.0 / max(n_in + n_out, 1))
+    return rng.uniform(-bound, bound, shape).astype(np.float32)
+
+
+def host_uniform_spectral(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    """:func:`uniform_spectral` drawn with NumPy (largest singular value 1)."""
+    w = rng.uniform(-1.0, 1.0, shape)
+    if w.size:
+        w = w / np.linalg.norm(w, 2)
+    return w.astype(np.float32)
+
+
+def host_orthogonal(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    """An orthogonal matrix (QR of a Gaussian draw, signs fixed by R's diagonal)."""
+    n_rows, n_cols = shape
+    a = rng.standard_normal((max(n_rows, n_cols), min(n_rows, n_cols)))
+    q, r = np.linalg.qr(a)
+    q = q * np.sign(np.diag(r))
+    if n_rows < n_cols:
+        q = q.T
+    return q[:n_rows, :n_cols].astype(np.float32)
 
 
 _INITIALIZERS = {

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import equinox as eqx
 import jax
-import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._cells import make_cell
-from ._init import glorot_uniform, uniform_spectral
+from ._init import host_glorot_uniform, host_rng, host_uniform_spectral
 
 __all__ = ["SequenceNet"]
 
@@ -21,6 +21,8 @@ class SequenceNet(eqx.Module):
 
     ``z_t`` are logits (sigmoid or softmax outputs) or values (linear).
     One sequence in: ``xs`` is ``(T, n_in)``, the result ``(T, n_out)``.
+    Weights are drawn on the host (see :mod:`hiddenstate.nn._cells`): create the
+    network outside ``jax.jit``.
     """
 
     cells: tuple
@@ -30,15 +32,15 @@ class SequenceNet(eqx.Module):
     def __init__(self, n_in: int, hidden: int, n_out: int, *, key: PRNGKeyArray,
                  cell: str = "lstm", num_layers: int = 1, init: str = "glorot_uniform",
                  forget_bias: float = 1.0, activation: str = "tanh"):
-        keys = jax.random.split(key, num_layers + 1)
+        keys = host_rng(key).spawn(num_layers + 1)
         self.cells = tuple(
             make_cell(cell, n_in if i == 0 else hidden, hidden, key=keys[i], init=init,
                       forget_bias=forget_bias, activation=activation)
             for i in range(num_layers)
         )
-        draw = uniform_spectral if init == "seed" else glorot_uniform
-        self.V = draw(keys[-1], (hidden, n_out))
-        self.c = jnp.zeros(n_out)
+        draw = host_uniform_spectral if init == "seed" else host_glorot_uniform
+        self.V = jax.device_put(draw(keys[-1], (hidden, n_out)))
+        self.c = jax.device_put(np.zeros(n_out, np.float32))
 
     def initial_state(self):
         return tuple(cell.initial_state() for cell in self.cells)
@@ -52,6 +54,14 @@ class SequenceNet(eqx.Module):
             new.append(s)
         return tuple(new), y @ self.V + self.c
 
+    def hidden(self, xs: Float[Array, "T n_in"]) -> Float[Array, "T hidden"]:
+        """The last layer's hidden output at every step."""
+        ys = xs
+        for cell in self.cells:
+            # One scan per layer with the readout outside it: the loop body holds only the
+            # recurrence, which is what a small network's step time is made of.
+            _, ys = jax.lax.scan(lambda h, x, cell=cell: cell(h, x), cell.initial_state(), ys)
+        return ys
+
     def __call__(self, xs: Float[Array, "T n_in"]) -> Float[Array, "T n_out"]:
-        _, out = jax.lax.scan(lambda s, x: self.step(s, x), self.initial_state(), xs)
-        return out
+        return self.hidden(xs) @ self.V + self.c
