@@ -304,7 +304,8 @@ def _bucket_epoch_indices(
 
     Each bucket's rows are shuffled and cut into minibatches of ``batch`` (the
     last one padded with weight 0); then the minibatches of all buckets are
-    shuffled together. With ``batch == 1`` this is a plain permutation of the rows.
+    shuffled together. With ``batch == 1`` this is a plain permutation of the rows
+    (without ``shuffle``: the rows in order).
     """
     members = [np.flatnonzero(row_bucket == b) for b in range(n_buckets)]
     counts = [-(-len(m) // batch) for m in members]
@@ -320,8 +321,10 @@ def _bucket_epoch_indices(
             pad = k * batch - len(rows)
             parts_i.append(np.pad(rows, (0, pad)).reshape(k, batch))
             parts_w.append(np.pad(np.ones(len(rows), np.float32), (0, pad)).reshape(k, batch))
-        order = rng.permutation(n_batches) if shuffle else np.arange(n_batches)
-        idx[e] = np.concatenate(parts_i)[order]
+        rows = np.concatenate(parts_i)
+        # Unshuffled: minibatches in the order of their first rows (batch 1: the rows' order).
+        order = rng.permutation(n_batches) if shuffle else np.argsort(rows[:, 0], kind="stable")
+        idx[e] = rows[order]
         w[e] = np.concatenate(parts_w)[order]
         buckets[e] = bucket[order]
     return idx, w, buckets

@@ -304,6 +304,79 @@ def w3(quick: bool, data_dir: Path | None) -> list[BenchRecord]:
     return out
 
 
+@register_workload("W4")
+def w4(quick: bool, data_dir: Path | None) -> list[BenchRecord]:
+    """Embedded Reber: the seed's batch-1 SGD (Elman and LSTM) vs the default LSTM."""
+    from .datasets import (
+        REBER_ALPHABET,
+        in_embedded_reber_grammar,
+        make_embedded_reber,
+        reber_targets,
+    )
+    from .estimators import SequenceModel
+    from .experiments import embedded_reber
+    from .metrics import grammar_fraction, long_range_accuracy
+
+    del data_dir
+    cfg = embedded_reber.Config()
+    rng = np.random.default_rng(cfg.random_state)
+    test = make_embedded_reber(cfg.n_test, np.random.default_rng(cfg.random_state + 1),
+                               cfg.min_length)
+    train = make_embedded_reber(cfg.n_train_seed, rng, cfg.min_length)
+    targets = [reber_targets(s, embedded=True) for s in train]
+    epochs = cfg.quick_seed_epochs if quick else cfg.seed_epochs
+    out = []
+    for cell in ("elman", "lstm"):
+        def seed_fit(cell=cell):
+            return SequenceModel(cell, hidden_size=10, output="sigmoid", init="seed",
+                                 optimizer="sgd", learning_rate=0.2, batch_size=1,
+                                 max_iter=epochs, random_state=cfg.random_state).fit(
+                train, targets, alphabet=REBER_ALPHABET)
+
+        est, c, t, us = _timed_runs(seed_fit, epochs * len(train))
+        acc = long_range_accuracy(est.predict_proba(test), test, REBER_ALPHABET)
+        out.append(BenchRecord("W4", f"seed {cell}", c, t, us, est.loss_curve_[-1], acc,
+                               "long-range accuracy", {"epochs": epochs}))
+    n = cfg.n_train_ours // 5 if quick else cfg.n_train_ours
+    ours_train = make_embedded_reber(n, rng, cfg.min_length)
+    est, c, t, us = _timed_runs(
+        lambda: SequenceModel("lstm", random_state=cfg.random_state).fit(
+            ours_train, alphabet=REBER_ALPHABET), 8 * n)
+    acc = long_range_accuracy(est.predict_proba(test), test, REBER_ALPHABET)
+    frac = grammar_fraction(est.sample(1000, n_stops=2, random_state=0),
+                            in_embedded_reber_grammar)
+    out.append(BenchRecord("W4", "ours", c, t, us, est.loss_curve_[-1], acc,
+                           "long-range accuracy", {"strings": n, "epochs": 8,
+                                                   "sampled_in_grammar": frac}))
+    return out
+
+
+@register_workload("W5")
+def w5(quick: bool, data_dir: Path | None) -> list[BenchRecord]:
+    """Recurrent autoencoder of 8 one-hot symbols: seed step loss + SGD vs our unroll loss."""
+    from .datasets import make_permutation_streams
+    from .experiments import recurrent_ae
+    from .experiments.recurrent_ae import _fit, ours_recipe, seed_recipe
+    from .nn import recall_per_position
+
+    del data_dir
+    cfg = recurrent_ae.Config()
+    test = make_permutation_streams(
+        cfg.test_orders, cfg.symbols, rng=np.random.default_rng(cfg.random_state + 10_000))
+    out = []
+    for variant, recipe in (
+        ("seed", seed_recipe(cfg, steps=cfg.seed_steps // 10 if quick else None)),
+        ("ours", ours_recipe(cfg)),
+    ):
+        result, c, t, us = _timed_runs(lambda recipe=recipe: _fit(cfg, seed=cfg.random_state,
+                                                                   **recipe), recipe["steps"])
+        recall = float(np.mean(np.asarray(recall_per_position(result.model, test))))
+        out.append(BenchRecord("W5", variant, c, t, us, result.history.loss[-1], recall,
+                               f"recall of {cfg.symbols} positions",
+                               {"steps": recipe["steps"], "batch": recipe["batch"]}))
+    return out
+
+
 @register_workload("W6")
 def w6(quick: bool, data_dir: Path | None) -> list[BenchRecord]:
     """The nested-scan sin/cos exercise: Elman 2-4-2, linear output, 10,000 SGD steps."""

@@ -168,16 +168,26 @@ class SequenceModel(TrainingMixin, BaseEstimator):
     activation : {'tanh', 'relu'}, default='tanh'
         Elman cell nonlinearity.
     optimizer, learning_rate, learning_rate_schedule, momentum, clip_norm :
-        As :class:`~hiddenstate.Autoencoder` (defaults: adam, 0.01, constant, 0.9, None).
-        Clipping the gradient's global norm to 1 slowed the long-range learning.
+        As :class:`~hiddenstate.Autoencoder` (defaults: adam, 0.01, cosine, 0.9, None).
+        Clipping the gradient's global norm to 1 slowed the long-range learning. The
+        cosine schedule decays the rate to 1% over ``max_iter`` epochs; with
+        ``warm_start`` each call would restart it, so continue training at
+        ``learning_rate_schedule='constant'``.
     batch_size : int or None, default=1
         Sequences per update (1: online, as the seed).
+    bucket_lengths : sequence of int or None, default=None
+        The padded lengths (steps) of the training buckets; each sequence goes to
+        the shortest one that holds it, and each minibatch comes from one bucket.
+        ``None``: at most three multiples of 4 chosen to minimise padding (a
+        warm-started fit on data no longer than before keeps the previous ones).
+        Fix them to keep one compiled loop across calls on streamed data.
     max_iter : int, default=8
-        Epochs. With the other defaults (online Adam at 0.01 without clipping,
-        softmax next-symbol loss, 32 units, forget-gate bias 2), 8 epochs of 5,000
-        embedded Reber strings of the seed's kind gave long-range accuracy 1.000 and
-        0.995-1.000 of 1,000 samples in the grammar for 10 of 10 seeds (3 epochs: 1.000
-        but 0.985-0.989 in the grammar).
+        Epochs. With the other defaults (online Adam at 0.01 decayed by a cosine,
+        no clipping, softmax next-symbol loss, 32 units, forget-gate bias 2), 8 epochs
+        of 5,000 embedded Reber strings of the seed's kind gave long-range accuracy
+        1.000 for 10 of 10 seeds, and 0.997-1.000 of 1,000 samples in the grammar
+        (GRU: 1.000 and 0.991-0.997; a constant rate left one LSTM seed at 0.985);
+        ``python benchmarks/embedded_reber_seeds.py default`` measures it.
     random_state, verbose, warm_start, early_stopping, ... : as the Autoencoder.
 
     Attributes
@@ -197,13 +207,15 @@ class SequenceModel(TrainingMixin, BaseEstimator):
         "init": [StrOptions({"glorot_uniform", "seed"})],
         "forget_bias": [Real],
         "activation": [StrOptions({"tanh", "relu"})],
+        "bucket_lengths": [None, list, tuple],
         **TRAINING_CONSTRAINTS,
     }
 
     def __init__(self, cell="lstm", *, hidden_size=32, num_layers=1, output="softmax",
                  init="glorot_uniform", forget_bias=2.0, activation="tanh", optimizer="adam",
-                 learning_rate=0.01, learning_rate_schedule="constant", momentum=0.9,
-                 clip_norm=None, batch_size=1, max_iter=8, shuffle=True, early_stopping=False,
+                 learning_rate=0.01, learning_rate_schedule="cosine", momentum=0.9,
+                 clip_norm=None, batch_size=1, bucket_lengths=None, max_iter=8, shuffle=True,
+                 early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-4, random_state=None,
                  verbose=False, warm_start=False, checkpoint_dir=None, checkpoint_every=10,
                  resume=False, devices=None):
@@ -220,6 +232,7 @@ class SequenceModel(TrainingMixin, BaseEstimator):
         self.momentum = momentum
         self.clip_norm = clip_norm
         self.batch_size = batch_size
+        self.bucket_lengths = bucket_lengths
         self.max_iter = max_iter
         self.shuffle = shuffle
         self.early_stopping = early_stopping
@@ -326,7 +339,28 @@ class SequenceModel(TrainingMixin, BaseEstimator):
         if ys is None:
             raise InputError("real-valued sequences need targets Y")
         n_in, n_out = xs[0].shape[1], ys[0].shape[1]
-        row_bucket, lengths = length_buckets([len(x) for x in xs])
+        seq_lengths = np.array([len(x) for x in xs])
+        kept = getattr(self, "_bucket_lengths", None) if continuing else None
+        if self.bucket_lengths is not None:
+            lengths = tuple(sorted({int(b) for b in self.bucket_lengths}))
+            if not lengths or lengths[0] < 1:
+                raise ValueError(f"bucket_lengths must be positive integers, got "
+                                 f"{self.bucket_lengths!r}")
+            too_long = np.flatnonzero(seq_lengths > lengths[-1])
+            if too_long.size:
+                i = int(too_long[0])
+                raise InputError(f"{seq_lengths[i]} input steps, more than the longest bucket "
+                                 f"({lengths[-1]}) in bucket_lengths", index=i)
+            row_bucket = np.searchsorted(np.asarray(lengths), seq_lengths).astype(np.int32)
+        elif kept and seq_lengths.max() <= kept[-1]:
+            # Continuing on new data of no greater length: the same buckets and padded
+            # shapes, so the compiled loop is reused.
+            lengths = kept
+            padded = -(-seq_lengths // _STEP) * _STEP
+            row_bucket = np.searchsorted(np.asarray(lengths), padded).astype(np.int32)
+        else:
+            row_bucket, lengths = length_buckets(seq_lengths)
+        self._bucket_lengths = lengths
         length = lengths[-1]
         data = (
             self._pad(xs, length),

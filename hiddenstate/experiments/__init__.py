@@ -9,7 +9,16 @@ import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
-from . import digits, donut, embedded_reber, mnist, reber, recurrent_ae, sentiment
+from . import (
+    digits,
+    donut,
+    embedded_reber,
+    mnist,
+    reber,
+    recurrent_ae,
+    scan_exercise,
+    sentiment,
+)
 
 __all__ = ["EXPERIMENTS", "Experiment", "reproduce"]
 
@@ -34,6 +43,8 @@ EXPERIMENTS: dict[str, Experiment] = {
     "reber": Experiment("reber", reber.TITLE, reber.run, reber.Config),
     "embedded-reber": Experiment("embedded-reber", embedded_reber.TITLE, embedded_reber.run,
                                  embedded_reber.Config),
+    "scan-exercise": Experiment("scan-exercise", scan_exercise.TITLE, scan_exercise.run,
+                                scan_exercise.Config),
     "recurrent-ae": Experiment("recurrent-ae", recurrent_ae.TITLE, recurrent_ae.run,
                                recurrent_ae.Config),
     "sentiment": Experiment("sentiment", sentiment.TITLE, sentiment.run, sentiment.Config,

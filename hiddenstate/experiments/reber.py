@@ -66,7 +66,8 @@ def run(config: Config, out_dir: Path, *, quick: bool = False) -> ExperimentResu
             ResultRow(NAME, "most likely next symbol is legal", None, legal, t.seconds,
                       "hiddenstate LSTM"),
             ResultRow(NAME, "sampled strings in the grammar", "17/20", frac, 0.0,
-                      "hiddenstate LSTM", passed=frac >= 0.99, target=">= 0.99 in <= 10 s"),
+                      "hiddenstate LSTM", passed=frac >= 0.99 and t.seconds <= 10.0,
+                      target=">= 0.99 in <= 10 s"),
         ]
         curves["ours: LSTM, softmax, Adam"] = np.asarray(ours.loss_curve_)
         path = figure_path(out_dir, "reber_curves.png")

@@ -1,0 +1,83 @@
+"""The recurrent experiments of ``reproduce`` (W3, W4, W6) on small settings, and W4's
+online strings-needed helper."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from hiddenstate import InputError, SequenceModel
+from hiddenstate.datasets import REBER_ALPHABET, make_embedded_reber, make_reber
+from hiddenstate.experiments import EXPERIMENTS, embedded_reber, reber, scan_exercise
+
+from .conftest import count_compiles
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+def _check(result, tmp_path):
+    assert result.rows and all(np.isfinite(r.seconds) for r in result.rows)
+    for path in result.figures.values():
+        assert (tmp_path / "figures").is_dir() and path.endswith(".png")
+    json.dumps(result.settings, default=str)
+
+
+def test_reber_experiment_small(tmp_path):
+    cfg = dataclasses.replace(reber.Config(), n_train=100, n_test=20, n_samples=50,
+                              seed_epochs=2, ours_epochs=2)
+    result = reber.run(cfg, tmp_path, quick=True)
+    _check(result, tmp_path)
+    assert {r.variant for r in result.rows} == {"seed algorithm", "hiddenstate LSTM"}
+
+
+def test_embedded_reber_experiment_small(tmp_path):
+    cfg = dataclasses.replace(embedded_reber.Config(), n_train_seed=60, quick_seed_epochs=1,
+                              n_train_ours=250, stream_budget=600, stream_chunk=100,
+                              n_test=50)
+    result = embedded_reber.run(cfg, tmp_path, quick=True)
+    _check(result, tmp_path)
+    variants = {r.variant for r in result.rows}
+    assert {"seed algorithm, elman", "hiddenstate lstm", "hiddenstate gru"} <= variants
+    assert len(result.figures) == 2
+
+
+def test_scan_exercise_is_registered_and_runs(tmp_path):
+    assert "scan-exercise" in EXPERIMENTS
+    cfg = dataclasses.replace(scan_exercise.Config(), seed_steps=500, ours_steps=300)
+    result = scan_exercise.run(cfg, tmp_path, quick=True)
+    _check(result, tmp_path)
+    assert [r.figure for r in result.rows] == ["final MSE", "final MSE"]
+    assert all(r.ours < 0.5 for r in result.rows)
+
+
+def test_strings_needed_reuses_one_compiled_loop():
+    stream = make_embedded_reber(400, np.random.default_rng(0))
+    test = make_embedded_reber(30, np.random.default_rng(1))
+    embedded_reber.strings_needed("lstm", stream[:200], test, chunk=100, target=2.0)
+    with count_compiles() as compiles:
+        run = embedded_reber.strings_needed("lstm", stream[200:], test, chunk=100, target=2.0)
+    # Same chunk size and (here) the same buckets: nothing new to compile.
+    assert run.seen == [100, 200] and run.solved_at is None and len(run.accuracy) == 2
+    assert compiles() <= 1
+
+
+def test_fixed_bucket_lengths_and_warm_start_keep_the_compiled_loop():
+    strings = make_reber(60, np.random.default_rng(0))
+    longest = max(len(s) for s in strings) - 1
+    m = SequenceModel("elman", hidden_size=4, max_iter=1, warm_start=True,
+                      learning_rate_schedule="constant", random_state=0,
+                      bucket_lengths=[12, longest + 3])
+    m.fit(strings[:30], alphabet=REBER_ALPHABET)
+    with count_compiles() as compiles:
+        m.fit(strings[30:], alphabet=REBER_ALPHABET)
+    assert compiles() == 0
+    with pytest.raises(InputError, match="longest bucket") as err:
+        SequenceModel("elman", hidden_size=4, max_iter=1, bucket_lengths=[8]).fit(
+            strings, alphabet=REBER_ALPHABET)
+    assert err.value.index is not None
+    with pytest.raises(ValueError, match="positive"):
+        SequenceModel("elman", max_iter=1, bucket_lengths=[0, 4]).fit(
+            strings, alphabet=REBER_ALPHABET)
