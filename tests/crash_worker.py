@@ -1,9 +1,12 @@
-"""A training run for the crash tests: ``python crash_worker.py CKPT_DIR [--slow-write]``.
+"""A training run for the crash tests:
+``python crash_worker.py CKPT_DIR [--slow-write] [--sequence]``.
 
-Trains the run of :func:`make_run` with a checkpoint every epoch, resuming from
-CKPT_DIR when checkpoints are there. With ``--slow-write`` every checkpoint is
-written in two halves with a pause between them and "WRITING" printed first,
-so that the test can kill the process in the middle of a write.
+Trains the run of :func:`make_run` (an Autoencoder, or with ``--sequence`` an
+online LSTM SequenceModel on Reber strings in length buckets) with a checkpoint
+every epoch, resuming from CKPT_DIR when checkpoints are there. With
+``--slow-write`` every checkpoint is written in two halves with a pause between
+them and "WRITING" printed first, so that the test can kill the process in the
+middle of a write.
 """
 
 from __future__ import annotations
@@ -15,13 +18,21 @@ import warnings
 import numpy as np
 
 
-def make_data():
+def make_data(sequence: bool = False):
     rng = np.random.default_rng(0)
+    if sequence:
+        from hiddenstate.datasets import make_reber
+
+        return make_reber(1500, rng, min_length=0)
     return (rng.random((2000, 128)) < 0.3).astype(np.float32)
 
 
-def make_run(checkpoint_dir, resume):
-    from hiddenstate import Autoencoder
+def make_run(checkpoint_dir, resume, sequence: bool = False):
+    from hiddenstate import Autoencoder, SequenceModel
+
+    if sequence:
+        return SequenceModel("lstm", hidden_size=16, max_iter=10, random_state=7,
+                             checkpoint_dir=checkpoint_dir, checkpoint_every=1, resume=resume)
 
     return Autoencoder(
         64, output="sigmoid", loss="cross_entropy", max_iter=40, batch_size=32,
@@ -49,7 +60,8 @@ if __name__ == "__main__":
     warnings.simplefilter("ignore")
     if "--slow-write" in sys.argv:
         _slow_writes()
-    est = make_run(sys.argv[1], resume=True)
+    sequence = "--sequence" in sys.argv
+    est = make_run(sys.argv[1], resume=True, sequence=sequence)
     print("START", flush=True)
-    est.fit(make_data())
+    est.fit(make_data(sequence))
     print("DONE", flush=True)

@@ -102,9 +102,10 @@ def _assert_checkpoints_whole(directory: Path):
         Checkpointer.read(path)  # raises on a half-written file
 
 
-def _kill_and_resume(tmp_path, ref, *, delay, during_write):
+def _kill_and_resume(tmp_path, ref, *, delay, during_write, sequence=False):
     ckpt = tmp_path / "ckpt"
     args = [sys.executable, str(WORKER), str(ckpt)] + (["--slow-write"] if during_write else [])
+    args += ["--sequence"] if sequence else []
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
@@ -123,7 +124,8 @@ def _kill_and_resume(tmp_path, ref, *, delay, during_write):
     finally:
         proc.wait(timeout=60)
     _assert_checkpoints_whole(ckpt)
-    resumed = crash_worker.make_run(ckpt, resume=True).fit(crash_worker.make_data())
+    resumed = crash_worker.make_run(ckpt, resume=True, sequence=sequence).fit(
+        crash_worker.make_data(sequence))
     assert _same(ref, resumed)
     return len(Checkpointer(ckpt).paths())
 
@@ -137,6 +139,14 @@ def reference():
 def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path, reference, trial):
     kind, when = trial
     _kill_and_resume(tmp_path, reference, delay=when, during_write=kind == "write")
+
+
+def test_sequence_model_killed_mid_write_resumes_bit_exact(tmp_path):
+    """The online LSTM in length buckets: SIGKILL inside the third checkpoint write."""
+    ref = crash_worker.make_run(None, resume=False, sequence=True).fit(
+        crash_worker.make_data(sequence=True))
+    left = _kill_and_resume(tmp_path, ref, delay=3, during_write=True, sequence=True)
+    assert left >= 1
 
 
 @pytest.mark.slow
@@ -169,3 +179,18 @@ def test_divergence_leaves_the_last_good_checkpoint_loadable(tmp_path):
         assert np.isfinite(state["loss"]).all()
     # Gradient clipping tames the same run.
     Autoencoder(**{**kw, "max_iter": 50}, clip_norm=1.0).fit(X)
+
+
+def test_sequence_model_resume_in_buckets_is_bit_exact(tmp_path):
+    from hiddenstate import SequenceModel
+    from hiddenstate.datasets import make_reber
+
+    strings = make_reber(200, np.random.default_rng(3), min_length=0)
+    kw = dict(hidden_size=8, max_iter=6, batch_size=4, random_state=2)
+    ref = SequenceModel("gru", **kw).fit(strings)
+    SequenceModel("gru", **kw, checkpoint_dir=tmp_path, checkpoint_every=2).fit(strings)
+    for e in (4, 6):
+        (tmp_path / f"checkpoint-{e:08d}.safetensors").unlink()
+    resumed = SequenceModel("gru", **kw, checkpoint_dir=tmp_path, checkpoint_every=2,
+                            resume=True).fit(strings)
+    assert _same(ref, resumed) and resumed.loss_curve_ == ref.loss_curve_

@@ -162,9 +162,10 @@ class SequenceModel(TrainingMixin, BaseEstimator):
         for every matrix; otherwise Glorot inputs and orthogonal recurrences.
     forget_bias : float, default=2.0
         Initial LSTM forget-gate bias (the cell's own default is 1). With online
-        Adam at 0.01 on embedded Reber strings of the seed's kind, bias 2 and 32
-        units solved 10 of 10 seeds (median 2,000 strings); bias 1 and 16 units
-        only 3 of 10 within 20,000 strings.
+        Adam at 0.01 on fresh embedded Reber strings of the seed's kind, bias 2 and
+        32 units solved 10 of 10 seeds (median 2,250 strings; ``python
+        benchmarks/embedded_reber_seeds.py stream``); bias 1 and 16 units only 3
+        of 10 within 20,000 strings.
     activation : {'tanh', 'relu'}, default='tanh'
         Elman cell nonlinearity.
     optimizer, learning_rate, learning_rate_schedule, momentum, clip_norm :
