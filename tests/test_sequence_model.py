@@ -33,8 +33,8 @@ def seed_model():
     """W3 with the seed's algorithm: Elman 7-10-7, sigmoid multi-hot, batch-1 SGD at 0.2."""
     train = make_reber(1000, np.random.default_rng(0))
     m = SequenceModel("elman", hidden_size=10, output="sigmoid", init="seed", optimizer="sgd",
-                      learning_rate=0.2, clip_norm=None, batch_size=1, max_iter=10,
-                      random_state=0)
+                      learning_rate_schedule="constant", learning_rate=0.2, clip_norm=None,
+                      batch_size=1, max_iter=10, random_state=0)
     return m.fit(train, [reber_targets(s) for s in train], alphabet=REBER_ALPHABET)
 
 

@@ -23,8 +23,11 @@ __all__ = ["SequenceModel", "SequenceObjective"]
 
 #: Padded sequence lengths are multiples of this (a few buckets, few compilations).
 _BUCKET = 8
-#: Training pads minibatches to at most this many lengths, multiples of _STEP.
-_MAX_BUCKETS = 3
+#: Training pads minibatches to at most this many lengths, multiples of _STEP. Each bucket
+#: is one more branch of the compiled epoch (about 0.35 s more XLA compilation on 2 cores);
+#: on W3 (Reber strings of 10-31 steps) one bucket took 47 us per online update, two 30 us,
+#: three 24-27 us.
+_MAX_BUCKETS = 2
 _STEP = 4
 
 
@@ -147,7 +150,7 @@ class SequenceModel(TrainingMixin, BaseEstimator):
     targets (``output='sigmoid'``). Real-valued sequences: ``fit(X, Y)`` with lists
     of ``(T_i, n_in)`` and ``(T_i, n_out)`` arrays. Sequences are padded to a
     multiple of 8 steps with a mask; a whole epoch is one compiled loop. Minibatches
-    are drawn from at most three length buckets (multiples of 4 steps), each
+    are drawn from at most two length buckets (multiples of 4 steps), each
     minibatch from one bucket, so short sequences are not run to the longest one's
     length.
 
@@ -179,7 +182,7 @@ class SequenceModel(TrainingMixin, BaseEstimator):
     bucket_lengths : sequence of int or None, default=None
         The padded lengths (steps) of the training buckets; each sequence goes to
         the shortest one that holds it, and each minibatch comes from one bucket.
-        ``None``: at most three multiples of 4 chosen to minimise padding (a
+        ``None``: at most two multiples of 4 chosen to minimise padding (a
         warm-started fit on data no longer than before keeps the previous ones).
         Fix them to keep one compiled loop across calls on streamed data.
     max_iter : int, default=8

@@ -88,7 +88,8 @@ def run(config: Config, out_dir: Path, *, quick: bool = False) -> ExperimentResu
         targets = [reber_targets(s, embedded=True) for s in train]
         for cell in ("elman", "lstm"):
             m = SequenceModel(cell, hidden_size=10, output="sigmoid", init="seed",
-                              optimizer="sgd", learning_rate=0.2, clip_norm=None, batch_size=1,
+                              optimizer="sgd", learning_rate_schedule="constant",
+                              learning_rate=0.2, clip_norm=None, batch_size=1,
                               max_iter=epochs, random_state=config.random_state)
             with quiet(), Timer() as t:
                 m.fit(train, targets, alphabet=REBER_ALPHABET)

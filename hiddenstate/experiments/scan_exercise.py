@@ -32,7 +32,8 @@ class Config:
 def seed_estimator(config: Config, steps: int) -> SequenceModel:
     """Elman 2-4-2, linear output, seed initialiser, full-batch SGD at 0.1."""
     return SequenceModel("elman", hidden_size=config.hidden_size, output="linear", init="seed",
-                         optimizer="sgd", learning_rate=config.seed_learning_rate,
+                         optimizer="sgd", learning_rate_schedule="constant",
+                         learning_rate=config.seed_learning_rate,
                          clip_norm=None, batch_size=None, max_iter=steps,
                          random_state=config.random_state)
 
