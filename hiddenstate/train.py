@@ -298,14 +298,16 @@ def _epoch_indices(
 
 def _bucket_epoch_indices(
     row_bucket: np.ndarray, n_buckets: int, batch: int, epochs: int,
-    rng: np.random.Generator, shuffle: bool,
+    rng: np.random.Generator, shuffle: bool, easy_first: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Minibatches of rows from one bucket each, in random order: ``(idx, w, bucket)``.
 
     Each bucket's rows are shuffled and cut into minibatches of ``batch`` (the
     last one padded with weight 0); then the minibatches of all buckets are
     shuffled together. With ``batch == 1`` this is a plain permutation of the rows
-    (without ``shuffle``: the rows in order).
+    (without ``shuffle``: the rows in order). With ``easy_first`` (a difficulty per
+    row, e.g. its length) every epoch goes from the easiest rows to the hardest,
+    ties in random order.
     """
     members = [np.flatnonzero(row_bucket == b) for b in range(n_buckets)]
     counts = [-(-len(m) // batch) for m in members]
@@ -317,13 +319,20 @@ def _bucket_epoch_indices(
     for e in range(epochs):
         parts_i, parts_w = [], []
         for m, k in zip(members, counts, strict=True):
-            rows = rng.permutation(m) if shuffle else m
+            rows = rng.permutation(m) if shuffle or easy_first is not None else m
+            if easy_first is not None:
+                rows = rows[np.argsort(easy_first[rows], kind="stable")]
             pad = k * batch - len(rows)
             parts_i.append(np.pad(rows, (0, pad)).reshape(k, batch))
             parts_w.append(np.pad(np.ones(len(rows), np.float32), (0, pad)).reshape(k, batch))
         rows = np.concatenate(parts_i)
-        # Unshuffled: minibatches in the order of their first rows (batch 1: the rows' order).
-        order = rng.permutation(n_batches) if shuffle else np.argsort(rows[:, 0], kind="stable")
+        if easy_first is not None:
+            order = np.argsort(easy_first[rows[:, 0]], kind="stable")
+        elif shuffle:
+            order = rng.permutation(n_batches)
+        else:
+            # Minibatches in the order of their first rows (batch 1: the rows' order).
+            order = np.argsort(rows[:, 0], kind="stable")
         idx[e] = rows[order]
         w[e] = np.concatenate(parts_w)[order]
         buckets[e] = bucket[order]
@@ -353,6 +362,7 @@ def fit(
     resume: bool = False,
     devices=None,
     buckets: tuple[np.ndarray, tuple[int, ...]] | None = None,
+    curriculum: tuple[int, np.ndarray] | None = None,
 ) -> FitResult:
     """Train ``model`` on ``data`` for ``max_iter`` epochs.
 
@@ -405,6 +415,10 @@ def fit(
         (axis 1) of each data leaf with two or more axes, so short sequences cost
         short scans. The whole epoch stays one compiled loop (a ``lax.switch``
         over the buckets). Ignored for full-batch training.
+    curriculum : (epochs, difficulty) or None
+        With ``buckets``: the first ``epochs`` epochs of the run go from the
+        easiest rows to the hardest (``difficulty`` ``(n,)``, e.g. sequence
+        lengths; ties in random order); later epochs as ``shuffle`` says.
 
     Returns
     -------
@@ -433,6 +447,8 @@ def fit(
                 lengths):
             raise ValueError(f"buckets: need one bucket in [0, {len(lengths)}) per row of the {n}")
         n_batches = sum(-(-int(np.sum(row_bucket == b)) // bsz) for b in range(len(lengths)))
+    if curriculum is not None and curriculum[0] > 0 and lengths is None and not full:
+        raise ValueError("a curriculum needs length buckets")
     if validation_data is not None:
         validation_data = jax.tree.map(jnp.asarray, validation_data)
     mesh = data_mesh(devices)
@@ -507,8 +523,15 @@ def fit(
                 if lengths is None:
                     idx, w = _epoch_indices(n, bsz, n_batches, todo, rng, shuffle)
                 else:
-                    idx, w, bucket[:todo] = _bucket_epoch_indices(
-                        row_bucket, len(lengths), bsz, todo, rng, shuffle)
+                    idx, w = [], []
+                    for e in range(todo):
+                        easy = done + e < curriculum[0] if curriculum is not None else False
+                        i_e, w_e, bucket[e] = _bucket_epoch_indices(
+                            row_bucket, len(lengths), bsz, 1, rng, shuffle,
+                            np.asarray(curriculum[1]) if easy else None)
+                        idx.append(i_e)
+                        w.append(w_e)
+                    idx, w = np.concatenate(idx), np.concatenate(w)
                 if todo < epochs_per_call:
                     pad = epochs_per_call - todo
                     idx = np.concatenate([idx, np.zeros((pad, *idx.shape[1:]), np.int32)])

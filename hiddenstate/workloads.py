@@ -329,7 +329,7 @@ def w4(quick: bool, data_dir: Path | None) -> list[BenchRecord]:
     for cell in ("elman", "lstm"):
         def seed_fit(cell=cell):
             return SequenceModel(cell, hidden_size=10, output="sigmoid", init="seed",
-                                 optimizer="sgd", learning_rate_schedule="constant",
+                                 optimizer="sgd", learning_rate_schedule="constant", curriculum=0,
                                  learning_rate=0.2, batch_size=1,
                                  max_iter=epochs, random_state=cfg.random_state).fit(
                 train, targets, alphabet=REBER_ALPHABET)
@@ -389,7 +389,7 @@ def w6(quick: bool, data_dir: Path | None) -> list[BenchRecord]:
 
     def make():
         return SequenceModel("elman", hidden_size=4, output="linear", init="seed",
-                             optimizer="sgd", learning_rate_schedule="constant",
+                             optimizer="sgd", learning_rate_schedule="constant", curriculum=0,
                              learning_rate=0.1, clip_norm=None,
                              batch_size=None, max_iter=10000, random_state=0)
 

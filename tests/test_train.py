@@ -312,3 +312,22 @@ def test_bad_buckets_are_rejected():
                   optimizer=make_optimizer("sgd", 0.1), max_iter=1,
                   rng=np.random.default_rng(0), key=jax.random.key(0), batch_size=2,
                   buckets=(np.full(12, 3), (3, 6, 9)))
+
+
+def test_curriculum_epochs_go_from_easy_to_hard():
+    row_bucket = np.array([1, 0, 1, 0, 1, 0, 1, 1])
+    difficulty = np.array([9, 3, 7, 1, 8, 2, 6, 5])
+    idx, w, bucket = train._bucket_epoch_indices(row_bucket, 2, 1, 1, np.random.default_rng(0),
+                                                 True, difficulty)
+    assert difficulty[idx[0, :, 0]].tolist() == sorted(difficulty.tolist())
+    assert bucket[0].tolist() == [0, 0, 0, 1, 1, 1, 1, 1]
+    data, lengths = _sequences(n=8)
+    kw = dict(objective=MaskedSequenceLoss(), optimizer=make_optimizer("sgd", 0.1), max_iter=2,
+              rng=np.random.default_rng(0), key=jax.random.key(0), batch_size=1)
+    rb = np.searchsorted([5, 9], lengths).astype(np.int32)
+    a = train.fit(LastSteps(jnp.zeros((2, 1))), data, buckets=(rb, (5, 9)),
+                  curriculum=(1, lengths), **kw)
+    b = train.fit(LastSteps(jnp.zeros((2, 1))), data, buckets=(rb, (5, 9)), **kw)
+    assert not np.allclose(np.asarray(a.model.w), np.asarray(b.model.w))
+    with pytest.raises(ValueError, match="length buckets"):
+        train.fit(LastSteps(jnp.zeros((2, 1))), data, curriculum=(1, lengths), **kw)

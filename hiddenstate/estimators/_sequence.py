@@ -185,6 +185,12 @@ class SequenceModel(TrainingMixin, BaseEstimator):
         ``None``: at most two multiples of 4 chosen to minimise padding (a
         warm-started fit on data no longer than before keeps the previous ones).
         Fix them to keep one compiled loop across calls on streamed data.
+    curriculum : int, default=1
+        Epochs at the start of a fresh fit that present the sequences from the
+        shortest to the longest (minibatches; full-batch training ignores it),
+        before shuffled epochs. On the embedded Reber grammar one such epoch made
+        the default LSTM learn the long-range symbol on the two of 46 (data, seed)
+        pairs where shuffled epochs alone had not within 8 epochs.
     max_iter : int, default=8
         Epochs. With the other defaults (online Adam at 0.01 decayed by a cosine,
         no clipping, softmax next-symbol loss, 32 units, forget-gate bias 2), 8 epochs
@@ -212,13 +218,15 @@ class SequenceModel(TrainingMixin, BaseEstimator):
         "forget_bias": [Real],
         "activation": [StrOptions({"tanh", "relu"})],
         "bucket_lengths": [None, list, tuple],
+        "curriculum": [Interval(Integral, 0, None, closed="left")],
         **TRAINING_CONSTRAINTS,
     }
 
     def __init__(self, cell="lstm", *, hidden_size=32, num_layers=1, output="softmax",
                  init="glorot_uniform", forget_bias=2.0, activation="tanh", optimizer="adam",
                  learning_rate=0.01, learning_rate_schedule="cosine", momentum=0.9,
-                 clip_norm=None, batch_size=1, bucket_lengths=None, max_iter=8, shuffle=True,
+                 clip_norm=None, batch_size=1, bucket_lengths=None, curriculum=1, max_iter=8,
+                 shuffle=True,
                  early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-4, random_state=None,
                  verbose=False, warm_start=False, checkpoint_dir=None, checkpoint_every=10,
@@ -237,6 +245,7 @@ class SequenceModel(TrainingMixin, BaseEstimator):
         self.clip_norm = clip_norm
         self.batch_size = batch_size
         self.bucket_lengths = bucket_lengths
+        self.curriculum = curriculum
         self.max_iter = max_iter
         self.shuffle = shuffle
         self.early_stopping = early_stopping
@@ -399,6 +408,8 @@ class SequenceModel(TrainingMixin, BaseEstimator):
                 verbose=self.verbose, description=f"SequenceModel({self.cell})",
                 checkpointer=checkpointer, resume=bool(self.resume), devices=self.devices,
                 buckets=(row_bucket, lengths),
+                curriculum=(0 if continuing or bsz is None else int(self.curriculum),
+                            seq_lengths[tr] if self.early_stopping else seq_lengths),
             )
         except DivergenceError as err:
             self._store(err.result, rng, n_in, n_out)  # type: ignore[attr-defined]

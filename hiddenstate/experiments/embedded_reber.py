@@ -61,7 +61,7 @@ def strings_needed(cell: str, stream, test, *, chunk: int = 500, target: float =
     """
     _, buckets = length_buckets([len(s) - 1 for s in stream])
     model = SequenceModel(cell, max_iter=1, warm_start=True, shuffle=False,
-                          learning_rate_schedule="constant", bucket_lengths=buckets,
+                          learning_rate_schedule="constant", bucket_lengths=buckets, curriculum=0,
                           random_state=random_state)
     seen, accs, solved, seconds = [], [], None, 0.0
     for start in range(0, len(stream) - chunk + 1, chunk):
@@ -88,7 +88,7 @@ def run(config: Config, out_dir: Path, *, quick: bool = False) -> ExperimentResu
         targets = [reber_targets(s, embedded=True) for s in train]
         for cell in ("elman", "lstm"):
             m = SequenceModel(cell, hidden_size=10, output="sigmoid", init="seed",
-                              optimizer="sgd", learning_rate_schedule="constant",
+                              optimizer="sgd", learning_rate_schedule="constant", curriculum=0,
                               learning_rate=0.2, clip_norm=None, batch_size=1,
                               max_iter=epochs, random_state=config.random_state)
             with quiet(), Timer() as t:

@@ -33,7 +33,7 @@ class Config:
 def seed_estimator(config: Config) -> SequenceModel:
     """Elman 7-10-7, sigmoid multi-hot outputs, seed initialiser, batch-1 SGD at 0.2."""
     return SequenceModel("elman", hidden_size=10, output="sigmoid", init="seed",
-                         optimizer="sgd", learning_rate_schedule="constant",
+                         optimizer="sgd", learning_rate_schedule="constant", curriculum=0,
                          learning_rate=0.2, clip_norm=None, batch_size=1,
                          max_iter=config.seed_epochs, random_state=config.random_state)
 
