@@ -24,8 +24,8 @@ class Config:
     hidden_size: int = 4
     seed_steps: int = 10_000
     seed_learning_rate: float = 0.1
-    ours_steps: int = 2_000
-    ours_learning_rate: float = 0.03
+    ours_steps: int = 3_000
+    ours_learning_rate: float = 0.02
     random_state: int = 0
 
 
@@ -56,14 +56,17 @@ def run(config: Config, out_dir: Path, *, quick: bool = False) -> ExperimentResu
         outputs["seed algorithm"] = seed.predict(X)
         ours = SequenceModel("elman", hidden_size=config.hidden_size, output="linear",
                              batch_size=None, learning_rate=config.ours_learning_rate,
-                             max_iter=config.ours_steps, random_state=config.random_state)
+                             learning_rate_schedule="constant", max_iter=config.ours_steps,
+                             random_state=config.random_state)
         with quiet(), Timer() as t:
             ours.fit(X, Y)
         mse_ours = -ours.score(X, Y)
         rows.append(ResultRow(NAME, "final MSE", 1.3e-4, mse_ours, t.seconds,
-                              f"hiddenstate: Adam {config.ours_learning_rate}, cosine, "
-                              f"{config.ours_steps} steps"))
-        curves["ours: Adam, cosine"] = np.asarray(ours.loss_curve_)
+                              f"hiddenstate: Adam {config.ours_learning_rate}, "
+                              f"{config.ours_steps} steps",
+                              passed=mse_ours <= mse if not quick else None,
+                              target="<= the seed algorithm's" if not quick else ""))
+        curves["ours: Adam"] = np.asarray(ours.loss_curve_)
         outputs["hiddenstate"] = ours.predict(X)
         figures = {}
         path = figure_path(out_dir, "scan_exercise_curves.png")
