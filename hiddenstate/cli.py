@@ -443,6 +443,8 @@ def cmd_bench(args) -> int:
                 f"loss {rec.final_loss:.5g}  {rec.quality_name} {rec.quality:.5g}"
             )
 
+    if args.all and args.workloads:
+        raise ValueError("give workload names or --all, not both")
     workloads.run_workloads(args.workloads or list(workloads.WORKLOADS), quick=args.quick,
                             data_dir=data_dir, on_record=on_record)
     return 0
@@ -469,6 +471,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, list[str]]:
 
     bench = sub.add_parser("bench", help="run the WORKLOADS.md recipes, print timings")
     bench.add_argument("workloads", nargs="*", metavar="W", help="e.g. W1 W2 (default: all)")
+    bench.add_argument("--all", action="store_true", help="every workload (the default)")
     bench.add_argument("--json", action="store_true", help="one JSON object per line")
     bench.add_argument("--quick", action="store_true", help="shorter quality runs")
     bench.add_argument("--data", metavar="DIR", help="folder with mnist/ for quality B")
