@@ -331,3 +331,24 @@ def test_curriculum_epochs_go_from_easy_to_hard():
     assert not np.allclose(np.asarray(a.model.w), np.asarray(b.model.w))
     with pytest.raises(ValueError, match="length buckets"):
         train.fit(LastSteps(jnp.zeros((2, 1))), data, curriculum=(1, lengths), **kw)
+
+
+@dataclasses.dataclass(frozen=True)
+class NaNGradient:
+    """A finite loss whose gradient is NaN: d sqrt(max(w - 1, 0)) = inf * 0."""
+
+    def __call__(self, model, batch, weight, key):
+        return LeastSquares()(model, batch, weight, key) + jnp.sqrt(
+            jnp.maximum(model.w[0, 0] - 1.0, 0.0))
+
+
+def test_a_nan_gradient_behind_a_finite_loss_rolls_back_to_the_epoch_start():
+    model, x, y = _problem(n=7)
+    kw = dict(optimizer=make_optimizer("sgd", 0.01), rng=np.random.default_rng(0),
+              key=jax.random.key(0), batch_size=3)
+    good = train.fit(model, (x, y), objective=LeastSquares(), max_iter=2, **kw)
+    with pytest.raises(DivergenceError) as info:
+        train.fit(good.model, (x, y), objective=NaNGradient(), max_iter=3, **kw)
+    kept = info.value.result
+    assert info.value.epoch == 0
+    np.testing.assert_array_equal(np.asarray(kept.model.w), np.asarray(good.model.w))
