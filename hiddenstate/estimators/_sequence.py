@@ -364,15 +364,16 @@ class SequenceModel(TrainingMixin, BaseEstimator):
                 i = int(too_long[0])
                 raise InputError(f"{seq_lengths[i]} input steps, more than the longest bucket "
                                  f"({lengths[-1]}) in bucket_lengths", index=i)
-            row_bucket = np.searchsorted(np.asarray(lengths), seq_lengths).astype(np.int32)
         elif kept and seq_lengths.max() <= kept[-1]:
             # Continuing on new data of no greater length: the same buckets and padded
             # shapes, so the compiled loop is reused.
             lengths = kept
-            padded = -(-seq_lengths // _STEP) * _STEP
-            row_bucket = np.searchsorted(np.asarray(lengths), padded).astype(np.int32)
         else:
+            lengths = None
+        if lengths is None:
             row_bucket, lengths = length_buckets(seq_lengths)
+        else:  # each sequence to the shortest bucket that holds it
+            row_bucket = np.searchsorted(np.asarray(lengths), seq_lengths).astype(np.int32)
         self._bucket_lengths = lengths
         length = lengths[-1]
         data = (
