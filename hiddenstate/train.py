@@ -1,15 +1,30 @@
-"""The one training loop every hiddenstate model uses.
+"""The one training loop every hiddenstate model uses, in small named pieces.
 
 A model is an Equinox module; an *objective* is a hashable callable
-``objective(model, batch, weight, key) -> scalar`` where ``batch`` is a pytree
-of arrays with a leading batch axis, ``weight`` is ``(B,)`` with 1 for real
-rows and 0 for padding, and ``key`` is a fresh PRNG key for this update.
+``objective(model, batch, weight, key) -> scalar`` (see
+:mod:`hiddenstate.objectives`) where ``batch`` is a pytree of arrays with a
+leading batch axis, ``weight`` is ``(B,)`` with 1 for real rows and 0 for
+padding, and ``key`` is a fresh PRNG key for this update.
 
-Compilation: several epochs run inside one compiled call (``lax.scan`` over
-epochs, each a ``lax.scan`` over minibatches; a full-batch epoch is one
-step). The number of epochs per call is fixed for a run and surplus epochs of
-the last call are masked off, so a run compiles exactly once, and a second run
-with the same shapes, objective and optimizer compiles not at all.
+The pieces:
+
+- :class:`BatchPlan` (NumPy only): batch size, length buckets, curriculum and
+  the steps per epoch (which estimators read for the schedule length); it
+  draws each epoch's minibatch indices, weights and buckets from the run's
+  Generator;
+- :func:`train_step`: one pure update ``(model, opt_state, batch, key) ->
+  (model, opt_state, loss)``; the compiled epoch loop (``_run_epochs``: a
+  ``lax.scan`` over epochs of ``lax.scan`` over minibatches) calls it and adds
+  the divergence guard and early stopping around it;
+- :class:`Placement`: the device mesh and where every array goes;
+- :class:`EarlyStopping`, :class:`Checkpointing`, :class:`Progress`: the
+  settings of what happens between compiled calls;
+- :func:`fit`: orchestrates them.
+
+Compilation: several epochs run inside one compiled call; the number of epochs
+per call is fixed for a run and surplus epochs of the last call are masked
+off, so a run compiles exactly once, and a second run with the same shapes,
+objective and optimizer compiles not at all.
 
 Safety: a non-finite loss leaves the parameters and optimizer state untouched
 (the update is masked inside the compiled step) and freezes the run; parameters
@@ -25,7 +40,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import equinox as eqx
 import jax
@@ -37,7 +52,21 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from ._errors import DivergenceError
 from .distributed import host, put
 
-__all__ = ["History", "FitResult", "fit", "split_validation", "data_mesh", "STEPS_PER_CALL"]
+__all__ = [
+    "History",
+    "FitResult",
+    "BatchPlan",
+    "MiniBatch",
+    "EarlyStopping",
+    "Checkpointing",
+    "Progress",
+    "Placement",
+    "train_step",
+    "fit",
+    "split_validation",
+    "data_mesh",
+    "STEPS_PER_CALL",
+]
 
 #: Target number of update steps per compiled call (progress granularity).
 STEPS_PER_CALL = 4096
@@ -95,6 +124,61 @@ class _Carry(eqx.Module):
     stopped: jax.Array
 
 
+# -- settings ------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class EarlyStopping:
+    """Stop once the loss on ``validation_data`` has not improved by ``tol`` for
+    ``n_iter_no_change`` epochs, and return the best parameters."""
+
+    validation_data: Any
+    n_iter_no_change: int = 10
+    tol: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Checkpointing:
+    """Write the whole training state through ``checkpointer`` every
+    ``checkpointer.every`` epochs and on Ctrl-C; ``resume`` continues from the
+    newest one (the run then ends bit for bit as an uninterrupted one)."""
+
+    checkpointer: Any
+    resume: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Progress:
+    """A rich progress bar when ``verbose``."""
+
+    verbose: bool | int = False
+    description: str = "training"
+
+    def start(self, total: int, done: int):
+        if not self.verbose:
+            return None
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+        from rich.progress import Progress as Bar
+
+        bar = Bar(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("epochs  loss {task.fields[loss]:.4g}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+        )
+        task = bar.add_task(self.description, total=total, loss=float("nan"), completed=done)
+        bar.start()
+        return bar, task
+
+
 def split_validation(
     n: int, fraction: float, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -111,192 +195,87 @@ def split_validation(
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
 
-def _all_finite(tree) -> jax.Array:
-    leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]
-    return jnp.all(jnp.stack(leaves)) if leaves else jnp.asarray(True)
+# -- the batch plan (NumPy only) -----------------------------------------------------------------
 
 
-def _where(cond, a, b):
-    return jax.tree.map(lambda x, y: jnp.where(cond, x, y), a, b)
+@dataclasses.dataclass(frozen=True, eq=False)
+class BatchPlan:
+    """How ``n`` rows become minibatches, epoch after epoch.
 
+    Build it with :meth:`make`. ``steps_per_epoch`` is the number of updates
+    an epoch makes (estimators size the learning-rate schedule with it);
+    :meth:`draw` gives the minibatches of some epochs.
 
-@eqx.filter_jit
-def _opt_init(params, *, optimizer: optax.GradientTransformation):
-    # One compiled call instead of one small compilation per state leaf.
-    return optimizer.init(params)
-
-
-@eqx.filter_jit
-def _run_epochs(
-    carry: _Carry,
-    static,
-    data,
-    val_data,
-    idx,
-    weight,
-    bucket,
-    active,
-    key_data,
-    *,
-    objective: Callable,
-    optimizer: optax.GradientTransformation,
-    full_batch: bool,
-    patience: int,
-    tol: float,
-    precision: str | None,
-    lengths: tuple[int, ...] | None,
-):
-    """Run ``active.shape[0]`` epochs; returns the new carry and per-epoch losses.
-
-    ``idx``/``weight`` are ``(E, n_batches, B)`` (or ``(E, 1, 1)`` dummies for a
-    full batch), ``bucket`` is ``(E, n_batches)``: minibatch ``j`` of epoch ``e``
-    uses the first ``lengths[bucket[e, j]]`` steps (axis 1) of every data leaf
-    with two or more axes (``lengths=None``: all of them). ``active`` is ``(E,)``
-    bool: masked epochs change nothing and are skipped.
+    With length buckets every minibatch holds rows of one bucket and sees only
+    the first ``lengths[b]`` steps (axis 1) of each data leaf with two or more
+    axes. With a curriculum the first ``curriculum_epochs`` epochs go from the
+    easiest rows to the hardest (``difficulty``, e.g. sequence lengths).
     """
-    has_val = val_data is not None
-    key = jax.random.wrap_key_data(key_data)
 
-    def loss_of(params, batch, w, k):
-        return objective(eqx.combine(params, static), batch, w, k)
+    n: int
+    batch: int
+    steps_per_epoch: int
+    full: bool
+    shuffle: bool = True
+    row_bucket: np.ndarray | None = None
+    lengths: tuple[int, ...] | None = None
+    curriculum_epochs: int = 0
+    difficulty: np.ndarray | None = None
 
-    grad_fn = jax.value_and_grad(loss_of)
+    @classmethod
+    def make(cls, n: int, batch_size: int | None = None, *, shuffle: bool = True,
+             buckets: tuple[np.ndarray, tuple[int, ...]] | None = None,
+             curriculum: tuple[int, np.ndarray] | None = None) -> BatchPlan:
+        """``batch_size=None`` (or ``>= n``) trains full-batch (buckets and curriculum
+        then do not apply). ``buckets = (row_bucket (n,), lengths)``;
+        ``curriculum = (epochs, difficulty (n,))`` needs buckets."""
+        n = int(n)
+        if n == 0:
+            raise ValueError("cannot train on 0 examples")
+        if batch_size is None or batch_size >= n:
+            return cls(n, n, 1, True, shuffle)
+        bsz = int(batch_size)
+        if buckets is None:
+            if curriculum is not None and curriculum[0] > 0:
+                raise ValueError("a curriculum needs length buckets")
+            return cls(n, bsz, math.ceil(n / bsz), False, shuffle)
+        row_bucket = np.asarray(buckets[0])
+        lengths = tuple(int(x) for x in buckets[1])
+        if row_bucket.shape != (n,) or not 0 <= row_bucket.min() <= row_bucket.max() < len(
+                lengths):
+            raise ValueError(f"buckets: need one bucket in [0, {len(lengths)}) per row of the {n}")
+        steps = sum(-(-int(np.sum(row_bucket == b)) // bsz) for b in range(len(lengths)))
+        epochs, difficulty = (0, None) if curriculum is None else curriculum
+        return cls(n, bsz, steps, False, shuffle, row_bucket, lengths, int(epochs),
+                   None if difficulty is None else np.asarray(difficulty))
 
-    def bucket_grad(length: int):
-        def run(params, batch, w, k):
-            batch = jax.tree.map(lambda a: a[:, :length] if a.ndim >= 2 else a, batch)
-            return grad_fn(params, batch, w, k)
+    def draw(self, rng: np.random.Generator, first: int, count: int, width: int,
+             *, gather_full: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Indices ``(width, steps, B)``, weights (same shape) and buckets ``(width, steps)``
+        of epochs ``first .. first + count - 1``; epochs past ``count`` are padding.
 
-        return run
-
-    def step(c: _Carry, xs):
-        b_idx, b_w, b_bucket, on = xs
-        if full_batch:
-            batch = data
-            w = jnp.ones(jax.tree.leaves(data)[0].shape[0], jnp.float32)
+        A full batch needs no indices (``(width, 1, 1)`` dummies) unless
+        ``gather_full`` (a sharded full batch is gathered like a minibatch)."""
+        bucket = np.zeros((width, self.steps_per_epoch), np.int32)
+        if self.full:
+            cols = self.n if gather_full else 1
+            idx = np.broadcast_to(np.arange(cols, dtype=np.int32), (width, 1, cols))
+            return (np.zeros((width, 1, 1), np.int32) if not gather_full else idx,
+                    np.ones((width, 1, cols), np.float32), bucket)
+        if self.lengths is None:
+            idx, w = _epoch_indices(self.n, self.batch, self.steps_per_epoch, count, rng,
+                                    self.shuffle)
         else:
-            batch = jax.tree.map(lambda a: a[b_idx], data)
-            w = b_w
-        # A fresh key per update only for objectives that draw (noise, dropout).
-        k = jax.random.fold_in(key, c.step) if getattr(objective, "uses_key", True) else key
-        if lengths is None:
-            loss, grads = grad_fn(c.params, batch, w, k)
-        else:
-            # Only the chosen branch runs: a short minibatch costs short scans.
-            branches = [bucket_grad(length) for length in lengths]
-            loss, grads = jax.lax.switch(b_bucket, branches, c.params, batch, w, k)
-        updates, new_opt = optimizer.update(grads, c.opt_state, c.params)
-        new_params = eqx.apply_updates(c.params, updates)
-        # Only the loss per update: a reduction over the gradients kept XLA from fusing the
-        # backward pass into the update and cost a fifth of a W2 step. A non-finite gradient
-        # behind a finite loss is caught at the end of the epoch (see ``epoch``).
-        finite = jnp.isfinite(loss)
-        live = on & ~c.bad & ~c.stopped
-        ok = live & finite
-        params = _where(ok, new_params, c.params)
-        opt_state = _where(ok, new_opt, c.opt_state)
-        c = dataclasses.replace(
-            c,
-            params=params,
-            opt_state=opt_state,
-            step=c.step + ok.astype(jnp.int32),
-            bad=c.bad | (live & ~finite),
-        )
-        rows = jnp.sum(w) * live
-        return c, (jnp.where(live, loss, 0.0) * rows, rows, live & ~finite)
-
-    def epoch(c: _Carry, xs):
-        e_idx, e_w, e_bucket, on = xs
-        n_b = e_idx.shape[0]
-        ons = jnp.broadcast_to(on, (n_b,))
-        start = (c.params, c.opt_state)
-        c, (wloss, rows, nonfinite) = jax.lax.scan(step, c, (e_idx, e_w, e_bucket, ons))
-        # Parameters made non-finite by a gradient whose loss was finite: back to the
-        # start of the epoch, and the run stops as diverged.
-        sane = _all_finite((c.params, c.opt_state))
-        c = dataclasses.replace(
-            c,
-            params=_where(sane, c.params, start[0]),
-            opt_state=_where(sane, c.opt_state, start[1]),
-            bad=c.bad | ~sane,
-        )
-        nonfinite = nonfinite | ~sane
-        total = jnp.sum(rows)
-        mean = jnp.where(jnp.any(nonfinite), jnp.nan, jnp.sum(wloss) / jnp.maximum(total, 1.0))
-        ran = on & (total > 0)
-        if has_val:
-            vw = jnp.ones(jax.tree.leaves(val_data)[0].shape[0], jnp.float32)
-            val = loss_of(c.params, val_data, vw, jax.random.fold_in(key, 0x7FFFFFFF))
-            improved = ran & ~c.bad & (val < c.best_val - tol)
-            since = jnp.where(improved, 0, c.since_best + ran.astype(jnp.int32))
-            c = dataclasses.replace(
-                c,
-                best_params=_where(improved, c.params, c.best_params),
-                best_val=jnp.where(improved, val, c.best_val),
-                since_best=since,
-                stopped=c.stopped | (since >= patience),
-            )
-        else:
-            val = jnp.nan
-        return c, (jnp.where(ran, mean, jnp.nan), jnp.where(ran, val, jnp.nan), ran)
-
-    def maybe_epoch(c: _Carry, xs):
-        # The surplus epochs of a run's last call cost nothing.
-        nan = jnp.asarray(jnp.nan, jnp.float32)
-        return jax.lax.cond(xs[-1], epoch, lambda c, xs: (c, (nan, nan, jnp.asarray(False))),
-                            c, xs)
-
-    if precision is None:
-        return jax.lax.scan(maybe_epoch, carry, (idx, weight, bucket, active))
-    with jax.default_matmul_precision(precision):
-        return jax.lax.scan(maybe_epoch, carry, (idx, weight, bucket, active))
-
-
-def matmul_precision() -> str | None:
-    """Precision of float32 matrix products in training: ``HIDDENSTATE_MATMUL_PRECISION``.
-
-    Default ``"float32"``: full float32 on every backend, so a GPU (whose JAX
-    default may round products to TF32 or bfloat16 passes) trains the same
-    model as the CPU. ``"tensorfloat32"`` or ``"bfloat16"`` trade accuracy for
-    speed on GPUs. XLA's CPU backend multiplies float32 in full float32 whatever
-    the setting, so there it is not passed on (``None``).
-    """
-    value = os.environ.get("HIDDENSTATE_MATMUL_PRECISION", "float32")
-    valid = ("float32", "tensorfloat32", "bfloat16", "highest", "high", "default")
-    if value not in valid:
-        raise ValueError(f"HIDDENSTATE_MATMUL_PRECISION={value!r}; valid: {', '.join(valid)}")
-    if jax.default_backend() == "cpu":
-        return None
-    return value
-
-
-def data_mesh(devices=None) -> Mesh | None:
-    """A 1-D ``("data",)`` mesh over ``devices``, or ``None`` when there is just one.
-
-    ``devices``: ``None`` (every visible device), an int (the first that many),
-    or a sequence of jax devices.
-    """
-    if devices is None:
-        chosen = jax.devices()
-    elif isinstance(devices, int):
-        available = jax.devices()
-        if not 1 <= devices <= len(available):
-            raise ValueError(f"devices={devices}, but {len(available)} device(s) are visible")
-        chosen = available[:devices]
-    else:
-        chosen = list(devices)
-        if not chosen:
-            raise ValueError("devices is an empty sequence")
-    if len(chosen) == 1:
-        return None
-    return Mesh(np.asarray(chosen), ("data",))
-
-
-def _batch_plan(n: int, batch_size: int | None) -> tuple[bool, int, int]:
-    """(full_batch, batch size, batches per epoch)."""
-    if batch_size is None or batch_size >= n:
-        return True, n, 1
-    return False, int(batch_size), math.ceil(n / batch_size)
+            idx, w = [], []
+            for e in range(count):
+                easy = self.difficulty if first + e < self.curriculum_epochs else None
+                i_e, w_e, bucket[e] = _bucket_epoch_indices(
+                    self.row_bucket, len(self.lengths), self.batch, 1, rng, self.shuffle, easy)
+                idx.append(i_e)
+                w.append(w_e)
+            idx, w = np.concatenate(idx), np.concatenate(w)
+        pad = ((0, width - count), (0, 0), (0, 0))
+        return np.pad(idx, pad), np.pad(w, pad), bucket
 
 
 def _epoch_indices(
@@ -354,96 +333,360 @@ def _bucket_epoch_indices(
     return idx, w, buckets
 
 
-def fit(
-    model,
-    data,
-    *,
-    objective: Callable,
-    optimizer: optax.GradientTransformation,
-    max_iter: int,
-    rng: np.random.Generator,
-    key: jax.Array,
-    batch_size: int | None = None,
-    shuffle: bool = True,
-    opt_state=None,
-    step: int = 0,
-    validation_data=None,
-    n_iter_no_change: int = 10,
-    tol: float = 0.0,
-    verbose: bool | int = False,
-    description: str = "training",
-    epochs_per_call: int | None = None,
-    checkpointer=None,
-    resume: bool = False,
-    devices=None,
-    buckets: tuple[np.ndarray, tuple[int, ...]] | None = None,
-    curriculum: tuple[int, np.ndarray] | None = None,
-) -> FitResult:
-    """Train ``model`` on ``data`` for ``max_iter`` epochs.
+# -- devices -------------------------------------------------------------------------------------
 
-    Parameters
-    ----------
-    model : eqx.Module
-        Inexact-array leaves are trained; everything else is static.
-    data : pytree of arrays, each ``(n, ...)``
-        Rows are examples; minibatches gather the same rows from every leaf.
-    objective : hashable callable ``(model, batch, weight, key) -> scalar``
-        The loss of a minibatch; it must honour ``weight`` (0 marks padding).
-    optimizer : optax.GradientTransformation
-    max_iter : int
-        Epochs. A full-batch epoch is one update.
-    rng : numpy.random.Generator
-        Draws the minibatch order of every epoch.
-    key : jax PRNG key
-        Base key; update ``t`` receives ``fold_in(key, t)`` (noise, dropout).
-    batch_size : int or None
-        ``None`` (or ``>= n``) trains full-batch.
-    shuffle : bool
-        Reshuffle the rows every epoch (else minibatches in order).
-    opt_state, step : optional
-        Resume from this optimizer state and global update count.
-    validation_data : pytree or None
-        With it, training stops once the validation loss has not improved by
-        ``tol`` for ``n_iter_no_change`` epochs, and the best parameters are
-        returned.
-    verbose : bool or int
-        Show a rich progress bar.
-    epochs_per_call : int or None
-        Epochs per compiled call (default: about :data:`STEPS_PER_CALL` updates).
-    checkpointer : hiddenstate.checkpoint.Checkpointer or None
-        Write the whole training state every ``checkpointer.every`` epochs and
-        when interrupted (KeyboardInterrupt), atomically.
-    resume : bool
-        Continue from the newest checkpoint of ``checkpointer`` (same settings):
-        the run then ends with the same parameters, bit for bit, as one that
-        was never interrupted.
-    devices : None, int or sequence of jax devices
-        Data parallelism: every minibatch is split over a 1-D ``jax.sharding``
-        mesh of these devices (``None``: all visible devices; an int: the first
-        that many), parameters and data are replicated, and XLA all-reduces the
-        gradients. The minibatches are the same as on one device, so results
-        agree with a one-device run up to the order of float additions.
-    buckets : (row_bucket, lengths) or None
-        Length buckets for padded sequences: ``row_bucket`` ``(n,)`` gives each
-        row's bucket and ``lengths`` each bucket's length. Every minibatch then
-        holds rows of one bucket and sees only the first ``lengths[b]`` steps
-        (axis 1) of each data leaf with two or more axes, so short sequences cost
-        short scans. The whole epoch stays one compiled loop (a ``lax.switch``
-        over the buckets). Ignored for full-batch training.
-    curriculum : (epochs, difficulty) or None
-        With ``buckets``: the first ``epochs`` epochs of the run go from the
-        easiest rows to the hardest (``difficulty`` ``(n,)``, e.g. sequence
-        lengths; ties in random order); later epochs as ``shuffle`` says.
 
-    Returns
-    -------
-    FitResult
+def data_mesh(devices=None) -> Mesh | None:
+    """A 1-D ``("data",)`` mesh over ``devices``, or ``None`` when there is just one.
 
-    Raises
-    ------
-    DivergenceError
-        A non-finite loss or gradient appeared. ``err.result`` holds the
-        :class:`FitResult` with the last finite parameters.
+    ``devices``: ``None`` (every visible device), an int (the first that many),
+    or a sequence of jax devices.
+    """
+    if devices is None:
+        chosen = jax.devices()
+    elif isinstance(devices, int):
+        available = jax.devices()
+        if not 1 <= devices <= len(available):
+            raise ValueError(f"devices={devices}, but {len(available)} device(s) are visible")
+        chosen = available[:devices]
+    else:
+        chosen = list(devices)
+        if not chosen:
+            raise ValueError("devices is an empty sequence")
+    if len(chosen) == 1:
+        return None
+    return Mesh(np.asarray(chosen), ("data",))
+
+
+class Placement:
+    """Where the arrays of a run live: one device, or a 1-D data-parallel mesh.
+
+    On a mesh, parameters, data and per-call inputs are replicated and every
+    minibatch is padded (weight 0) to a multiple of the device count and split
+    over the devices; XLA all-reduces the gradients. ``devices`` as
+    :func:`data_mesh`.
+    """
+
+    def __init__(self, devices=None):
+        self.mesh = data_mesh(devices)
+
+    @property
+    def sharded(self) -> bool:
+        return self.mesh is not None
+
+    def replicate(self, tree):
+        """``tree`` on every device (unchanged on one device)."""
+        if self.mesh is None:
+            return tree
+        return put(tree, NamedSharding(self.mesh, PartitionSpec()))
+
+    def split_batches(self, idx: np.ndarray, w: np.ndarray) -> tuple[jax.Array, jax.Array]:
+        """Minibatch indices and weights ``(E, steps, B)``, split along ``B``."""
+        if self.mesh is None:
+            return jnp.asarray(idx), jnp.asarray(w)
+        pad = ((0, 0), (0, 0), (0, -idx.shape[2] % self.mesh.size))
+        idx, w = np.pad(idx, pad), np.pad(w, pad)
+        split = NamedSharding(self.mesh, PartitionSpec(None, None, "data"))
+        return put(jnp.asarray(idx), split), put(jnp.asarray(w), split)
+
+    def inputs(self, *arrays):
+        """Small per-call inputs (buckets, active epochs, the key)."""
+        if self.mesh is None:
+            return tuple(jnp.asarray(a) for a in arrays)
+        return tuple(self.replicate(a) for a in arrays)
+
+    @staticmethod
+    def local(tree):
+        """Ordinary local arrays: inference after a multi-process fit is local."""
+        if jax.process_count() == 1:
+            return tree
+        return jax.tree.map(lambda x: jnp.asarray(host(x)), tree)
+
+
+# -- the compiled step and epoch loop ------------------------------------------------------------
+
+
+class MiniBatch(NamedTuple):
+    """One minibatch: the data rows, their weights ``(B,)`` and its length bucket."""
+
+    data: Any
+    weight: jax.Array
+    bucket: jax.Array | int = 0
+
+
+def _cut(data, length: int):
+    return jax.tree.map(lambda a: a[:, :length] if a.ndim >= 2 else a, data)
+
+
+def train_step(model, opt_state, batch: MiniBatch, key, *, objective: Callable,
+               optimizer: optax.GradientTransformation,
+               lengths: tuple[int, ...] | None = None):
+    """One optimizer update: ``(model, opt_state, batch, key) -> (model, opt_state, loss)``.
+
+    Pure. Inexact-array leaves of ``model`` are trained. With ``lengths`` the
+    minibatch uses only the first ``lengths[batch.bucket]`` steps of its sequences
+    (a ``lax.switch``: only the chosen branch runs, so a short minibatch costs
+    short scans).
+    """
+    params, static = eqx.partition(model, eqx.is_inexact_array)
+
+    def value_and_grad(length: int | None):
+        def run(p, data):
+            data = data if length is None else _cut(data, length)
+            return jax.value_and_grad(
+                lambda q: objective(eqx.combine(q, static), data, batch.weight, key))(p)
+
+        return run
+
+    if lengths is None:
+        loss, grads = value_and_grad(None)(params, batch.data)
+    else:
+        branches = [value_and_grad(length) for length in lengths]
+        loss, grads = jax.lax.switch(batch.bucket, branches, params, batch.data)
+    updates, opt_state = optimizer.update(grads, opt_state, params)
+    return eqx.combine(eqx.apply_updates(params, updates), static), opt_state, loss
+
+
+def _all_finite(tree) -> jax.Array:
+    leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]
+    return jnp.all(jnp.stack(leaves)) if leaves else jnp.asarray(True)
+
+
+def _where(cond, a, b):
+    return jax.tree.map(lambda x, y: jnp.where(cond, x, y), a, b)
+
+
+@eqx.filter_jit
+def _opt_init(params, *, optimizer: optax.GradientTransformation):
+    # One compiled call instead of one small compilation per state leaf.
+    return optimizer.init(params)
+
+
+@eqx.filter_jit
+def _run_epochs(carry: _Carry, static, data, val_data, idx, weight, bucket, active, key_data, *,
+                objective: Callable, optimizer: optax.GradientTransformation, full_batch: bool,
+                patience: int, tol: float, precision: str | None,
+                lengths: tuple[int, ...] | None):
+    """Run ``active.shape[0]`` epochs; returns the new carry and per-epoch losses.
+
+    ``idx``/``weight`` are ``(E, n_batches, B)`` (or ``(E, 1, 1)`` dummies for a
+    full batch), ``bucket`` is ``(E, n_batches)``. ``active`` is ``(E,)`` bool:
+    masked epochs change nothing and are skipped.
+    """
+    has_val = val_data is not None
+    key = jax.random.wrap_key_data(key_data)
+
+    def guarded_step(c: _Carry, xs):
+        # train_step, with the update masked out after a non-finite loss.
+        b_idx, b_w, b_bucket, on = xs
+        if full_batch:
+            batch = MiniBatch(data, jnp.ones(jax.tree.leaves(data)[0].shape[0], jnp.float32))
+        else:
+            batch = MiniBatch(jax.tree.map(lambda a: a[b_idx], data), b_w, b_bucket)
+        # A fresh key per update only for objectives that draw (noise, dropout).
+        k = jax.random.fold_in(key, c.step) if getattr(objective, "uses_key", True) else key
+        new_model, new_opt, loss = train_step(eqx.combine(c.params, static), c.opt_state, batch,
+                                              k, objective=objective, optimizer=optimizer,
+                                              lengths=lengths)
+        # Only the loss per update: a reduction over the gradients kept XLA from fusing the
+        # backward pass into the update and cost a fifth of a W2 step. A non-finite gradient
+        # behind a finite loss is caught at the end of the epoch (see ``epoch``).
+        finite = jnp.isfinite(loss)
+        live = on & ~c.bad & ~c.stopped
+        ok = live & finite
+        c = dataclasses.replace(
+            c,
+            params=_where(ok, eqx.filter(new_model, eqx.is_inexact_array), c.params),
+            opt_state=_where(ok, new_opt, c.opt_state),
+            step=c.step + ok.astype(jnp.int32),
+            bad=c.bad | (live & ~finite),
+        )
+        rows = jnp.sum(batch.weight) * live
+        return c, (jnp.where(live, loss, 0.0) * rows, rows, live & ~finite)
+
+    def validate(c: _Carry, ran):
+        vw = jnp.ones(jax.tree.leaves(val_data)[0].shape[0], jnp.float32)
+        val = objective(eqx.combine(c.params, static), val_data, vw,
+                        jax.random.fold_in(key, 0x7FFFFFFF))
+        improved = ran & ~c.bad & (val < c.best_val - tol)
+        since = jnp.where(improved, 0, c.since_best + ran.astype(jnp.int32))
+        return dataclasses.replace(
+            c,
+            best_params=_where(improved, c.params, c.best_params),
+            best_val=jnp.where(improved, val, c.best_val),
+            since_best=since,
+            stopped=c.stopped | (since >= patience),
+        ), val
+
+    def epoch(c: _Carry, xs):
+        e_idx, e_w, e_bucket, on = xs
+        ons = jnp.broadcast_to(on, (e_idx.shape[0],))
+        start = (c.params, c.opt_state)
+        c, (wloss, rows, nonfinite) = jax.lax.scan(guarded_step, c, (e_idx, e_w, e_bucket, ons))
+        # Parameters made non-finite by a gradient whose loss was finite: back to the
+        # start of the epoch, and the run stops as diverged.
+        sane = _all_finite((c.params, c.opt_state))
+        c = dataclasses.replace(
+            c,
+            params=_where(sane, c.params, start[0]),
+            opt_state=_where(sane, c.opt_state, start[1]),
+            bad=c.bad | ~sane,
+        )
+        nonfinite = nonfinite | ~sane
+        total = jnp.sum(rows)
+        mean = jnp.where(jnp.any(nonfinite), jnp.nan, jnp.sum(wloss) / jnp.maximum(total, 1.0))
+        ran = on & (total > 0)
+        c, val = validate(c, ran) if has_val else (c, jnp.nan)
+        return c, (jnp.where(ran, mean, jnp.nan), jnp.where(ran, val, jnp.nan), ran)
+
+    def maybe_epoch(c: _Carry, xs):
+        # The surplus epochs of a run's last call cost nothing.
+        nan = jnp.asarray(jnp.nan, jnp.float32)
+        return jax.lax.cond(xs[-1], epoch, lambda c, xs: (c, (nan, nan, jnp.asarray(False))),
+                            c, xs)
+
+    if precision is None:
+        return jax.lax.scan(maybe_epoch, carry, (idx, weight, bucket, active))
+    with jax.default_matmul_precision(precision):
+        return jax.lax.scan(maybe_epoch, carry, (idx, weight, bucket, active))
+
+
+def matmul_precision() -> str | None:
+    """Precision of float32 matrix products in training: ``HIDDENSTATE_MATMUL_PRECISION``.
+
+    Default ``"float32"``: full float32 on every backend, so a GPU (whose JAX
+    default may round products to TF32 or bfloat16 passes) trains the same
+    model as the CPU. ``"tensorfloat32"`` or ``"bfloat16"`` trade accuracy for
+    speed on GPUs. XLA's CPU backend multiplies float32 in full float32 whatever
+    the setting, so there it is not passed on (``None``).
+    """
+    value = os.environ.get("HIDDENSTATE_MATMUL_PRECISION", "float32")
+    valid = ("float32", "tensorfloat32", "bfloat16", "highest", "high", "default")
+    if value not in valid:
+        raise ValueError(f"HIDDENSTATE_MATMUL_PRECISION={value!r}; valid: {', '.join(valid)}")
+    if jax.default_backend() == "cpu":
+        return None
+    return value
+
+
+# -- between compiled calls ----------------------------------------------------------------------
+
+
+def _epochs_per_call(plan: BatchPlan, max_iter: int, wanted: int | None,
+                     checkpointing: Checkpointing | None) -> int:
+    if wanted is None:
+        per = max(1, STEPS_PER_CALL // plan.steps_per_epoch)
+        calls = max(1, math.ceil(max_iter / per))
+        wanted = max(1, math.ceil(max_iter / calls))
+    if checkpointing is not None:
+        wanted = min(wanted, checkpointing.checkpointer.every)
+    return max(1, min(int(wanted), max(max_iter, 1)))
+
+
+def _initial_carry(params, opt_state, step: int, validating: bool) -> _Carry:
+    return _Carry(
+        params=params,
+        opt_state=opt_state,
+        step=np.asarray(step, np.int32),
+        bad=np.asarray(False),
+        best_params=params if validating else None,
+        best_val=np.asarray(np.inf, np.float32),
+        since_best=np.asarray(0, np.int32),
+        stopped=np.asarray(False),
+    )
+
+
+@dataclasses.dataclass
+class _Run:
+    """The mutable state of a run between compiled calls."""
+
+    carry: _Carry
+    history: History
+    rng: np.random.Generator
+    epochs_per_call: int
+    checkpointing: Checkpointing | None
+    done: int = 0
+    saved_at: int = 0
+
+    def resume(self) -> None:
+        """Continue from the newest checkpoint, if asked and there is one."""
+        if self.checkpointing is None or not self.checkpointing.resume:
+            return
+        found = self.checkpointing.checkpointer.latest(self.carry)
+        if found is None:
+            return
+        self.carry, state = found
+        self.done = self.saved_at = int(state["epoch"])
+        self.history.loss = list(state["loss"])
+        self.history.val_loss = list(state["val_loss"])
+        self.rng.bit_generator.state = state["rng"]
+        self.epochs_per_call = int(state["epochs_per_call"])
+
+    def checkpoint(self, *, force: bool = False) -> None:
+        if self.checkpointing is None:
+            return
+        ckpt = self.checkpointing.checkpointer
+        if force or self.done - self.saved_at >= ckpt.every:
+            ckpt.save(self.carry, epoch=self.done, history=self.history, rng=self.rng,
+                      epochs_per_call=self.epochs_per_call)
+            self.saved_at = self.done
+
+    def interrupted(self, rng_before) -> None:
+        """Ctrl-C inside a call: save the state after the last finished call."""
+        if self.checkpointing is not None and self.done > self.saved_at:
+            self.rng.bit_generator.state = rng_before  # un-draw the lost call's orders
+            self.checkpoint(force=True)
+
+    def record(self, losses, vals, ran, validating: bool) -> None:
+        ran = host(ran)
+        self.history.loss.extend(float(x) for x in host(losses)[ran])
+        if validating:
+            self.history.val_loss.extend(float(x) for x in host(vals)[ran])
+
+
+def _diverged_error(result: FitResult) -> DivergenceError:
+    err = DivergenceError(
+        f"training diverged: the loss became non-finite in epoch "
+        f"{result.history.diverged_at + 1} (update {result.step + 1}); the parameters of the "
+        "last finite update were kept. Lower the learning rate or set a gradient clip norm.",
+        epoch=result.history.diverged_at,
+    )
+    err.result = result  # type: ignore[attr-defined]
+    return err
+
+
+def _finish(run: _Run, static, t0: float, step0: int, validating: bool) -> FitResult:
+    carry, history = Placement.local(run.carry), run.history
+    final = carry.params
+    if validating and history.val_loss and np.isfinite(float(carry.best_val)):
+        final = carry.best_params
+        history.best_epoch = int(np.nanargmin(np.asarray(history.val_loss)))
+    history.steps = int(carry.step) - int(step0)
+    history.seconds = time.perf_counter() - t0
+    result = FitResult(eqx.combine(final, static), carry.opt_state, history, int(carry.step))
+    if history.diverged_at is not None:
+        raise _diverged_error(result)
+    return result
+
+
+# -- the loop ------------------------------------------------------------------------------------
+
+
+def fit(model, data, *, objective: Callable, optimizer: optax.GradientTransformation,
+        max_iter: int, rng: np.random.Generator, key: jax.Array, plan: BatchPlan | None = None,
+        early_stopping: EarlyStopping | None = None, checkpointing: Checkpointing | None = None,
+        devices=None, progress: Progress | None = None, opt_state=None, step: int = 0,
+        epochs_per_call: int | None = None) -> FitResult:
+    """Train ``model`` on ``data`` (a pytree of ``(n, ...)`` arrays) for ``max_iter`` epochs.
+
+    ``plan`` (default: full batch) says how rows become minibatches;
+    ``rng`` draws their order, ``key`` is the base key (update ``t`` gets
+    ``fold_in(key, t)``). ``opt_state``/``step`` continue a previous run.
+    ``devices`` as :class:`Placement` (results agree with one device up to the
+    order of float additions). ``epochs_per_call`` defaults to about
+    :data:`STEPS_PER_CALL` updates. Returns a :class:`FitResult`; raises
+    :class:`~hiddenstate.DivergenceError` whose ``result`` holds the last finite
+    parameters when a loss or gradient became non-finite.
     """
     t0 = time.perf_counter()
     params, static = eqx.partition(model, eqx.is_inexact_array)
@@ -451,213 +694,56 @@ def fit(
         opt_state = _opt_init(params, optimizer=optimizer)
     data = jax.tree.map(jnp.asarray, data)
     n = jax.tree.leaves(data)[0].shape[0]
-    if n == 0:
-        raise ValueError("cannot train on 0 examples")
-    full, bsz, n_batches = _batch_plan(n, batch_size)
-    lengths = None
-    if buckets is not None and not full:
-        row_bucket = np.asarray(buckets[0])
-        lengths = tuple(int(x) for x in buckets[1])
-        if row_bucket.shape != (n,) or not 0 <= row_bucket.min() <= row_bucket.max() < len(
-                lengths):
-            raise ValueError(f"buckets: need one bucket in [0, {len(lengths)}) per row of the {n}")
-        n_batches = sum(-(-int(np.sum(row_bucket == b)) // bsz) for b in range(len(lengths)))
-    if curriculum is not None and curriculum[0] > 0 and lengths is None and not full:
-        raise ValueError("a curriculum needs length buckets")
-    if validation_data is not None:
-        validation_data = jax.tree.map(jnp.asarray, validation_data)
-    mesh = data_mesh(devices)
-    shard_pad = 0
-    if mesh is not None:
-        # The full batch becomes one minibatch of all rows; each minibatch is padded
-        # (weight 0) to a multiple of the device count and split over the devices.
-        shard_pad = -bsz % mesh.size
-        replicated = NamedSharding(mesh, PartitionSpec())
-        data = put(data, replicated)
-        if validation_data is not None:
-            validation_data = put(validation_data, replicated)
-        params = put(params, replicated)
-        opt_state = put(opt_state, replicated)
-    key_data = jax.random.key_data(key)
+    plan = BatchPlan.make(n) if plan is None else plan
+    if plan.n != n:
+        raise ValueError(f"the batch plan is for {plan.n} rows, the data has {n}")
+    place = Placement(devices)
+    val = None if early_stopping is None else place.replicate(
+        jax.tree.map(jnp.asarray, early_stopping.validation_data))
+    data = place.replicate(data)
     max_iter = int(max_iter)
-    if epochs_per_call is None:
-        per = max(1, STEPS_PER_CALL // n_batches)
-        calls = max(1, math.ceil(max_iter / per))
-        epochs_per_call = max(1, math.ceil(max_iter / calls))
-    if checkpointer is not None:
-        epochs_per_call = min(epochs_per_call, checkpointer.every)
-    epochs_per_call = max(1, min(int(epochs_per_call), max(max_iter, 1)))
-
-    carry = _Carry(
-        params=params,
-        opt_state=opt_state,
-        step=np.asarray(step, np.int32),
-        bad=np.asarray(False),
-        best_params=params if validation_data is not None else None,
-        best_val=np.asarray(np.inf, np.float32),
-        since_best=np.asarray(0, np.int32),
-        stopped=np.asarray(False),
-    )
-    history = History()
-    done = 0
-    if checkpointer is not None and resume:
-        found = checkpointer.latest(carry)
-        if found is not None:
-            carry, state = found
-            done = int(state["epoch"])
-            history.loss = list(state["loss"])
-            history.val_loss = list(state["val_loss"])
-            rng.bit_generator.state = state["rng"]
-            epochs_per_call = int(state["epochs_per_call"])
-    saved_at = done
-    if mesh is not None:
-        carry = put(carry, replicated)
-    progress = _progress(verbose, description, max_iter)
-    if progress is not None and done:
-        progress[0].update(progress[1], completed=done)
-
-    def checkpoint() -> None:
-        checkpointer.save(
-            carry, epoch=done, history=history, rng=rng, epochs_per_call=epochs_per_call
-        )
-
+    run = _Run(_initial_carry(place.replicate(params), place.replicate(opt_state), step,
+                              val is not None),
+               History(), rng, _epochs_per_call(plan, max_iter, epochs_per_call, checkpointing),
+               checkpointing)
+    run.resume()
+    run.carry = place.replicate(run.carry)
+    bar = (progress or Progress()).start(max_iter, run.done)
+    settings = dict(objective=objective, optimizer=optimizer,
+                    full_batch=plan.full and not place.sharded,
+                    patience=int(early_stopping.n_iter_no_change) if early_stopping else 10,
+                    tol=float(early_stopping.tol) if early_stopping else 0.0,
+                    precision=matmul_precision(), lengths=plan.lengths)
+    key_data = jax.random.key_data(key)
     try:
-        while done < max_iter:
-            todo = min(epochs_per_call, max_iter - done)
+        while run.done < max_iter:
+            todo = min(run.epochs_per_call, max_iter - run.done)
             rng_before = rng.bit_generator.state
-            active = np.zeros(epochs_per_call, bool)
-            active[:todo] = True
-            bucket = np.zeros((epochs_per_call, n_batches), np.int32)
-            if full and mesh is None:
-                idx = np.zeros((epochs_per_call, 1, 1), np.int32)
-                w = np.ones((epochs_per_call, 1, 1), np.float32)
-            elif full:
-                idx = np.broadcast_to(np.arange(n, dtype=np.int32), (epochs_per_call, 1, n))
-                w = np.ones((epochs_per_call, 1, n), np.float32)
-            else:
-                if lengths is None:
-                    idx, w = _epoch_indices(n, bsz, n_batches, todo, rng, shuffle)
-                else:
-                    idx, w = [], []
-                    for e in range(todo):
-                        easy = done + e < curriculum[0] if curriculum is not None else False
-                        i_e, w_e, bucket[e] = _bucket_epoch_indices(
-                            row_bucket, len(lengths), bsz, 1, rng, shuffle,
-                            np.asarray(curriculum[1]) if easy else None)
-                        idx.append(i_e)
-                        w.append(w_e)
-                    idx, w = np.concatenate(idx), np.concatenate(w)
-                if todo < epochs_per_call:
-                    pad = epochs_per_call - todo
-                    idx = np.concatenate([idx, np.zeros((pad, *idx.shape[1:]), np.int32)])
-                    w = np.concatenate([w, np.zeros((pad, *w.shape[1:]), np.float32)])
-            if shard_pad:
-                pad = ((0, 0), (0, 0), (0, shard_pad))
-                idx, w = np.pad(idx, pad), np.pad(w, pad)
-            idx, w = jnp.asarray(idx), jnp.asarray(w)
-            if mesh is not None:
-                split = NamedSharding(mesh, PartitionSpec(None, None, "data"))
-                idx, w = put(idx, split), put(w, split)
+            active = np.arange(run.epochs_per_call) < todo
+            idx, w, bucket = plan.draw(rng, run.done, todo, run.epochs_per_call,
+                                       gather_full=place.sharded)
             try:
-                new_carry, (losses, vals, ran) = _run_epochs(
-                    carry,
-                    static,
-                    data,
-                    validation_data,
-                    idx,
-                    w,
-                    jnp.asarray(bucket) if mesh is None else put(bucket, replicated),
-                    jnp.asarray(active) if mesh is None else put(active, replicated),
-                    key_data if mesh is None else put(key_data, replicated),
-                    objective=objective,
-                    optimizer=optimizer,
-                    full_batch=full and mesh is None,
-                    patience=int(n_iter_no_change),
-                    tol=float(tol),
-                    precision=matmul_precision(),
-                    lengths=lengths,
-                )
-                ran = host(ran)
+                carry, (losses, vals, ran) = _run_epochs(
+                    run.carry, static, data, val, *place.split_batches(idx, w),
+                    *place.inputs(bucket, active, key_data), **settings)
+                run.record(losses, vals, ran, val is not None)
             except KeyboardInterrupt:
-                # ``carry`` is still the state after the last finished call.
-                if checkpointer is not None and done > saved_at:
-                    rng.bit_generator.state = rng_before  # un-draw the lost call's orders
-                    checkpoint()
+                run.interrupted(rng_before)  # ``run.carry``: the state after the last call
                 raise
-            carry = new_carry
-            losses = host(losses)[ran]
-            history.loss.extend(float(x) for x in losses)
-            if validation_data is not None:
-                history.val_loss.extend(float(x) for x in host(vals)[ran])
-            done += todo
-            if progress is not None:
-                last = history.loss[-1] if len(losses) else float("nan")
-                progress[0].update(progress[1], completed=len(history.loss), loss=last)
+            run.carry, run.done = carry, run.done + todo
+            if bar is not None:
+                bar[0].update(bar[1], completed=len(run.history.loss),
+                              loss=run.history.loss[-1] if run.history.loss else float("nan"))
             if bool(host(carry.bad)):
-                bad = np.flatnonzero(~np.isfinite(np.asarray(history.loss)))
-                history.diverged_at = int(bad[0]) if bad.size else len(history.loss) - 1
+                bad = np.flatnonzero(~np.isfinite(np.asarray(run.history.loss)))
+                run.history.diverged_at = int(bad[0]) if bad.size else len(run.history.loss) - 1
                 break
-            if checkpointer is not None and (
-                done - saved_at >= checkpointer.every
-                or done >= max_iter
-                or bool(host(carry.stopped))
-            ):
-                checkpoint()
-                saved_at = done
-            if bool(host(carry.stopped)):
-                history.stopped_early = True
+            stopped = bool(host(carry.stopped))
+            run.checkpoint(force=run.done >= max_iter or stopped)
+            if stopped:
+                run.history.stopped_early = True
                 break
     finally:
-        if progress is not None:
-            progress[0].stop()
-
-    if jax.process_count() > 1:
-        # Hand back ordinary local arrays: inference after a multi-process fit is local.
-        carry = jax.tree.map(lambda x: jnp.asarray(host(x)), carry)
-    final_params = carry.params
-    if validation_data is not None and history.val_loss and np.isfinite(float(carry.best_val)):
-        final_params = carry.best_params
-        history.best_epoch = int(np.nanargmin(np.asarray(history.val_loss)))
-    history.steps = int(carry.step) - int(step)
-    history.seconds = time.perf_counter() - t0
-    result = FitResult(
-        model=eqx.combine(final_params, static),
-        opt_state=carry.opt_state,
-        history=history,
-        step=int(carry.step),
-    )
-    if history.diverged_at is not None:
-        err = DivergenceError(
-            f"training diverged: the loss became non-finite in epoch {history.diverged_at + 1} "
-            f"(update {int(carry.step) + 1}); the parameters of the last finite update were "
-            "kept. Lower the learning rate or set a gradient clip norm.",
-            epoch=history.diverged_at,
-        )
-        err.result = result  # type: ignore[attr-defined]
-        raise err
-    return result
-
-
-def _progress(verbose, description: str, total: int):
-    if not verbose:
-        return None
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    progress = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("epochs  loss {task.fields[loss]:.4g}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    task = progress.add_task(description, total=total, loss=float("nan"))
-    progress.start()
-    return progress, task
+        if bar is not None:
+            bar[0].stop()
+    return _finish(run, static, t0, step, val is not None)

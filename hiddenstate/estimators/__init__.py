@@ -1,8 +1,9 @@
-"""scikit-learn-style estimators."""
+"""scikit-learn-style estimators, all on one training template (``_base.TrainingMixin``)."""
 
-from ._autoencoder import Autoencoder, AutoencoderObjective
+from ..objectives import AutoencoderObjective, SequenceObjective
+from ._autoencoder import Autoencoder
 from ._recursive import RecursiveAutoencoder
-from ._sequence import SequenceModel, SequenceObjective
+from ._sequence import SequenceModel
 from ._sequence_ae import SequenceAutoencoder
 
 __all__ = ["Autoencoder", "AutoencoderObjective", "RecursiveAutoencoder", "SequenceAutoencoder",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from numbers import Integral, Real
 
 import equinox as eqx
@@ -13,76 +12,19 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .. import _serialize, losses, train
-from .._errors import DivergenceError, InputError, ModelFileError
+from .. import _serialize
+from .._errors import InputError, ModelFileError
 from ..nn._activations import ACTIVATIONS
 from ..nn._autoencoder import AutoencoderNet
-from ._base import TRAINING_CONSTRAINTS, TrainingMixin, check_finite
+from ..objectives import AutoencoderObjective
+from ._base import TRAINING_CONSTRAINTS, IncrementalMixin, TrainingData, TrainingMixin, check_finite
+from ._inference import apply_batched, pad_rows
 
 __all__ = ["Autoencoder", "AutoencoderObjective"]
 
 #: Rows per compiled call at inference; inputs are padded to a power of two up to this,
 #: so inference compiles a bounded number of times whatever the input sizes.
 _CHUNK = 8192
-
-
-@dataclasses.dataclass(frozen=True)
-class AutoencoderObjective:
-    r"""Training loss of :class:`AutoencoderNet` for a minibatch (hashable, so it can be jitted).
-
-    .. math::
-        L = \frac{\sum_i w_i \ell(\tilde x_i, x_i)}{\sum_i w_i}
-            + \frac{\alpha}{2} \sum_l \lVert W_l \rVert^2
-            + \beta \sum_j \mathrm{KL}(\rho \,\Vert\, \hat\rho_j)
-
-    with :math:`\ell` the squared error averaged over features (``mse``) or the
-    binary cross-entropy summed over features from logits (``cross_entropy``),
-    :math:`\tilde x` the reconstruction of the (optionally corrupted) input,
-    and :math:`\hat\rho_j` the batch mean of code unit :math:`j`.
-    """
-
-    loss: str = "mse"
-    alpha: float = 0.0
-    sparsity: float = 0.0
-    sparsity_target: float = 0.05
-    noise: str | None = None
-    noise_level: float = 0.0
-
-    @property
-    def uses_key(self) -> bool:
-        """Only the denoising corruption draws random numbers."""
-        return self.noise is not None and self.noise_level > 0
-
-    def per_row(self, model: AutoencoderNet, x: jax.Array) -> jax.Array:
-        """Reconstruction error of each row of ``x`` (no corruption, no penalty)."""
-        z = jax.vmap(model.decode_logits)(jax.vmap(model.encode)(x))
-        return self._error(model, z, x)
-
-    def _error(self, model, z, x):
-        if self.loss == "cross_entropy":
-            return jnp.sum(losses.sigmoid_cross_entropy(z, x), axis=-1)
-        pred = jax.nn.sigmoid(z) if model.output == "sigmoid" else z
-        return jnp.mean(losses.squared_error(pred, x), axis=-1)
-
-    def __call__(self, model: AutoencoderNet, x: jax.Array, weight: jax.Array, key) -> jax.Array:
-        x_in = x
-        if self.noise == "masking" and self.noise_level > 0:
-            keep = jax.random.bernoulli(key, 1.0 - self.noise_level, x.shape)
-            x_in = jnp.where(keep, x, 0.0)
-        elif self.noise == "gaussian" and self.noise_level > 0:
-            x_in = x + self.noise_level * jax.random.normal(key, x.shape, x.dtype)
-        h = jax.vmap(model.encode)(x_in)
-        z = jax.vmap(model.decode_logits)(h)
-        err = self._error(model, z, x)
-        total = jnp.sum(weight)
-        loss = jnp.sum(weight * err) / total
-        if self.alpha > 0:
-            mats = list(model.weights) + list(model.decoder_weights or ())
-            loss = loss + 0.5 * self.alpha * sum(jnp.sum(w * w) for w in mats)
-        if self.sparsity > 0:
-            rho = jnp.sum(weight[:, None] * h, axis=0) / total
-            loss = loss + self.sparsity * jnp.sum(losses.kl_bernoulli(self.sparsity_target, rho))
-        return loss
 
 
 @eqx.filter_jit
@@ -102,32 +44,28 @@ def _decode(model: AutoencoderNet, h):
 
 
 @eqx.filter_jit
+def _reconstruct(model: AutoencoderNet, x):
+    return jax.vmap(model)(x)
+
+
+@eqx.filter_jit
 def _errors(model: AutoencoderNet, x, objective: AutoencoderObjective, per_feature: bool):
-    z = jax.vmap(model.decode_logits)(jax.vmap(model.encode)(x))
     if not per_feature:
-        return objective._error(model, z, x)
-    if objective.loss == "cross_entropy":
-        return losses.sigmoid_cross_entropy(z, x)
-    pred = jax.nn.sigmoid(z) if model.output == "sigmoid" else z
-    return losses.squared_error(pred, x)
+        return objective.per_example(model, x)
+    z = jax.vmap(model.decode_logits)(jax.vmap(model.encode)(x))
+    return objective.feature_errors(model, z, x)
 
 
-def _chunked(fn, x: np.ndarray, *args) -> np.ndarray:
-    """Apply ``fn(x_chunk, *args)`` over padded row chunks (bounded compilations)."""
-    n = x.shape[0]
-    outs = []
-    for start in range(0, n, _CHUNK):
-        part = x[start : start + _CHUNK]
-        m = part.shape[0]
-        size = min(_CHUNK, max(16, 1 << (m - 1).bit_length()))
-        if size != m:
-            part = np.concatenate([part, np.zeros((size - m, *part.shape[1:]), part.dtype)])
-        outs.append(np.asarray(fn(jnp.asarray(part), *args))[:m])
-    return np.concatenate(outs) if outs else np.zeros((0,), np.float32)
+def _rows(fn, model, X: np.ndarray) -> np.ndarray:
+    """``fn(model, chunk)`` over padded row chunks of ``X`` (bounded compilations)."""
+    return apply_batched(lambda a: fn(model, jnp.asarray(a)), X.shape[0],
+                         lambda rows, size, _: (pad_rows(X[rows], size),),
+                         chunk=_CHUNK, min_rows=16)
 
 
 @_serialize.register
-class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TrainingMixin, BaseEstimator):
+class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, IncrementalMixin,
+                  TrainingMixin, BaseEstimator):
     r"""Autoencoder with tied weights by default (seeds 003 and 004), as a scikit-learn transformer.
 
     One hidden layer with ``n_components`` units learns
@@ -354,10 +292,10 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TrainingMix
             noise_level=float(self.noise_level),
         )
 
-    def _new_model(self, n_features: int, key) -> AutoencoderNet:
+    def _new_model(self, key) -> AutoencoderNet:
         return _init_net(
             key,
-            sizes=(n_features, *self._hidden_sizes()),
+            sizes=(int(self.n_features_in_), *self._hidden_sizes()),
             tied=bool(self.tied),
             activation=self.activation,
             output=self.output,
@@ -372,74 +310,14 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TrainingMix
         check_finite(X, columns=getattr(self, "feature_names_in_", None))
         return np.asarray(X, np.float32)
 
+    def _prepare(self, X, y=None, *, reset: bool) -> TrainingData:
+        del y
+        return TrainingData(self._validate_X(X, reset=reset))
+
     # -- training ----------------------------------------------------------------------------
     def fit(self, X, y=None):
         """Train on ``X`` (n_samples, n_features); ``y`` is ignored. Returns ``self``."""
-        self._check_settings()
-        continuing = self.warm_start and hasattr(self, "model_")
-        X = self._validate_X(X, reset=not continuing)
-        return self._train(X, epochs=int(self.max_iter), continuing=continuing, append=False)
-
-    def partial_fit(self, X, y=None):
-        """One epoch over ``X``, continuing from the current parameters and optimizer state."""
-        first = not hasattr(self, "model_")
-        if first:
-            self._check_settings()
-        X = self._validate_X(X, reset=first)
-        return self._train(X, epochs=1, continuing=not first, append=not first, partial=True)
-
-    def _train(self, X, *, epochs: int, continuing: bool, append: bool, partial: bool = False):
-        checkpointer = None
-        if continuing:
-            rng = self._rng
-        else:
-            seed = self._run_seed()
-            checkpointer = self._checkpointer(X, seed, partial=partial)
-            rng = np.random.default_rng(seed)
-        init_key = self._key(rng)
-        train_key = self._key(rng)
-        if continuing:
-            model, opt_state, step = self.model_, self._opt_state, self._step
-        else:
-            model, opt_state, step = self._new_model(X.shape[1], init_key), None, 0
-
-        val = None
-        if self.early_stopping and not partial:
-            tr, va = train.split_validation(X.shape[0], self.validation_fraction, rng)
-            X, val = X[tr], X[va]
-        bsz = self._resolve_batch_size(X.shape[0])
-        steps_per_epoch = 1 if bsz is None else -(-X.shape[0] // bsz)
-        optimizer = self._optimizer(steps_per_epoch)
-        try:
-            result = train.fit(
-                model,
-                X,
-                objective=self._objective(),
-                optimizer=optimizer,
-                max_iter=epochs,
-                rng=rng,
-                key=train_key,
-                batch_size=bsz,
-                shuffle=self.shuffle,
-                opt_state=opt_state,
-                step=step,
-                validation_data=val,
-                n_iter_no_change=self.n_iter_no_change,
-                tol=self.tol,
-                verbose=self.verbose,
-                description=type(self).__name__,
-                epochs_per_call=1 if partial else None,
-                checkpointer=checkpointer,
-                resume=bool(self.resume),
-                devices=self.devices,
-            )
-        except DivergenceError as err:
-            self._store(err.result, rng, append=append)  # type: ignore[attr-defined]
-            raise
-        self._store(result, rng, append=append)
-        if not partial:
-            self._warn_convergence(result.history)
-        return self
+        return self._fit(X)
 
     def fit_file(self, path, *, chunk_rows: int | None = None, header: bool | None = None):
         """Train on a ``.npy``, CSV or TSV file without loading it whole.
@@ -450,57 +328,51 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TrainingMix
         schedule run across blocks and epochs. Peak memory is about one block:
         ``chunk_rows`` rows (default: 64 MiB of float32), not the file.
 
-        Returns ``self``. Early stopping and checkpoints are not used here.
+        Returns ``self``. Early stopping, checkpoints and warm starts need the
+        whole data at once and are refused here.
         """
+        from .. import train
         from ..datasets import iter_table_chunks
 
         self._check_settings()
+        for name in ("early_stopping", "warm_start"):
+            if getattr(self, name):
+                raise ValueError(f"fit_file does not support {name}=True (it streams the "
+                                 "file block by block); use fit on data in memory")
+        if self.checkpoint_dir is not None:
+            raise ValueError("fit_file does not support checkpoint_dir (it streams the file "
+                             "block by block); use fit on data in memory")
         if chunk_rows is None:
             first = next(iter_table_chunks(path, 1, header=header))
             chunk_rows = max(1024, (64 << 20) // (4 * first.shape[1]))
-        n_rows, n_features = 0, None
-        for block in iter_table_chunks(path, chunk_rows, header=header):
-            n_rows += block.shape[0]
-            n_features = block.shape[1]
-        self.n_features_in_ = n_features
+        sizes = [block.shape for block in iter_table_chunks(path, chunk_rows, header=header)]
+        self.n_features_in_ = sizes[0][1]
         if hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
         rng = np.random.default_rng(self._run_seed())
-        model = self._new_model(n_features, self._key(rng))
-        key = self._key(rng)
-        bsz = self._resolve_batch_size(min(chunk_rows, n_rows))
-        steps = sum(
-            1 if bsz is None else -(-min(chunk_rows, n_rows - s) // bsz)
-            for s in range(0, n_rows, chunk_rows)
-        )
-        optimizer = self._optimizer(steps)
+        model, key = self._new_model(self._key(rng)), self._key(rng)
+        plans = [train.BatchPlan.make(m, self._resolve_batch_size(m), shuffle=self.shuffle)
+                 for m, _ in sizes]
+        optimizer = self._optimizer(sum(p.steps_per_epoch for p in plans))
         opt_state, step, curve = None, 0, []
         for _ in range(int(self.max_iter)):
-            total, rows, offset = 0.0, 0, 0
-            for block in iter_table_chunks(path, chunk_rows, header=header):
+            total, offset = 0.0, 0
+            blocks = iter_table_chunks(path, chunk_rows, header=header)
+            for block, plan in zip(blocks, plans, strict=True):
                 check_finite(block, row_offset=offset, path=path)
                 result = train.fit(
                     model, block, objective=self._objective(), optimizer=optimizer,
-                    max_iter=1, rng=rng, key=key, batch_size=bsz, shuffle=self.shuffle,
-                    opt_state=opt_state, step=step, epochs_per_call=1, devices=self.devices,
-                )
+                    max_iter=1, rng=rng, key=key, plan=plan, opt_state=opt_state, step=step,
+                    epochs_per_call=1, devices=self.devices)
                 model, opt_state, step = result.model, result.opt_state, result.step
                 total += result.history.loss[0] * block.shape[0]
-                rows += block.shape[0]
                 offset += block.shape[0]
-            curve.append(total / rows)
+            curve.append(total / offset)
         self.model_, self._opt_state, self._step, self._rng = model, opt_state, step, rng
         self.loss_curve_, self.validation_scores_ = curve, []
         self.n_iter_ = len(curve)
         self.best_loss_ = min(curve)
         return self
-
-    def _store(self, result: train.FitResult, rng, *, append: bool) -> None:
-        self.model_ = result.model
-        self._opt_state = result.opt_state
-        self._step = result.step
-        self._rng = rng
-        self._record(result.history, append=append)
 
     # -- inference ---------------------------------------------------------------------------
     @property
@@ -518,7 +390,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TrainingMix
         check_is_fitted(self)
         X_in = X
         X = self._validate_X(X, reset=False)
-        return self._out(_chunked(lambda a: _encode(self.model_, a), X), X_in)
+        return self._out(_rows(_encode, self.model_, X), X_in)
 
     def inverse_transform(self, X):
         """Reconstruction ``(n_samples, n_features)`` from codes ``(n_samples, n_components)``."""
@@ -530,14 +402,14 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TrainingMix
             )
         codes = codes.astype(np.float32)
         check_finite(codes, name="codes")
-        return _chunked(lambda a: _decode(self.model_, a), codes)
+        return _rows(_decode, self.model_, codes)
 
     def predict(self, X):
         """Reconstruction of ``X`` (encode, then decode)."""
         check_is_fitted(self)
         X_in = X
         X = self._validate_X(X, reset=False)
-        return self._out(_chunked(lambda a: jax.vmap(self.model_)(a), X), X_in)
+        return self._out(_rows(_reconstruct, self.model_, X), X_in)
 
     def reconstruction_error(self, X, per_feature: bool = False):
         """Per-row reconstruction error ``(n_samples,)`` in the training loss's units.
@@ -547,8 +419,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TrainingMix
         """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        obj = self._objective()
-        return _chunked(lambda a: _errors(self.model_, a, obj, bool(per_feature)), X)
+        objective, per_feature = self._objective(), bool(per_feature)
+        return _rows(lambda m, a: _errors(m, a, objective, per_feature), self.model_, X)
 
     def score_samples(self, X):
         """Minus the per-row reconstruction error: higher is more normal."""
@@ -569,44 +441,21 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TrainingMix
         return tags
 
     # -- files -------------------------------------------------------------------------------
-    def _to_file(self):
-        params = self._file_params()
-        if isinstance(params["n_components"], tuple):
-            params["n_components"] = list(params["n_components"])
-        config = {
-            "params": params,
+    def _fitted_config(self) -> dict:
+        return {
             "n_features_in": int(self.n_features_in_),
             "feature_names_in": None
             if not hasattr(self, "feature_names_in_")
             else [str(c) for c in self.feature_names_in_],
-            "loss_curve": [float(x) for x in self.loss_curve_],
-            "n_iter": int(self.n_iter_),
         }
-        return config, _serialize.module_to_tensors(self.model_)
 
-    @classmethod
-    def _from_file(cls, config: dict, tensors: dict, *, path) -> Autoencoder:
-        params = dict(config["params"])
-        known = set(cls().get_params())
-        unknown = set(params) - known
-        if unknown:
-            raise ModelFileError(f"{path}: unknown settings {sorted(unknown)}")
-        est = cls(**params)
-        try:
-            est._check_settings()
-        except ValueError as exc:
-            raise ModelFileError(f"{path}: invalid settings: {exc}") from None
+    def _restore_fitted(self, config: dict, path) -> None:
         n_features = int(config["n_features_in"])
         if n_features < 1:
             raise ModelFileError(f"{path}: invalid n_features_in {n_features}")
-        skeleton = est._new_model(n_features, jax.random.key(0))
-        est.model_ = _serialize.tensors_to_module(skeleton, tensors, path=path)
-        est.n_features_in_ = n_features
-        if config.get("feature_names_in") is not None:
-            est.feature_names_in_ = np.asarray(config["feature_names_in"], dtype=object)
-        est.loss_curve_ = [float(x) for x in config.get("loss_curve", [])]
-        est.validation_scores_ = []
-        est.n_iter_ = int(config.get("n_iter", len(est.loss_curve_)))
-        est.best_loss_ = float(np.nanmin(est.loss_curve_)) if est.loss_curve_ else float("nan")
-        est._opt_state, est._step, est._rng = None, 0, est._numpy_rng()
-        return est
+        self.n_features_in_ = n_features
+        names = config.get("feature_names_in")
+        if names is not None:
+            if len(names) != n_features or not all(isinstance(c, str) for c in names):
+                raise ModelFileError(f"{path}: feature_names_in does not match n_features_in")
+            self.feature_names_in_ = np.asarray(names, dtype=object)

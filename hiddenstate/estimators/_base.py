@@ -1,22 +1,41 @@
-"""What every hiddenstate estimator shares: randomness, optimizers, checks, files."""
+"""The estimator template: the one fit skeleton, files and checks every estimator shares.
+
+:class:`TrainingMixin._fit` is the training skeleton (in the shape of
+scikit-learn's ``BaseMultilayerPerceptron._fit(X, y, incremental)``): seed and
+Generator, checkpoints, validation split, batch plan, optimizer and its
+schedule length, the call to :func:`hiddenstate.train.fit`, divergence
+handling and the convergence warning. An estimator supplies only what is its
+own:
+
+- ``_prepare(X, y, *, reset, **fit_params) -> TrainingData``: validate and
+  encode the data (with ``reset``, also learn what the data defines:
+  ``n_features_in_``, an alphabet, a vocabulary, the classes);
+- ``_new_model(key)``: a fresh network for the attributes ``_prepare`` set;
+- ``_objective()``: the training loss (:mod:`hiddenstate.objectives`);
+- optionally ``_check_settings()`` (cross-parameter checks),
+  ``_after_train(data)`` (e.g. a classifier on the learned features),
+  ``_fitted_config()`` / ``_restore_fitted(config, path)`` (what a model file
+  stores beside the parameters) and ``_extra_tensors()`` /
+  ``_restore_extra_tensors(tensors, path)``.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import warnings
 from numbers import Integral, Real
+from typing import Any
 
-import jax
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from .. import _serialize
-from .._errors import InputError
+from .._errors import DivergenceError, InputError, ModelFileError
 from ..optim import OPTIMIZERS, SCHEDULES, make_optimizer
-from ..train import History
 
-__all__ = ["TrainingMixin", "check_finite", "TRAINING_CONSTRAINTS"]
+__all__ = ["TrainingMixin", "IncrementalMixin", "TrainingData", "check_finite",
+           "TRAINING_CONSTRAINTS"]
 
 #: Constraints of the training settings every estimator shares.
 TRAINING_CONSTRAINTS: dict = {
@@ -74,9 +93,135 @@ def check_finite(
     )
 
 
-class TrainingMixin:
-    """Shared plumbing; subclasses keep the sklearn parameters listed in TRAINING_CONSTRAINTS."""
+@dataclasses.dataclass
+class TrainingData:
+    """What an estimator's ``_prepare`` hands the template.
 
+    ``data`` is a pytree of ``(n, ...)`` arrays (the rows the objective sees);
+    ``buckets`` ``(row_bucket (n,), lengths)`` and ``difficulty`` ``(n,)`` (the
+    curriculum's order) are optional; ``extra`` is anything the estimator's
+    ``_after_train`` needs (it is not split for validation).
+    """
+
+    data: Any
+    buckets: tuple[np.ndarray, tuple[int, ...]] | None = None
+    difficulty: np.ndarray | None = None
+    extra: Any = None
+
+    @property
+    def n(self) -> int:
+        import jax
+
+        return int(jax.tree.leaves(self.data)[0].shape[0])
+
+    def rows(self, idx: np.ndarray) -> TrainingData:
+        """The rows ``idx`` (data, buckets and difficulty alike)."""
+        import jax
+
+        buckets = None if self.buckets is None else (self.buckets[0][idx], self.buckets[1])
+        return TrainingData(jax.tree.map(lambda a: a[idx], self.data), buckets,
+                            None if self.difficulty is None else self.difficulty[idx], self.extra)
+
+    def fingerprint(self) -> dict:
+        """Shape and hash of the data, so a checkpoint of other data is refused."""
+        import hashlib
+
+        import jax
+
+        leaves = [np.ascontiguousarray(a) for a in jax.tree.leaves(self.data)]
+        digest = hashlib.blake2b(digest_size=16)
+        for leaf in leaves:
+            digest.update(leaf.view(np.uint8))
+        return {"shape": list(leaves[0].shape), "blake2b": digest.hexdigest()}
+
+
+class TrainingMixin:
+    """The fit skeleton and the files; subclasses keep the sklearn parameters listed in
+    TRAINING_CONSTRAINTS and fill in the hooks named in the module docstring."""
+
+    #: Prefix of the network's tensors in a model file.
+    _tensor_prefix = ""
+
+    # -- hooks with defaults -------------------------------------------------------------------
+    def _check_settings(self) -> None:
+        self._validate_params()
+
+    def _after_train(self, data: TrainingData) -> None:
+        """Called after training, also after a divergence (with the last finite model)."""
+
+    def _curriculum(self) -> int:
+        return 0
+
+    def _description(self) -> str:
+        return type(self).__name__
+
+    # -- the skeleton --------------------------------------------------------------------------
+    def _fit(self, X, y=None, *, incremental: bool = False, **fit_params):
+        """Train: a fresh fit, a warm start (``warm_start``) or one epoch (``incremental``)."""
+        fitted = hasattr(self, "model_")
+        continuing = fitted and (incremental or bool(self.warm_start))
+        self._check_settings()
+        prepared = self._prepare(X, y, reset=not continuing, **fit_params)
+        if continuing:
+            rng, checkpointing = self._rng, None
+        else:
+            seed = self._run_seed()
+            rng = np.random.default_rng(seed)
+            checkpointing = None if incremental else self._checkpointing(prepared, seed)
+        init_key, train_key = self._key(rng), self._key(rng)
+        if continuing:
+            model, opt_state, step = self.model_, self._opt_state, self._step
+        else:
+            model, opt_state, step = self._new_model(init_key), None, 0
+        training, stopping = self._split(prepared, rng, incremental)
+        plan = self._plan(training, curriculum=0 if continuing else self._curriculum())
+        from .. import train
+
+        try:
+            result = train.fit(
+                model, training.data, objective=self._objective(),
+                optimizer=self._optimizer(plan.steps_per_epoch),
+                max_iter=1 if incremental else int(self.max_iter), rng=rng, key=train_key,
+                plan=plan, early_stopping=stopping, checkpointing=checkpointing,
+                devices=self.devices, progress=train.Progress(self.verbose, self._description()),
+                opt_state=opt_state, step=step, epochs_per_call=1 if incremental else None)
+        except DivergenceError as err:
+            self._store(err.result, rng, prepared, append=incremental and fitted)  # type: ignore
+            raise
+        self._store(result, rng, prepared, append=incremental and fitted)
+        if not incremental:
+            self._warn_convergence(result.history)
+        return self
+
+    def _split(self, prepared: TrainingData, rng, incremental: bool):
+        """(training rows, EarlyStopping or None): hold out ``validation_fraction``."""
+        if not self.early_stopping or incremental:
+            return prepared, None
+        from .. import train
+
+        tr, va = train.split_validation(prepared.n, self.validation_fraction, rng)
+        stopping = train.EarlyStopping(prepared.rows(va).data, int(self.n_iter_no_change),
+                                       float(self.tol))
+        return prepared.rows(tr), stopping
+
+    def _plan(self, training: TrainingData, *, curriculum: int):
+        from .. import train
+
+        difficulty = training.difficulty
+        return train.BatchPlan.make(
+            training.n, self._resolve_batch_size(training.n), shuffle=bool(self.shuffle),
+            buckets=training.buckets,
+            curriculum=None if difficulty is None else (curriculum, difficulty))
+
+    def _store(self, result, rng, prepared: TrainingData, *, append: bool) -> None:
+        self.model_ = result.model
+        self._opt_state = result.opt_state
+        self._step = result.step
+        self._rng = rng
+        self._record(result.history, append=append)
+        self._after_train(prepared)
+
+    # -- randomness, settings ------------------------------------------------------------------
     def _numpy_rng(self) -> np.random.Generator:
         """The Generator that drives this fit (kept across warm starts and partial_fit)."""
         rs = self.random_state
@@ -93,38 +238,39 @@ class TrainingMixin:
         rs = self.random_state
         if isinstance(rs, Integral) and not isinstance(rs, bool):
             return int(rs)
-        checkpoint_dir = getattr(self, "checkpoint_dir", None)
-        if rs is None and checkpoint_dir is not None and getattr(self, "resume", False):
+        if rs is None and self.checkpoint_dir is not None and self.resume:
             from ..checkpoint import Checkpointer
 
-            state = Checkpointer(checkpoint_dir).peek()
+            state = Checkpointer(self.checkpoint_dir).peek()
             if state is not None and "seed" in state.get("settings", {}):
                 return int(state["settings"]["seed"])
         if isinstance(rs, np.random.RandomState):
             return int(rs.randint(0, 2**31 - 1))
         return int(np.random.SeedSequence().entropy % (2**63))
 
-    def _checkpointer(self, X: np.ndarray, seed: int, *, partial: bool):
-        """A Checkpointer for this run, or None (no checkpoint_dir, or partial_fit)."""
-        if getattr(self, "checkpoint_dir", None) is None or partial:
+    def _checkpointing(self, prepared: TrainingData, seed: int):
+        """Checkpoint settings for this run, or None (no checkpoint_dir)."""
+        if self.checkpoint_dir is None:
             return None
-        import hashlib
-
         from ..checkpoint import Checkpointer
+        from ..train import Checkpointing
 
         params = {k: v for k, v in self.get_params().items() if k not in _NOT_SETTINGS}
         params["random_state"] = None  # the seed below stands for it
-        digest = hashlib.blake2b(np.ascontiguousarray(X).view(np.uint8), digest_size=16)
         settings = {
             "estimator": type(self).__name__,
             "params": params,
             "seed": seed,
-            "data": {"shape": list(X.shape), "blake2b": digest.hexdigest()},
+            "data": prepared.fingerprint(),
         }
-        return Checkpointer(self.checkpoint_dir, every=self.checkpoint_every, settings=settings)
+        checkpointer = Checkpointer(self.checkpoint_dir, every=self.checkpoint_every,
+                                    settings=settings)
+        return Checkpointing(checkpointer, resume=bool(self.resume))
 
     @staticmethod
-    def _key(rng: np.random.Generator) -> jax.Array:
+    def _key(rng: np.random.Generator):
+        import jax
+
         return jax.random.key(int(rng.integers(0, 2**31 - 1)))
 
     def _resolve_batch_size(self, n: int) -> int | None:
@@ -144,7 +290,7 @@ class TrainingMixin:
             clip_norm=None if self.clip_norm is None else float(self.clip_norm),
         )
 
-    def _record(self, history: History, *, append: bool) -> None:
+    def _record(self, history, *, append: bool) -> None:
         if append and hasattr(self, "loss_curve_"):
             self.loss_curve_ = [*self.loss_curve_, *history.loss]
             self.validation_scores_ = [*self.validation_scores_, *(-v for v in history.val_loss)]
@@ -155,7 +301,7 @@ class TrainingMixin:
         finite = [x for x in self.loss_curve_ if np.isfinite(x)]
         self.best_loss_ = min(finite) if finite else float("nan")
 
-    def _warn_convergence(self, history: History) -> None:
+    def _warn_convergence(self, history) -> None:
         """ConvergenceWarning when max_iter ended a run that was still improving."""
         if history.stopped_early or history.diverged_at is not None:
             return
@@ -166,26 +312,92 @@ class TrainingMixin:
         before, last = curve[-k - 1], curve[-1]
         # Still improving by more than ``tol`` (relative) per epoch, on average.
         if before - last > self.tol * k * max(abs(before), 1e-12):
+            from sklearn.exceptions import ConvergenceWarning
+
             warnings.warn(
                 f"{type(self).__name__}: max_iter={self.max_iter} reached while the loss "
                 f"was still falling ({before:.4g} -> {last:.4g} over the last {k} epochs); "
                 "raise max_iter or learning_rate.",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
 
-    # -- files -------------------------------------------------------------------------------
+    # -- files ---------------------------------------------------------------------------------
     def _file_params(self) -> dict:
         """``get_params()`` as a model file stores them: machine-specific settings dropped
         (device lists, checkpoint folders), a RandomState replaced by None."""
         params = self.get_params()
         if not isinstance(params.get("random_state"), int):
             params["random_state"] = None
-        if "devices" in params and not isinstance(params["devices"], int):
+        if not isinstance(params["devices"], int):
             params["devices"] = None
-        if "checkpoint_dir" in params:
-            params["checkpoint_dir"], params["resume"] = None, False
-        return params
+        params["checkpoint_dir"], params["resume"] = None, False
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}
+
+    def _fitted_config(self) -> dict:
+        return {}
+
+    def _restore_fitted(self, config: dict, path) -> None:
+        del config, path
+
+    def _extra_tensors(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def _restore_extra_tensors(self, tensors: dict[str, np.ndarray], path) -> None:
+        del tensors, path
+
+    def _to_file(self):
+        config = {
+            "params": self._file_params(),
+            **self._fitted_config(),
+            "loss_curve": [float(x) for x in self.loss_curve_],
+            "n_iter": int(self.n_iter_),
+        }
+        tensors = _serialize.module_to_tensors(self.model_, self._tensor_prefix)
+        tensors.update(self._extra_tensors())
+        return config, tensors
+
+    @classmethod
+    def _from_file(cls, config: dict, tensors: dict, *, path):
+        """Rebuild a fitted estimator from a model file, checking every setting and tensor."""
+        import jax
+
+        params = config.get("params")
+        if not isinstance(params, dict):
+            raise ModelFileError(f"{path}: the model settings hold no parameters")
+        unknown = set(params) - set(cls().get_params())
+        if unknown:
+            raise ModelFileError(f"{path}: unknown settings {sorted(unknown)}")
+        est = cls(**params)
+        try:
+            est._check_settings()
+        except (ValueError, TypeError) as exc:
+            raise ModelFileError(f"{path}: invalid settings: {exc}") from None
+        est._restore_fitted(config, path)
+        extra = est._extra_tensors_expected()
+        model_tensors = {k: v for k, v in tensors.items() if k not in extra}
+        skeleton = est._new_model(jax.random.key(0))
+        est.model_ = _serialize.tensors_to_module(skeleton, model_tensors, path=path,
+                                                  prefix=est._tensor_prefix)
+        leftover = sorted(set(model_tensors) - set(_serialize.module_to_tensors(
+            est.model_, est._tensor_prefix)))
+        if leftover:
+            raise ModelFileError(f"{path}: unexpected tensors {leftover}")
+        est._restore_extra_tensors({k: v for k, v in tensors.items() if k in extra}, path)
+        curve = config.get("loss_curve", [])
+        if not isinstance(curve, list):
+            raise ModelFileError(f"{path}: loss_curve is not a list")
+        est.loss_curve_ = [float(x) for x in curve]
+        est.validation_scores_ = []
+        est.n_iter_ = int(config.get("n_iter", len(est.loss_curve_)))
+        finite = [x for x in est.loss_curve_ if np.isfinite(x)]
+        est.best_loss_ = min(finite) if finite else float("nan")
+        est._opt_state, est._step, est._rng = None, 0, est._numpy_rng()
+        return est
+
+    def _extra_tensors_expected(self) -> set[str]:
+        """Names of the non-network tensors a model file of this estimator holds."""
+        return set()
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the fitted estimator to ``path`` (safetensors + JSON), atomically."""
@@ -194,3 +406,12 @@ class TrainingMixin:
         check_is_fitted(self)
         config, tensors = self._to_file()
         _serialize.save(path, type(self).__name__, config, tensors)
+
+
+class IncrementalMixin:
+    """``partial_fit``: one epoch over new data, continuing the optimizer state."""
+
+    def partial_fit(self, X, y=None, **fit_params):
+        """One epoch over ``X`` (and ``y``), continuing from the current parameters and
+        optimizer state (the first call starts a new model). Returns ``self``."""
+        return self._fit(X, y, incremental=True, **fit_params)

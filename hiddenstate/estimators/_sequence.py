@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from numbers import Integral, Real
 
 import equinox as eqx
@@ -13,16 +12,16 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .. import _serialize, losses, train
-from .._errors import DivergenceError, InputError, ModelFileError
+from .. import _serialize
+from .._errors import InputError, ModelFileError
 from ..nn._cells import CELLS
 from ..nn._sequence import SequenceNet
-from ._base import TRAINING_CONSTRAINTS, TrainingMixin
+from ..objectives import SequenceObjective
+from ._base import TRAINING_CONSTRAINTS, IncrementalMixin, TrainingData, TrainingMixin
+from ._inference import apply_batched
 
 __all__ = ["SequenceModel", "SequenceObjective"]
 
-#: Padded sequence lengths are multiples of this (a few buckets, few compilations).
-_BUCKET = 8
 #: Training pads minibatches to at most this many lengths, multiples of _STEP. Each bucket
 #: is one more branch of the compiled epoch (about 0.35 s more XLA compilation on 2 cores);
 #: on W3 (Reber strings of 10-31 steps) one bucket took 47 us per online update, two 30 us,
@@ -31,35 +30,9 @@ _MAX_BUCKETS = 2
 _STEP = 4
 
 
-@dataclasses.dataclass(frozen=True)
-class SequenceObjective:
-    r"""Mean per-step loss of a batch of padded sequences.
-
-    ``batch = (xs (B, L, n_in), ys (B, L, n_out), mask (B, L))``. Per step:
-    binary cross-entropy averaged over outputs (``sigmoid``, multi-hot targets),
-    softmax cross-entropy (``softmax``, one-hot targets) or squared error averaged
-    over outputs (``linear``); per sequence the mean over its valid steps; the
-    batch mean is weighted by ``weight``.
-    """
-
-    output: str = "softmax"
-    uses_key = False
-
-    def step_losses(self, z, ys):
-        if self.output == "sigmoid":
-            return jnp.mean(losses.sigmoid_cross_entropy(z, ys), axis=-1)
-        if self.output == "softmax":
-            return losses.softmax_cross_entropy(z, ys)
-        return jnp.mean(losses.squared_error(z, ys), axis=-1)
-
-    def __call__(self, model, batch, weight, key):
-        xs, ys, mask = batch
-        # One sequence (online training): the unbatched scan, whose vector-matrix
-        # products XLA's CPU backend runs much faster than (1, n) matrix products.
-        z = model(xs[0])[None] if xs.shape[0] == 1 else jax.vmap(model)(xs)
-        per_step = self.step_losses(z, ys) * mask
-        per_seq = jnp.sum(per_step, axis=-1) / jnp.maximum(jnp.sum(mask, axis=-1), 1.0)
-        return jnp.sum(weight * per_seq) / jnp.sum(weight)
+@eqx.filter_jit
+def _per_sequence(model, batch, objective: SequenceObjective):
+    return objective.per_example(model, batch)
 
 
 @eqx.filter_jit
@@ -104,10 +77,6 @@ def _sample(model, start, key, *, n: int, steps: int, stop: int, n_stops: int, o
     return jax.vmap(one)(jax.random.split(key, n))
 
 
-def _bucket(length: int) -> int:
-    return max(_BUCKET, -(-length // _BUCKET) * _BUCKET)
-
-
 def length_buckets(lengths, max_buckets: int = _MAX_BUCKETS,
                    step: int = _STEP) -> tuple[np.ndarray, tuple[int, ...]]:
     """Group sequence lengths into at most ``max_buckets`` padded lengths.
@@ -141,7 +110,7 @@ def length_buckets(lengths, max_buckets: int = _MAX_BUCKETS,
 
 
 @_serialize.register
-class SequenceModel(TrainingMixin, BaseEstimator):
+class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
     r"""Recurrent network (Elman, LSTM or GRU) that maps a sequence to per-step outputs.
 
     Symbol strings: ``fit(strings, alphabet=...)`` learns to predict the next
@@ -284,52 +253,58 @@ class SequenceModel(TrainingMixin, BaseEstimator):
     def _is_strings(X) -> bool:
         return isinstance(X, list | tuple) and len(X) > 0 and isinstance(X[0], str)
 
-    def _prepare(self, X, Y, alphabet, *, fitting: bool):
-        """Lists of input and target arrays."""
+    def _sequences(self, X, Y, alphabet, *, fitting: bool):
+        """Lists of input and target arrays (``fitting``: learn the alphabet)."""
         if isinstance(X, str):
             raise InputError("expected a list of sequences, got one string")
         if X is None or len(X) == 0:
             raise InputError("no sequences")
         if self._is_strings(X):
             if fitting:
-                alphabet = alphabet or "".join(sorted(set("".join(X))))
-                self.alphabet_ = alphabet
+                self.alphabet_ = alphabet or "".join(sorted(set("".join(X))))
             elif getattr(self, "alphabet_", None) is None:
                 raise InputError("this model was trained on real-valued sequences, not strings")
             onehots = self._encode_strings(X, self.alphabet_)
             xs = [o[:-1] for o in onehots]
-            if Y is None:
-                ys = [o[1:] for o in onehots]
-            else:
-                ys = [np.asarray(y, np.float32) for y in Y]
+            ys = [o[1:] for o in onehots] if Y is None else [np.asarray(y, np.float32)
+                                                              for y in Y]
         else:
             if fitting:
                 self.alphabet_ = None
-            xs = [np.asarray(x, np.float32) for x in X]
+            xs = self._real_sequences(X)
             ys = None if Y is None else [np.asarray(y, np.float32) for y in Y]
-            for i, x in enumerate(xs):
-                if x.ndim != 2 or x.shape[0] == 0:
-                    raise InputError(f"each sequence must be (T >= 1, n_features), got {x.shape}",
-                                     index=i)
-                if not np.isfinite(x).all():
-                    t, j = np.argwhere(~np.isfinite(x))[0]
-                    raise InputError(f"non-finite value at step {t}, feature {j}", index=i)
-            widths = {x.shape[1] for x in xs}
-            if len(widths) > 1:
-                raise InputError(f"sequences of different widths {sorted(widths)}")
         if ys is not None:
-            if len(ys) != len(xs):
-                raise InputError(f"{len(xs)} input sequences but {len(ys)} target sequences")
-            for i, (x, y) in enumerate(zip(xs, ys, strict=True)):
-                if y.ndim != 2 or y.shape[0] != x.shape[0]:
-                    raise InputError(f"targets {y.shape} do not match the inputs' {x.shape[0]} "
-                                     "steps", index=i)
-                if not np.isfinite(y).all():
-                    raise InputError("non-finite target", index=i)
+            self._check_targets(xs, ys)
         if not fitting and xs[0].shape[1] != self.n_features_in_:
             raise InputError(f"sequences have {xs[0].shape[1]} features, the model expects "
                              f"{self.n_features_in_}")
         return xs, ys
+
+    @staticmethod
+    def _real_sequences(X) -> list[np.ndarray]:
+        xs = [np.asarray(x, np.float32) for x in X]
+        for i, x in enumerate(xs):
+            if x.ndim != 2 or x.shape[0] == 0:
+                raise InputError(f"each sequence must be (T >= 1, n_features), got {x.shape}",
+                                 index=i)
+            if not np.isfinite(x).all():
+                t, j = np.argwhere(~np.isfinite(x))[0]
+                raise InputError(f"non-finite value at step {t}, feature {j}", index=i)
+        widths = {x.shape[1] for x in xs}
+        if len(widths) > 1:
+            raise InputError(f"sequences of different widths {sorted(widths)}")
+        return xs
+
+    @staticmethod
+    def _check_targets(xs, ys) -> None:
+        if len(ys) != len(xs):
+            raise InputError(f"{len(xs)} input sequences but {len(ys)} target sequences")
+        for i, (x, y) in enumerate(zip(xs, ys, strict=True)):
+            if y.ndim != 2 or y.shape[0] != x.shape[0]:
+                raise InputError(f"targets {y.shape} do not match the inputs' {x.shape[0]} "
+                                 "steps", index=i)
+            if not np.isfinite(y).all():
+                raise InputError("non-finite target", index=i)
 
     @staticmethod
     def _pad(seqs: list[np.ndarray], length: int) -> np.ndarray:
@@ -338,22 +313,14 @@ class SequenceModel(TrainingMixin, BaseEstimator):
             out[i, : len(s)] = s
         return out
 
-    # -- training ------------------------------------------------------------------------------
-    def _new_model(self, n_in: int, n_out: int, key) -> SequenceNet:
-        return _init_net(key, n_in=n_in, hidden=int(self.hidden_size), n_out=n_out,
-                         cell=self.cell, num_layers=int(self.num_layers), init=self.init,
-                         forget_bias=float(self.forget_bias), activation=self.activation)
+    def _padded(self, xs, ys, length: int):
+        """``(xs (n, L, n_in), ys (n, L, n_out), mask (n, L))``."""
+        mask = self._pad([np.ones((len(x), 1), np.float32) for x in xs], length)[..., 0]
+        return self._pad(xs, length), self._pad(ys, length), mask
 
-    def fit(self, X, Y=None, *, alphabet: str | None = None):
-        """Train on sequences (see the class docstring). Returns ``self``."""
-        self._validate_params()
-        continuing = self.warm_start and hasattr(self, "model_")
-        xs, ys = self._prepare(X, Y, alphabet, fitting=not continuing)
-        if ys is None:
-            raise InputError("real-valued sequences need targets Y")
-        n_in, n_out = xs[0].shape[1], ys[0].shape[1]
-        seq_lengths = np.array([len(x) for x in xs])
-        kept = getattr(self, "_bucket_lengths", None) if continuing else None
+    def _buckets(self, seq_lengths: np.ndarray, reset: bool):
+        """``(row_bucket, lengths)`` of the training buckets."""
+        kept = None if reset else getattr(self, "_bucket_lengths", None)
         if self.bucket_lengths is not None:
             lengths = tuple(sorted({int(b) for b in self.bucket_lengths}))
             if not lengths or lengths[0] < 1:
@@ -369,69 +336,64 @@ class SequenceModel(TrainingMixin, BaseEstimator):
             # shapes, so the compiled loop is reused.
             lengths = kept
         else:
-            lengths = None
-        if lengths is None:
-            row_bucket, lengths = length_buckets(seq_lengths)
-        else:  # each sequence to the shortest bucket that holds it
-            row_bucket = np.searchsorted(np.asarray(lengths), seq_lengths).astype(np.int32)
-        self._bucket_lengths = lengths
-        length = lengths[-1]
-        data = (
-            self._pad(xs, length),
-            self._pad(ys, length),
-            self._pad([np.ones((len(x), 1), np.float32) for x in xs], length)[..., 0],
-        )
-        if continuing:
-            rng, model, opt_state, step = self._rng, self.model_, self._opt_state, self._step
-            checkpointer = None
-        else:
-            seed = self._run_seed()
-            rng = np.random.default_rng(seed)
-            model, opt_state, step = self._new_model(n_in, n_out, self._key(rng)), None, 0
-            checkpointer = self._checkpointer(data[0], seed, partial=False)
-        key = self._key(rng)
-        val = None
-        if self.early_stopping:
-            tr, va = train.split_validation(len(xs), self.validation_fraction, rng)
-            val = tuple(a[va] for a in data)
-            data = tuple(a[tr] for a in data)
-            row_bucket = row_bucket[tr]
-        bsz = self.batch_size
-        n = data[0].shape[0]
-        bsz = None if bsz is None else min(n, 32 if bsz == "auto" else int(bsz))
-        steps = 1 if bsz is None else -(-n // bsz)
-        try:
-            result = train.fit(
-                model, data, objective=SequenceObjective(self.output),
-                optimizer=self._optimizer(steps), max_iter=int(self.max_iter), rng=rng, key=key,
-                batch_size=bsz, shuffle=self.shuffle, opt_state=opt_state, step=step,
-                validation_data=val, n_iter_no_change=self.n_iter_no_change, tol=self.tol,
-                verbose=self.verbose, description=f"SequenceModel({self.cell})",
-                checkpointer=checkpointer, resume=bool(self.resume), devices=self.devices,
-                buckets=(row_bucket, lengths),
-                curriculum=(0 if continuing or bsz is None else int(self.curriculum),
-                            seq_lengths[tr] if self.early_stopping else seq_lengths),
-            )
-        except DivergenceError as err:
-            self._store(err.result, rng, n_in, n_out)  # type: ignore[attr-defined]
-            raise
-        self._store(result, rng, n_in, n_out)
-        return self
+            return length_buckets(seq_lengths)
+        # each sequence to the shortest bucket that holds it
+        return np.searchsorted(np.asarray(lengths), seq_lengths).astype(np.int32), lengths
 
-    def _store(self, result, rng, n_in, n_out):
-        self.model_, self._opt_state, self._step, self._rng = (
-            result.model, result.opt_state, result.step, rng)
-        self.n_features_in_, self.n_outputs_ = n_in, n_out
-        self._record(result.history, append=False)
+    # -- training ------------------------------------------------------------------------------
+    def _new_model(self, key) -> SequenceNet:
+        return _init_net(key, n_in=int(self.n_features_in_), hidden=int(self.hidden_size),
+                         n_out=int(self.n_outputs_), cell=self.cell,
+                         num_layers=int(self.num_layers), init=self.init,
+                         forget_bias=float(self.forget_bias), activation=self.activation)
+
+    def _objective(self) -> SequenceObjective:
+        return SequenceObjective(self.output)
+
+    def _curriculum(self) -> int:
+        return int(self.curriculum)
+
+    def _description(self) -> str:
+        return f"SequenceModel({self.cell})"
+
+    def _prepare(self, X, Y=None, *, reset: bool, alphabet: str | None = None) -> TrainingData:
+        xs, ys = self._sequences(X, Y, alphabet, fitting=reset)
+        if ys is None:
+            raise InputError("real-valued sequences need targets Y")
+        if reset:
+            self.n_features_in_, self.n_outputs_ = xs[0].shape[1], ys[0].shape[1]
+        elif ys[0].shape[1] != self.n_outputs_:
+            raise InputError(f"targets have {ys[0].shape[1]} outputs, the model has "
+                             f"{self.n_outputs_}")
+        seq_lengths = np.array([len(x) for x in xs])
+        row_bucket, lengths = self._buckets(seq_lengths, reset)
+        self._bucket_lengths = lengths
+        return TrainingData(self._padded(xs, ys, lengths[-1]), (row_bucket, lengths),
+                            seq_lengths)
+
+    def fit(self, X, Y=None, *, alphabet: str | None = None):
+        """Train on sequences (see the class docstring). Returns ``self``."""
+        return self._fit(X, Y, alphabet=alphabet)
 
     # -- inference -----------------------------------------------------------------------------
+    def _by_length(self, fn, xs, ys=None, *, ragged: bool):
+        """``fn(padded batch)`` over length buckets and chunks of sequences."""
+        if ys is None:
+            ys = [np.zeros((len(x), 1), np.float32) for x in xs]
+
+        def batch(rows, size, length):
+            rows = list(rows) + [rows[0]] * (size - len(rows))
+            return (self._padded([xs[i] for i in rows], [ys[i] for i in rows], length),)
+
+        return apply_batched(fn, len(xs), batch, lengths=[len(x) for x in xs], ragged=ragged)
+
     def predict_proba(self, X):
         """Per-step outputs: a list of ``(T_i, n_out)`` arrays (probabilities, or values)."""
         check_is_fitted(self)
-        xs, _ = self._prepare(X, None, None, fitting=False)
-        length = _bucket(max(len(x) for x in xs))
-        out = np.asarray(_forward(self.model_, jnp.asarray(self._pad(xs, length)), self.output))
-        return [out[i, : len(x)] for i, x in enumerate(xs)]
+        xs, _ = self._sequences(X, None, None, fitting=False)
+        out = self._by_length(lambda b: _forward(self.model_, jnp.asarray(b[0]), self.output),
+                              xs, ragged=True)
+        return [o[: len(x)] for o, x in zip(out, xs, strict=True)]
 
     def predict(self, X):
         """Most likely next symbol per step (strings), multi-hot decisions, or values."""
@@ -447,13 +409,14 @@ class SequenceModel(TrainingMixin, BaseEstimator):
     def score(self, X, Y=None):
         """Minus the mean per-step loss (higher is better)."""
         check_is_fitted(self)
-        xs, ys = self._prepare(X, Y, None, fitting=False)
-        length = _bucket(max(len(x) for x in xs))
-        batch = (jnp.asarray(self._pad(xs, length)), jnp.asarray(self._pad(ys, length)),
-                 jnp.asarray(self._pad([np.ones((len(x), 1), np.float32) for x in xs],
-                                       length)[..., 0]))
-        loss = SequenceObjective(self.output)(self.model_, batch, jnp.ones(len(xs)), None)
-        return -float(loss)
+        xs, ys = self._sequences(X, Y, None, fitting=False)
+        if ys is None:
+            raise InputError("real-valued sequences need targets Y")
+        objective = self._objective()
+        per = self._by_length(
+            lambda b: _per_sequence(self.model_, tuple(jnp.asarray(a) for a in b), objective),
+            xs, ys, ragged=False)
+        return -float(np.mean(per))
 
     def sample(self, n: int = 1, *, start: str = "B", stop: str = "E", n_stops: int = 1,
                max_length: int = 100, temperature: float = 1.0,
@@ -482,33 +445,16 @@ class SequenceModel(TrainingMixin, BaseEstimator):
         return [start + "".join(self.alphabet_[k] for k in row if k >= 0) for row in syms]
 
     # -- files ---------------------------------------------------------------------------------
-    def _to_file(self):
-        config = {"params": self._file_params(), "n_features_in": int(self.n_features_in_),
-                  "n_outputs": int(self.n_outputs_), "alphabet": self.alphabet_,
-                  "loss_curve": [float(x) for x in self.loss_curve_], "n_iter": int(self.n_iter_)}
-        return config, _serialize.module_to_tensors(self.model_)
+    def _fitted_config(self) -> dict:
+        return {"n_features_in": int(self.n_features_in_), "n_outputs": int(self.n_outputs_),
+                "alphabet": self.alphabet_}
 
-    @classmethod
-    def _from_file(cls, config: dict, tensors: dict, *, path) -> SequenceModel:
-        params = dict(config["params"])
-        unknown = set(params) - set(cls().get_params())
-        if unknown:
-            raise ModelFileError(f"{path}: unknown settings {sorted(unknown)}")
-        est = cls(**params)
-        try:
-            est._validate_params()
-        except ValueError as exc:
-            raise ModelFileError(f"{path}: invalid settings: {exc}") from None
+    def _restore_fitted(self, config: dict, path) -> None:
         n_in, n_out = int(config["n_features_in"]), int(config["n_outputs"])
-        skeleton = est._new_model(n_in, n_out, jax.random.key(0))
-        est.model_ = _serialize.tensors_to_module(skeleton, tensors, path=path)
-        est.n_features_in_, est.n_outputs_ = n_in, n_out
-        est.alphabet_ = config.get("alphabet")
-        if est.alphabet_ is not None and len(est.alphabet_) != n_in:
+        if n_in < 1 or n_out < 1:
+            raise ModelFileError(f"{path}: invalid sizes {n_in} -> {n_out}")
+        self.n_features_in_, self.n_outputs_ = n_in, n_out
+        self.alphabet_ = config.get("alphabet")
+        if self.alphabet_ is not None and (not isinstance(self.alphabet_, str)
+                                           or len(self.alphabet_) != n_in):
             raise ModelFileError(f"{path}: alphabet does not match the input size")
-        est.loss_curve_ = [float(x) for x in config.get("loss_curve", [])]
-        est.validation_scores_ = []
-        est.n_iter_ = int(config.get("n_iter", len(est.loss_curve_)))
-        est.best_loss_ = min(est.loss_curve_) if est.loss_curve_ else float("nan")
-        est._opt_state, est._step, est._rng = None, 0, np.random.default_rng(0)
-        return est

@@ -12,31 +12,15 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .. import _serialize, train
-from .._errors import DivergenceError, InputError, ModelFileError
+from .. import _serialize
+from .._errors import InputError, ModelFileError
 from ..nn._cells import CELLS
-from ..nn._recurrent_ae import SequenceAEObjective, SequenceAutoencoderNet
-from ._base import TRAINING_CONSTRAINTS, TrainingMixin
+from ..nn._recurrent_ae import SequenceAutoencoderNet
+from ..objectives import SequenceAEObjective
+from ._base import TRAINING_CONSTRAINTS, IncrementalMixin, TrainingData, TrainingMixin
+from ._inference import apply_batched
 
 __all__ = ["SequenceAutoencoder"]
-
-_CHUNK = 256
-_TRAINING = (
-    "optimizer",
-    "learning_rate",
-    "learning_rate_schedule",
-    "momentum",
-    "clip_norm",
-    "batch_size",
-    "max_iter",
-    "shuffle",
-    "random_state",
-    "verbose",
-)
-
-
-def _bucket(n: int) -> int:
-    return max(8, 1 << (int(n) - 1).bit_length())
 
 
 @eqx.filter_jit
@@ -51,11 +35,11 @@ def _decode(model, codes, n_steps: int):
 
 @eqx.filter_jit
 def _errors(model, xs, lengths):
-    return jax.vmap(SequenceAEObjective().per_sequence, in_axes=(None, 0, 0))(model, xs, lengths)
+    return SequenceAEObjective().per_example(model, (xs, lengths))
 
 
 @_serialize.register
-class SequenceAutoencoder(TransformerMixin, TrainingMixin, BaseEstimator):
+class SequenceAutoencoder(TransformerMixin, IncrementalMixin, TrainingMixin, BaseEstimator):
     r"""Sequence autoencoder (Dai & Le 2015): a recurrent encoder folds each sequence
     into one code, a recurrent decoder unrolls it back.
 
@@ -73,9 +57,11 @@ class SequenceAutoencoder(TransformerMixin, TrainingMixin, BaseEstimator):
     n_components : int, default=32
         Code size (hidden units of both cells).
     cell : {'lstm', 'gru', 'elman'}, default='lstm'
-    optimizer, learning_rate, learning_rate_schedule, momentum, clip_norm,
-    batch_size, max_iter, shuffle, random_state, verbose
-        As :class:`~hiddenstate.Autoencoder` (``max_iter`` epochs).
+    optimizer, learning_rate, learning_rate_schedule, momentum, clip_norm, batch_size, \
+max_iter, shuffle, early_stopping, validation_fraction, n_iter_no_change, tol, random_state, \
+verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
+        As :class:`~hiddenstate.Autoencoder` (``max_iter`` epochs; defaults: adam, 0.01,
+        cosine, 0.9, clip 1.0, batches of ``min(32, n)``, 100 epochs).
 
     Attributes
     ----------
@@ -89,25 +75,16 @@ class SequenceAutoencoder(TransformerMixin, TrainingMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "cell": [StrOptions(set(CELLS))],
-        **{k: TRAINING_CONSTRAINTS[k] for k in _TRAINING},
+        **TRAINING_CONSTRAINTS,
     }
+    _tensor_prefix = "model."
 
-    def __init__(
-        self,
-        n_components: int = 32,
-        *,
-        cell: str = "lstm",
-        optimizer: str = "adam",
-        learning_rate: float = 1e-2,
-        learning_rate_schedule: str = "cosine",
-        momentum: float = 0.9,
-        clip_norm: float | None = 1.0,
-        batch_size: int | str | None = "auto",
-        max_iter: int = 100,
-        shuffle: bool = True,
-        random_state=None,
-        verbose: bool | int = False,
-    ) -> None:
+    def __init__(self, n_components=32, *, cell="lstm", optimizer="adam", learning_rate=1e-2,
+                 learning_rate_schedule="cosine", momentum=0.9, clip_norm=1.0, batch_size="auto",
+                 max_iter=100, shuffle=True, early_stopping=False, validation_fraction=0.1,
+                 n_iter_no_change=10, tol=1e-4, random_state=None, verbose=False,
+                 warm_start=False, checkpoint_dir=None, checkpoint_every=10, resume=False,
+                 devices=None):
         self.n_components = n_components
         self.cell = cell
         self.optimizer = optimizer
@@ -118,8 +95,17 @@ class SequenceAutoencoder(TransformerMixin, TrainingMixin, BaseEstimator):
         self.batch_size = batch_size
         self.max_iter = max_iter
         self.shuffle = shuffle
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
         self.random_state = random_state
         self.verbose = verbose
+        self.warm_start = warm_start
+        self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_every = checkpoint_every
+        self.resume = resume
+        self.devices = devices
 
     # -- input -------------------------------------------------------------------------------
     def _check_sequences(self, X, *, reset: bool) -> list[np.ndarray]:
@@ -132,28 +118,32 @@ class SequenceAutoencoder(TransformerMixin, TrainingMixin, BaseEstimator):
         width = None if reset else self.n_features_in_
         out = []
         for i, x in enumerate(X):
-            try:
-                a = np.asarray(x, dtype=np.float32)
-            except (TypeError, ValueError):
-                raise InputError("not a numeric (T, d) array", index=i) from None
-            if a.ndim != 2:
-                raise InputError(f"expected a (T, d) array, got shape {a.shape}", index=i)
-            if a.shape[0] == 0:
-                raise InputError("empty sequence (0 steps)", index=i)
-            if width is None:
-                width = a.shape[1]
+            a = self._one_sequence(x, i)
+            width = a.shape[1] if width is None else width
             if a.shape[1] != width:
                 what = "the fitted" if not reset else "the first sequence's"
                 raise InputError(
                     f"has {a.shape[1]} features per step, {what} width is {width}", index=i
                 )
-            if not np.all(np.isfinite(a)):
-                step = int(np.flatnonzero(~np.isfinite(a).all(axis=1))[0])
-                raise InputError(f"non-finite value at step {step}", index=i)
             out.append(a)
         if reset:
             self.n_features_in_ = int(width)
         return out
+
+    @staticmethod
+    def _one_sequence(x, i: int) -> np.ndarray:
+        try:
+            a = np.asarray(x, dtype=np.float32)
+        except (TypeError, ValueError):
+            raise InputError("not a numeric (T, d) array", index=i) from None
+        if a.ndim != 2:
+            raise InputError(f"expected a (T, d) array, got shape {a.shape}", index=i)
+        if a.shape[0] == 0:
+            raise InputError("empty sequence (0 steps)", index=i)
+        if not np.all(np.isfinite(a)):
+            step = int(np.flatnonzero(~np.isfinite(a).all(axis=1))[0])
+            raise InputError(f"non-finite value at step {step}", index=i)
+        return a
 
     @staticmethod
     def _pad(seqs: list[np.ndarray], L: int) -> tuple[np.ndarray, np.ndarray]:
@@ -164,55 +154,29 @@ class SequenceAutoencoder(TransformerMixin, TrainingMixin, BaseEstimator):
         return xs, np.array([s.shape[0] for s in seqs], np.int32)
 
     def _by_buckets(self, seqs: list[np.ndarray], fn) -> np.ndarray:
-        lengths = np.array([s.shape[0] for s in seqs])
-        buckets = np.array([_bucket(n) for n in lengths])
-        out = None
-        for L in np.unique(buckets):
-            idx = np.flatnonzero(buckets == L)
-            for start in range(0, idx.size, _CHUNK):
-                part = idx[start : start + _CHUNK]
-                size = min(_CHUNK, max(8, 1 << (part.size - 1).bit_length()))
-                chunk = [seqs[i] for i in part] + [seqs[part[0]]] * (size - part.size)
-                xs, lens = self._pad(chunk, int(L))
-                res = np.asarray(fn(jnp.asarray(xs), jnp.asarray(lens)))[: part.size]
-                if out is None:
-                    out = np.zeros((len(seqs), *res.shape[1:]), res.dtype)
-                out[part] = res
-        return out
+        def batch(rows, size, length):
+            rows = list(rows) + [rows[0]] * (size - len(rows))
+            xs, lens = self._pad([seqs[i] for i in rows], length)
+            return jnp.asarray(xs), jnp.asarray(lens)
+
+        return apply_batched(fn, len(seqs), batch, lengths=[s.shape[0] for s in seqs])
 
     # -- training ----------------------------------------------------------------------------
+    def _new_model(self, key) -> SequenceAutoencoderNet:
+        return SequenceAutoencoderNet(int(self.n_features_in_), int(self.n_components), key=key,
+                                      cell=self.cell)
+
+    def _objective(self) -> SequenceAEObjective:
+        return SequenceAEObjective()
+
+    def _prepare(self, X, y=None, *, reset: bool) -> TrainingData:
+        del y
+        seqs = self._check_sequences(X, reset=reset)
+        return TrainingData(self._pad(seqs, max(s.shape[0] for s in seqs)))
+
     def fit(self, X, y=None):
         """Train on ``X``, a list of ``(T_i, d)`` arrays (lengths may differ). Returns ``self``."""
-        self._validate_params()
-        seqs = self._check_sequences(X, reset=True)
-        xs, lengths = self._pad(seqs, max(s.shape[0] for s in seqs))
-        seed = self._run_seed()
-        rng = np.random.default_rng(seed)
-        model = SequenceAutoencoderNet(
-            self.n_features_in_, int(self.n_components), key=self._key(rng), cell=self.cell
-        )
-        bsz = self._resolve_batch_size(len(seqs))
-        steps = 1 if bsz is None else -(-len(seqs) // bsz)
-        try:
-            result = train.fit(
-                model,
-                (xs, lengths),
-                objective=SequenceAEObjective(),
-                optimizer=self._optimizer(steps),
-                max_iter=int(self.max_iter),
-                rng=rng,
-                key=self._key(rng),
-                batch_size=bsz,
-                shuffle=self.shuffle,
-                verbose=self.verbose,
-                description="SequenceAutoencoder",
-            )
-        except DivergenceError as err:
-            self.model_ = err.result.model  # type: ignore[attr-defined]
-            raise
-        self.model_ = result.model
-        self._record(result.history, append=False)
-        return self
+        return self._fit(X)
 
     # -- inference ---------------------------------------------------------------------------
     def transform(self, X) -> np.ndarray:
@@ -240,19 +204,15 @@ class SequenceAutoencoder(TransformerMixin, TrainingMixin, BaseEstimator):
             raise InputError(f"lengths must be >= 1, got {int(lengths.min())}")
         if not np.all(np.isfinite(codes)):
             raise InputError("codes hold non-finite values")
-        out: list = [None] * codes.shape[0]
-        buckets = np.array([_bucket(n) for n in lengths])
-        for L in np.unique(buckets):
-            idx = np.flatnonzero(buckets == L)
-            for start in range(0, idx.size, _CHUNK):
-                part = idx[start : start + _CHUNK]
-                size = min(_CHUNK, max(8, 1 << (part.size - 1).bit_length()))
-                chunk = np.zeros((size, H), np.float32)
-                chunk[: part.size] = codes[part]
-                rev = np.asarray(_decode(self.model_, jnp.asarray(chunk), int(L)))
-                for j, i in enumerate(part):
-                    out[i] = rev[j, : lengths[i]][::-1].copy()
-        return out
+
+        def batch(rows, size, length):
+            chunk = np.zeros((size, H), np.float32)
+            chunk[: len(rows)] = codes[rows]
+            return jnp.asarray(chunk), length
+
+        rev = apply_batched(lambda c, L: _decode(self.model_, c, L), codes.shape[0], batch,
+                            lengths=lengths, ragged=True)
+        return [r[:n][::-1].copy() for r, n in zip(rev, lengths, strict=True)]
 
     def predict(self, X) -> list[np.ndarray]:
         """Reconstructions of ``X`` (encode, then decode to the same lengths)."""
@@ -274,26 +234,10 @@ class SequenceAutoencoder(TransformerMixin, TrainingMixin, BaseEstimator):
         return float(np.mean(self.score_samples(X)))
 
     # -- files -------------------------------------------------------------------------------
-    def _to_file(self):
-        params = self.get_params()
-        params["random_state"] = None
-        config = {
-            "params": params,
-            "n_features_in": int(self.n_features_in_),
-            "loss_curve": [float(x) for x in self.loss_curve_],
-        }
-        return config, _serialize.module_to_tensors(self.model_, "model.")
+    def _fitted_config(self) -> dict:
+        return {"n_features_in": int(self.n_features_in_)}
 
-    @classmethod
-    def _from_file(cls, config: dict, tensors: dict, *, path) -> SequenceAutoencoder:
-        est = cls(**config["params"])
-        est.n_features_in_ = int(config["n_features_in"])
-        if est.n_features_in_ < 1 or est.cell not in CELLS:
-            raise ModelFileError(f"{path}: invalid settings")
-        skeleton = SequenceAutoencoderNet(
-            est.n_features_in_, int(est.n_components), key=jax.random.key(0), cell=est.cell
-        )
-        est.model_ = _serialize.tensors_to_module(skeleton, tensors, path=path, prefix="model.")
-        est.loss_curve_ = list(config.get("loss_curve", []))
-        est.n_iter_ = len(est.loss_curve_)
-        return est
+    def _restore_fitted(self, config: dict, path) -> None:
+        self.n_features_in_ = int(config["n_features_in"])
+        if self.n_features_in_ < 1:
+            raise ModelFileError(f"{path}: invalid n_features_in {self.n_features_in_}")

@@ -5,13 +5,11 @@ from ._autoencoder import AutoencoderNet
 from ._cells import CELLS, ElmanCell, GRUCell, LSTMCell, LSTMState, make_cell
 from ._init import get_initializer, glorot_uniform, normal, uniform_spectral, zeros
 from ._recurrent_ae import (
-    RecurrentAEObjective,
     RecurrentAutoencoderNet,
-    SequenceAEObjective,
     SequenceAutoencoderNet,
     recall_per_position,
 )
-from ._recursive import RAEObjective, RecursiveAutoencoderNet, Tree
+from ._recursive import RecursiveAutoencoderNet, Tree
 from ._sequence import SequenceNet
 
 __all__ = [
@@ -26,12 +24,9 @@ __all__ = [
     "SequenceNet",
     "RecurrentAutoencoderNet",
     "RecursiveAutoencoderNet",
-    "RAEObjective",
     "Tree",
-    "RecurrentAEObjective",
     "recall_per_position",
     "SequenceAutoencoderNet",
-    "SequenceAEObjective",
     "LSTMState",
     "get_initializer",
     "glorot_uniform",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import equinox as eqx
@@ -16,10 +15,8 @@ from ._init import glorot_uniform
 __all__ = [
     "RecurrentAutoencoderNet",
     "seed_normal",
-    "RecurrentAEObjective",
     "recall_per_position",
     "SequenceAutoencoderNet",
-    "SequenceAEObjective",
     "CELLS",
     "LSTMState",
 ]
@@ -145,61 +142,6 @@ class RecurrentAutoencoderNet(eqx.Module):
         return self.unroll(self.encode(xs), xs.shape[0])[::-1]
 
 
-@dataclasses.dataclass(frozen=True)
-class RecurrentAEObjective:
-    r"""Training loss of :class:`RecurrentAutoencoderNet` on a batch of symbol orders.
-
-    A batch row is a permutation ``p`` of ``0..d-1`` (int, ``(T,)``); the
-    sequence is ``x_i = e_{p_i}`` (one-hot). With ``step_weight`` :math:`s` and
-    ``unroll_weight`` :math:`u`:
-
-    .. math::
-        L = s \Big[\sum_i \lVert x_i - \hat x_i \rVert^2
-                  + \sum_{i=2}^{T} \lVert h_{i-1} - \hat h_{i-1} \rVert^2\Big]
-            + u \sum_k \ell(o_k, x_{T-k})
-
-    The first bracket is seed 000's loss exactly (``hidden[:-1]`` against
-    ``hidden_reproduction[1:]``: the state before each step against its
-    reconstruction from the step after, :math:`h_0` not reconstructed, and
-    gradients flow into both sides as in the seed's Theano graph). The second
-    term back-propagates through the unroll; :math:`\ell` is the squared error
-    (``unroll_loss='mse'``) or the softmax cross-entropy over symbols from the
-    unrolled outputs taken as logits (``'softmax'``). Rows are averaged with
-    ``weight``.
-    """
-
-    step_weight: float = 1.0
-    unroll_weight: float = 0.0
-    unroll_loss: str = "mse"
-    uses_key: bool = False
-
-    def per_row(self, model: RecurrentAutoencoderNet, perm: Int[Array, " T"]) -> Array:
-        """The loss of one order."""
-        d = model.W1.shape[0]
-        xs = jax.nn.one_hot(perm, d, dtype=model.W1.dtype)
-        loss = jnp.zeros((), xs.dtype)
-        hs = model.encode_states(xs)
-        if self.step_weight:
-            x_hat = model.reconstruct_input(hs)
-            h_hat = model.reconstruct_previous(hs)
-            seed = jnp.sum((xs - x_hat) ** 2) + jnp.sum((hs[:-1] - h_hat[1:]) ** 2)
-            loss = loss + self.step_weight * seed
-        if self.unroll_weight:
-            outs = model.unroll(hs[-1], xs.shape[0])
-            targets = xs[::-1]
-            if self.unroll_loss == "softmax":
-                err = -jnp.sum(targets * jax.nn.log_softmax(outs, axis=-1))
-            else:
-                err = jnp.sum((outs - targets) ** 2)
-            loss = loss + self.unroll_weight * err
-        return loss
-
-    def __call__(self, model, perms, weight, key) -> jax.Array:
-        del key
-        per = jax.vmap(lambda p: self.per_row(model, p))(perms)
-        return jnp.sum(weight * per) / jnp.sum(weight)
-
-
 def recall_per_position(
     model: RecurrentAutoencoderNet, perms: Int[Array, "n T"]
 ) -> Float[Array, " T"]:
@@ -287,24 +229,3 @@ class SequenceAutoencoderNet(eqx.Module):
         # row i of the sequence is row length-1-i of the reversed output
         idx = jnp.clip(length - 1 - jnp.arange(L), 0, L - 1)
         return jnp.where((jnp.arange(L) < length)[:, None], rev[idx], 0.0)
-
-
-@dataclasses.dataclass(frozen=True)
-class SequenceAEObjective:
-    r"""Mean squared reconstruction error per real step and feature, averaged over sequences.
-
-    Batch: ``(xs (B, L, d), lengths (B,))``.
-    """
-
-    uses_key: bool = False
-
-    def per_sequence(self, model: SequenceAutoencoderNet, xs, length) -> Array:
-        err = (model(xs, length) - xs) ** 2
-        on = (jnp.arange(xs.shape[0]) < length)[:, None]
-        return jnp.sum(jnp.where(on, err, 0.0)) / (length * xs.shape[1])
-
-    def __call__(self, model, batch, weight, key) -> Array:
-        del key
-        xs, lengths = batch
-        per = jax.vmap(lambda x, n: self.per_sequence(model, x, n))(xs, lengths)
-        return jnp.sum(weight * per) / jnp.sum(weight)

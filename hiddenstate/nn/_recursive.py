@@ -9,7 +9,6 @@ compilation serves every sentence of a padded length.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import NamedTuple
 
 import equinox as eqx
@@ -19,7 +18,7 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from ._init import glorot_uniform, normal
 
-__all__ = ["RecursiveAutoencoderNet", "Tree", "RAEObjective"]
+__all__ = ["RecursiveAutoencoderNet", "Tree"]
 
 
 class Tree(NamedTuple):
@@ -220,46 +219,3 @@ class RecursiveAutoencoderNet(eqx.Module):
         """``(tree, node table)`` of one padded sentence."""
         tree = self.greedy_tree(words, length)
         return tree, self.node_vectors(words, tree)
-
-
-@dataclasses.dataclass(frozen=True)
-class RAEObjective:
-    r"""Semi-supervised RAE loss of a minibatch of padded sentences.
-
-    Per sentence, over its real nodes (eq. 10 of the paper, averaged per node):
-
-    .. math::
-        E = \frac{1}{2n-1}\Big[\alpha \sum_{\text{parents}} E_{rec}
-            + (1-\alpha) \sum_{\text{all nodes}} E_{ce}\Big]
-
-    averaged over sentences with ``weight``, plus
-    :math:`\frac{\lambda}{2}(\lVert W_1\rVert^2 + \lVert W_2\rVert^2 + \lVert W_c\rVert^2)
-    + \frac{\lambda_L}{2}\lVert L\rVert^2`. The batch is ``(words (B, L) int,
-    lengths (B,) int, labels (B,) int)``. Trees are rebuilt greedily with the
-    current parameters at every evaluation and held fixed for the gradient.
-    """
-
-    alpha: float = 0.2
-    l2: float = 1e-5
-    l2_words: float = 1e-5
-    uses_key: bool = False
-
-    def per_sentence(self, model: RecursiveAutoencoderNet, words, length, label) -> Array:
-        tree, table = model(words, length)
-        rec = jnp.sum(model.tree_errors(table, tree))
-        logp = jax.nn.log_softmax(model.node_logits(table), axis=-1)
-        ce = -jnp.sum(jnp.where(tree.node_mask, logp[:, label], 0.0))
-        return (self.alpha * rec + (1.0 - self.alpha) * ce) / jnp.sum(tree.node_mask)
-
-    def __call__(self, model, batch, weight, key) -> Array:
-        del key
-        words, lengths, labels = batch
-        per = jax.vmap(lambda w, n, y: self.per_sentence(model, w, n, y))(words, lengths, labels)
-        loss = jnp.sum(weight * per) / jnp.sum(weight)
-        if self.l2:
-            loss = loss + 0.5 * self.l2 * sum(
-                jnp.sum(w * w) for w in (model.W1, model.W2, model.Wc)
-            )
-        if self.l2_words:
-            loss = loss + 0.5 * self.l2_words * jnp.sum(model.embedding**2)
-        return loss

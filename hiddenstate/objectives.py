@@ -1,0 +1,278 @@
+"""Training objectives: one protocol, one weighted reduction.
+
+An objective is a frozen (hashable, so jittable) dataclass with
+
+- ``per_example(model, batch, key=None) -> (B,)``: the loss of each example
+  of a batch (a pytree of arrays with a leading batch axis). ``key`` is given
+  during training to objectives that draw random numbers (``uses_key``);
+  inference passes ``None`` (no corruption, no dropout);
+- ``penalties(model, batch, weight, key) -> tuple``: terms added to the
+  reduced loss (weight decay, sparsity), empty by default;
+- ``uses_key``: whether training must hand it a fresh key per update.
+
+Calling it, ``objective(model, batch, weight, key)``, gives the scalar the
+training loop minimises: :func:`weighted_mean` of the per-example losses
+(``weight`` is 1 for real rows and 0 for padding) plus each penalty in turn.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
+
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array
+
+from . import losses
+
+__all__ = [
+    "Objective",
+    "weighted_mean",
+    "AutoencoderObjective",
+    "SequenceObjective",
+    "SequenceAEObjective",
+    "RecurrentAEObjective",
+    "RAEObjective",
+]
+
+
+def weighted_mean(per_example: Array, weight: Array) -> Array:
+    r""":math:`\sum_i w_i \ell_i / \sum_i w_i`: the one reduction every objective uses."""
+    return jnp.sum(weight * per_example) / jnp.sum(weight)
+
+
+class Objective:
+    """Base of every objective (see the module docstring)."""
+
+    uses_key: ClassVar[bool] = False
+
+    def per_example(self, model, batch, key=None) -> Array:
+        raise NotImplementedError
+
+    def penalties(self, model, batch, weight, key) -> tuple[Array, ...]:
+        del model, batch, weight, key
+        return ()
+
+    def __call__(self, model, batch, weight, key) -> Array:
+        loss = weighted_mean(self.per_example(model, batch, key if self.uses_key else None),
+                             weight)
+        for term in self.penalties(model, batch, weight, key):
+            loss = loss + term
+        return loss
+
+
+# -- Autoencoder --------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class AutoencoderObjective(Objective):
+    r"""Training loss of :class:`~hiddenstate.nn.AutoencoderNet` for a minibatch of rows.
+
+    .. math::
+        L = \frac{\sum_i w_i \ell(\tilde x_i, x_i)}{\sum_i w_i}
+            + \frac{\alpha}{2} \sum_l \lVert W_l \rVert^2
+            + \beta \sum_j \mathrm{KL}(\rho \,\Vert\, \hat\rho_j)
+
+    with :math:`\ell` the squared error averaged over features (``mse``) or the
+    binary cross-entropy summed over features from logits (``cross_entropy``),
+    :math:`\tilde x` the reconstruction of the (optionally corrupted) input,
+    and :math:`\hat\rho_j` the batch mean of code unit :math:`j`.
+    """
+
+    loss: str = "mse"
+    alpha: float = 0.0
+    sparsity: float = 0.0
+    sparsity_target: float = 0.05
+    noise: str | None = None
+    noise_level: float = 0.0
+
+    @property
+    def uses_key(self) -> bool:  # type: ignore[override]
+        """Only the denoising corruption draws random numbers."""
+        return self.noise is not None and self.noise_level > 0
+
+    def corrupt(self, x: Array, key) -> Array:
+        """The denoising corruption of ``x`` (none without a key)."""
+        if key is None or not self.uses_key:
+            return x
+        if self.noise == "masking":
+            keep = jax.random.bernoulli(key, 1.0 - self.noise_level, x.shape)
+            return jnp.where(keep, x, 0.0)
+        return x + self.noise_level * jax.random.normal(key, x.shape, x.dtype)
+
+    def feature_errors(self, model, z: Array, x: Array) -> Array:
+        """Per-feature error ``(B, n)`` of reconstruction logits ``z`` against ``x``."""
+        if self.loss == "cross_entropy":
+            return losses.sigmoid_cross_entropy(z, x)
+        pred = jax.nn.sigmoid(z) if model.output == "sigmoid" else z
+        return losses.squared_error(pred, x)
+
+    def _reduce_features(self, err: Array) -> Array:
+        return jnp.sum(err, axis=-1) if self.loss == "cross_entropy" else jnp.mean(err, axis=-1)
+
+    def per_example(self, model, x, key=None) -> Array:
+        h = jax.vmap(model.encode)(self.corrupt(x, key))
+        z = jax.vmap(model.decode_logits)(h)
+        return self._reduce_features(self.feature_errors(model, z, x))
+
+    def penalties(self, model, x, weight, key) -> tuple[Array, ...]:
+        terms = []
+        if self.alpha > 0:
+            mats = list(model.weights) + list(model.decoder_weights or ())
+            terms.append(0.5 * self.alpha * sum(jnp.sum(w * w) for w in mats))
+        if self.sparsity > 0:
+            h = jax.vmap(model.encode)(self.corrupt(x, key))
+            rho = jnp.sum(weight[:, None] * h, axis=0) / jnp.sum(weight)
+            terms.append(self.sparsity * jnp.sum(losses.kl_bernoulli(self.sparsity_target, rho)))
+        return tuple(terms)
+
+
+# -- SequenceModel -------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class SequenceObjective(Objective):
+    r"""Mean per-step loss of each padded sequence.
+
+    ``batch = (xs (B, L, n_in), ys (B, L, n_out), mask (B, L))``. Per step:
+    binary cross-entropy averaged over outputs (``sigmoid``, multi-hot targets),
+    softmax cross-entropy (``softmax``, one-hot targets) or squared error averaged
+    over outputs (``linear``); per sequence the mean over its valid steps.
+    """
+
+    output: str = "softmax"
+
+    def step_losses(self, z: Array, ys: Array) -> Array:
+        if self.output == "sigmoid":
+            return jnp.mean(losses.sigmoid_cross_entropy(z, ys), axis=-1)
+        if self.output == "softmax":
+            return losses.softmax_cross_entropy(z, ys)
+        return jnp.mean(losses.squared_error(z, ys), axis=-1)
+
+    def per_example(self, model, batch, key=None) -> Array:
+        xs, ys, mask = batch
+        # One sequence (online training): the unbatched scan, whose vector-matrix
+        # products XLA's CPU backend runs much faster than (1, n) matrix products.
+        z = model(xs[0])[None] if xs.shape[0] == 1 else jax.vmap(model)(xs)
+        per_step = self.step_losses(z, ys) * mask
+        return jnp.sum(per_step, axis=-1) / jnp.maximum(jnp.sum(mask, axis=-1), 1.0)
+
+
+# -- SequenceAutoencoder -------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class SequenceAEObjective(Objective):
+    r"""Mean squared reconstruction error per real step and feature of each sequence.
+
+    Batch: ``(xs (B, L, d), lengths (B,))``.
+    """
+
+    @staticmethod
+    def _one(model, xs, length) -> Array:
+        err = (model(xs, length) - xs) ** 2
+        on = (jnp.arange(xs.shape[0]) < length)[:, None]
+        return jnp.sum(jnp.where(on, err, 0.0)) / (length * xs.shape[1])
+
+    def per_example(self, model, batch, key=None) -> Array:
+        xs, lengths = batch
+        return jax.vmap(lambda x, n: self._one(model, x, n))(xs, lengths)
+
+
+# -- the seed's recurrent autoencoder (W5) -------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class RecurrentAEObjective(Objective):
+    r"""Training loss of :class:`~hiddenstate.nn.RecurrentAutoencoderNet` on symbol orders.
+
+    A batch row is a permutation ``p`` of ``0..d-1`` (int, ``(T,)``); the
+    sequence is ``x_i = e_{p_i}`` (one-hot). With ``step_weight`` :math:`s` and
+    ``unroll_weight`` :math:`u`:
+
+    .. math::
+        L = s \Big[\sum_i \lVert x_i - \hat x_i \rVert^2
+                  + \sum_{i=2}^{T} \lVert h_{i-1} - \hat h_{i-1} \rVert^2\Big]
+            + u \sum_k \ell(o_k, x_{T-k})
+
+    The first bracket is seed 000's loss exactly (``hidden[:-1]`` against
+    ``hidden_reproduction[1:]``: the state before each step against its
+    reconstruction from the step after, :math:`h_0` not reconstructed, and
+    gradients flow into both sides as in the seed's Theano graph). The second
+    term back-propagates through the unroll; :math:`\ell` is the squared error
+    (``unroll_loss='mse'``) or the softmax cross-entropy over symbols from the
+    unrolled outputs taken as logits (``'softmax'``).
+    """
+
+    step_weight: float = 1.0
+    unroll_weight: float = 0.0
+    unroll_loss: str = "mse"
+
+    def _one(self, model, perm) -> Array:
+        d = model.W1.shape[0]
+        xs = jax.nn.one_hot(perm, d, dtype=model.W1.dtype)
+        loss = jnp.zeros((), xs.dtype)
+        hs = model.encode_states(xs)
+        if self.step_weight:
+            x_hat = model.reconstruct_input(hs)
+            h_hat = model.reconstruct_previous(hs)
+            seed = jnp.sum((xs - x_hat) ** 2) + jnp.sum((hs[:-1] - h_hat[1:]) ** 2)
+            loss = loss + self.step_weight * seed
+        if self.unroll_weight:
+            outs = model.unroll(hs[-1], xs.shape[0])
+            targets = xs[::-1]
+            if self.unroll_loss == "softmax":
+                err = -jnp.sum(targets * jax.nn.log_softmax(outs, axis=-1))
+            else:
+                err = jnp.sum((outs - targets) ** 2)
+            loss = loss + self.unroll_weight * err
+        return loss
+
+    def per_example(self, model, perms, key=None) -> Array:
+        return jax.vmap(lambda p: self._one(model, p))(perms)
+
+
+# -- RecursiveAutoencoder ------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class RAEObjective(Objective):
+    r"""Semi-supervised RAE loss of a minibatch of padded sentences.
+
+    Per sentence, over its real nodes (eq. 10 of the paper, averaged per node):
+
+    .. math::
+        E = \frac{1}{2n-1}\Big[\alpha \sum_{\text{parents}} E_{rec}
+            + (1-\alpha) \sum_{\text{all nodes}} E_{ce}\Big]
+
+    averaged over sentences with ``weight``, plus the penalties
+    :math:`\frac{\lambda}{2}(\lVert W_1\rVert^2 + \lVert W_2\rVert^2 + \lVert W_c\rVert^2)`
+    and :math:`\frac{\lambda_L}{2}\lVert L\rVert^2`. The batch is ``(words (B, L) int,
+    lengths (B,) int, labels (B,) int)``. Trees are rebuilt greedily with the
+    current parameters at every evaluation and held fixed for the gradient.
+    """
+
+    alpha: float = 0.2
+    l2: float = 1e-5
+    l2_words: float = 1e-5
+
+    def _one(self, model, words, length, label) -> Array:
+        tree, table = model(words, length)
+        rec = jnp.sum(model.tree_errors(table, tree))
+        logp = jax.nn.log_softmax(model.node_logits(table), axis=-1)
+        ce = -jnp.sum(jnp.where(tree.node_mask, logp[:, label], 0.0))
+        return (self.alpha * rec + (1.0 - self.alpha) * ce) / jnp.sum(tree.node_mask)
+
+    def per_example(self, model, batch, key=None) -> Array:
+        words, lengths, labels = batch
+        return jax.vmap(lambda w, n, y: self._one(model, w, n, y))(words, lengths, labels)
+
+    def penalties(self, model, batch, weight, key) -> tuple[Array, ...]:
+        terms = []
+        if self.l2:
+            terms.append(0.5 * self.l2 * sum(jnp.sum(w * w) for w in (model.W1, model.W2,
+                                                                      model.Wc)))
+        if self.l2_words:
+            terms.append(0.5 * self.l2_words * jnp.sum(model.embedding**2))
+        return tuple(terms)
