@@ -179,7 +179,14 @@ class Checkpointer:
                 state, tensors = self.read(path)
             except ModelFileError:
                 continue
-            if state.get("settings") != self.settings:
+            theirs = state.get("settings", {})
+            mine = self.settings.get("estimator")
+            if isinstance(theirs, dict) and theirs.get("estimator") not in (None, mine):
+                raise ModelFileError(
+                    f"{path}: this checkpoint was written by a {theirs['estimator']}, not a "
+                    f"{mine}; use another checkpoint_dir or resume=False"
+                )
+            if theirs != self.settings:
                 raise ModelFileError(
                     f"{path}: this checkpoint belongs to a run with other settings or data; "
                     "use another checkpoint_dir or resume=False"

@@ -31,7 +31,7 @@ def run(devices, batch_size):
         max_iter=5,
         rng=np.random.default_rng(0),
         key=jax.random.key(1),
-        batch_size=batch_size,
+        plan=train.BatchPlan.make(len(X), batch_size),
         devices=devices,
     )
     return res

@@ -10,7 +10,8 @@ from jax.test_util import check_grads
 
 from hiddenstate import train
 from hiddenstate.datasets import make_permutation_streams, one_hot
-from hiddenstate.nn import RecurrentAEObjective, RecurrentAutoencoderNet, recall_per_position
+from hiddenstate.nn import RecurrentAutoencoderNet, recall_per_position
+from hiddenstate.objectives import RecurrentAEObjective
 from hiddenstate.optim import make_optimizer
 
 from .conftest import count_compiles
@@ -58,7 +59,7 @@ def test_encoder_unroll_and_seed_loss_match_numpy():
     x_hat = hs @ p["W_xr"] + p["b_xr"]
     h_hat = hs @ p["W_hr"] + p["b_hr"]
     want = np.sum((xs - x_hat) ** 2) + np.sum((hs[:-1] - h_hat[1:]) ** 2)
-    got = RecurrentAEObjective().per_row(m, jnp.asarray(order))
+    got = RecurrentAEObjective().per_example(m, jnp.asarray(order)[None])[0]
     np.testing.assert_allclose(float(got), want, rtol=1e-5)
 
 
@@ -97,8 +98,7 @@ def test_seed_recipe_recalls_only_the_last_inputs():
         max_iter=1,
         rng=rng,
         key=jax.random.key(0),
-        batch_size=1,
-        shuffle=False,
+        plan=train.BatchPlan.make(20_000, 1, shuffle=False),
     )
     rec = np.asarray(recall_per_position(r.model, make_permutation_streams(500, 8, rng=1)))
     assert rec[-1] > 0.9
@@ -117,8 +117,7 @@ def test_unrolled_loss_learns_all_8_positions():
         max_iter=1,
         rng=rng,
         key=jax.random.key(0),
-        batch_size=32,
-        shuffle=False,
+        plan=train.BatchPlan.make(steps * 32, 32, shuffle=False),
     )
     rec = np.asarray(recall_per_position(r.model, make_permutation_streams(1000, 8, rng=1)))
     assert rec.mean() >= 0.99
@@ -139,7 +138,7 @@ def test_second_fit_does_not_recompile():
             max_iter=2,
             rng=rng,
             key=jax.random.key(seed),
-            batch_size=16,
+            plan=train.BatchPlan.make(64, 16),
         )
 
     once(0)
@@ -179,7 +178,7 @@ def test_experiment_runs_small(tmp_path):
         length_steps=300,
         test_orders=50,
     )
-    result = run(cfg, tmp_path, quick=False)
+    result = run(cfg, tmp_path)
     assert len(result.rows) == 3
     assert all(0.0 <= r.ours <= 1.0 for r in result.rows)
     for path in result.figures.values():

@@ -11,7 +11,8 @@ from sklearn.base import clone
 
 import hiddenstate
 from hiddenstate import InputError, RecursiveAutoencoder
-from hiddenstate.nn import RAEObjective, RecursiveAutoencoderNet
+from hiddenstate.nn import RecursiveAutoencoderNet
+from hiddenstate.objectives import RAEObjective
 
 from .conftest import count_compiles
 
@@ -221,7 +222,7 @@ def test_movie_reviews_90_10_split(shared_data, tmp_path):
     """The quick protocol on rt-polarity: RAE at least the bag-of-words baseline minus 1 point."""
     from hiddenstate.experiments.sentiment import Config, run
 
-    result = run(Config(), tmp_path, quick=True, data_dir=shared_data)
+    result = run(Config.quick(), tmp_path, data_dir=shared_data)
     rae, bow = result.rows[0].ours, result.rows[1].ours
     assert rae >= 0.76
     assert rae >= bow - 0.01

@@ -11,7 +11,8 @@ from sklearn.base import clone
 
 import hiddenstate
 from hiddenstate import InputError, SequenceAutoencoder
-from hiddenstate.nn import SequenceAEObjective, SequenceAutoencoderNet
+from hiddenstate.nn import SequenceAutoencoderNet
+from hiddenstate.objectives import SequenceAEObjective
 
 from .conftest import count_compiles
 

@@ -96,7 +96,6 @@ def test_full_batch_scan_matches_python_loop(name):
         max_iter=25,
         rng=np.random.default_rng(0),
         key=jax.random.key(0),
-        batch_size=None,
     )
     ref, losses = _manual(model, [(x, y)] * 25, opt)
     np.testing.assert_allclose(res.history.loss, losses, rtol=1e-5)
@@ -115,8 +114,7 @@ def test_minibatches_in_order_with_a_ragged_last_batch():
         max_iter=3,
         rng=np.random.default_rng(0),
         key=jax.random.key(0),
-        batch_size=3,
-        shuffle=False,
+        plan=train.BatchPlan.make(7, 3, shuffle=False),
     )
     batches = [(x[0:3], y[0:3]), (x[3:6], y[3:6]), (x[6:7], y[6:7])] * 3
     ref, losses = _manual(model, batches, opt)
@@ -138,7 +136,7 @@ def test_shuffled_minibatches_follow_the_generator():
         max_iter=2,
         rng=np.random.default_rng(5),
         key=jax.random.key(0),
-        batch_size=5,
+        plan=train.BatchPlan.make(10, 5),
     )
     g = np.random.default_rng(5)
     batches = []
@@ -152,7 +150,7 @@ def test_shuffled_minibatches_follow_the_generator():
 def test_identical_seeds_give_identical_results():
     model, x, y = _problem(n=50)
     opt = make_optimizer("adam", 0.01)
-    kw = dict(objective=LeastSquares(), optimizer=opt, max_iter=7, batch_size=8)
+    kw = dict(objective=LeastSquares(), optimizer=opt, max_iter=7, plan=train.BatchPlan.make(50, 8))
     a = train.fit(model, (x, y), rng=np.random.default_rng(1), key=jax.random.key(1), **kw)
     b = train.fit(model, (x, y), rng=np.random.default_rng(1), key=jax.random.key(1), **kw)
     c = train.fit(model, (x, y), rng=np.random.default_rng(2), key=jax.random.key(1), **kw)
@@ -173,7 +171,6 @@ def test_divergence_guard_keeps_last_finite_parameters():
             max_iter=500,
             rng=np.random.default_rng(0),
             key=jax.random.key(0),
-            batch_size=None,
         )
     err = info.value
     assert err.epoch is not None and err.epoch < 500
@@ -197,10 +194,7 @@ def test_early_stopping_returns_best_validation_parameters():
         max_iter=400,
         rng=rng,
         key=jax.random.key(0),
-        batch_size=None,
-        validation_data=(x[va], y[va]),
-        n_iter_no_change=5,
-        tol=0.0,
+        early_stopping=train.EarlyStopping((x[va], y[va]), n_iter_no_change=5, tol=0.0),
     )
     h = res.history
     assert h.stopped_early and len(h.loss) < 400
@@ -212,7 +206,8 @@ def test_early_stopping_returns_best_validation_parameters():
 def test_a_run_compiles_once_and_a_second_run_not_at_all():
     model, x, y = _problem(n=40)
     opt = make_optimizer("adam", 0.01)
-    kw = dict(objective=LeastSquares(), optimizer=opt, batch_size=16, epochs_per_call=4)
+    kw = dict(objective=LeastSquares(), optimizer=opt, plan=train.BatchPlan.make(40, 16),
+              epochs_per_call=4)
     train.fit(model, (x, y), max_iter=5, rng=np.random.default_rng(0), key=jax.random.key(0), **kw)
     with count_compiles() as compiles:
         # 10 epochs = 3 calls of 4 epochs, the last one partly masked: same shapes.
@@ -232,7 +227,7 @@ def test_progress_bar_runs(capsys):
         max_iter=3,
         rng=np.random.default_rng(0),
         key=jax.random.key(0),
-        verbose=True,
+        progress=train.Progress(verbose=True),
     )
 
 
@@ -283,10 +278,9 @@ def test_buckets_give_the_padded_run_on_the_same_minibatches():
     row_bucket = np.searchsorted([3, 6, 9], lengths).astype(np.int32)
     model = LastSteps(jnp.full((2, 1), 0.1))
     opt = make_optimizer("adam", 0.05)
-    kw = dict(objective=MaskedSequenceLoss(), optimizer=opt, max_iter=3, key=jax.random.key(0),
-              batch_size=2)
-    cut = train.fit(model, data, rng=np.random.default_rng(3), buckets=(row_bucket, (3, 6, 9)),
-                    **kw)
+    kw = dict(objective=MaskedSequenceLoss(), optimizer=opt, max_iter=3, key=jax.random.key(0))
+    plan = train.BatchPlan.make(len(lengths), 2, buckets=(row_bucket, (3, 6, 9)))
+    cut = train.fit(model, data, rng=np.random.default_rng(3), plan=plan, **kw)
     # The same minibatches on the padded data: sort the rows by bucket and replay the order.
     g = np.random.default_rng(3)
     order = [train._bucket_epoch_indices(row_bucket, 3, 2, 1, g, True) for _ in range(3)]
@@ -308,10 +302,7 @@ def test_buckets_give_the_padded_run_on_the_same_minibatches():
 def test_bad_buckets_are_rejected():
     data, _ = _sequences()
     with pytest.raises(ValueError, match="one bucket"):
-        train.fit(LastSteps(jnp.zeros((2, 1))), data, objective=MaskedSequenceLoss(),
-                  optimizer=make_optimizer("sgd", 0.1), max_iter=1,
-                  rng=np.random.default_rng(0), key=jax.random.key(0), batch_size=2,
-                  buckets=(np.full(12, 3), (3, 6, 9)))
+        train.BatchPlan.make(len(data[0]), 2, buckets=(np.full(12, 3), (3, 6, 9)))
 
 
 def test_curriculum_epochs_go_from_easy_to_hard():
@@ -323,14 +314,15 @@ def test_curriculum_epochs_go_from_easy_to_hard():
     assert bucket[0].tolist() == [0, 0, 0, 1, 1, 1, 1, 1]
     data, lengths = _sequences(n=8)
     kw = dict(objective=MaskedSequenceLoss(), optimizer=make_optimizer("sgd", 0.1), max_iter=2,
-              rng=np.random.default_rng(0), key=jax.random.key(0), batch_size=1)
+              rng=np.random.default_rng(0), key=jax.random.key(0))
     rb = np.searchsorted([5, 9], lengths).astype(np.int32)
-    a = train.fit(LastSteps(jnp.zeros((2, 1))), data, buckets=(rb, (5, 9)),
-                  curriculum=(1, lengths), **kw)
-    b = train.fit(LastSteps(jnp.zeros((2, 1))), data, buckets=(rb, (5, 9)), **kw)
+    a = train.fit(LastSteps(jnp.zeros((2, 1))), data, **kw,
+                  plan=train.BatchPlan.make(8, 1, buckets=(rb, (5, 9)), curriculum=(1, lengths)))
+    b = train.fit(LastSteps(jnp.zeros((2, 1))), data, **kw,
+                  plan=train.BatchPlan.make(8, 1, buckets=(rb, (5, 9))))
     assert not np.allclose(np.asarray(a.model.w), np.asarray(b.model.w))
     with pytest.raises(ValueError, match="length buckets"):
-        train.fit(LastSteps(jnp.zeros((2, 1))), data, curriculum=(1, lengths), **kw)
+        train.BatchPlan.make(8, 1, curriculum=(1, lengths))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -345,10 +337,48 @@ class NaNGradient:
 def test_a_nan_gradient_behind_a_finite_loss_rolls_back_to_the_epoch_start():
     model, x, y = _problem(n=7)
     kw = dict(optimizer=make_optimizer("sgd", 0.01), rng=np.random.default_rng(0),
-              key=jax.random.key(0), batch_size=3)
+              key=jax.random.key(0), plan=train.BatchPlan.make(7, 3))
     good = train.fit(model, (x, y), objective=LeastSquares(), max_iter=2, **kw)
     with pytest.raises(DivergenceError) as info:
         train.fit(good.model, (x, y), objective=NaNGradient(), max_iter=3, **kw)
     kept = info.value.result
     assert info.value.epoch == 0
     np.testing.assert_array_equal(np.asarray(kept.model.w), np.asarray(good.model.w))
+
+
+def test_train_step_is_one_optax_update():
+    model, x, y = _problem(n=5)
+    opt = make_optimizer("adam", 0.1)
+    state = opt.init(eqx.filter(model, eqx.is_inexact_array))
+    batch = train.MiniBatch((jnp.asarray(x), jnp.asarray(y)), jnp.ones(5))
+    new, new_state, loss = train.train_step(model, state, batch, None, objective=LeastSquares(),
+                                            optimizer=opt)
+    ref, losses = _manual(model, [(x, y)], opt)
+    np.testing.assert_allclose(float(loss), losses[0], rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(new.w), np.asarray(ref.w), rtol=1e-6)
+    assert jax.tree.structure(new_state) == jax.tree.structure(state)
+
+
+def test_batch_plan_counts_the_steps_the_loop_takes():
+    full = train.BatchPlan.make(10, None)
+    assert full.full and full.steps_per_epoch == 1
+    assert train.BatchPlan.make(10, 32).full  # a batch as large as the data
+    plain = train.BatchPlan.make(10, 3)
+    assert plain.steps_per_epoch == 4
+    # Buckets of 4 and 6 rows, minibatches of 3 from one bucket each: 2 + 2 steps.
+    rb = np.array([0, 1] * 4 + [1, 1])
+    bucketed = train.BatchPlan.make(10, 3, buckets=(rb, (4, 8)))
+    assert bucketed.steps_per_epoch == 4
+    idx, w, bucket = bucketed.draw(np.random.default_rng(0), 0, 2, 3)
+    assert idx.shape == (3, 4, 3) and bucket.shape == (3, 4)
+    assert w[2].sum() == 0  # the padding epoch
+    for e in range(2):
+        assert sorted(idx[e][w[e] > 0].tolist()) == list(range(10))
+        for b_idx, b_w, b in zip(idx[e], w[e], bucket[e], strict=True):
+            assert set(rb[b_idx[b_w > 0]]) == {b}
+    with pytest.raises(ValueError, match="0 examples"):
+        train.BatchPlan.make(0, 3)
+    model, x, y = _problem(n=7)
+    with pytest.raises(ValueError, match="for 10 rows"):
+        train.fit(model, (x, y), objective=LeastSquares(), optimizer=make_optimizer("sgd", 0.1),
+                  max_iter=1, rng=np.random.default_rng(0), key=jax.random.key(0), plan=plain)
