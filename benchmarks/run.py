@@ -18,8 +18,8 @@ from rich.console import Console
 from rich.table import Table
 
 from hiddenstate import plotting
+from hiddenstate.bench import WORKLOADS, run_workloads
 from hiddenstate.report import environment_info
-from hiddenstate.workloads import WORKLOADS, run_workloads
 
 
 def main(argv=None) -> int:

@@ -18,27 +18,30 @@ from .conftest import count_compiles
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 
-def _check(result, tmp_path):
+def _check(result, cfg, tmp_path):
     assert result.rows and all(np.isfinite(r.seconds) for r in result.rows)
     for path in result.figures.values():
         assert (tmp_path / "figures").is_dir() and path.endswith(".png")
     json.dumps(result.settings, default=str)
+    # The settings stored for the report are the config that ran.
+    assert dataclasses.asdict(cfg).items() <= result.settings.items()
 
 
 def test_reber_experiment_small(tmp_path):
-    cfg = dataclasses.replace(reber.Config(), n_train=100, n_test=20, n_samples=50,
+    cfg = dataclasses.replace(reber.Config.quick(), n_train=100, n_test=20, n_samples=50,
                               seed_epochs=2, ours_epochs=2)
-    result = reber.run(cfg, tmp_path, quick=True)
-    _check(result, tmp_path)
+    result = reber.run(cfg, tmp_path)
+    _check(result, cfg, tmp_path)
     assert {r.variant for r in result.rows} == {"seed algorithm", "hiddenstate LSTM"}
 
 
 def test_embedded_reber_experiment_small(tmp_path):
-    cfg = dataclasses.replace(embedded_reber.Config(), n_train_seed=60, quick_seed_epochs=1,
-                              n_train_ours=250, stream_budget=600, stream_chunk=100,
+    cfg = dataclasses.replace(embedded_reber.Config.quick(), n_train_seed=60, seed_epochs=1,
+                              n_train_ours=100, stream_budget=300, stream_chunk=100,
                               n_test=50)
-    result = embedded_reber.run(cfg, tmp_path, quick=True)
-    _check(result, tmp_path)
+    result = embedded_reber.run(cfg, tmp_path)
+    _check(result, cfg, tmp_path)
+    assert all(r.passed is None for r in result.rows if r.variant.startswith("hiddenstate"))
     variants = {r.variant for r in result.rows}
     assert {"seed algorithm, elman", "hiddenstate lstm", "hiddenstate gru"} <= variants
     assert len(result.figures) == 2
@@ -46,9 +49,11 @@ def test_embedded_reber_experiment_small(tmp_path):
 
 def test_scan_exercise_is_registered_and_runs(tmp_path):
     assert "scan-exercise" in EXPERIMENTS
-    cfg = dataclasses.replace(scan_exercise.Config(), seed_steps=500, ours_steps=300)
-    result = scan_exercise.run(cfg, tmp_path, quick=True)
-    _check(result, tmp_path)
+    cfg = dataclasses.replace(scan_exercise.Config.quick(), seed_steps=100, ours_steps=300)
+    result = scan_exercise.run(cfg, tmp_path)
+    _check(result, cfg, tmp_path)
+    assert [r.passed for r in result.rows] == [None, None]
+    assert result.rows[0].variant == "seed algorithm, 100 SGD steps"
     assert [r.figure for r in result.rows] == ["final MSE", "final MSE"]
     assert all(r.ours < 0.5 for r in result.rows)
 

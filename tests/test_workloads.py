@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import ast
 import math
+from pathlib import Path
 
 import pytest
 
-from hiddenstate.workloads import matmul_peak, run_workloads
+import hiddenstate
+from hiddenstate.bench import WORKLOADS, matmul_peak, run_workloads
 
 KEYS = {"workload", "variant", "compile_s", "train_s", "step_us", "final_loss", "quality"}
+PACKAGE = Path(hiddenstate.__file__).parent
 
 
 def test_w1_records_seed_first_then_ours():
@@ -31,8 +35,8 @@ def test_unknown_workload_and_matmul_peak():
 def test_bare_recurrent_loops_run():
     import numpy as np
 
-    from hiddenstate.datasets import make_sincos
-    from hiddenstate.workloads import WORKLOADS, bare_w3, bare_w6
+    from hiddenstate.bench._bare import bare_w3, bare_w6, padded_one_hot
+    from hiddenstate.datasets import REBER_ALPHABET, make_sincos
 
     assert list(WORKLOADS) == ["W1", "W2", "W3", "W4", "W5", "W6"]
     S, T = make_sincos()
@@ -41,3 +45,38 @@ def test_bare_recurrent_loops_run():
     X = rng.random((6, 5, 7)).astype(np.float32)
     M = np.ones((6, 5), np.float32)
     assert bare_w3(X, (X > 0.5).astype(np.float32), M, 1) > 0
+    strings = ["BTSXSE", "BPVE"]
+    targets = [np.ones((len(s) - 1, 7), np.float32) for s in strings]
+    X, Y, M = padded_one_hot(strings, targets, REBER_ALPHABET)
+    assert X.shape == Y.shape == (2, 5, 7) and M.tolist() == [[1] * 5, [1, 1, 1, 0, 0]]
+    assert X[1, 2, REBER_ALPHABET.index("V")] == 1 and X[1, 3:].sum() == 0
+
+
+def _imports(path: Path):
+    """(module, names) of every import statement in a file; relative modules keep their dots."""
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            yield "." * node.level + (node.module or ""), [a.name for a in node.names]
+        elif isinstance(node, ast.Import):
+            yield from ((a.name, []) for a in node.names)
+
+
+def test_bench_uses_only_public_recipes_and_experiments_never_import_bench():
+    """The recipes live in the experiments; the bench imports them by their public names."""
+    from hiddenstate.experiments import recurrent_ae
+
+    assert not hasattr(recurrent_ae, "_fit") and callable(recurrent_ae.fit_recipe)
+    assert not (PACKAGE / "workloads.py").exists()
+    for path in (PACKAGE / "bench").glob("*.py"):
+        tree = ast.parse(path.read_text())
+        private = [n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)
+                   and n.attr.startswith("_") and not n.attr.startswith("__")]
+        assert not private, (path.name, private)
+        for module, names in _imports(path):
+            if module.startswith("..") or module.startswith("hiddenstate"):
+                parts = module.lstrip(".").split(".") + names
+                assert not [p for p in parts if p.startswith("_")], (path.name, module, names)
+    for path in (PACKAGE / "experiments").glob("*.py"):
+        for module, names in _imports(path):
+            assert "bench" not in module.split(".") and "bench" not in names, (path.name, module)
+            assert "workloads" not in module, (path.name, module)

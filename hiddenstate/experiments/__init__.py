@@ -1,92 +1,34 @@
 """The classic experiments: one module each, a frozen ``Config`` plus ``run``.
 
-``reproduce`` runs them in order, prints the table and writes the report.
+``reproduce`` runs them in order, prints the table and writes the report;
+``resolved_configs`` shows what it would run. ``EXPERIMENT_NAMES`` is cheap to
+import; the rest loads NumPy, JAX and scikit-learn when first used (PEP 562).
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable
-from pathlib import Path
+import importlib
+from typing import TYPE_CHECKING
 
-from . import (
-    digits,
-    donut,
-    embedded_reber,
-    mnist,
-    reber,
-    recurrent_ae,
-    scan_exercise,
-    sentiment,
-)
+from ._names import EXPERIMENT_NAMES
 
-__all__ = ["EXPERIMENTS", "Experiment", "reproduce"]
+if TYPE_CHECKING:
+    from ._registry import EXPERIMENTS, Experiment, reproduce, resolved_configs
+
+__all__ = ["EXPERIMENTS", "EXPERIMENT_NAMES", "Experiment", "reproduce", "resolved_configs"]
+
+_REGISTRY = {"EXPERIMENTS", "Experiment", "reproduce", "resolved_configs"}
+_MODULES = {"digits", "donut", "embedded_reber", "mnist", "reber", "recurrent_ae",
+            "scan_exercise", "sentiment"}
 
 
-@dataclasses.dataclass(frozen=True)
-class Experiment:
-    """A named experiment: how to run it and whether it can run with the data at hand."""
-
-    name: str
-    title: str
-    run: Callable
-    config: type
-    needs_data: bool = False
-    available: Callable[[Path | None], bool] = lambda data_dir: True
+def __getattr__(name: str):
+    if name in _REGISTRY:
+        return getattr(importlib.import_module("._registry", __name__), name)
+    if name in _MODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-EXPERIMENTS: dict[str, Experiment] = {
-    "donut": Experiment("donut", donut.TITLE, donut.run, donut.Config),
-    "digits": Experiment("digits", digits.TITLE, digits.run, digits.Config),
-    "mnist": Experiment("mnist", mnist.TITLE, mnist.run, mnist.Config, needs_data=True,
-                        available=mnist.available),
-    "reber": Experiment("reber", reber.TITLE, reber.run, reber.Config),
-    "embedded-reber": Experiment("embedded-reber", embedded_reber.TITLE, embedded_reber.run,
-                                 embedded_reber.Config),
-    "scan-exercise": Experiment("scan-exercise", scan_exercise.TITLE, scan_exercise.run,
-                                scan_exercise.Config),
-    "recurrent-ae": Experiment("recurrent-ae", recurrent_ae.TITLE, recurrent_ae.run,
-                               recurrent_ae.Config),
-    "sentiment": Experiment("sentiment", sentiment.TITLE, sentiment.run, sentiment.Config,
-                            needs_data=True, available=sentiment.available),
-}
-
-
-def reproduce(
-    names: list[str] | None,
-    out_dir: Path,
-    *,
-    quick: bool = False,
-    data_dir: Path | None = None,
-    on_result: Callable | None = None,
-    on_skip: Callable | None = None,
-):
-    """Run the named experiments (all when ``None``); returns their results.
-
-    Experiments that need ``data_dir`` and cannot find their files are skipped
-    (``on_skip(name, reason)``) unless named explicitly, which is an error.
-    """
-    if names:
-        unknown = [n for n in names if n not in EXPERIMENTS]
-        if unknown:
-            raise ValueError(
-                f"unknown experiment(s) {', '.join(unknown)}; valid: {', '.join(EXPERIMENTS)}"
-            )
-    selected = [EXPERIMENTS[n] for n in (names or EXPERIMENTS)]
-    results = []
-    for exp in selected:
-        if exp.needs_data and not exp.available(data_dir):
-            reason = f"needs --data DIR with the files of {exp.name!r} (e.g. ../shared/data)"
-            if names:
-                raise ValueError(f"experiment {exp.name!r} {reason}")
-            if on_skip:
-                on_skip(exp.name, reason)
-            continue
-        kwargs = {"quick": quick}
-        if exp.needs_data:
-            kwargs["data_dir"] = data_dir
-        result = exp.run(exp.config(), Path(out_dir), **kwargs)
-        results.append(result)
-        if on_result:
-            on_result(result)
-    return results
+def __dir__():
+    return sorted(set(globals()) | _REGISTRY | _MODULES)

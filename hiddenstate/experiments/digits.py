@@ -29,6 +29,11 @@ class Config:
     pca_epochs: int = 3000
     random_state: int = 0
 
+    @classmethod
+    def quick(cls) -> Config:
+        """``reproduce --quick``: the full recipe, a few seconds."""
+        return cls()
+
 
 def seed_estimator(
     config: Config, hidden: int | None = None, epochs: int | None = None
@@ -43,18 +48,23 @@ def seed_estimator(
     )
 
 
-def run(config: Config, out_dir: Path, *, quick: bool = False) -> ExperimentResult:
+def ours_estimator(
+    config: Config, hidden: int | None = None, epochs: int | None = None
+) -> Autoencoder:
+    """The library's defaults with the seed's sigmoid output and cross-entropy."""
+    return Autoencoder(hidden or config.hidden, output="sigmoid", loss="cross_entropy",
+                       max_iter=epochs or config.epochs, random_state=config.random_state)
+
+
+def run(config: Config, out_dir: Path) -> ExperimentResult:
     from scipy.linalg import subspace_angles
     from sklearn.decomposition import PCA
 
-    del quick  # a few seconds at full size
     X, _ = load_digits()
     rows, figures, curves = [], {}, {}
     with Timer() as total:
-        ours = Autoencoder(config.hidden, output="sigmoid", loss="cross_entropy",
-                           max_iter=config.epochs, random_state=config.random_state)
         for variant, est in (("seed algorithm", seed_estimator(config)),
-                             ("hiddenstate default", ours)):
+                             ("hiddenstate default", ours_estimator(config))):
             with quiet(), Timer() as t:
                 est.fit(X)
             last = est.loss_curve_[-1]

@@ -10,7 +10,8 @@ import numpy as np
 
 from .. import plotting, train
 from ..datasets import make_permutation_streams
-from ..nn._recurrent_ae import RecurrentAEObjective, RecurrentAutoencoderNet, recall_per_position
+from ..nn._recurrent_ae import RecurrentAutoencoderNet, recall_per_position
+from ..objectives import RecurrentAEObjective
 from ..optim import make_optimizer
 from ..report import ExperimentResult, ResultRow
 from ._common import Timer, figure_path
@@ -44,9 +45,14 @@ class Config:
     test_orders: int = 1000
     random_state: int = 0
 
+    @classmethod
+    def quick(cls) -> Config:
+        """``reproduce --quick``: the stream-length sweep at a fifth of its steps (at least 500)."""
+        full = cls()
+        return dataclasses.replace(full, length_steps=max(500, full.length_steps // 5))
 
-def _fit(
-    config: Config,
+
+def fit_recipe(
     *,
     symbols: int,
     hidden: int,
@@ -56,6 +62,9 @@ def _fit(
     optimizer,
     seed: int,
 ):
+    """Train a fresh net on ``steps * batch`` fresh orders, one pass in order: the keyword
+    arguments are a recipe (:func:`seed_recipe`, :func:`ours_recipe`) and the seed of the
+    net's key and of the orders. Returns ``train.fit``'s result (``.model``, ``.history``)."""
     rng = np.random.default_rng(seed)
     model = RecurrentAutoencoderNet(symbols, hidden, key=jax.random.key(seed))
     orders = make_permutation_streams(steps * batch, symbols, rng=rng)
@@ -67,8 +76,7 @@ def _fit(
         max_iter=1,
         rng=rng,
         key=jax.random.key(seed),
-        batch_size=batch,
-        shuffle=False,
+        plan=train.BatchPlan.make(len(orders), batch, shuffle=False),
     )
 
 
@@ -128,7 +136,7 @@ def _matrices_figure(model, symbols: int, rng, path, title):
     )
 
 
-def run(config: Config, out_dir: Path, *, quick: bool = False) -> ExperimentResult:
+def run(config: Config, out_dir: Path) -> ExperimentResult:
     rows, figures = [], {}
     test = make_permutation_streams(
         config.test_orders, config.symbols, rng=np.random.default_rng(config.random_state + 10_000)
@@ -140,7 +148,7 @@ def run(config: Config, out_dir: Path, *, quick: bool = False) -> ExperimentResu
             ("hiddenstate", ours_recipe(config)),
         ):
             with Timer() as t:
-                result = _fit(config, seed=config.random_state, **recipe)
+                result = fit_recipe(seed=config.random_state, **recipe)
             per_pos = np.asarray(recall_per_position(result.model, test))
             recall = float(per_pos.mean())
             recalls[variant] = per_pos
@@ -197,7 +205,7 @@ def run(config: Config, out_dir: Path, *, quick: bool = False) -> ExperimentResu
         )
         figures["W5 recall per input position, seed algorithm vs hiddenstate"] = str(path)
 
-        steps = max(500, config.length_steps // 5) if quick else config.length_steps
+        steps = config.length_steps
         by_length = {}
         for hidden in config.length_hiddens:
             for T in config.lengths:
@@ -205,8 +213,7 @@ def run(config: Config, out_dir: Path, *, quick: bool = False) -> ExperimentResu
                     config.test_orders, T, rng=np.random.default_rng(config.random_state + T)
                 )
                 with Timer() as t:
-                    result = _fit(
-                        config,
+                    result = fit_recipe(
                         seed=config.random_state,
                         **ours_recipe(config, symbols=T, steps=steps, hidden=hidden),
                     )
@@ -232,12 +239,11 @@ def run(config: Config, out_dir: Path, *, quick: bool = False) -> ExperimentResu
             title=f"W5 recall vs stream length ({steps} Adam steps of {config.ours_batch_size})",
         )
         figures["W5 recall vs stream length"] = str(path)
-    settings = {**dataclasses.asdict(config), "length_steps_run": steps}
     return ExperimentResult(
         NAME,
         rows,
         figures,
-        settings,
+        dataclasses.asdict(config),
         total.seconds,
         notes="Seed: its step loss (x and the previous state reconstructed at each step), SGD "
         "1e-4, one fresh order per update. Ours: a softmax cross-entropy on the unrolled "
