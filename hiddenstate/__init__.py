@@ -4,19 +4,24 @@ Tied-weight autoencoders, recurrent and recursive autoencoders, and Elman,
 LSTM and GRU sequence models, on JAX + Equinox + Optax, with a scikit-learn
 interface, a command-line tool and one command that reproduces the classic
 experiments (``hiddenstate reproduce``).
+
+Importing the package is cheap: the estimators (and with them JAX and
+scikit-learn) load on first use of a name below (PEP 562), so
+``hiddenstate --help`` answers at once.
 """
 
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as _version
+from __future__ import annotations
 
-try:
-    __version__ = _version("hiddenstate")
-except PackageNotFoundError:  # running from a source tree
-    __version__ = "0.1.0"
+import importlib
+from typing import TYPE_CHECKING
 
 from ._errors import DivergenceError, HiddenstateError, InputError, ModelFileError
-from ._serialize import load
-from .estimators import Autoencoder, RecursiveAutoencoder, SequenceAutoencoder, SequenceModel
+
+if TYPE_CHECKING:
+    from ._serialize import load
+    from .estimators import Autoencoder, RecursiveAutoencoder, SequenceAutoencoder, SequenceModel
+
+    __version__: str
 
 __all__ = [
     "Autoencoder",
@@ -30,3 +35,36 @@ __all__ = [
     "load",
     "__version__",
 ]
+
+#: Public names loaded on first use, and the module that defines each.
+_LAZY = {
+    "Autoencoder": ".estimators",
+    "RecursiveAutoencoder": ".estimators",
+    "SequenceAutoencoder": ".estimators",
+    "SequenceModel": ".estimators",
+    "load": "._serialize",
+}
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("hiddenstate")
+    except PackageNotFoundError:  # running from a source tree
+        return "0.1.0"
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+    elif name == "__version__":
+        value = _version()
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
