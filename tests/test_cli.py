@@ -76,8 +76,10 @@ def test_bad_option_values_list_the_valid_ones(tmp_path, donut_csv, capsys):
                  "--out", str(tmp_path / "m.safetensors")]) == 2
     err = capsys.readouterr().err
     assert "activation" in err and "sigmoid" in err and "swish" in err
-    with pytest.raises(SystemExit):
-        main(["autoencoder", "fit", str(donut_csv), "--max-iter", "ten", "--out", "x"])
+    assert main(["autoencoder", "fit", str(donut_csv), "--max-iter", "ten", "--out", "x"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hiddenstate: error: argument --max-iter:") and "'ten'" in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_bad_model_file_and_feature_mismatch(tmp_path, donut_csv, capsys):
@@ -165,3 +167,77 @@ def test_rae_fit_predict_and_label_mismatch(tmp_path, capsys):
     assert main(["rae", "fit", str(tmp_path / "s.txt"), "--labels", str(tmp_path / "short.txt"),
                  "--out", str(tmp_path / "x.safetensors")]) == 2
     assert "40 sentences but 2 labels" in capsys.readouterr().err
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_reproduce_passes_every_set_as_typed(tmp_path, monkeypatch, capsys):
+    import hiddenstate.experiments as experiments
+
+    seen = {}
+
+    def fake_reproduce(names, out_dir, **kwargs):
+        seen.update(names=names, out_dir=out_dir, **kwargs)
+        raise _Stop
+
+    monkeypatch.setattr(experiments, "reproduce", fake_reproduce)
+    sets = ["donut.n_samples=200", "donut.random_state=3"]
+    with pytest.raises(_Stop):
+        main(["reproduce", "--only", "donut", "--quick", "--out", str(tmp_path),
+              "--set", sets[0], "--set", sets[1]])
+    assert seen["names"] == ["donut"] and seen["overrides"] == sets and seen["quick"] is True
+    out = capsys.readouterr().out
+    assert "n_samples=200" in out and "random_state=3" in out  # the resolved config is shown
+    seen.clear()
+    with pytest.raises(_Stop):
+        main(["reproduce", "--only", "donut", "--out", str(tmp_path)])
+    assert seen["overrides"] == []
+
+
+def test_reproduce_rejects_bad_overrides_and_names_before_running(tmp_path, monkeypatch, capsys):
+    import hiddenstate.experiments as experiments
+
+    monkeypatch.setattr(experiments, "reproduce", lambda *a, **k: pytest.fail("ran"))
+    for bad in (["--set", "donut.nosuch=1"], ["--set", "donut.n_samples=many"],
+                ["--set", "donut"], ["--set", "reber.n_train=5"]):
+        capsys.readouterr()
+        assert main(["reproduce", "--only", "donut", "--out", str(tmp_path), *bad]) == 2, bad
+        err = capsys.readouterr().err
+        assert err.startswith("hiddenstate: error:") and len(err.strip().splitlines()) == 1
+    assert main(["reproduce", "--only", "nosuch"]) == 2
+    assert "invalid choice: 'nosuch'" in capsys.readouterr().err
+
+
+def test_reproduce_help_lists_the_experiments_and_their_fields(capsys):
+    from hiddenstate.experiments import EXPERIMENT_NAMES
+
+    assert main(["reproduce", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in EXPERIMENT_NAMES)
+    assert "--set NAME.FIELD=VALUE" in out and "donut: n_samples=1000" in out
+
+
+def test_bench_dispatches_to_the_harness(monkeypatch, capsys):
+    import types
+
+    from hiddenstate.cli import bench
+
+    harness = bench._harness()
+    assert callable(harness.run_workloads) and "W1" in harness.WORKLOADS
+    calls = []
+    fake = types.SimpleNamespace(WORKLOADS={"W1": None, "W2": None},
+                                 run_workloads=lambda names, **kw: calls.append((names, kw)))
+    monkeypatch.setattr(bench, "_harness", lambda: fake)
+    assert main(["bench", "--quick"]) == 0
+    assert calls[-1][0] == ["W1", "W2"] and calls[-1][1]["quick"] is True
+    assert main(["bench", "W2"]) == 0 and calls[-1][0] == ["W2"]
+    assert main(["bench", "--all", "W1"]) == 2
+    assert "give workload names or --all, not both" in capsys.readouterr().err
+
+
+def test_no_command_prints_help_and_fails(capsys):
+    assert main([]) == 2
+    assert "autoencoder" in capsys.readouterr().out
+    assert main(["--help"]) == 0

@@ -1,0 +1,186 @@
+"""``hiddenstate autoencoder``: fit, transform, reconstruct, score and plot on table files."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from ._common import (
+    BUILTIN_DATA,
+    add_estimator_options,
+    console,
+    estimator_kwargs,
+    frame,
+    load_model,
+    model_input,
+    read_data,
+    write_or_print,
+)
+
+__all__ = ["register"]
+
+
+def register(sub) -> None:
+    sub.add_parser("autoencoder", help="fit and apply autoencoders on your files", build=_build)
+
+
+def _build(parser) -> None:
+    actions = parser.add_subparsers(dest="command", metavar="ACTION", required=True)
+    actions.add_parser("fit", help="train on DATA, write MODEL", build=_build_fit)
+    for action, help_text in _APPLY.items():
+        p = actions.add_parser(action, help=help_text)
+        p.add_argument("model", metavar="MODEL")
+        p.add_argument("data", metavar="DATA")
+        p.add_argument("--out", metavar="FILE", help=".npy/.csv/.tsv (default: CSV on stdout)")
+        p.set_defaults(func=apply)
+    plot_parser = actions.add_parser("plot", help="feature tiles or the learning curve as PNG")
+    plot_parser.add_argument("model", metavar="MODEL")
+    plot_parser.add_argument("--kind", choices=["auto", "tiles", "curve"], default="auto",
+                             help="auto: tiles when the inputs form a square image, else the curve")
+    plot_parser.add_argument("--out", required=True, metavar="PNG")
+    plot_parser.set_defaults(func=plot)
+
+
+def _build_fit(fit_parser) -> None:
+    from ..estimators import Autoencoder
+
+    fit_parser.add_argument(
+        "data", metavar="DATA",
+        help=f".csv, .tsv, .txt or .npy file, or one of {', '.join(BUILTIN_DATA)}")
+    fit_parser.add_argument("--out", required=True, metavar="MODEL", help="model file to write")
+    fit_parser.add_argument("--chunk-rows", type=int, metavar="N",
+                            help="stream the file in blocks of N rows (bounded memory)")
+    dist = fit_parser.add_argument_group("several processes (jax.distributed)")
+    dist.add_argument("--coordinator", metavar="HOST:PORT",
+                      help="address of process 0's coordinator")
+    dist.add_argument("--num-processes", type=int, default=1, metavar="N")
+    dist.add_argument("--process-id", type=int, default=0, metavar="I")
+    add_estimator_options(fit_parser, Autoencoder)
+    fit_parser.set_defaults(func=fit)
+
+
+# -- fit ------------------------------------------------------------------------------------
+
+
+def fit(args) -> int:
+    from ..estimators import Autoencoder
+
+    est = Autoencoder(**estimator_kwargs(args, Autoencoder))
+    out = console(stderr=True)
+    if args.num_processes > 1 and not args.coordinator:
+        raise ValueError("--num-processes > 1 needs --coordinator HOST:PORT")
+    if args.chunk_rows is not None:
+        return _fit_in_blocks(args, est, out)
+    if args.num_processes > 1:
+        X, columns = _read_process_rows(args)
+    else:
+        X, columns = read_data(args.data)
+    out.print(f"[bold]Autoencoder[/] on {args.data} {X.shape}: {json.dumps(est.get_params())}")
+    data = frame(X, columns)
+    t0 = time.perf_counter()
+    est.fit(data)
+    seconds = time.perf_counter() - t0
+    if args.process_id != 0:
+        out.print(f"process {args.process_id}: trained; process 0 writes {args.out}")
+        return 0
+    est.save(args.out)
+    out.print(
+        f"trained {est.n_iter_} epochs in {seconds:.2f} s; final loss {est.loss_curve_[-1]:.6g}; "
+        f"reconstruction error {-est.score(data):.6g}; wrote {args.out}"
+    )
+    return 0
+
+
+def _fit_in_blocks(args, est, out) -> int:
+    t0 = time.perf_counter()
+    out.print(f"[bold]Autoencoder[/] on {args.data} in blocks of {args.chunk_rows} rows")
+    est.fit_file(args.data, chunk_rows=args.chunk_rows)
+    est.save(args.out)
+    out.print(
+        f"trained {est.n_iter_} epochs in {time.perf_counter() - t0:.2f} s; final loss "
+        f"{est.loss_curve_[-1]:.6g}; wrote {args.out}"
+    )
+    return 0
+
+
+def _read_process_rows(args):
+    """Join the multi-process run; read this process's rows, then gather everyone's."""
+    import numpy as np
+
+    from .. import distributed
+
+    distributed.initialize(args.coordinator, args.num_processes, args.process_id)
+    if str(args.data).endswith(".npy") and Path(args.data).exists():
+        whole = np.load(args.data, mmap_mode="r", allow_pickle=False)
+        if whole.ndim != 2:
+            raise ValueError(f"{args.data}: needs a 2-D array, found shape {whole.shape}")
+        mine = np.asarray(whole[distributed.process_rows(whole.shape[0])], np.float32)
+        columns = None
+    else:  # text and built-in data: parsed whole, then this process's block is kept
+        X, columns = read_data(args.data)
+        mine = X[distributed.process_rows(X.shape[0])]
+    return distributed.allgather_rows(mine), columns
+
+
+# -- transform, reconstruct, score ----------------------------------------------------------
+
+_APPLY = {
+    "transform": "codes of DATA",
+    "reconstruct": "reconstructions of DATA",
+    "score": "per-row reconstruction error of DATA (higher = more anomalous)",
+}
+
+
+def _load(path):
+    from ..estimators import Autoencoder
+
+    return load_model(path, Autoencoder)
+
+
+def apply(args) -> int:
+    model = _load(args.model)
+    X, columns = read_data(args.data)
+    data = model_input(model, X, columns)
+    if args.command == "transform":
+        result = model.transform(data)
+        names = [str(n) for n in model.get_feature_names_out()]
+    elif args.command == "reconstruct":
+        result = model.predict(data)
+        names = columns
+    else:
+        result = model.reconstruction_error(data)
+        names = ["reconstruction_error"]
+    write_or_print(result, args.out, names)
+    return 0
+
+
+# -- plot -----------------------------------------------------------------------------------
+
+
+def plot(args) -> int:
+    import math
+
+    import numpy as np
+
+    from .. import plotting
+
+    model = _load(args.model)
+    W = np.asarray(model.model_.weights[0])
+    n = W.shape[0]
+    side = int(math.isqrt(n))
+    if args.kind == "auto":
+        kind = "tiles" if side * side == n and n >= 16 else "curve"
+    else:
+        kind = args.kind
+    if kind == "tiles":
+        if side * side != n:
+            raise ValueError(f"feature tiles need a square number of inputs, the model has {n}")
+        plotting.feature_tiles(W, image_shape=(side, side), path=args.out,
+                               title=f"{W.shape[1]} filters (rows of W^T)")
+    else:
+        plotting.learning_curves({"training loss": np.asarray(model.loss_curve_)}, path=args.out,
+                                 title="learning curve")
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0

@@ -1,0 +1,210 @@
+"""Every estimator option of every fit command reaches the estimator exactly as typed.
+
+The values are generated from each estimator's ``_parameter_constraints``; the
+estimator's ``__init__`` is wrapped to record what the command passed and its
+``fit`` stopped before any training, so the whole walk takes seconds.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from numbers import Integral, Real
+
+import pytest
+from sklearn.utils._param_validation import Interval, Options
+
+from hiddenstate.cli import main
+from hiddenstate.cli._common import _parameter_help
+from hiddenstate.estimators import Autoencoder, RecursiveAutoencoder, SequenceModel
+
+#: Left off the command line on purpose: a fresh process has no fit to warm-start.
+SKIPPED = {"warm_start"}
+#: Forms with no command-line spelling: a list of devices holds jax Device objects.
+NO_SPELLING = {("devices", list), ("devices", tuple)}
+
+
+@pytest.fixture(scope="module")
+def fit_commands(tmp_path_factory):
+    """``{estimator class: argv prefix of its fit command}`` (built-in or tiny data)."""
+    d = tmp_path_factory.mktemp("cli_options")
+    (d / "s.txt").write_text("a good film\na bad plot\n")
+    (d / "l.txt").write_text("pos\nneg\n")
+    (d / "seq.txt").write_text("BTXSE\nBPVVE\n")
+    out = ["--out", str(d / "never-written.safetensors")]
+    return {
+        Autoencoder: ["autoencoder", "fit", "donut", *out],
+        SequenceModel: ["rnn", "fit", str(d / "seq.txt"), *out],
+        RecursiveAutoencoder: ["rae", "fit", str(d / "s.txt"), "--labels", str(d / "l.txt"),
+                               *out],
+    }
+
+
+class _Stop(Exception):
+    """Raised by the patched ``fit``: the command got as far as training."""
+
+
+@pytest.fixture
+def received(monkeypatch):
+    """Patch every estimator: returns a dict filled with the kwargs and the estimator."""
+    seen: dict = {}
+    for cls in (Autoencoder, SequenceModel, RecursiveAutoencoder):
+        init = cls.__init__
+
+        @functools.wraps(init)
+        def recording_init(self, *args, _init=init, **kwargs):
+            seen["args"], seen["kwargs"] = args, kwargs
+            _init(self, *args, **kwargs)
+
+        def stop(self, *args, **kwargs):
+            seen["estimator"] = self
+            raise _Stop
+
+        monkeypatch.setattr(cls, "__init__", recording_init)
+        monkeypatch.setattr(cls, "fit", stop)
+    return seen
+
+
+def _inside(interval: Interval):
+    """A value of the interval's type inside it."""
+    if interval.type is Integral:
+        low = interval.left if interval.left is not None else 0
+        value = low + 2
+        return value if interval.right is None or value <= interval.right else low
+    if interval.left is not None and interval.right is not None:
+        return (interval.left + interval.right) / 2
+    return (interval.left if interval.left is not None else 0.0) + 0.25
+
+
+def _typed_values(name: str, constraint, tmp_dir):
+    """``(typed text, expected value)`` pairs for one constraint of parameter ``name``."""
+    if constraint is None:
+        return [("none", None)] + ([("full", None)] if name == "batch_size" else [])
+    if constraint == "random_state":
+        return [("7", 7), ("none", None)]
+    if constraint == "verbose":
+        return [("2", 2), ("0", 0), ("true", True)]
+    if isinstance(constraint, Interval):
+        value = _inside(constraint)
+        return [(repr(value), value)]
+    if isinstance(constraint, Options):
+        return [(o, o) for o in sorted(constraint.options)]
+    if (name, constraint) in NO_SPELLING:
+        return []
+    if constraint in (list, tuple):
+        return [("3,5", [3, 5])]
+    if constraint in (str, os.PathLike):
+        return [(str(tmp_dir / "ckpt"), str(tmp_dir / "ckpt"))]
+    if constraint is Real:
+        return [("-0.5", -0.5)]
+    raise AssertionError(f"{name}: add test values for constraint {constraint!r}")
+
+
+def _cases(cls, tmp_dir):
+    """``(argv tail, name, expected)`` for every option of ``cls``."""
+    cases = []
+    for name in cls().get_params():
+        if name in SKIPPED:
+            continue
+        flag = "--" + name.replace("_", "-")
+        constraints = cls._parameter_constraints[name]
+        if constraints == ["boolean"]:
+            cases += [([flag], name, True), (["--no-" + flag[2:]], name, False)]
+            continue
+        for c in constraints:
+            cases += [([flag, text], name, value) for text, value in _typed_values(name, c,
+                                                                                   tmp_dir)]
+    return cases
+
+
+def _run(argv, seen) -> object:
+    seen.clear()
+    with pytest.raises(_Stop):
+        main(argv)
+    return seen["estimator"]
+
+
+@pytest.mark.parametrize("cls", [Autoencoder, SequenceModel, RecursiveAutoencoder],
+                         ids=lambda c: c.__name__)
+def test_every_option_reaches_the_estimator_as_typed(cls, fit_commands, received, tmp_path):
+    cases = _cases(cls, tmp_path)
+    names = {name for _, name, _ in cases}
+    assert names == set(cls().get_params()) - SKIPPED  # every parameter has an option
+    for tail, name, expected in cases:
+        est = _run([*fit_commands[cls], *tail], received)
+        what = f"{' '.join(tail)}"
+        assert received["args"] == () and received["kwargs"] == {name: expected}, what
+        got = est.get_params()[name]
+        assert got == expected and type(got) is type(expected), what
+        est._validate_params()  # what the command line accepts, the estimator accepts
+
+
+@pytest.mark.parametrize("cls", [Autoencoder, SequenceModel, RecursiveAutoencoder],
+                         ids=lambda c: c.__name__)
+def test_options_not_typed_are_not_passed(cls, fit_commands, received):
+    est = _run(fit_commands[cls], received)
+    assert received["kwargs"] == {}
+    assert est.get_params() == cls().get_params()
+
+
+def test_several_options_at_once_and_none_is_not_dropped(fit_commands, received):
+    est = _run([*fit_commands[Autoencoder], "--batch-size", "none", "--n-components", "64,32",
+                "--clip-norm", "none", "--no-shuffle", "--noise", "masking"], received)
+    assert received["kwargs"] == {"batch_size": None, "n_components": [64, 32],
+                                  "clip_norm": None, "shuffle": False, "noise": "masking"}
+    assert est.batch_size is None
+    est = _run([*fit_commands[RecursiveAutoencoder], "--clip-norm", "none"], received)
+    assert est.clip_norm is None  # its own default is 1.0
+    est = _run([*fit_commands[SequenceModel], "--bucket-lengths", "16,32", "--batch-size",
+                "full"], received)
+    assert est.bucket_lengths == [16, 32] and est.batch_size is None
+
+
+def _invalid_cases(cls):
+    """``(argv tail, flag)``: a value each option must refuse."""
+    for name in cls().get_params():
+        if name in SKIPPED:
+            continue
+        flag = "--" + name.replace("_", "-")
+        constraints = cls._parameter_constraints[name]
+        if constraints == ["boolean"]:
+            yield [f"{flag}=maybe"], flag
+            continue
+        if not any(c in (str, os.PathLike) for c in constraints):
+            yield [flag, "bogus"], flag
+        for c in constraints:
+            if isinstance(c, Interval) and c.left is not None:
+                yield [flag, str(c.left - 1)], flag
+
+
+@pytest.mark.parametrize("cls", [Autoencoder, SequenceModel, RecursiveAutoencoder],
+                         ids=lambda c: c.__name__)
+def test_invalid_values_are_one_line_naming_the_option(cls, fit_commands, received, capsys):
+    for tail, flag in _invalid_cases(cls):
+        capsys.readouterr()
+        assert main([*fit_commands[cls], *tail]) == 2, tail
+        err = capsys.readouterr().err
+        assert err.startswith("hiddenstate: error: argument ") and flag in err, err
+        assert len(err.strip().splitlines()) == 1, err
+        assert "estimator" not in received  # nothing was fitted
+
+
+def test_warm_start_is_not_an_option(fit_commands, capsys):
+    assert main([*fit_commands[Autoencoder], "--warm-start"]) == 2
+    assert "unrecognized arguments: --warm-start" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("cls", [Autoencoder, SequenceModel, RecursiveAutoencoder],
+                         ids=lambda c: c.__name__)
+def test_every_option_says_what_it_is(cls):
+    helps = _parameter_help(cls)
+    assert set(helps) == set(cls().get_params()) - SKIPPED
+    assert all(helps.values()), [name for name, text in helps.items() if not text]
+
+
+def test_help_lists_the_choices_and_defaults(capsys):
+    assert main(["autoencoder", "fit", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "--batch-size auto|N|none|full" in out and "--no-tied" in out
+    assert "Minibatch size" in out and "(default: auto)" in out
+    assert "--warm-start" not in out
