@@ -24,14 +24,9 @@ def _build(parser) -> None:
 
 
 def _harness():
-    """The benchmark harness: ``hiddenstate.bench``, or ``hiddenstate.workloads`` until the
-    harness has moved there."""
-    try:
-        from .. import bench as harness
-    except ModuleNotFoundError as exc:
-        if exc.name != f"{__package__.rpartition('.')[0]}.bench":
-            raise
-        from .. import workloads as harness
+    """The benchmark harness, ``hiddenstate.bench`` (imports JAX: only when run)."""
+    from .. import bench as harness
+
     return harness
 
 
