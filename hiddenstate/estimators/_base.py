@@ -168,11 +168,11 @@ class TrainingMixin:
             seed = self._run_seed()
             rng = np.random.default_rng(seed)
             checkpointing = None if incremental else self._checkpointing(prepared, seed)
-        init_key, train_key = self._key(rng), self._key(rng)
         if continuing:
             model, opt_state, step = self.model_, self._opt_state, self._step
         else:
-            model, opt_state, step = self._new_model(init_key), None, 0
+            model, opt_state, step = self._new_model(self._key(rng)), None, 0
+        train_key = self._key(rng)
         training, stopping = self._split(prepared, rng, incremental)
         plan = self._plan(training, curriculum=0 if continuing else self._curriculum())
         from .. import train
