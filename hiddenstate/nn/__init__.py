@@ -2,8 +2,19 @@
 
 from ._activations import ACTIVATIONS, activation
 from ._autoencoder import AutoencoderNet
-from ._cells import CELLS, ElmanCell, GRUCell, LSTMCell, LSTMState, make_cell
-from ._init import get_initializer, glorot_uniform, normal, uniform_spectral, zeros
+from ._cells import (
+    CELL_INITS,
+    CELLS,
+    ElmanCell,
+    GRUCell,
+    LSTMCell,
+    LSTMState,
+    RecurrentCell,
+    cell_init,
+    make_cell,
+    register_cell,
+)
+from ._init import glorot_uniform, host_rng, normal, orthogonal, seed_normal, uniform_spectral
 from ._recurrent_ae import (
     RecurrentAutoencoderNet,
     SequenceAutoencoderNet,
@@ -17,10 +28,14 @@ __all__ = [
     "activation",
     "AutoencoderNet",
     "CELLS",
+    "CELL_INITS",
+    "RecurrentCell",
+    "register_cell",
+    "make_cell",
+    "cell_init",
     "ElmanCell",
     "GRUCell",
     "LSTMCell",
-    "make_cell",
     "SequenceNet",
     "RecurrentAutoencoderNet",
     "RecursiveAutoencoderNet",
@@ -28,9 +43,10 @@ __all__ = [
     "recall_per_position",
     "SequenceAutoencoderNet",
     "LSTMState",
-    "get_initializer",
     "glorot_uniform",
     "normal",
+    "seed_normal",
     "uniform_spectral",
-    "zeros",
+    "orthogonal",
+    "host_rng",
 ]

@@ -1,65 +1,118 @@
-"""Named weight initialisers: pure functions ``(key, shape, dtype) -> array``.
+"""Named weight initialisers: pure functions ``(key, shape, dtype=float32) -> array``.
 
 Weights are stored ``(n_in, n_out)`` and applied as ``x @ W``.
+
+The key decides where the numbers are drawn, with the same formula:
+
+- a JAX PRNG key: with :mod:`jax.random`, in ``dtype``; traceable, so a model built
+  from them can be created inside ``jax.jit`` (the dense autoencoder is, in one
+  compiled call);
+- a :class:`numpy.random.Generator` (see :func:`host_rng`): with NumPy on the host,
+  in float64 rounded to ``dtype`` once at the end. The recurrent cells draw this
+  way: compiling JAX's random-bit generator, SVD and QR for a model's first fit
+  took longer (about 1 s on 2 cores) than a small recurrent network's whole
+  training run.
+
+The two draw different numbers from the same seed; each is reproducible. Draw each
+matrix from its own generator (``Generator.spawn``), as a JAX key is split.
 """
 
 from __future__ import annotations
 
 import math
+from types import ModuleType
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, PRNGKeyArray
 
-__all__ = ["glorot_uniform", "normal", "uniform_spectral", "zeros", "get_initializer", "host_rng",
-           "host_glorot_uniform", "host_uniform_spectral", "host_orthogonal"]
+__all__ = ["glorot_uniform", "normal", "seed_normal", "uniform_spectral", "orthogonal",
+           "host_rng"]
+
+Key = PRNGKeyArray | np.random.Generator
 
 
-def glorot_uniform(
-    key: PRNGKeyArray, shape: tuple[int, int], dtype=jnp.float32, *, gain: float = 1.0
-) -> Array:
+def _on_host(key: Key) -> bool:
+    return isinstance(key, np.random.Generator)
+
+
+def _xp(key: Key) -> ModuleType:
+    return np if _on_host(key) else jnp
+
+
+def _uniform(key: Key, shape, low: float, high: float, dtype):
+    if _on_host(key):
+        return key.uniform(low, high, shape)
+    return jax.random.uniform(key, shape, dtype, low, high)
+
+
+def _standard_normal(key: Key, shape, dtype):
+    if _on_host(key):
+        return key.standard_normal(shape)
+    return jax.random.normal(key, shape, dtype)
+
+
+def glorot_uniform(key: Key, shape: tuple[int, int], dtype=jnp.float32, *,
+                   gain: float = 1.0) -> Array:
     """Uniform(-a, a) with ``a = gain * sqrt(6 / (n_in + n_out))``.
 
     Glorot & Bengio (2010), eq. 16. The Theano deep-learning tutorials (seed
     003) use ``gain=4`` for sigmoid units.
     """
     n_in, n_out = shape
-    bound = gain * math.sqrt(6.0 / (n_in + n_out))
-    return jax.random.uniform(key, shape, dtype, -bound, bound)
+    bound = gain * math.sqrt(6.0 / max(n_in + n_out, 1))
+    return _uniform(key, shape, -bound, bound, dtype).astype(dtype)
 
 
-def normal(
-    key: PRNGKeyArray, shape: tuple[int, ...], dtype=jnp.float32, *, std: float = 1.0
-) -> Array:
+def normal(key: Key, shape: tuple[int, ...], dtype=jnp.float32, *, std: float = 1.0) -> Array:
     """Normal(0, std**2). Seed 004 uses ``std = 1/sqrt(6)`` for the donut autoencoder."""
-    return std * jax.random.normal(key, shape, dtype)
+    return (std * _standard_normal(key, shape, dtype)).astype(dtype)
 
 
-def uniform_spectral(key: PRNGKeyArray, shape: tuple[int, int], dtype=jnp.float32) -> Array:
+def seed_normal(key: Key, shape: tuple[int, ...], dtype=jnp.float32) -> Array:
+    """N(0, 1) / sqrt(sum(shape)): seed 000's ``initial_weights`` (WORKLOADS.md W5).
+
+    For a matrix this is ``N(0,1)/sqrt(fan_in + fan_out)``; vectors (biases,
+    the learned h0) use ``1/sqrt(size)``.
+    """
+    return (_standard_normal(key, shape, dtype) / math.sqrt(sum(shape))).astype(dtype)
+
+
+def uniform_spectral(key: Key, shape: tuple[int, int], dtype=jnp.float32) -> Array:
     """Uniform(-1, 1) divided by its largest singular value (seed 002's initialiser).
 
     The result has spectral norm 1, so a recurrent matrix neither blows up nor
     kills the state at the start of training.
     """
-    w = jax.random.uniform(key, shape, jnp.float32, -1.0, 1.0)
-    return (w / jnp.linalg.norm(w, ord=2)).astype(dtype)
+    w = _uniform(key, shape, -1.0, 1.0, dtype)
+    if w.size:
+        w = w / _xp(key).linalg.norm(w, 2)
+    return w.astype(dtype)
 
 
-def zeros(key: PRNGKeyArray, shape: tuple[int, ...], dtype=jnp.float32) -> Array:
-    """All zeros (biases)."""
-    del key
-    return jnp.zeros(shape, dtype)
+def orthogonal(key: Key, shape: tuple[int, int], dtype=jnp.float32) -> Array:
+    """A matrix with orthonormal rows or columns: Q of the QR of a Gaussian draw.
+
+    The signs of Q's columns follow R's diagonal, so Q is uniform over the
+    orthogonal group (Mezzadri 2007). Orthogonal recurrent matrices keep the
+    state's norm at the start of training (Saxe et al. 2014).
+    """
+    xp = _xp(key)
+    n_rows, n_cols = shape
+    a = _standard_normal(key, (max(n_rows, n_cols), min(n_rows, n_cols)), dtype)
+    q, r = xp.linalg.qr(a)
+    q = q * xp.sign(xp.diag(r))
+    if n_rows < n_cols:
+        q = q.T
+    return q[:n_rows, :n_cols].astype(dtype)
 
 
-# -- on the host -------------------------------------------------------------------------------
-# Recurrent cells draw their weights with NumPy: compiling JAX's random-bit generator,
-# SVD and QR for a model's first fit took longer (about 1 s on 2 cores) than a small
-# recurrent network's whole training run.
+def host_rng(key: Key) -> np.random.Generator:
+    """A NumPy generator seeded from a JAX PRNG key (a generator passes through).
 
-
-def host_rng(key) -> np.random.Generator:
-    """A NumPy generator seeded from a JAX PRNG key (a generator passes through)."""
+    Outside ``jax.jit`` only: the key's value must be known.
+    """
     if isinstance(key, np.random.Generator):
         return key
     if isinstance(key, jax.core.Tracer):
@@ -69,47 +122,3 @@ def host_rng(key) -> np.random.Generator:
     if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
         key = jax.random.key_data(key)
     return np.random.default_rng(np.asarray(key, np.uint32).ravel().tolist())
-
-
-def host_glorot_uniform(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
-    """:func:`glorot_uniform` drawn with NumPy."""
-    n_in, n_out = shape
-    bound = math.sqrt(6.0 / max(n_in + n_out, 1))
-    return rng.uniform(-bound, bound, shape).astype(np.float32)
-
-
-def host_uniform_spectral(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
-    """:func:`uniform_spectral` drawn with NumPy (largest singular value 1)."""
-    w = rng.uniform(-1.0, 1.0, shape)
-    if w.size:
-        w = w / np.linalg.norm(w, 2)
-    return w.astype(np.float32)
-
-
-def host_orthogonal(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
-    """An orthogonal matrix (QR of a Gaussian draw, signs fixed by R's diagonal)."""
-    n_rows, n_cols = shape
-    a = rng.standard_normal((max(n_rows, n_cols), min(n_rows, n_cols)))
-    q, r = np.linalg.qr(a)
-    q = q * np.sign(np.diag(r))
-    if n_rows < n_cols:
-        q = q.T
-    return q[:n_rows, :n_cols].astype(np.float32)
-
-
-_INITIALIZERS = {
-    "glorot_uniform": glorot_uniform,
-    "normal": normal,
-    "uniform_spectral": uniform_spectral,
-    "zeros": zeros,
-}
-
-
-def get_initializer(name: str):
-    """Look an initialiser up by name; the error lists the valid names."""
-    try:
-        return _INITIALIZERS[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown initialiser {name!r}; valid: {', '.join(sorted(_INITIALIZERS))}"
-        ) from None

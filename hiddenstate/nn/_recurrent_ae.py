@@ -1,34 +1,20 @@
-"""The linear-chain recurrent autoencoder of seed 000 (W5), and the loss that makes it work."""
+"""Recurrent autoencoders: seed 000's linear chain (W5) and Dai & Le's sequence autoencoder."""
 
 from __future__ import annotations
-
-import math
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
-from ._cells import CELLS, LSTMState, make_cell
-from ._init import glorot_uniform
+from ._cells import RecurrentCell, make_cell
+from ._init import glorot_uniform, seed_normal
 
 __all__ = [
     "RecurrentAutoencoderNet",
-    "seed_normal",
     "recall_per_position",
     "SequenceAutoencoderNet",
-    "CELLS",
-    "LSTMState",
 ]
-
-
-def seed_normal(key: PRNGKeyArray, shape: tuple[int, ...], dtype=jnp.float32) -> Array:
-    """N(0, 1) / sqrt(sum(shape)): seed 000's ``initial_weights`` (WORKLOADS.md W5).
-
-    For a matrix this is ``N(0,1)/sqrt(fan_in + fan_out)``; vectors (biases,
-    the learned h0) use ``1/sqrt(size)``.
-    """
-    return jax.random.normal(key, shape, dtype) / math.sqrt(sum(shape))
 
 
 class RecurrentAutoencoderNet(eqx.Module):
@@ -166,19 +152,20 @@ def recall_per_position(
 class SequenceAutoencoderNet(eqx.Module):
     r"""Encoder-decoder sequence autoencoder (Dai & Le 2015), one sequence in.
 
-    The encoder cell (:mod:`hiddenstate.nn` Elman, LSTM or GRU, learned
+    The encoder cell (any cell of :data:`hiddenstate.nn.CELLS`, learned
     initial state) reads :math:`x_1..x_T` (steps past ``length`` leave the
-    state unchanged); the code is its last output :math:`z = h_T`. The decoder
-    cell starts from :math:`z` (an LSTM from :math:`(z, c_0)`, :math:`c_0`
-    learned) and runs without inputs; its outputs give the
+    state unchanged); the code is its last hidden vector :math:`z = h_T`. The
+    decoder cell starts from its learned initial state with the hidden vector
+    replaced by :math:`z` (an LSTM from :math:`(z, c_0)`) and runs without
+    inputs; its outputs give the
     sequence newest first, :math:`\hat x_{T-k} = s_k W_o + b_o`, so the same
     code decodes to any length and the most recent step is read out first.
 
     Shapes: ``xs`` ``(L, d)`` padded, ``length`` scalar int; code ``(H,)``.
     """
 
-    encoder: eqx.Module
-    decoder: eqx.Module
+    encoder: RecurrentCell
+    decoder: RecurrentCell
     W_out: Array
     b_out: Array
     cell: str = eqx.field(static=True)
@@ -186,8 +173,6 @@ class SequenceAutoencoderNet(eqx.Module):
     def __init__(
         self, n_features: int, n_hidden: int, *, key, cell: str = "lstm", dtype=jnp.float32
     ):
-        if cell not in CELLS:
-            raise ValueError(f"unknown cell {cell!r}; valid: {', '.join(CELLS)}")
         k1, k2, k3 = jax.random.split(key, 3)
         encoder = make_cell(cell, n_features, n_hidden, key=k1)
         # The decoder reads no inputs (a 0-row input matrix); its state starts from the code.
@@ -198,6 +183,7 @@ class SequenceAutoencoderNet(eqx.Module):
         self.cell = cell
 
     def encode(self, xs: Float[Array, "L d"], length) -> Float[Array, " H"]:
+        """The code: the encoder's hidden vector after the first ``length`` steps."""
         state0 = self.encoder.initial_state()
 
         def step(state, inp):
@@ -207,7 +193,7 @@ class SequenceAutoencoderNet(eqx.Module):
 
         on = jnp.arange(xs.shape[0]) < length
         state, _ = jax.lax.scan(step, state0, (xs, on))
-        return state.h if isinstance(state, LSTMState) else state
+        return self.encoder.hidden(state)
 
     def decode_reversed(self, code: Float[Array, " H"], n_steps: int) -> Float[Array, "n d"]:
         """Outputs newest first: row ``k`` reconstructs ``x_{T-1-k}``."""
@@ -217,8 +203,7 @@ class SequenceAutoencoderNet(eqx.Module):
             state, y = self.decoder(state, empty)
             return state, y @ self.W_out + self.b_out
 
-        state0 = self.decoder.initial_state()
-        state0 = LSTMState(code, state0.c) if isinstance(state0, LSTMState) else code
+        state0 = self.decoder.with_hidden(self.decoder.initial_state(), code)
         _, outs = jax.lax.scan(step, state0, None, length=int(n_steps))
         return outs
 

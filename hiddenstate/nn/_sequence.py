@@ -7,8 +7,8 @@ import jax
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from ._cells import make_cell
-from ._init import host_glorot_uniform, host_rng, host_uniform_spectral
+from ._cells import RecurrentCell, cell_init, make_cell
+from ._init import host_rng
 
 __all__ = ["SequenceNet"]
 
@@ -21,11 +21,13 @@ class SequenceNet(eqx.Module):
 
     ``z_t`` are logits (sigmoid or softmax outputs) or values (linear).
     One sequence in: ``xs`` is ``(T, n_in)``, the result ``(T, n_out)``.
-    Weights are drawn on the host (see :mod:`hiddenstate.nn._cells`): create the
-    network outside ``jax.jit``.
+    ``cell`` is any name in :data:`~hiddenstate.nn.CELLS`; ``forget_bias`` and
+    ``activation`` reach the cells that take them (see :func:`make_cell`), and
+    ``init`` also draws the readout ``V``. Weights are drawn on the host (see
+    :mod:`hiddenstate.nn._cells`): create the network outside ``jax.jit``.
     """
 
-    cells: tuple
+    cells: tuple[RecurrentCell, ...]
     V: Float[Array, "hidden n_out"]
     c: Float[Array, " n_out"]
 
@@ -38,11 +40,12 @@ class SequenceNet(eqx.Module):
                       forget_bias=forget_bias, activation=activation)
             for i in range(num_layers)
         )
-        draw = host_uniform_spectral if init == "seed" else host_glorot_uniform
-        self.V = jax.device_put(draw(keys[-1], (hidden, n_out)))
+        readout_init, _ = cell_init(init)
+        self.V = jax.device_put(readout_init(keys[-1], (hidden, n_out)))
         self.c = jax.device_put(np.zeros(n_out, np.float32))
 
-    def initial_state(self):
+    def initial_state(self) -> tuple:
+        """Every layer's initial state, first layer first."""
         return tuple(cell.initial_state() for cell in self.cells)
 
     def step(self, state, x):
