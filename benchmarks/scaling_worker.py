@@ -18,8 +18,8 @@ import jax
 import numpy as np
 
 from hiddenstate import train
-from hiddenstate.estimators import AutoencoderObjective
 from hiddenstate.nn import AutoencoderNet
+from hiddenstate.objectives import AutoencoderObjective
 from hiddenstate.optim import make_optimizer
 
 _BYTES = {"f32": 4, "f64": 8, "bf16": 2, "f16": 2, "s32": 4, "pred": 1}
@@ -47,7 +47,7 @@ if __name__ == "__main__":
     net = AutoencoderNet((784, 500), key=jax.random.key(0), output="sigmoid")
     kw = dict(objective=AutoencoderObjective(loss="cross_entropy"),
               optimizer=make_optimizer("sgd", 0.1), max_iter=1, key=jax.random.key(0),
-              batch_size=batch, shuffle=False, devices=n_dev)
+              plan=train.BatchPlan.make(len(X), batch, shuffle=False), devices=n_dev)
     train.fit(net, X, rng=np.random.default_rng(0), **kw)
     times = []
     for _ in range(3):
