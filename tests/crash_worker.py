@@ -1,12 +1,23 @@
 """A training run for the crash tests:
-``python crash_worker.py CKPT_DIR [--slow-write] [--sequence]``.
+``python crash_worker.py CKPT_DIR [--slow-write] [--kind KIND]``.
 
-Trains the run of :func:`make_run` (an Autoencoder, or with ``--sequence`` an
-online LSTM SequenceModel on Reber strings in length buckets) with a checkpoint
-every epoch, resuming from CKPT_DIR when checkpoints are there. With
-``--slow-write`` every checkpoint is written in two halves with a pause between
-them and "WRITING" printed first, so that the test can kill the process in the
-middle of a write.
+Trains the run of :func:`make_run` for ``KIND`` (one of :data:`KINDS`; default
+``autoencoder``; ``--sequence`` is an old spelling of ``--kind sequence-model``)
+with a checkpoint every epoch, resuming from CKPT_DIR when checkpoints are
+there. With ``--slow-write`` every checkpoint is written in two halves with a
+pause between them and "WRITING" printed first, so that the test can kill the
+process in the middle of a write.
+
+The runs are small (a few seconds of training each) but long enough in epochs
+that a kill lands mid-run:
+
+- ``autoencoder``: a cross-entropy Autoencoder, 2000 binary rows x 128, 40 epochs;
+- ``sequence-model``: an LSTM SequenceModel on 300 Reber strings in two length
+  buckets (with the one-epoch curriculum), minibatches of 4, 12 epochs;
+- ``sequence-ae``: an LSTM SequenceAutoencoder on 300 random sequences of 3-12
+  steps of width 3, 8 units, 20 epochs;
+- ``rae``: a RecursiveAutoencoder on 256 synthetic labelled sentences
+  (:func:`make_sentences`), 8 components, batches of 16, 15 epochs.
 """
 
 from __future__ import annotations
@@ -17,27 +28,80 @@ import warnings
 
 import numpy as np
 
+KINDS = ("autoencoder", "sequence-model", "sequence-ae", "rae")
 
-def make_data(sequence: bool = False):
+POSITIVE = ("good", "great", "fine", "happy", "love", "nice", "warm", "fun")
+NEGATIVE = ("bad", "awful", "poor", "sad", "hate", "dull", "cold", "boring")
+SHARED = ("the", "a", "movie", "film", "was", "is", "and", "very", "plot", "actors", "it",
+          "story", "this", "of")
+
+
+def make_sentences(n: int = 256, seed: int = 0) -> tuple[list[str], np.ndarray]:
+    """``n`` deterministic labelled sentences of 3-8 words: label 1 draws its
+    sentiment words from :data:`POSITIVE`, label 0 from :data:`NEGATIVE`, the rest
+    of each sentence from :data:`SHARED`."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    sentences = []
+    for label in y:
+        own = POSITIVE if label else NEGATIVE
+        words = [own[rng.integers(len(own))] if rng.random() < 0.4
+                 else SHARED[rng.integers(len(SHARED))] for _ in range(rng.integers(3, 9))]
+        sentences.append(" ".join(words))
+    return sentences, y
+
+
+def make_sequences(n: int = 300, seed: int = 0, width: int = 3,
+                   lengths: tuple[int, int] = (3, 12)) -> list[np.ndarray]:
+    """``n`` random real sequences of ``lengths[0]..lengths[1]`` steps of ``width``."""
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal((int(rng.integers(lengths[0], lengths[1] + 1)), width))
+            .astype(np.float32) for _ in range(n)]
+
+
+def make_data(kind: str | bool = "autoencoder") -> tuple:
+    """The ``fit`` arguments of ``kind`` (``True``/``False``: the old ``sequence`` flag)."""
+    kind = _kind(kind)
     rng = np.random.default_rng(0)
-    if sequence:
+    if kind == "sequence-model":
         from hiddenstate.datasets import make_reber
 
-        return make_reber(1500, rng, min_length=0)
-    return (rng.random((2000, 128)) < 0.3).astype(np.float32)
+        return (make_reber(300, rng, min_length=0),)
+    if kind == "sequence-ae":
+        return (make_sequences(300),)
+    if kind == "rae":
+        return make_sentences(256)  # one inference chunk, one length bucket: one compile
+    return ((rng.random((2000, 128)) < 0.3).astype(np.float32),)
 
 
-def make_run(checkpoint_dir, resume, sequence: bool = False):
-    from hiddenstate import Autoencoder, SequenceModel
+def make_run(checkpoint_dir, resume, kind: str | bool = "autoencoder"):
+    """A fresh estimator of ``kind`` checkpointing every epoch into ``checkpoint_dir``."""
+    import hiddenstate as hs
 
-    if sequence:
-        return SequenceModel("lstm", hidden_size=16, max_iter=10, random_state=7,
-                             checkpoint_dir=checkpoint_dir, checkpoint_every=1, resume=resume)
+    kind = _kind(kind)
+    ckpt = dict(random_state=7, checkpoint_dir=checkpoint_dir, checkpoint_every=1,
+                resume=resume)
+    if kind == "sequence-model":
+        return hs.SequenceModel("lstm", hidden_size=8, batch_size=4, max_iter=12, **ckpt)
+    if kind == "sequence-ae":
+        return hs.SequenceAutoencoder(8, max_iter=20, **ckpt)
+    if kind == "rae":
+        return hs.RecursiveAutoencoder(8, batch_size=16, max_iter=15, **ckpt)
+    return hs.Autoencoder(64, output="sigmoid", loss="cross_entropy", max_iter=40,
+                          batch_size=32, **ckpt)
 
-    return Autoencoder(
-        64, output="sigmoid", loss="cross_entropy", max_iter=40, batch_size=32,
-        random_state=7, checkpoint_dir=checkpoint_dir, checkpoint_every=1, resume=resume,
-    )
+
+def fit(est, kind: str | bool = "autoencoder"):
+    """``est.fit`` on the data of ``kind``."""
+    return est.fit(*make_data(kind))
+
+
+def _kind(kind: str | bool) -> str:
+    if isinstance(kind, bool):
+        return "sequence-model" if kind else "autoencoder"
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}; known: {', '.join(KINDS)}")
+    return kind
 
 
 def _slow_writes():
@@ -56,12 +120,19 @@ def _slow_writes():
     ckpt.atomic_write_bytes = slow
 
 
+def _parse(argv: list[str]) -> tuple[str, str]:
+    kind = "sequence-model" if "--sequence" in argv else "autoencoder"
+    if "--kind" in argv:
+        kind = argv[argv.index("--kind") + 1]
+    return argv[1], _kind(kind)
+
+
 if __name__ == "__main__":
     warnings.simplefilter("ignore")
     if "--slow-write" in sys.argv:
         _slow_writes()
-    sequence = "--sequence" in sys.argv
-    est = make_run(sys.argv[1], resume=True, sequence=sequence)
+    directory, run_kind = _parse(sys.argv)
+    est = make_run(directory, resume=True, kind=run_kind)
     print("START", flush=True)
-    est.fit(make_data(sequence))
+    fit(est, run_kind)
     print("DONE", flush=True)

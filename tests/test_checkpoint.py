@@ -82,16 +82,17 @@ def test_ctrl_c_writes_a_checkpoint_of_the_last_finished_epochs(tmp_path, monkey
     net = AutoencoderNet((64, 8), key=jax.random.key(0))
     ckpt = Checkpointer(tmp_path, every=100, settings={"run": 1})
     kw = dict(objective=AutoencoderObjective(), optimizer=make_optimizer("adam", 0.01),
-              max_iter=10, batch_size=64, key=jax.random.key(1), epochs_per_call=2,
-              checkpointer=ckpt)
-    ref = train.fit(net, X, rng=np.random.default_rng(0), **{**kw, "checkpointer": None})
+              max_iter=10, plan=train.BatchPlan.make(len(X), 64), key=jax.random.key(1),
+              epochs_per_call=2, checkpointing=train.Checkpointing(ckpt))
+    ref = train.fit(net, X, rng=np.random.default_rng(0), **{**kw, "checkpointing": None})
     monkeypatch.setattr(train, "_run_epochs", interrupted)
     with pytest.raises(KeyboardInterrupt):
         train.fit(net, X, rng=np.random.default_rng(0), **kw)
     # Two calls of 2 epochs finished before Ctrl-C: their state is on disk.
     assert [p.name for p in ckpt.paths()] == ["checkpoint-00000004.safetensors"]
     monkeypatch.setattr(train, "_run_epochs", real)
-    resumed = train.fit(net, X, rng=np.random.default_rng(0), resume=True, **kw)
+    kw["checkpointing"] = train.Checkpointing(ckpt, resume=True)
+    resumed = train.fit(net, X, rng=np.random.default_rng(0), **kw)
     assert resumed.history.loss == ref.history.loss
     for a, b in zip(jax.tree.leaves(ref.model), jax.tree.leaves(resumed.model), strict=True):
         assert np.array_equal(np.asarray(a), np.asarray(b))
@@ -102,16 +103,29 @@ def _assert_checkpoints_whole(directory: Path):
         Checkpointer.read(path)  # raises on a half-written file
 
 
-def _kill_and_resume(tmp_path, ref, *, delay, during_write, sequence=False):
+def _assert_same_run(ref, resumed, kind):
+    """Every parameter, the loss curve and (RAE) the classifier, bit for bit."""
+    assert _same(ref, resumed)
+    assert resumed.loss_curve_ == ref.loss_curve_ and resumed.n_iter_ == ref.n_iter_
+    if kind == "rae":
+        assert np.array_equal(resumed.classifier_.coef_, ref.classifier_.coef_)
+        assert np.array_equal(resumed.classifier_.intercept_, ref.classifier_.intercept_)
+
+
+def _kill_and_resume(tmp_path, ref, *, delay, during_write, kind="autoencoder"):
+    """Run the worker of ``kind``, SIGKILL it (inside checkpoint write number ``delay``,
+    or ``delay`` seconds after it started), resume in-process, compare with ``ref``.
+    Returns the number of checkpoints the killed run left."""
     ckpt = tmp_path / "ckpt"
-    args = [sys.executable, str(WORKER), str(ckpt)] + (["--slow-write"] if during_write else [])
-    args += ["--sequence"] if sequence else []
+    args = [sys.executable, str(WORKER), str(ckpt), "--kind", kind]
+    args += ["--slow-write"] if during_write else []
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
         if during_write:
             writes = 0
             for line in proc.stdout:
+                assert not line.startswith("DONE"), "the run ended before the kill"
                 if line.startswith("WRITING"):
                     writes += 1
                     if writes >= delay:
@@ -123,41 +137,64 @@ def _kill_and_resume(tmp_path, ref, *, delay, during_write, sequence=False):
         proc.send_signal(signal.SIGKILL)
     finally:
         proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL or not during_write  # (a timed kill may be late)
     _assert_checkpoints_whole(ckpt)
-    resumed = crash_worker.make_run(ckpt, resume=True, sequence=sequence).fit(
-        crash_worker.make_data(sequence))
-    assert _same(ref, resumed)
-    return len(Checkpointer(ckpt).paths())
+    left = Checkpointer(ckpt).paths()
+    if during_write:
+        # Killed mid-run inside write ``delay``: its half-written temporary file is there,
+        # the ``delay - 1`` finished checkpoints are whole.
+        assert [p.name for p in left[-1:]] == [f"checkpoint-{delay - 1:08d}.safetensors"
+                                              for _ in range(delay > 1)]
+        assert list(ckpt.glob(".checkpoint-*.tmp"))
+    resumed = crash_worker.fit(crash_worker.make_run(ckpt, resume=True, kind=kind), kind)
+    _assert_same_run(ref, resumed, kind)
+    assert not list(ckpt.glob(".checkpoint-*.tmp"))  # the next write cleaned up
+    return len(left)
 
 
 @pytest.fixture(scope="module")
-def reference():
-    return crash_worker.make_run(None, resume=False).fit(crash_worker.make_data())
+def references(tmp_path_factory):
+    """``kind -> `` an uninterrupted run of the crash worker's recipe (cached per module).
+
+    It checkpoints every epoch into a folder of its own, as the killed run does, so
+    that the resumed run in this process reuses its compiled epoch loop; that
+    checkpointing leaves results unchanged is tested separately (test_template.py,
+    test_resume_is_bit_exact_and_old_checkpoints_are_pruned)."""
+    cache = {}
+
+    def get(kind):
+        if kind not in cache:
+            where = tmp_path_factory.mktemp(f"ref-{kind}")
+            cache[kind] = crash_worker.fit(crash_worker.make_run(where, resume=False, kind=kind),
+                                           kind)
+        return cache[kind]
+
+    return get
 
 
-@pytest.mark.parametrize("trial", [("time", 1.0), ("write", 2)])
-def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path, reference, trial):
-    kind, when = trial
-    _kill_and_resume(tmp_path, reference, delay=when, during_write=kind == "write")
+def test_sigkill_at_a_moment_then_resume_matches_an_uninterrupted_run(tmp_path, references):
+    _kill_and_resume(tmp_path, references("autoencoder"), delay=1.0, during_write=False)
 
 
-def test_sequence_model_killed_mid_write_resumes_bit_exact(tmp_path):
-    """The online LSTM in length buckets: SIGKILL inside the third checkpoint write."""
-    ref = crash_worker.make_run(None, resume=False, sequence=True).fit(
-        crash_worker.make_data(sequence=True))
-    left = _kill_and_resume(tmp_path, ref, delay=3, during_write=True, sequence=True)
-    assert left >= 1
+@pytest.mark.parametrize("kind", crash_worker.KINDS)
+def test_killed_mid_checkpoint_write_resumes_bit_exact(tmp_path, references, kind):
+    """Each estimator: SIGKILL inside the third checkpoint write (mid-run), resume in
+    this process; every parameter and the loss curve equal an uninterrupted run's."""
+    left = _kill_and_resume(tmp_path, references(kind), delay=3, during_write=True, kind=kind)
+    assert left == 2
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("trial", range(20))
-def test_sigkill_at_random_moments(tmp_path, reference, trial):
+@pytest.mark.parametrize(("kind", "trial"), [(k, t) for k in crash_worker.KINDS
+                                             for t in range(20 if k == "autoencoder" else 5)])
+def test_sigkill_at_random_moments(tmp_path, references, kind, trial):
     rng = np.random.default_rng(trial)
     if trial % 3 == 0:
-        _kill_and_resume(tmp_path, reference, delay=int(rng.integers(1, 12)), during_write=True)
+        _kill_and_resume(tmp_path, references(kind), delay=int(rng.integers(1, 10)),
+                         during_write=True, kind=kind)
     else:
-        _kill_and_resume(tmp_path, reference, delay=float(rng.uniform(0.2, 4.0)),
-                         during_write=False)
+        _kill_and_resume(tmp_path, references(kind), delay=float(rng.uniform(0.2, 4.0)),
+                         during_write=False, kind=kind)
 
 
 def test_divergence_leaves_the_last_good_checkpoint_loadable(tmp_path):

@@ -285,8 +285,9 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
         return {"classifier.coef", "classifier.intercept"}
 
     def _extra_tensors(self) -> dict[str, np.ndarray]:
-        return {"classifier.coef": np.asarray(self.classifier_.coef_, np.float64),
-                "classifier.intercept": np.asarray(self.classifier_.intercept_, np.float64)}
+        # In the classifier's own dtype, so that a loaded model predicts exactly the same.
+        return {"classifier.coef": np.asarray(self.classifier_.coef_),
+                "classifier.intercept": np.asarray(self.classifier_.intercept_)}
 
     def _restore_extra_tensors(self, tensors: dict[str, np.ndarray], path) -> None:
         from sklearn.linear_model import LogisticRegression
