@@ -81,7 +81,6 @@ def make_schedule(
     raise ValueError(f"unknown learning-rate schedule {name!r}; valid: {', '.join(SCHEDULES)}")
 
 
-@functools.lru_cache(maxsize=256)
 def make_optimizer(
     name: str,
     learning_rate: float,
@@ -97,7 +96,8 @@ def make_optimizer(
     """An Optax optimizer by name; equal arguments give the *same* object.
 
     Returning the same object for the same settings lets compiled training
-    loops be reused across ``fit`` calls without recompiling.
+    loops be reused across ``fit`` calls without recompiling (a constant rate
+    ignores ``total_steps``, so runs of any length share one).
 
     Parameters
     ----------
@@ -114,6 +114,26 @@ def make_optimizer(
     clip_norm : float or None
         Clip gradients to this global norm before the update.
     """
+    if schedule == "constant":
+        total_steps = 1
+    return _make_optimizer(name, float(learning_rate), momentum=momentum, schedule=schedule,
+                           total_steps=max(int(total_steps), 1), clip_norm=clip_norm, beta1=beta1,
+                           beta2=beta2, epsilon=epsilon)
+
+
+@functools.lru_cache(maxsize=256)
+def _make_optimizer(
+    name: str,
+    learning_rate: float,
+    *,
+    momentum: float = 0.9,
+    schedule: str = "constant",
+    total_steps: int = 1,
+    clip_norm: float | None = None,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    epsilon: float = 1e-8,
+) -> optax.GradientTransformation:
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; valid: {', '.join(OPTIMIZERS)}")
     lr = make_schedule(schedule, float(learning_rate), total_steps)

@@ -272,16 +272,29 @@ def test_after_a_divergence_the_estimator_is_complete_and_saveable(kind, tmp_pat
         assert np.array_equal(a, b, equal_nan=True)
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason=(
-    "RecursiveAutoencoder._after_train fits the classifier on NaN features when the last "
-    "finite parameters are so large that the features overflow: LogisticRegression raises "
-    "ValueError (not DivergenceError) and classifier_ is left unfitted"))
 def test_a_recursive_autoencoder_whose_last_finite_model_gives_nan_features(tmp_path):
+    """The last finite parameters can overflow the features: still a DivergenceError, and a
+    whole estimator (its classifier fitted on the finite part) that saves and loads."""
     est = make("rae", optimizer="sgd", learning_rate=1e15, clip_norm=None, max_iter=6,
                word_scale=1.0)
     with pytest.raises(DivergenceError):
         est.fit(*data("rae"))
+    assert np.all(np.isfinite(est.classifier_.coef_))
     est.save(tmp_path / "diverged.hs")
+    assert isinstance(hiddenstate.load(tmp_path / "diverged.hs"), type(est))
+
+
+def test_checkpoint_dir_on_a_warm_start_or_partial_fit_is_not_silently_dropped(tmp_path):
+    est = make("autoencoder", warm_start=True, checkpoint_dir=tmp_path / "ck")
+    X = data("autoencoder")[0]
+    est.fit(X)  # a fresh fit: checkpoints
+    assert list((tmp_path / "ck").iterdir())
+    with pytest.warns(UserWarning, match="checkpoint_dir applies to a fresh fit"):
+        est.fit(X)
+    with pytest.warns(UserWarning, match="writes no checkpoints"):
+        est.partial_fit(X)
+    with pytest.warns(UserWarning, match="is partial_fit"):
+        make("autoencoder", checkpoint_dir=tmp_path / "ck2").partial_fit(X)
 
 
 # -- model files ---------------------------------------------------------------------------------

@@ -93,9 +93,11 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Incremental
         Corrupt training inputs (denoising autoencoder): zero each entry with
         probability ``noise_level``, or add N(0, ``noise_level``**2).
     noise_level : float, default=0.1
+        Masking probability, or standard deviation of the Gaussian noise.
     sparsity : float, default=0.0
         Weight of the KL sparsity penalty on the mean code activation (sigmoid units).
     sparsity_target : float, default=0.05
+        Target mean activation of each code unit for the sparsity penalty.
     alpha : float, default=0.0
         L2 weight decay, ``alpha/2 * sum ||W||^2``.
     init : {'glorot_uniform', 'normal'}, default='glorot_uniform'
@@ -106,6 +108,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Incremental
     optimizer : {'adam', 'sgd', 'momentum', 'nesterov', 'rmsprop'}, default='adam'
         ``momentum`` is the seeds' update ``v <- mu v - lr g; p <- p + v``.
     learning_rate : float, default=0.02
+        Step size (the schedule's initial value).
     learning_rate_schedule : str, default='cosine'
         One of ``constant``, ``cosine`` (to 1% of ``learning_rate`` over ``max_iter``
         epochs), ``exponential``, ``warmup_cosine``, ``inverse_time``.
@@ -123,9 +126,14 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Incremental
         Hold out ``validation_fraction`` of the rows; stop when their loss has not
         improved by ``tol`` for ``n_iter_no_change`` epochs; keep the best parameters.
     validation_fraction : float, default=0.1
+        Share of the rows held out for early stopping.
     n_iter_no_change : int, default=10
+        Epochs without improvement before early stopping (and the window of the
+        ConvergenceWarning).
     tol : float, default=1e-4
+        Smallest improvement of the validation loss that counts.
     random_state : int, RandomState or None, default=None
+        Seed of the initial weights, minibatch order and noise.
     verbose : bool or int, default=False
         Show a progress bar.
     warm_start : bool, default=False
@@ -134,6 +142,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Incremental
         Write the whole training state there every ``checkpoint_every`` epochs
         and on Ctrl-C, atomically; the newest 3 are kept.
     checkpoint_every : int, default=10
+        Epochs between checkpoints.
     resume : bool, default=False
         Continue ``fit`` from the newest checkpoint in ``checkpoint_dir`` (same
         settings and data); it ends with the same parameters, bit for bit on the

@@ -162,6 +162,8 @@ class TrainingMixin:
         continuing = fitted and (incremental or bool(self.warm_start))
         self._check_settings()
         prepared = self._prepare(X, y, reset=not continuing, **fit_params)
+        if continuing or incremental:
+            self._no_checkpoints("continues a fitted model" if continuing else "is partial_fit")
         if continuing:
             rng, checkpointing = self._rng, None
         else:
@@ -192,6 +194,13 @@ class TrainingMixin:
         if not incremental:
             self._warn_convergence(result.history)
         return self
+
+    def _no_checkpoints(self, why: str) -> None:
+        if self.checkpoint_dir is not None:
+            warnings.warn(
+                f"{type(self).__name__}: checkpoint_dir applies to a fresh fit; this call {why} "
+                "and writes no checkpoints (save() the model between calls instead)",
+                UserWarning, stacklevel=4)
 
     def _split(self, prepared: TrainingData, rng, incremental: bool):
         """(training rows, EarlyStopping or None): hold out ``validation_fraction``."""
@@ -327,8 +336,9 @@ class TrainingMixin:
         """``get_params()`` as a model file stores them: machine-specific settings dropped
         (device lists, checkpoint folders), a RandomState replaced by None."""
         params = self.get_params()
-        if not isinstance(params.get("random_state"), int):
-            params["random_state"] = None
+        rs = params.get("random_state")
+        is_int = isinstance(rs, Integral) and not isinstance(rs, bool)
+        params["random_state"] = int(rs) if is_int else None
         if not isinstance(params["devices"], int):
             params["devices"] = None
         params["checkpoint_dir"], params["resume"] = None, False

@@ -230,8 +230,15 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
         from sklearn.linear_model import LogisticRegression
 
         sentences, y_idx = data.extra
+        features = self.transform(sentences)
+        if not np.all(np.isfinite(features)):
+            # Only after a divergence: the last finite parameters can still overflow the
+            # features; a classifier on their finite part keeps the estimator whole (the
+            # DivergenceError that follows says what happened).
+            big = float(np.finfo(np.float32).max) / (4 * features.shape[1])
+            features = np.nan_to_num(features, nan=0.0, posinf=big, neginf=-big)
         self.classifier_ = LogisticRegression(C=float(self.C), max_iter=2000)
-        self.classifier_.fit(self.transform(sentences), y_idx)
+        self.classifier_.fit(features, y_idx)
 
     # -- inference ---------------------------------------------------------------------------
     def transform(self, sentences) -> np.ndarray:

@@ -14,7 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .. import _serialize
 from .._errors import InputError, ModelFileError
-from ..nn._cells import CELLS
+from ..nn._cells import CELL_INITS, CELLS
 from ..nn._sequence import SequenceNet
 from ..objectives import SequenceObjective
 from ._base import TRAINING_CONSTRAINTS, IncrementalMixin, TrainingData, TrainingMixin
@@ -126,9 +126,14 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
     Parameters
     ----------
     cell : {'lstm', 'elman', 'gru'}, default='lstm'
+        The recurrent cell (any name in :data:`hiddenstate.nn.CELLS`).
     hidden_size : int, default=32
+        Hidden units of each recurrent layer.
     num_layers : int, default=1
+        Stacked recurrent layers.
     output : {'softmax', 'sigmoid', 'linear'}, default='softmax'
+        Output of each step and its loss: softmax cross-entropy (next symbol),
+        sigmoid cross-entropy (multi-hot targets) or squared error (values).
     init : {'glorot_uniform', 'seed'}, default='glorot_uniform'
         ``seed``: uniform(-1, 1) divided by the largest singular value (seed 002)
         for every matrix; otherwise Glorot inputs and orthogonal recurrences.
@@ -183,7 +188,7 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         "hidden_size": [Interval(Integral, 1, None, closed="left")],
         "num_layers": [Interval(Integral, 1, None, closed="left")],
         "output": [StrOptions({"softmax", "sigmoid", "linear"})],
-        "init": [StrOptions({"glorot_uniform", "seed"})],
+        "init": [StrOptions(set(CELL_INITS))],
         "forget_bias": [Real],
         "activation": [StrOptions({"tanh", "relu"})],
         "bucket_lengths": [None, list, tuple],
