@@ -116,24 +116,13 @@ def make_optimizer(
     """
     if schedule == "constant":
         total_steps = 1
-    return _make_optimizer(name, float(learning_rate), momentum=momentum, schedule=schedule,
-                           total_steps=max(int(total_steps), 1), clip_norm=clip_norm, beta1=beta1,
-                           beta2=beta2, epsilon=epsilon)
+    return _make_optimizer(name, float(learning_rate), momentum, schedule,
+                           max(int(total_steps), 1), clip_norm, beta1, beta2, epsilon)
 
 
 @functools.lru_cache(maxsize=256)
-def _make_optimizer(
-    name: str,
-    learning_rate: float,
-    *,
-    momentum: float = 0.9,
-    schedule: str = "constant",
-    total_steps: int = 1,
-    clip_norm: float | None = None,
-    beta1: float = 0.9,
-    beta2: float = 0.999,
-    epsilon: float = 1e-8,
-) -> optax.GradientTransformation:
+def _make_optimizer(name, learning_rate, momentum, schedule, total_steps, clip_norm, beta1, beta2,
+                    epsilon) -> optax.GradientTransformation:
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; valid: {', '.join(OPTIMIZERS)}")
     lr = make_schedule(schedule, float(learning_rate), total_steps)

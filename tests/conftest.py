@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import jax
@@ -22,12 +24,15 @@ def _listener(name: str, duration: float, **kwargs) -> None:
         _compiles.append(name)
 
 
+# JAX times every request for a compiled program under this name, also one that the
+# persistent cache below serves: "compiles nothing" cannot pass thanks to the cache.
 jax.monitoring.register_event_duration_secs_listener(_listener)
 
 
 @contextlib.contextmanager
 def count_compiles():
-    """Counts XLA compilations in the block: ``with count_compiles() as n: ...; n()``."""
+    """Counts XLA compilations (persistent-cache hits included) in the block:
+    ``with count_compiles() as n: ...; n()``."""
     start = len(_compiles)
     yield lambda: len(_compiles) - start
 
@@ -37,3 +42,31 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/data is not present")
     return SHARED_DATA
+
+
+#: A throwaway persistent compilation cache for one test run: the xdist workers and the
+#: worker processes the tests start (crash, distributed, multi-device runs) compile each
+#: program once per run instead of once per process. It is made fresh for every run and
+#: removed at its end, so a stale cache can never hide a failure.
+_CACHE_SETTINGS = {
+    "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+    "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "-1",
+}
+
+
+def pytest_configure(config):
+    if hasattr(config, "workerinput"):  # an xdist worker: the controller set it up
+        return
+    folder = tempfile.mkdtemp(prefix="hiddenstate-test-jax-cache-")
+    config._hiddenstate_cache = folder
+    os.environ.update({"JAX_COMPILATION_CACHE_DIR": folder, **_CACHE_SETTINGS})
+    jax.config.update("jax_compilation_cache_dir", folder)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+
+
+def pytest_unconfigure(config):
+    folder = getattr(config, "_hiddenstate_cache", None)
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+

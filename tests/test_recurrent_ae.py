@@ -83,7 +83,7 @@ def test_gradients_match_finite_differences(objective, decoder):
         def loss(params):
             return objective(params, perms, w, None)
 
-        check_grads(loss, (m,), order=1, modes=["rev"], atol=1e-5, rtol=1e-5)
+        check_grads(jax.jit(loss), (m,), order=1, modes=["rev"], atol=1e-5, rtol=1e-5)
 
 
 def test_seed_recipe_recalls_only_the_last_inputs():

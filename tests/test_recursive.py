@@ -97,7 +97,7 @@ def test_gradients_through_the_greedy_tree_match_finite_differences():
         obj = RAEObjective(alpha=0.3, l2=1e-3, l2_words=1e-3)
         w = jnp.ones(3, jnp.float64)
         check_grads(
-            lambda mm: obj(jax.tree.map(jnp.asarray, mm), batch, w, None),
+            jax.jit(lambda mm: obj(jax.tree.map(jnp.asarray, mm), batch, w, None)),
             (m,),
             order=1,
             modes=["rev"],

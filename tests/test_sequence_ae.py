@@ -71,7 +71,8 @@ def test_gradients_match_finite_differences(cell):
         batch = (xs, jnp.asarray([5, 3]))
         w = jnp.ones(2, jnp.float64)
         check_grads(
-            lambda mm: SequenceAEObjective()(jax.tree.map(jnp.asarray, mm), batch, w, None),
+            jax.jit(lambda mm: SequenceAEObjective()(jax.tree.map(jnp.asarray, mm), batch, w,
+                                                     None)),
             (m,),
             order=1,
             modes=["rev"],

@@ -382,3 +382,14 @@ def test_batch_plan_counts_the_steps_the_loop_takes():
     with pytest.raises(ValueError, match="for 10 rows"):
         train.fit(model, (x, y), objective=LeastSquares(), optimizer=make_optimizer("sgd", 0.1),
                   max_iter=1, rng=np.random.default_rng(0), key=jax.random.key(0), plan=plain)
+
+
+def test_the_compile_counter_also_counts_persistent_cache_hits():
+    """The suite runs with a throwaway persistent compilation cache (conftest.py): a program
+    that the cache serves still counts, so "compiles nothing" cannot pass because of it."""
+    x = jnp.ones(7)
+    jax.jit(lambda a: jnp.sin(a) * 3.25 + 1)(x).block_until_ready()
+    again = jax.jit(lambda a: jnp.sin(a) * 3.25 + 1)  # a new function, the same program
+    with count_compiles() as compiles:
+        again(x).block_until_ready()
+    assert compiles() == 1
