@@ -138,9 +138,17 @@ def test_learns_a_toy_polarity_task():
     assert est.loss_curve_[-1] < est.loss_curve_[0]
 
 
-def test_parse_returns_nested_words():
-    X, y = _toy(40)
-    est = RecursiveAutoencoder(4, max_iter=1, random_state=0).fit(X, y)
+@pytest.fixture(scope="module")
+def small():
+    """``(est, X, y)``: one small fitted RAE with string labels, shared by the tests below
+    (the same shapes as the recompilation test's fits: nothing compiles twice)."""
+    X, y = _toy(64)
+    y = np.where(y == 1, "pos", "neg")
+    return RecursiveAutoencoder(4, max_iter=2, random_state=0).fit(X, y), X, y
+
+
+def test_parse_returns_nested_words(small):
+    est = small[0]
     tree = est.parse("the film was great")
 
     def leaves(t):
@@ -159,10 +167,8 @@ def test_second_fit_does_not_recompile():
     assert n() == 0
 
 
-def test_save_load_round_trip(tmp_path):
-    X, y = _toy(60)
-    y = np.where(y == 1, "pos", "neg")
-    est = RecursiveAutoencoder(4, max_iter=2, random_state=0).fit(X, y)
+def test_save_load_round_trip(tmp_path, small):
+    est, X, _ = small
     est.save(tmp_path / "rae.hs")
     back = hiddenstate.load(tmp_path / "rae.hs")
     assert isinstance(back, RecursiveAutoencoder)
@@ -177,7 +183,7 @@ def test_clone_and_params():
     assert c.get_params() == est.get_params()
 
 
-def test_bad_input():
+def test_bad_input(small):
     X, y = _toy(20)
     with pytest.raises(InputError, match="sentence 2.*empty"):
         RecursiveAutoencoder(4, max_iter=1).fit(X[:2] + ["   "] + X[3:], y)
@@ -189,7 +195,10 @@ def test_bad_input():
         RecursiveAutoencoder(4, max_iter=1).fit("a b c", [1])
     with pytest.raises(InputError, match="empty"):
         RecursiveAutoencoder(4, max_iter=1).fit([], [])
-    est = RecursiveAutoencoder(4, max_iter=1, random_state=0).fit(X, y)
+    est = small[0]
+    with pytest.raises(InputError, match="label 'maybe' is not one of the classes"):
+        est.set_params(warm_start=True).fit(small[1][:8], ["pos"] * 7 + ["maybe"])
+    est.set_params(warm_start=False)
     with pytest.raises(InputError, match="empty sentence"):
         est.predict(["fine", ""])
     with pytest.raises(InputError, match="empty"):

@@ -166,13 +166,11 @@ class TrainingMixin:
             self._no_checkpoints("continues a fitted model" if continuing else "is partial_fit")
         if continuing:
             rng, checkpointing = self._rng, None
+            model, opt_state, step = self.model_, self._opt_state, self._step
         else:
             seed = self._run_seed()
             rng = np.random.default_rng(seed)
             checkpointing = None if incremental else self._checkpointing(prepared, seed)
-        if continuing:
-            model, opt_state, step = self.model_, self._opt_state, self._step
-        else:
             model, opt_state, step = self._new_model(self._key(rng)), None, 0
         train_key = self._key(rng)
         training, stopping = self._split(prepared, rng, incremental)

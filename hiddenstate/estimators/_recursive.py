@@ -198,7 +198,7 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
             self.vocabulary_ = {w: i + 1 for i, w in enumerate(words_kept)}
         unknown = np.setdiff1d(y, self.classes_)
         if unknown.size:
-            raise InputError(f"label {unknown[0]!r} is not one of the classes "
+            raise InputError(f"label {unknown[0].item()!r} is not one of the classes "
                              f"{self.classes_.tolist()} of the first fit")
         y_idx = np.searchsorted(self.classes_, y).astype(np.int32)
         words, lengths = self._encode(sentences)

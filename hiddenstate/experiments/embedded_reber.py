@@ -30,6 +30,7 @@ class Config:
 
     ``check_targets``: whether the library's gated cells are held to the targets
     (not in the quick run, which trains them on fewer strings for fewer epochs).
+    ``cells``: the cells of the library's recipe, in order (any registered cell).
     """
 
     n_train_seed: int = 1000
@@ -41,6 +42,7 @@ class Config:
     n_test: int = 1000
     min_length: int = 10
     check_targets: bool = True
+    cells: tuple[str, ...] = ("lstm", "gru", "elman")
     random_state: int = 0
 
     @classmethod
@@ -136,7 +138,7 @@ def run(config: Config, out_dir: Path) -> ExperimentResult:
         budget = config.stream_budget
         train_ours = make_embedded_reber(config.n_train_ours, rng, config.min_length)
         stream = make_embedded_reber(budget, rng, config.min_length)
-        for cell in ("lstm", "gru", "elman"):
+        for cell in config.cells:
             m = ours_estimator(config, cell)
             with quiet(), Timer() as t:
                 m.fit(train_ours, alphabet=REBER_ALPHABET)
