@@ -148,6 +148,8 @@ def read(path: str | os.PathLike) -> tuple[str, dict[str, Any], dict[str, np.nda
             f"hiddenstate {_library_version()} (it reads version {FORMAT_VERSION}); "
             f"the file was written by hiddenstate {meta.get('library_version', '?')}"
         )
+    from . import estimators  # noqa: F401  (their classes register themselves on import)
+
     cls_name = meta.get("class")
     if cls_name not in _REGISTRY:
         raise ModelFileError(

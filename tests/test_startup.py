@@ -75,3 +75,18 @@ def test_lazy_names_resolve_and_are_listed():
     assert set(hiddenstate.__all__) <= set(namespace)
     with pytest.raises(AttributeError, match="no attribute 'nosuch'"):
         hiddenstate.nosuch  # noqa: B018
+
+
+def test_load_in_a_fresh_interpreter_finds_every_estimator(tmp_path):
+    """``hiddenstate.load`` is lazy: it must still know the estimators' classes."""
+    import numpy as np
+
+    from hiddenstate import Autoencoder
+
+    X = np.random.default_rng(0).random((20, 3)).astype(np.float32)
+    Autoencoder(2, max_iter=1, random_state=0).fit(X).save(tmp_path / "m.hs")
+    path = str(tmp_path / "m.hs")
+    code = f"import hiddenstate; print(type(hiddenstate.load({path!r})).__name__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "Autoencoder"
