@@ -100,14 +100,17 @@ def _typed_values(name: str, constraint, tmp_dir):
     raise AssertionError(f"{name}: add test values for constraint {constraint!r}")
 
 
+def _options(cls):
+    """``(name, flag, constraints)`` of every option of ``cls`` the CLI offers."""
+    for name in cls().get_params():
+        if name not in SKIPPED:
+            yield name, "--" + name.replace("_", "-"), cls._parameter_constraints[name]
+
+
 def _cases(cls, tmp_dir):
     """``(argv tail, name, expected)`` for every option of ``cls``."""
     cases = []
-    for name in cls().get_params():
-        if name in SKIPPED:
-            continue
-        flag = "--" + name.replace("_", "-")
-        constraints = cls._parameter_constraints[name]
+    for name, flag, constraints in _options(cls):
         if constraints == ["boolean"]:
             cases += [([flag], name, True), (["--no-" + flag[2:]], name, False)]
             continue
@@ -162,11 +165,7 @@ def test_several_options_at_once_and_none_is_not_dropped(fit_commands, received)
 
 def _invalid_cases(cls):
     """``(argv tail, flag)``: a value each option must refuse."""
-    for name in cls().get_params():
-        if name in SKIPPED:
-            continue
-        flag = "--" + name.replace("_", "-")
-        constraints = cls._parameter_constraints[name]
+    for _name, flag, constraints in _options(cls):
         if constraints == ["boolean"]:
             yield [f"{flag}=maybe"], flag
             continue

@@ -93,17 +93,7 @@ _FALLBACK_HELP = {
     "init": "Weight initialiser",
     "loss": "Reconstruction loss",
     "optimizer": "Optimizer",
-    "hidden_size": "Hidden units per layer",
-    "num_layers": "Stacked recurrent layers",
     "output": "Output function",
-    "learning_rate": "Step size of the optimizer",
-    "noise_level": "Masking probability, or standard deviation of the Gaussian noise",
-    "sparsity_target": "Target mean activation of the code units",
-    "validation_fraction": "Fraction of the training data held out for early stopping",
-    "n_iter_no_change": "Epochs without improvement before early stopping ends the fit",
-    "tol": "Smallest improvement of the validation loss that counts",
-    "random_state": "Seed of the run (none: fresh entropy)",
-    "checkpoint_every": "Epochs between checkpoints",
 }
 
 
