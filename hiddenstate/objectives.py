@@ -34,6 +34,7 @@ __all__ = [
     "SequenceAEObjective",
     "RecurrentAEObjective",
     "RAEObjective",
+    "SequencePredictorObjective",
 ]
 
 
@@ -276,3 +277,44 @@ class RAEObjective(Objective):
         if self.l2_words:
             terms.append(0.5 * self.l2_words * jnp.sum(model.embedding**2))
         return tuple(terms)
+
+
+# -- SequenceClassifier, SequenceRegressor ------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class SequencePredictorObjective(Objective):
+    r"""Loss of a whole-sequence prediction, weighted per sequence.
+
+    Batch: ``(xs (B, L) int or (B, L, d), lengths (B,), targets, sample_weight (B,))``
+    with ``targets`` class indices ``(B,)`` (``loss='softmax'``: the softmax
+    cross-entropy of the logits) or values ``(B, k)`` (``'squared'``: the squared
+    error averaged over the ``k`` outputs). Each sequence's loss is multiplied by its
+    ``sample_weight`` (class weights). ``dropout``: the network drops units when given
+    a key (training only).
+    """
+
+    loss: str = "softmax"
+    dropout: bool = False
+
+    @property
+    def uses_key(self) -> bool:  # type: ignore[override]
+        return self.dropout
+
+    def per_example(self, model, batch, key=None) -> Array:
+        xs, lengths, targets, sample_weight = batch
+        keys = (jnp.zeros(xs.shape[0]) if key is None
+                else jax.random.split(key, xs.shape[0]))
+        z = jax.vmap(lambda x, n, k: model(x, n, None if key is None else k))(xs, lengths, keys)
+        if self.loss == "softmax":
+            per = -jnp.take_along_axis(jax.nn.log_softmax(z, axis=-1), targets[:, None],
+                                       axis=-1)[:, 0]
+        else:
+            per = jnp.mean(losses.squared_error(z, targets), axis=-1)
+        return per * sample_weight
+
+    @staticmethod
+    def truncate(batch, length: int):
+        """The batch with its sequences cut to ``length`` steps (targets untouched)."""
+        xs, lengths, targets, sample_weight = batch
+        return xs[:, :length], lengths, targets, sample_weight

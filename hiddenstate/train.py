@@ -426,13 +426,15 @@ def train_step(model, opt_state, batch: MiniBatch, key, *, objective: Callable,
     Pure. Inexact-array leaves of ``model`` are trained. With ``lengths`` the
     minibatch uses only the first ``lengths[batch.bucket]`` steps of its sequences
     (a ``lax.switch``: only the chosen branch runs, so a short minibatch costs
-    short scans).
+    short scans): the objective's ``truncate(data, length)`` cuts them, or, for an
+    objective without one, every array of two or more axes is cut along axis 1.
     """
     params, static = eqx.partition(model, eqx.is_inexact_array)
 
     def value_and_grad(length: int | None):
         def run(p, data):
-            data = data if length is None else _cut(data, length)
+            data = data if length is None else getattr(objective, "truncate", _cut)(
+                data, length)
             return jax.value_and_grad(
                 lambda q: objective(eqx.combine(q, static), data, batch.weight, key))(p)
 
