@@ -19,7 +19,14 @@ from ._errors import DivergenceError, HiddenstateError, InputError, ModelFileErr
 
 if TYPE_CHECKING:
     from ._serialize import load
-    from .estimators import Autoencoder, RecursiveAutoencoder, SequenceAutoencoder, SequenceModel
+    from .estimators import (
+        Autoencoder,
+        RecursiveAutoencoder,
+        SequenceAutoencoder,
+        SequenceClassifier,
+        SequenceModel,
+        SequenceRegressor,
+    )
 
     __version__: str
 
@@ -28,6 +35,8 @@ __all__ = [
     "RecursiveAutoencoder",
     "SequenceAutoencoder",
     "SequenceModel",
+    "SequenceClassifier",
+    "SequenceRegressor",
     "DivergenceError",
     "HiddenstateError",
     "InputError",
@@ -42,6 +51,8 @@ _LAZY = {
     "RecursiveAutoencoder": ".estimators",
     "SequenceAutoencoder": ".estimators",
     "SequenceModel": ".estimators",
+    "SequenceClassifier": ".estimators",
+    "SequenceRegressor": ".estimators",
     "load": "._serialize",
 }
 

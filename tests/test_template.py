@@ -1,4 +1,4 @@
-"""The estimator template (estimators/_base.py), for each of the four estimators:
+"""The estimator template (estimators/_base.py), for each of the five estimators:
 warm starts, early stopping, partial_fit, checkpoint resume, devices, the
 convergence warning, a complete estimator after a divergence, the model-file
 checks of the generic ``_from_file``, and sklearn's clone/get_params.
@@ -28,6 +28,7 @@ from hiddenstate import (
     ModelFileError,
     RecursiveAutoencoder,
     SequenceAutoencoder,
+    SequenceClassifier,
     SequenceModel,
     _serialize,
 )
@@ -36,9 +37,10 @@ from hiddenstate.datasets import make_reber
 
 from .crash_worker import make_sentences, make_sequences
 
-KINDS = ("autoencoder", "sequence-model", "sequence-ae", "rae")
+KINDS = ("autoencoder", "sequence-model", "sequence-ae", "rae", "classifier")
 CLASSES = {"autoencoder": Autoencoder, "sequence-model": SequenceModel,
-           "sequence-ae": SequenceAutoencoder, "rae": RecursiveAutoencoder}
+           "sequence-ae": SequenceAutoencoder, "rae": RecursiveAutoencoder,
+           "classifier": SequenceClassifier}
 #: Shared by most fits below (a constant rate: a warm start continues the same schedule).
 BASE = dict(max_iter=2, random_state=0, learning_rate_schedule="constant")
 
@@ -60,12 +62,14 @@ def make(kind: str, **kw):
         return SequenceModel("elman", hidden_size=4, batch_size=8, **kw)
     if kind == "sequence-ae":
         return SequenceAutoencoder(4, cell="elman", batch_size=16, **kw)
+    if kind == "classifier":
+        return SequenceClassifier("elman", hidden_size=4, embedding_dim=3, batch_size=16, **kw)
     return RecursiveAutoencoder(4, batch_size=16, **kw)
 
 
 def data(kind: str, n: int = 48) -> tuple:
     """``fit`` arguments of ``kind``: 48 rows of 6 features, Reber strings, sequences of
-    3-8 steps of width 2, labelled sentences."""
+    3-8 steps of width 2, labelled sentences (the RAE and the classifier)."""
     if kind == "autoencoder":
         return (np.random.default_rng(1).random((n, 6)).astype(np.float32),)
     if kind == "sequence-model":
@@ -79,7 +83,7 @@ def outputs(est, kind: str, args: tuple) -> list[np.ndarray]:
     """What the fitted estimator computes on ``args``: codes, per-step outputs, probabilities."""
     if kind == "sequence-model":
         return list(est.predict_proba(args[0]))
-    if kind == "rae":
+    if kind in ("rae", "classifier"):
         return [est.transform(args[0]), est.predict_proba(args[0])]
     return [est.transform(args[0])]
 
@@ -254,6 +258,9 @@ def _diverging(kind: str):
         return make(kind, **kw), (100 * data(kind)[0],)
     if kind == "sequence-ae":
         return make(kind, **kw), ([100 * s for s in data(kind)[0]],)
+    if kind == "classifier":  # relu units: nothing saturates
+        xs = [100 * s for s in make_sequences(48, seed=1, width=2, lengths=(3, 8))]
+        return make(kind, activation="relu", **kw), (xs, data(kind)[1])
     return make(kind, **kw), data(kind)
 
 

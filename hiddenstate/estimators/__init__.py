@@ -2,9 +2,10 @@
 
 from ..objectives import AutoencoderObjective, SequenceObjective
 from ._autoencoder import Autoencoder
+from ._classifier import SequenceClassifier, SequenceRegressor
 from ._recursive import RecursiveAutoencoder
 from ._sequence import SequenceModel
 from ._sequence_ae import SequenceAutoencoder
 
 __all__ = ["Autoencoder", "AutoencoderObjective", "RecursiveAutoencoder", "SequenceAutoencoder",
-           "SequenceModel", "SequenceObjective"]
+           "SequenceClassifier", "SequenceModel", "SequenceObjective", "SequenceRegressor"]

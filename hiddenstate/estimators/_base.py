@@ -262,7 +262,7 @@ class TrainingMixin:
         from ..checkpoint import Checkpointer
         from ..train import Checkpointing
 
-        params = {k: v for k, v in self.get_params().items() if k not in _NOT_SETTINGS}
+        params = self._checkpoint_params()
         params["random_state"] = None  # the seed below stands for it
         settings = {
             "estimator": type(self).__name__,
@@ -273,6 +273,11 @@ class TrainingMixin:
         checkpointer = Checkpointer(self.checkpoint_dir, every=self.checkpoint_every,
                                     settings=settings)
         return Checkpointing(checkpointer, resume=bool(self.resume))
+
+    def _checkpoint_params(self) -> dict:
+        """The settings a checkpoint records (JSON values): those that change what a run
+        computes. A resumed run with other settings is refused."""
+        return {k: v for k, v in self.get_params().items() if k not in _NOT_SETTINGS}
 
     @staticmethod
     def _key(rng: np.random.Generator):

@@ -1,0 +1,648 @@
+"""``hiddenstate.SequenceClassifier`` and ``SequenceRegressor``: read a whole sequence, predict
+one label or value."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from numbers import Integral, Real
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .. import _serialize
+from .._errors import InputError, ModelFileError
+from ..nn._cells import CELL_INITS, CELLS
+from ..nn._classifier import POOLINGS, SequenceClassifierNet
+from ..objectives import SequencePredictorObjective
+from ._base import (
+    TRAINING_CONSTRAINTS,
+    IncrementalMixin,
+    TrainingData,
+    TrainingMixin,
+    check_finite,
+)
+from ._inference import apply_batched
+from ._sequence import length_buckets
+from ._tokens import Vocabulary, as_token_sequences, is_token_input, pad_ids
+
+__all__ = ["SequenceClassifier", "SequenceRegressor"]
+
+#: Training pads each minibatch to one of at most this many lengths (multiples of 4):
+#: each is one more branch of the compiled epoch.
+_MAX_BUCKETS = 3
+
+#: The three kinds of input: token sequences, lists of (T_i, d) arrays, and a 2-D table
+#: whose rows are sequences of one value per step (the scikit-learn array path).
+_KINDS = ("tokens", "sequences", "table")
+
+
+@eqx.filter_jit
+def _logits(model, xs, lengths):
+    return jax.vmap(lambda x, n: model(x, n))(xs, lengths)
+
+
+@eqx.filter_jit
+def _vectors(model, xs, lengths):
+    return jax.vmap(lambda x, n: model.encoder(x, n))(xs, lengths)
+
+
+def _digest(model) -> str:
+    """A short hash of a network's parameters (the identity of a pretrained model)."""
+    h = hashlib.blake2b(digest_size=8)
+    for leaf in jax.tree.leaves(eqx.filter(model, eqx.is_array)):
+        h.update(np.ascontiguousarray(np.asarray(leaf)).view(np.uint8))
+    return h.hexdigest()
+
+
+class _SequencePredictor(IncrementalMixin, TrainingMixin, BaseEstimator):
+    """What the classifier and the regressor share: inputs, network, pretraining, files."""
+
+    _parameter_constraints: dict = {
+        "cell": [StrOptions(set(CELLS))],
+        "hidden_size": [Interval(Integral, 1, None, closed="left")],
+        "num_layers": [Interval(Integral, 1, None, closed="left")],
+        "bidirectional": ["boolean"],
+        "pooling": [StrOptions(set(POOLINGS))],
+        "embedding_dim": [Interval(Integral, 1, None, closed="left")],
+        "min_count": [Interval(Integral, 1, None, closed="left")],
+        "max_features": [Interval(Integral, 1, None, closed="left"), None],
+        "input_dropout": [Interval(Real, 0, 1, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "init": [StrOptions(set(CELL_INITS))],
+        "forget_bias": [Real],
+        "activation": [StrOptions({"tanh", "relu"})],
+        "init_from": [None, str, os.PathLike, BaseEstimator],
+        **TRAINING_CONSTRAINTS,
+    }
+
+    def __init__(self, cell="lstm", *, hidden_size=64, num_layers=1, bidirectional=False,
+                 pooling="last", embedding_dim=64, min_count=1, max_features=None,
+                 input_dropout=0.0, dropout=0.0, init="glorot_uniform", forget_bias=1.0,
+                 activation="tanh", init_from=None, optimizer="adam", learning_rate=3e-3,
+                 learning_rate_schedule="cosine", momentum=0.9, clip_norm=1.0,
+                 batch_size="auto", max_iter=20, shuffle=True, early_stopping=False,
+                 validation_fraction=0.1, n_iter_no_change=5, tol=1e-4, random_state=None,
+                 verbose=False, warm_start=False, checkpoint_dir=None, checkpoint_every=10,
+                 resume=False, devices=None):
+        self.cell = cell
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bidirectional = bidirectional
+        self.pooling = pooling
+        self.embedding_dim = embedding_dim
+        self.min_count = min_count
+        self.max_features = max_features
+        self.input_dropout = input_dropout
+        self.dropout = dropout
+        self.init = init
+        self.forget_bias = forget_bias
+        self.activation = activation
+        self.init_from = init_from
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.learning_rate_schedule = learning_rate_schedule
+        self.momentum = momentum
+        self.clip_norm = clip_norm
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_every = checkpoint_every
+        self.resume = resume
+        self.devices = devices
+
+    # -- inputs --------------------------------------------------------------------------------
+    def _read(self, X, *, reset: bool) -> list[np.ndarray]:
+        """The sequences of ``X`` as id arrays ``(T_i,)`` or value arrays ``(T_i, d)``;
+        ``reset`` learns the kind of input (and, for tokens, the vocabulary)."""
+        if is_token_input(X, strings_are_tokens=True):
+            kind = "tokens"
+        elif isinstance(X, np.ndarray) and X.ndim == 3 or (
+                isinstance(X, list | tuple) and len(X) > 0
+                and np.ndim(X[0]) == 2 and not isinstance(X[0], str)):
+            kind = "sequences"
+        else:
+            kind = "table"
+        if not reset and kind != self.input_kind_:
+            raise InputError(f"this model was trained on {self._kind_words(self.input_kind_)}, "
+                             f"got {self._kind_words(kind)}")
+        if reset:
+            self.input_kind_ = kind
+            self._init_parts = self._pretrained()
+        if kind == "tokens":
+            return self._read_tokens(X, reset=reset)
+        if kind == "sequences":
+            return self._read_sequences(X, reset=reset)
+        return self._read_table(X, reset=reset)
+
+    @staticmethod
+    def _kind_words(kind: str) -> str:
+        return {"tokens": "token sequences (strings or lists of tokens)",
+                "sequences": "a list of (T, d) arrays",
+                "table": "a 2-D array (one sequence of values per row)"}[kind]
+
+    def _read_tokens(self, X, *, reset: bool) -> list[np.ndarray]:
+        seqs = as_token_sequences(X)
+        if reset:
+            pretrained = self._init_parts
+            if pretrained is not None:
+                if pretrained["vocabulary"] is None:
+                    raise InputError("init_from was trained on real-valued sequences, "
+                                     "these are tokens")
+                self.vocabulary_ = pretrained["vocabulary"]
+            else:
+                self.vocabulary_ = Vocabulary.learn(
+                    seqs, min_count=int(self.min_count),
+                    max_features=None if self.max_features is None else int(self.max_features))
+            self.n_features_in_ = int(self.embedding_dim)
+        return [self.vocabulary_.encode(s) for s in seqs]
+
+    def _read_sequences(self, X, *, reset: bool) -> list[np.ndarray]:
+        width = None if reset else int(self.n_features_in_)
+        out = []
+        for i, x in enumerate(X):
+            try:
+                a = np.asarray(x, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise InputError("not a numeric (T, d) array", index=i) from None
+            if a.ndim != 2 or a.shape[0] == 0:
+                raise InputError(f"expected a (T >= 1, d) array, got shape {a.shape}", index=i)
+            with np.errstate(over="ignore"):
+                bad = ~np.isfinite(a.astype(np.float32))
+            if bad.any():
+                t, j = np.argwhere(bad)[0]
+                raise InputError(f"non-finite value (or one beyond float32) at step {t}, "
+                                 f"feature {j}", index=i)
+            if width is None:
+                width = a.shape[1]
+            if a.shape[1] != width:
+                what = "the model's" if not reset else "the first sequence's"
+                raise InputError(f"{a.shape[1]} features per step, {what} width is {width}",
+                                 index=i)
+            out.append(a.astype(np.float32))
+        if not out:
+            raise InputError("no sequences")
+        if reset:
+            self.n_features_in_ = int(width)
+            pretrained = self._init_parts
+            if pretrained is not None and pretrained["vocabulary"] is not None:
+                raise InputError("init_from was trained on token sequences, these are "
+                                 "real-valued sequences")
+        return out
+
+    def _read_table(self, X, *, reset: bool) -> list[np.ndarray]:
+        X = validate_data(self, X, reset=reset, dtype=[np.float64, np.float32],
+                          ensure_all_finite=False)
+        check_finite(X, columns=getattr(self, "feature_names_in_", None))
+        if np.abs(X).max(initial=0.0) > np.finfo(np.float32).max:
+            raise InputError("X holds values beyond float32's range")
+        if reset and self._init_parts is not None:
+            raise InputError("init_from needs token sequences or a list of (T, d) arrays; a "
+                             "2-D array is read as sequences of one value per step")
+        return list(np.asarray(X, np.float32)[:, :, None])
+
+    def _width(self) -> int:
+        """Values per step of the network's input (the embedding size for tokens)."""
+        return 1 if self.input_kind_ == "table" else int(self.n_features_in_)
+
+    def _batch(self, seqs: list[np.ndarray], length: int):
+        if self.input_kind_ == "tokens":
+            return pad_ids(seqs, length)
+        xs = np.zeros((len(seqs), int(length), seqs[0].shape[1]), np.float32)
+        for i, s in enumerate(seqs):
+            xs[i, : len(s)] = s
+        return xs, np.array([len(s) for s in seqs], np.int32)
+
+    def _apply(self, seqs: list[np.ndarray], fn) -> np.ndarray:
+        """``fn(xs, lengths)`` over length buckets and chunks of ``seqs``."""
+        def batch(rows, size, length):
+            rows = list(rows) + [rows[0]] * (size - len(rows))
+            return tuple(jnp.asarray(a) for a in self._batch([seqs[i] for i in rows], length))
+
+        return apply_batched(fn, len(seqs), batch, lengths=[len(s) for s in seqs])
+
+    # -- pretraining ---------------------------------------------------------------------------
+    def _pretrained(self) -> dict | None:
+        """The encoder of ``init_from`` (see ``_encoder_parts`` of SequenceModel and
+        SequenceAutoencoder), checked against this estimator's settings."""
+        source = self.init_from
+        if source is None:
+            return None
+        if isinstance(source, str | os.PathLike):
+            from .._serialize import load
+
+            source = load(source)
+        if not hasattr(source, "_encoder_parts"):
+            raise ValueError(f"init_from must be a fitted SequenceModel or SequenceAutoencoder "
+                             f"(or a path to one), got {type(source).__name__}")
+        check_is_fitted(source, msg=f"init_from: this {type(source).__name__} is not fitted "
+                        "(note that sklearn.clone copies init_from unfitted: pass a model "
+                        "file path to share one pretrained model)")
+        parts = source._encoder_parts()
+        mismatch = [f"{name}={parts[key]!r} (this model: {mine!r})"
+                    for name, key, mine in (("cell", "cell", self.cell),
+                                            ("hidden size", "hidden_size", self.hidden_size))
+                    if parts[key] != mine]
+        if parts["embedding"] is not None and parts["n_features_in"] != self.embedding_dim:
+            mismatch.append(f"embedding_dim={parts['n_features_in']} (this model: "
+                            f"{self.embedding_dim})")
+        if len(parts["cells"]) > int(self.num_layers):
+            mismatch.append(f"{len(parts['cells'])} layers (this model: {self.num_layers})")
+        if mismatch:
+            raise ValueError(f"init_from: the pretrained {type(source).__name__} has "
+                             f"{', '.join(mismatch)}; give this model the same settings")
+        return {**parts, "source": type(source).__name__}
+
+    def _initialise_from(self, model: SequenceClassifierNet) -> SequenceClassifierNet:
+        parts = getattr(self, "_init_parts", None) if self.init_from is not None else None
+        if parts is None:
+            return model
+        self._pretrained_from_ = {"estimator": parts["source"],
+                                  "digest": _digest((parts["cells"], parts["embedding"]))}
+        cells = list(model.encoder.forward)
+        cells[: len(parts["cells"])] = parts["cells"]
+        model = eqx.tree_at(lambda m: m.encoder.forward, model, tuple(cells))
+        if parts["embedding"] is not None:
+            if parts["embedding"].shape != model.encoder.embedding.shape:
+                raise ValueError(f"init_from: embedding {parts['embedding'].shape} does not "
+                                 f"match {model.encoder.embedding.shape}")
+            model = eqx.tree_at(lambda m: m.encoder.embedding, model, parts["embedding"])
+        elif parts["n_features_in"] != self._width():
+            raise InputError(f"init_from reads {parts['n_features_in']} features per step, "
+                             f"these sequences have {self._width()}")
+        return model
+
+    def _checkpoint_params(self) -> dict:
+        params = super()._checkpoint_params()
+        if params["init_from"] is not None:
+            parts = self._init_parts
+            params["init_from"] = {"estimator": parts["source"],
+                                   "digest": _digest((parts["cells"], parts["embedding"]))}
+        return params
+
+    # -- training ------------------------------------------------------------------------------
+    def _n_outputs(self) -> int:
+        raise NotImplementedError
+
+    def _new_model(self, key) -> SequenceClassifierNet:
+        tokens = self.input_kind_ == "tokens"
+        model = SequenceClassifierNet(
+            self._width(), int(self.hidden_size), self._n_outputs(), key=key,
+            n_tokens=len(self.vocabulary_) if tokens else None, cell=self.cell,
+            num_layers=int(self.num_layers), bidirectional=bool(self.bidirectional),
+            pooling=self.pooling, input_dropout=float(self.input_dropout),
+            dropout=float(self.dropout), init=self.init, forget_bias=float(self.forget_bias),
+            activation=self.activation)
+        return self._initialise_from(model)
+
+    def _objective(self) -> SequencePredictorObjective:
+        return SequencePredictorObjective(self._loss, dropout=bool(
+            self.dropout > 0 or self.input_dropout > 0))
+
+    def _description(self) -> str:
+        return f"{type(self).__name__}({self.cell})"
+
+    def _training_data(self, seqs, targets, weights) -> TrainingData:
+        seq_lengths = np.array([len(s) for s in seqs])
+        row_bucket, lengths = length_buckets(seq_lengths, _MAX_BUCKETS)
+        xs, n = self._batch(seqs, lengths[-1])
+        return TrainingData((xs, n, targets, weights), (row_bucket, lengths))
+
+    # -- inference -----------------------------------------------------------------------------
+    def _raw(self, X) -> np.ndarray:
+        check_is_fitted(self)
+        return self._apply(self._read(X, reset=False), lambda x, n: _logits(self.model_, x, n))
+
+    def transform(self, X) -> np.ndarray:
+        """The sequence vectors ``(n, D)`` the output layer reads (``D = hidden_size``, twice
+        that when bidirectional)."""
+        check_is_fitted(self)
+        return self._apply(self._read(X, reset=False), lambda x, n: _vectors(self.model_, x, n))
+
+    # -- files ---------------------------------------------------------------------------------
+    def _file_params(self) -> dict:
+        params = super()._file_params()
+        params["init_from"] = None  # the parameters hold what was taken from it
+        return params
+
+    def _fitted_config(self) -> dict:
+        return {"input_kind": self.input_kind_, "n_features_in": int(self.n_features_in_),
+                "vocabulary": (self.vocabulary_.to_config()
+                               if self.input_kind_ == "tokens" else None),
+                "feature_names_in": (None if not hasattr(self, "feature_names_in_")
+                                     else [str(c) for c in self.feature_names_in_]),
+                "pretrained_from": getattr(self, "_pretrained_from_", None)}
+
+    def _restore_fitted(self, config: dict, path) -> None:
+        kind = config.get("input_kind")
+        if kind not in _KINDS:
+            raise ModelFileError(f"{path}: unknown input_kind {kind!r}")
+        self.input_kind_ = kind
+        self.n_features_in_ = int(config["n_features_in"])
+        if self.n_features_in_ < 1:
+            raise ModelFileError(f"{path}: invalid n_features_in {self.n_features_in_}")
+        if kind == "tokens":
+            self.vocabulary_ = Vocabulary.from_config(config.get("vocabulary"), path)
+        names = config.get("feature_names_in")
+        if names is not None:
+            if len(names) != self.n_features_in_:
+                raise ModelFileError(f"{path}: feature_names_in does not match n_features_in")
+            self.feature_names_in_ = np.asarray(names, dtype=object)
+
+
+def _labels_to_json(classes: np.ndarray) -> dict:
+    return {"values": classes.tolist(), "dtype": classes.dtype.str
+            if classes.dtype != object else "object"}
+
+
+@_serialize.register
+class SequenceClassifier(ClassifierMixin, _SequencePredictor):
+    r"""Recurrent classifier of whole sequences: read a sequence, predict its label.
+
+    Each sequence is read by stacked recurrent layers (``cell``: any name in
+    :data:`hiddenstate.nn.CELLS`; forwards, and backwards too with
+    ``bidirectional``), pooled into one vector (``pooling``: the final hidden vector,
+    or the mean or maximum over the valid steps) and mapped to class logits by a
+    linear layer; training minimises the softmax cross-entropy, each sequence
+    weighted by its class's ``class_weight``. Minibatches are padded to one of at
+    most three lengths (a mask keeps padding out), so training compiles once.
+
+    Inputs (``X``), one of:
+
+    - token sequences: strings (split on whitespace) or lists of tokens. A
+      vocabulary is learned (``min_count``, ``max_features``; tokens not kept, and
+      tokens never seen, share the out-of-vocabulary vector) and each token is looked
+      up in a learned embedding of ``embedding_dim`` values;
+    - a list of ``(T_i, d)`` arrays (or one ``(n, T, d)`` array): real-valued
+      sequences, lengths may differ;
+    - a 2-D array ``(n, T)``: ``n`` sequences of ``T`` steps of one value each (the
+      scikit-learn array path; predict needs the same ``T``).
+
+    Pretraining (Dai & Le 2015): ``init_from`` a fitted
+    :class:`~hiddenstate.SequenceAutoencoder` (SA-LSTM) or
+    :class:`~hiddenstate.SequenceModel` language model (LM-LSTM), or the path of
+    one's model file, starts the first layers' forward cells and the embedding from
+    its encoder and adopts its vocabulary (``min_count`` and ``max_features`` then do
+    not apply). It must have the same ``cell``, ``hidden_size`` (the autoencoder's
+    ``n_components``) and ``embedding_dim``, and no more layers. ``sklearn.clone``
+    (grid searches, ``cross_val_score``) copies an estimator given here unfitted:
+    pass a path to share one pretrained model.
+
+    Parameters
+    ----------
+    cell : {'lstm', 'gru', 'elman'}, default='lstm'
+    hidden_size : int, default=64
+        Hidden units of each layer and direction.
+    num_layers : int, default=1
+    bidirectional : bool, default=False
+    pooling : {'last', 'mean', 'max'}, default='last'
+    embedding_dim : int, default=64
+        Size of the token embedding (token input only).
+    min_count : int, default=1
+        Tokens seen fewer times in training are out of the vocabulary.
+    max_features : int or None, default=None
+        Keep at most this many tokens, the most frequent.
+    input_dropout : float, default=0.0
+        Fraction of input features (embedding entries) dropped at each step in training.
+    dropout : float, default=0.0
+        Fraction of each layer's outputs dropped in training (between layers, and the
+        sequence vector before the output layer).
+    init : {'glorot_uniform', 'seed'}, default='glorot_uniform'
+        Weight scheme of the cells and the output layer (see SequenceModel).
+    forget_bias : float, default=1.0
+        Initial LSTM forget-gate bias.
+    activation : {'tanh', 'relu'}, default='tanh'
+        Elman cell nonlinearity.
+    init_from : SequenceModel, SequenceAutoencoder, path or None, default=None
+        Pretrained encoder (see above).
+    class_weight : dict, 'balanced' or None, default=None
+        Weight of each class in the loss (``'balanced'``: ``n / (k * count)``).
+    optimizer, learning_rate, learning_rate_schedule, momentum, clip_norm, batch_size, \
+max_iter, shuffle, early_stopping, validation_fraction, n_iter_no_change, tol, random_state, \
+verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
+        As :class:`~hiddenstate.Autoencoder` (defaults: adam, 0.003, cosine, 0.9, clip 1.0,
+        minibatches of ``min(32, n)``, 20 epochs, patience 5).
+
+    Attributes
+    ----------
+    classes_ : ndarray
+    model_ : SequenceClassifierNet
+    vocabulary_ : Vocabulary
+        Token input only.
+    input_kind_ : {'tokens', 'sequences', 'table'}
+    n_features_in_ : int
+        Values per step (``embedding_dim`` for tokens; the columns ``T`` for a 2-D array).
+    loss_curve_, validation_scores_, n_iter_, best_loss_
+        As the other estimators (validation scores: minus the validation loss).
+    """
+
+    _parameter_constraints: dict = {
+        **_SequencePredictor._parameter_constraints,
+        "class_weight": [StrOptions({"balanced"}), dict, None],
+    }
+    _loss = "softmax"
+
+    def __init__(self, cell="lstm", *, hidden_size=64, num_layers=1, bidirectional=False,
+                 pooling="last", embedding_dim=64, min_count=1, max_features=None,
+                 input_dropout=0.0, dropout=0.0, init="glorot_uniform", forget_bias=1.0,
+                 activation="tanh", init_from=None, class_weight=None, optimizer="adam",
+                 learning_rate=3e-3,
+                 learning_rate_schedule="cosine", momentum=0.9, clip_norm=1.0,
+                 batch_size="auto", max_iter=20, shuffle=True, early_stopping=False,
+                 validation_fraction=0.1, n_iter_no_change=5, tol=1e-4, random_state=None,
+                 verbose=False, warm_start=False, checkpoint_dir=None, checkpoint_every=10,
+                 resume=False, devices=None):
+        super().__init__(
+            cell, hidden_size=hidden_size, num_layers=num_layers, bidirectional=bidirectional,
+            pooling=pooling, embedding_dim=embedding_dim, min_count=min_count,
+            max_features=max_features, input_dropout=input_dropout, dropout=dropout, init=init,
+            forget_bias=forget_bias, activation=activation, init_from=init_from,
+            optimizer=optimizer,
+            learning_rate=learning_rate, learning_rate_schedule=learning_rate_schedule,
+            momentum=momentum, clip_norm=clip_norm, batch_size=batch_size, max_iter=max_iter,
+            shuffle=shuffle, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, n_iter_no_change=n_iter_no_change, tol=tol,
+            random_state=random_state, verbose=verbose, warm_start=warm_start,
+            checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, resume=resume,
+            devices=devices)
+        self.class_weight = class_weight
+
+    def _n_outputs(self) -> int:
+        return int(self.classes_.size)
+
+    def _labels(self, y, n: int, *, reset: bool, classes=None) -> np.ndarray:
+        from sklearn.utils.multiclass import check_classification_targets
+        from sklearn.utils.validation import column_or_1d
+
+        if y is None:
+            raise InputError("SequenceClassifier.fit needs labels y")
+        y = column_or_1d(np.asarray(y), warn=True)
+        if y.shape[0] != n:
+            raise InputError(f"{y.shape[0]} labels for {n} sequences; give one label per "
+                             "sequence")
+        check_classification_targets(y)
+        if reset:
+            classes = np.unique(y if classes is None else np.asarray(classes))
+            if classes.size < 2:
+                raise InputError(f"y holds a single class {classes[0]!r}; a classifier "
+                                 "needs at least two classes")
+            self.classes_ = classes
+        unknown = np.setdiff1d(y, self.classes_)
+        if unknown.size:
+            raise InputError(f"label {unknown[0]!r} is not one of the classes "
+                             f"{self.classes_.tolist()} of the first fit")
+        return np.searchsorted(self.classes_, y).astype(np.int32)
+
+    def _class_weights(self, idx: np.ndarray) -> np.ndarray:
+        from sklearn.utils.class_weight import compute_class_weight
+
+        if self.class_weight is None:
+            return np.ones(idx.shape[0], np.float32)
+        if isinstance(self.class_weight, dict):
+            unknown = set(self.class_weight) - set(self.classes_.tolist())
+            if unknown:
+                raise ValueError(f"class_weight names {sorted(map(str, unknown))}, not among "
+                                 f"the classes {self.classes_.tolist()}")
+        per_class = compute_class_weight(self.class_weight, classes=self.classes_,
+                                         y=self.classes_[idx])
+        return per_class[idx].astype(np.float32)
+
+    def _prepare(self, X, y=None, *, reset: bool, classes=None) -> TrainingData:
+        seqs = self._read(X, reset=reset)
+        idx = self._labels(y, len(seqs), reset=reset, classes=classes)
+        return self._training_data(seqs, idx, self._class_weights(idx))
+
+    def fit(self, X, y):
+        """Train on sequences ``X`` (see the class docstring) and labels ``y``. Returns
+        ``self``."""
+        return self._fit(X, y)
+
+    def partial_fit(self, X, y, classes=None):
+        """One epoch over ``X``, ``y``, continuing the current parameters and optimizer
+        state. The first call starts a new model: it learns the vocabulary (token input)
+        from its ``X`` alone, and needs ``classes`` (every label of all calls) unless its
+        ``y`` holds them all. Returns ``self``."""
+        if hasattr(self, "model_") or classes is None:
+            return self._fit(X, y, incremental=True)
+        return self._fit(X, y, incremental=True, classes=classes)
+
+    def decision_function(self, X) -> np.ndarray:
+        """Class logits ``(n, k)``; for two classes the logit of the second minus the first's
+        ``(n,)`` (positive: ``classes_[1]``)."""
+        z = self._raw(X)
+        return z[:, 1] - z[:, 0] if z.shape[1] == 2 else z
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities ``(n, k)``, columns in the order of ``classes_``."""
+        from scipy.special import softmax
+
+        return softmax(self._raw(X).astype(np.float64), axis=1)
+
+    def predict_log_proba(self, X) -> np.ndarray:
+        return np.log(self.predict_proba(X))
+
+    def predict(self, X) -> np.ndarray:
+        """The most probable class of each sequence."""
+        return self.classes_[np.argmax(self._raw(X), axis=1)]
+
+    def _fitted_config(self) -> dict:
+        return {**super()._fitted_config(), "classes": _labels_to_json(self.classes_)}
+
+    def _restore_fitted(self, config: dict, path) -> None:
+        super()._restore_fitted(config, path)
+        classes = config.get("classes")
+        try:
+            self.classes_ = np.asarray(classes["values"], dtype=classes["dtype"])
+        except (TypeError, KeyError, ValueError):
+            raise ModelFileError(f"{path}: invalid classes {classes!r}") from None
+        if self.classes_.ndim != 1 or self.classes_.size < 2:
+            raise ModelFileError(f"{path}: need at least two classes, got {classes!r}")
+
+
+@_serialize.register
+class SequenceRegressor(RegressorMixin, _SequencePredictor):
+    r"""Recurrent regression of whole sequences: read a sequence, predict one value (or a
+    vector of values).
+
+    The network and the inputs are those of :class:`SequenceClassifier` (see there,
+    ``init_from`` included); the output layer is linear and training minimises the
+    squared error averaged over the outputs. Targets are not rescaled: scale them
+    to about unit size first (e.g. ``sklearn.compose.TransformedTargetRegressor``
+    with a ``StandardScaler``).
+
+    Parameters
+    ----------
+    As :class:`SequenceClassifier`, without ``class_weight``.
+
+    Attributes
+    ----------
+    n_outputs_ : int
+    model_, vocabulary_, input_kind_, n_features_in_, loss_curve_, n_iter_
+        As :class:`SequenceClassifier`.
+    """
+
+    _loss = "squared"
+
+    def _n_outputs(self) -> int:
+        return int(self.n_outputs_)
+
+    def _targets(self, y, n: int, *, reset: bool) -> np.ndarray:
+        if y is None:
+            raise InputError("SequenceRegressor.fit needs targets y")
+        try:
+            y = np.asarray(y, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise InputError("y must be numeric") from None
+        if y.ndim not in (1, 2) or y.shape[0] != n:
+            raise InputError(f"y has shape {y.shape}, but there are {n} sequences; give one "
+                             "value (or one row of values) per sequence")
+        bad = ~np.isfinite(y.astype(np.float32))
+        if bad.any():
+            raise InputError(f"y holds a non-finite value (or one beyond float32) at row "
+                             f"{int(np.argwhere(bad)[0][0])}")
+        y2 = y.reshape(n, -1)
+        if reset:
+            self.n_outputs_ = y2.shape[1]
+            self._y_1d = y.ndim == 1
+        elif y2.shape[1] != self.n_outputs_:
+            raise InputError(f"y has {y2.shape[1]} outputs, the model has {self.n_outputs_}")
+        return y2.astype(np.float32)
+
+    def _prepare(self, X, y=None, *, reset: bool) -> TrainingData:
+        seqs = self._read(X, reset=reset)
+        targets = self._targets(y, len(seqs), reset=reset)
+        return self._training_data(seqs, targets, np.ones(len(seqs), np.float32))
+
+    def fit(self, X, y):
+        """Train on sequences ``X`` (see :class:`SequenceClassifier`) and targets ``y``
+        ``(n,)`` or ``(n, k)``. Returns ``self``."""
+        return self._fit(X, y)
+
+    def predict(self, X) -> np.ndarray:
+        """Predicted values ``(n,)`` (or ``(n, k)`` when fitted on 2-D targets)."""
+        z = self._raw(X)
+        return z[:, 0] if self._y_1d else z
+
+    def _fitted_config(self) -> dict:
+        return {**super()._fitted_config(), "n_outputs": int(self.n_outputs_),
+                "y_1d": bool(self._y_1d)}
+
+    def _restore_fitted(self, config: dict, path) -> None:
+        super()._restore_fitted(config, path)
+        self.n_outputs_ = int(config.get("n_outputs", 0))
+        if self.n_outputs_ < 1:
+            raise ModelFileError(f"{path}: invalid n_outputs {self.n_outputs_}")
+        self._y_1d = bool(config.get("y_1d", True))
