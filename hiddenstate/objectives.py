@@ -140,11 +140,18 @@ class SequenceObjective(Objective):
     binary cross-entropy averaged over outputs (``sigmoid``, multi-hot targets),
     softmax cross-entropy (``softmax``, one-hot targets) or squared error averaged
     over outputs (``linear``); per sequence the mean over its valid steps.
+    Token sequences: ``xs`` and ``ys`` are int ids ``(B, L)`` and the softmax
+    cross-entropy takes the target ids as labels,
+    :math:`-\log \mathrm{softmax}(z_t)_{y_t}` (no one-hot rows: a large
+    vocabulary would make them gigabytes).
     """
 
     output: str = "softmax"
 
     def step_losses(self, z: Array, ys: Array) -> Array:
+        if jnp.issubdtype(ys.dtype, jnp.integer):
+            logp = jax.nn.log_softmax(z, axis=-1)
+            return -jnp.take_along_axis(logp, ys[..., None], axis=-1)[..., 0]
         if self.output == "sigmoid":
             return jnp.mean(losses.sigmoid_cross_entropy(z, ys), axis=-1)
         if self.output == "softmax":
@@ -165,20 +172,35 @@ class SequenceObjective(Objective):
 
 @dataclasses.dataclass(frozen=True)
 class SequenceAEObjective(Objective):
-    r"""Mean squared reconstruction error per real step and feature of each sequence.
+    r"""Mean squared reconstruction error per real step and feature of each sequence, or,
+    for token ids, the mean softmax cross-entropy per real step.
 
-    Batch: ``(xs (B, L, d), lengths (B,))``.
+    Batch: ``(xs (B, L, d), lengths (B,))``, or ``(ids (B, L) int, lengths (B,))``
+    (then :math:`\frac{1}{T}\sum_{t \le T} -\log \mathrm{softmax}(z_t)_{x_t}` with
+    :math:`z_t` the reconstruction logits).
     """
 
     @staticmethod
     def _one(model, xs, length) -> Array:
-        err = (model(xs, length) - xs) ** 2
+        rec = model(xs, length)
+        if jnp.issubdtype(xs.dtype, jnp.integer):
+            logp = jax.nn.log_softmax(rec, axis=-1)
+            nll = -jnp.take_along_axis(logp, xs[:, None], axis=-1)[:, 0]
+            on = jnp.arange(xs.shape[0]) < length
+            return jnp.sum(jnp.where(on, nll, 0.0)) / length
+        err = (rec - xs) ** 2
         on = (jnp.arange(xs.shape[0]) < length)[:, None]
         return jnp.sum(jnp.where(on, err, 0.0)) / (length * xs.shape[1])
 
     def per_example(self, model, batch, key=None) -> Array:
         xs, lengths = batch
         return jax.vmap(lambda x, n: self._one(model, x, n))(xs, lengths)
+
+    @staticmethod
+    def truncate(batch, length: int):
+        """The batch with its sequences cut to ``length`` steps (lengths untouched)."""
+        xs, lengths = batch
+        return xs[:, :length], lengths
 
 
 # -- the seed's recurrent autoencoder (W5) -------------------------------------------------------

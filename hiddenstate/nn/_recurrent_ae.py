@@ -8,6 +8,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from ._cells import RecurrentCell, make_cell
+from ._classifier import embedding_init
 from ._init import glorot_uniform, seed_normal
 
 __all__ = [
@@ -162,28 +163,44 @@ class SequenceAutoencoderNet(eqx.Module):
     code decodes to any length and the most recent step is read out first.
 
     Shapes: ``xs`` ``(L, d)`` padded, ``length`` scalar int; code ``(H,)``.
+
+    Token sequences (``n_tokens`` given): ``xs`` is ``(L,)`` int ids, the encoder
+    reads their rows of the learned ``embedding`` ``(n_tokens, d)`` (``d`` is then
+    the embedding size), and the outputs are logits over the tokens,
+    ``W_out`` ``(H, n_tokens)``: the reconstruction is ``(L, n_tokens)``.
     """
 
     encoder: RecurrentCell
     decoder: RecurrentCell
     W_out: Array
     b_out: Array
+    embedding: Array | None
     cell: str = eqx.field(static=True)
 
     def __init__(
-        self, n_features: int, n_hidden: int, *, key, cell: str = "lstm", dtype=jnp.float32
+        self, n_features: int, n_hidden: int, *, key, cell: str = "lstm", dtype=jnp.float32,
+        n_tokens: int | None = None,
     ):
         k1, k2, k3 = jax.random.split(key, 3)
         encoder = make_cell(cell, n_features, n_hidden, key=k1)
         # The decoder reads no inputs (a 0-row input matrix); its state starts from the code.
         decoder = make_cell(cell, 0, n_hidden, key=k2)
         self.encoder, self.decoder = jax.tree.map(lambda a: a.astype(dtype), (encoder, decoder))
-        self.W_out = glorot_uniform(k3, (n_hidden, n_features), dtype)
-        self.b_out = jnp.zeros((n_features,), dtype)
+        n_out = n_features if n_tokens is None else int(n_tokens)
+        self.W_out = glorot_uniform(k3, (n_hidden, n_out), dtype)
+        self.b_out = jnp.zeros((n_out,), dtype)
+        # A key of its own (folded in), so networks without an embedding are unchanged.
+        self.embedding = (None if n_tokens is None else jnp.asarray(
+            embedding_init(jax.random.fold_in(key, 3), int(n_tokens), n_features), dtype))
         self.cell = cell
 
-    def encode(self, xs: Float[Array, "L d"], length) -> Float[Array, " H"]:
+    def inputs(self, xs: Array) -> Float[Array, "L d"]:
+        """The encoder's inputs: the embedded ids, or ``xs`` itself."""
+        return xs if self.embedding is None else self.embedding[xs]
+
+    def encode(self, xs: Float[Array, "L d"] | Int[Array, " L"], length) -> Float[Array, " H"]:
         """The code: the encoder's hidden vector after the first ``length`` steps."""
+        xs = self.inputs(xs)
         state0 = self.encoder.initial_state()
 
         def step(state, inp):
@@ -207,8 +224,9 @@ class SequenceAutoencoderNet(eqx.Module):
         _, outs = jax.lax.scan(step, state0, None, length=int(n_steps))
         return outs
 
-    def __call__(self, xs: Float[Array, "L d"], length) -> Float[Array, "L d"]:
-        """Reconstruction in input order; rows at or past ``length`` are zero."""
+    def __call__(self, xs: Float[Array, "L d"] | Int[Array, " L"], length) -> Float[Array, "L d"]:
+        """Reconstruction in input order (values, or logits over the tokens); rows at or
+        past ``length`` are zero."""
         L = xs.shape[0]
         rev = self.decode_reversed(self.encode(xs, length), L)
         # row i of the sequence is row length-1-i of the reversed output

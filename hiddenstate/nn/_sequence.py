@@ -1,13 +1,15 @@
-"""A stack of recurrent cells with a linear readout: sequences in, per-step outputs out."""
+"""A stack of recurrent cells with a linear readout: sequences (or token ids) in, per-step
+outputs out."""
 
 from __future__ import annotations
 
 import equinox as eqx
 import jax
 import numpy as np
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from ._cells import RecurrentCell, cell_init, make_cell
+from ._classifier import embedding_init
 from ._init import host_rng
 
 __all__ = ["SequenceNet"]
@@ -20,7 +22,11 @@ class SequenceNet(eqx.Module):
               z_t = h^{(L)}_t V + c
 
     ``z_t`` are logits (sigmoid or softmax outputs) or values (linear).
-    One sequence in: ``xs`` is ``(T, n_in)``, the result ``(T, n_out)``.
+    One sequence in: ``xs`` is ``(T, n_in)``, the result ``(T, n_out)``. With
+    ``n_tokens`` the network reads token ids instead: ``xs`` is ``(T,)`` int and
+    the first layer reads their rows of the learned ``embedding``
+    ``(n_tokens, n_in)`` (:math:`h^{(0)}_t = E_{x_t}`, drawn by
+    :func:`~hiddenstate.nn.embedding_init`).
     ``cell`` is any name in :data:`~hiddenstate.nn.CELLS`; ``forget_bias`` and
     ``activation`` reach the cells that take them (see :func:`make_cell`), and
     ``init`` also draws the readout ``V``. Weights are drawn on the host (see
@@ -30,11 +36,14 @@ class SequenceNet(eqx.Module):
     cells: tuple[RecurrentCell, ...]
     V: Float[Array, "hidden n_out"]
     c: Float[Array, " n_out"]
+    embedding: Float[Array, "n_tokens n_in"] | None
 
     def __init__(self, n_in: int, hidden: int, n_out: int, *, key: PRNGKeyArray,
                  cell: str = "lstm", num_layers: int = 1, init: str = "glorot_uniform",
-                 forget_bias: float = 1.0, activation: str = "tanh"):
-        keys = host_rng(key).spawn(num_layers + 1)
+                 forget_bias: float = 1.0, activation: str = "tanh",
+                 n_tokens: int | None = None):
+        rng = host_rng(key)
+        keys = rng.spawn(num_layers + 1)
         self.cells = tuple(
             make_cell(cell, n_in if i == 0 else hidden, hidden, key=keys[i], init=init,
                       forget_bias=forget_bias, activation=activation)
@@ -43,28 +52,36 @@ class SequenceNet(eqx.Module):
         readout_init, _ = cell_init(init)
         self.V = jax.device_put(readout_init(keys[-1], (hidden, n_out)))
         self.c = jax.device_put(np.zeros(n_out, np.float32))
+        # Drawn after the other weights (a later spawn), so networks without an embedding
+        # get exactly the weights they always had.
+        self.embedding = (None if n_tokens is None else
+                          jax.device_put(embedding_init(rng.spawn(1)[0], int(n_tokens), n_in)))
+
+    def inputs(self, xs: Array) -> Float[Array, "... n_in"]:
+        """The first layer's inputs: the embedded ids, or ``xs`` itself."""
+        return xs if self.embedding is None else self.embedding[xs]
 
     def initial_state(self) -> tuple:
         """Every layer's initial state, first layer first."""
         return tuple(cell.initial_state() for cell in self.cells)
 
     def step(self, state, x):
-        """One time step: ``(state, x (n_in,)) -> (state, logits (n_out,))``."""
+        """One time step: ``(state, x (n_in,) or a scalar id) -> (state, logits (n_out,))``."""
         new = []
-        y = x
+        y = self.inputs(x)
         for cell, s in zip(self.cells, state, strict=True):
             s, y = cell(s, y)
             new.append(s)
         return tuple(new), y @ self.V + self.c
 
-    def hidden(self, xs: Float[Array, "T n_in"]) -> Float[Array, "T hidden"]:
+    def hidden(self, xs: Float[Array, "T n_in"] | Int[Array, " T"]) -> Float[Array, "T hidden"]:
         """The last layer's hidden output at every step."""
-        ys = xs
+        ys = self.inputs(xs)
         for cell in self.cells:
             # One scan per layer with the readout outside it: the loop body holds only the
             # recurrence, which is what a small network's step time is made of.
             _, ys = jax.lax.scan(lambda h, x, cell=cell: cell(h, x), cell.initial_state(), ys)
         return ys
 
-    def __call__(self, xs: Float[Array, "T n_in"]) -> Float[Array, "T n_out"]:
+    def __call__(self, xs: Float[Array, "T n_in"] | Int[Array, " T"]) -> Float[Array, "T n_out"]:
         return self.hidden(xs) @ self.V + self.c
