@@ -1,4 +1,5 @@
-"""``hiddenstate.SequenceModel``: Elman, LSTM and GRU networks on sequences and symbol strings."""
+"""``hiddenstate.SequenceModel``: Elman, LSTM and GRU networks on sequences, symbol strings and
+token sequences."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from ..nn._sequence import SequenceNet
 from ..objectives import SequenceObjective
 from ._base import TRAINING_CONSTRAINTS, IncrementalMixin, TrainingData, TrainingMixin
 from ._inference import apply_batched
+from ._tokens import Vocabulary, as_token_sequences, is_token_input, pad_ids
 
 __all__ = ["SequenceModel", "SequenceObjective"]
 
@@ -117,7 +119,13 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
     symbol (``output='softmax'``), or, given ``Y`` (one ``(len(s) - 1, k)`` array
     per string, e.g. :func:`~hiddenstate.datasets.reber_targets`), multi-hot
     targets (``output='sigmoid'``). Real-valued sequences: ``fit(X, Y)`` with lists
-    of ``(T_i, n_in)`` and ``(T_i, n_out)`` arrays. Sequences are padded to a
+    of ``(T_i, n_in)`` and ``(T_i, n_out)`` arrays. Token sequences (a language
+    model, the LM-LSTM pretraining of Dai & Le 2015): ``fit(X)`` with lists of
+    tokens (lists of str); a :class:`~hiddenstate.estimators._tokens.Vocabulary`
+    maps them to ids (0 for tokens out of the vocabulary, 1 for the end marker),
+    the network reads their learned embeddings and learns to predict each next
+    token and, after the last one, the end marker (softmax over the vocabulary,
+    from integer targets). Sequences are padded to a
     multiple of 8 steps with a mask; a whole epoch is one compiled loop. Minibatches
     are drawn from at most two length buckets (multiples of 4 steps), each
     minibatch from one bucket, so short sequences are not run to the longest one's
@@ -172,6 +180,14 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         1.000 for 10 of 10 seeds, and 0.997-1.000 of 1,000 samples in the grammar
         (GRU: 1.000 and 0.991-0.997; a constant rate left one LSTM seed at 0.985);
         ``python benchmarks/embedded_reber_seeds.py default`` measures it.
+    embedding_dim : int, default=32
+        Size of the learned token embedding (token sequences only).
+    min_count : int, default=1
+        Tokens seen fewer times in the training sequences are out of the vocabulary
+        (token sequences only).
+    max_features : int or None, default=None
+        Keep only this many of the most frequent tokens (token sequences only;
+        None: all).
     random_state, verbose, warm_start, early_stopping, ... : as the Autoencoder.
 
     Attributes
@@ -179,7 +195,12 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
     model_ : SequenceNet
     alphabet_ : str or None
         The symbols, for string data.
+    vocabulary_ : Vocabulary or None
+        The tokens, for token sequences (learned by a fresh fit, kept by a warm
+        start or ``partial_fit``).
     n_features_in_, n_outputs_ : int
+        Inputs and outputs per step (tokens: the embedding size and the number of
+        ids, ``len(vocabulary_)``).
     loss_curve_ : list of float
     """
 
@@ -193,6 +214,9 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         "activation": [StrOptions({"tanh", "relu"})],
         "bucket_lengths": [None, list, tuple],
         "curriculum": [Interval(Integral, 0, None, closed="left")],
+        "embedding_dim": [Interval(Integral, 1, None, closed="left")],
+        "min_count": [Interval(Integral, 1, None, closed="left")],
+        "max_features": [Interval(Integral, 1, None, closed="left"), None],
         **TRAINING_CONSTRAINTS,
     }
 
@@ -200,7 +224,7 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
                  init="glorot_uniform", forget_bias=2.0, activation="tanh", optimizer="adam",
                  learning_rate=0.01, learning_rate_schedule="cosine", momentum=0.9,
                  clip_norm=None, batch_size=1, bucket_lengths=None, curriculum=1, max_iter=8,
-                 shuffle=True,
+                 embedding_dim=32, min_count=1, max_features=None, shuffle=True,
                  early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-4, random_state=None,
                  verbose=False, warm_start=False, checkpoint_dir=None, checkpoint_every=10,
@@ -221,6 +245,9 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         self.bucket_lengths = bucket_lengths
         self.curriculum = curriculum
         self.max_iter = max_iter
+        self.embedding_dim = embedding_dim
+        self.min_count = min_count
+        self.max_features = max_features
         self.shuffle = shuffle
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
@@ -258,15 +285,44 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
     def _is_strings(X) -> bool:
         return isinstance(X, list | tuple) and len(X) > 0 and isinstance(X[0], str)
 
+    def _tokens(self, X, Y, *, fitting: bool):
+        """Input ids (the tokens) and target ids (the next tokens, then the end marker)."""
+        if Y is not None:
+            raise InputError("token sequences take no targets Y: the model learns to "
+                             "predict each next token")
+        if fitting:
+            if self.output != "softmax":
+                raise ValueError(f"token sequences need output='softmax' (a distribution "
+                                 f"over the next token), got output={self.output!r}")
+        elif getattr(self, "vocabulary_", None) is None:
+            what = ("symbol strings" if getattr(self, "alphabet_", None) is not None
+                    else "real-valued sequences")
+            raise InputError(f"this model was trained on {what}, not token sequences")
+        seqs = as_token_sequences(X, split_strings=False)
+        if fitting:
+            self.alphabet_ = None
+            self.vocabulary_ = Vocabulary.learn(seqs, min_count=int(self.min_count),
+                                                max_features=self.max_features)
+        ids = [self.vocabulary_.encode(s, end=True) for s in seqs]
+        return [i[:-1] for i in ids], [i[1:] for i in ids]
+
     def _sequences(self, X, Y, alphabet, *, fitting: bool):
-        """Lists of input and target arrays (``fitting``: learn the alphabet)."""
+        """Lists of input and target arrays (``fitting``: learn the alphabet or the
+        vocabulary); for token sequences, 1-D int arrays of ids."""
         if isinstance(X, str):
             raise InputError("expected a list of sequences, got one string")
         if X is None or len(X) == 0:
             raise InputError("no sequences")
+        if is_token_input(X, strings_are_tokens=False):
+            return self._tokens(X, Y, fitting=fitting)
+        if not fitting and getattr(self, "vocabulary_", None) is not None:
+            raise InputError("this model was trained on token sequences (lists of tokens), "
+                             "not " + ("symbol strings" if self._is_strings(X)
+                                       else "real-valued sequences"))
         if self._is_strings(X):
             if fitting:
                 self.alphabet_ = alphabet or "".join(sorted(set("".join(X))))
+                self.vocabulary_ = None
             elif getattr(self, "alphabet_", None) is None:
                 raise InputError("this model was trained on real-valued sequences, not strings")
             onehots = self._encode_strings(X, self.alphabet_)
@@ -275,7 +331,7 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
                                                               for y in Y]
         else:
             if fitting:
-                self.alphabet_ = None
+                self.alphabet_ = self.vocabulary_ = None
             xs = self._real_sequences(X)
             ys = None if Y is None else [np.asarray(y, np.float32) for y in Y]
         if ys is not None:
@@ -319,8 +375,11 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         return out
 
     def _padded(self, xs, ys, length: int):
-        """``(xs (n, L, n_in), ys (n, L, n_out), mask (n, L))``."""
+        """``(xs (n, L, n_in), ys (n, L, n_out), mask (n, L))``; for token ids
+        ``(ids (n, L) int32, next ids (n, L) int32, mask (n, L))``."""
         mask = self._pad([np.ones((len(x), 1), np.float32) for x in xs], length)[..., 0]
+        if xs[0].ndim == 1:
+            return pad_ids(xs, length)[0], pad_ids(ys, length)[0], mask
         return self._pad(xs, length), self._pad(ys, length), mask
 
     def _buckets(self, seq_lengths: np.ndarray, reset: bool):
@@ -347,10 +406,13 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
 
     # -- training ------------------------------------------------------------------------------
     def _new_model(self, key) -> SequenceNet:
+        vocabulary = getattr(self, "vocabulary_", None)
+        tokens = {} if vocabulary is None else {"n_tokens": len(vocabulary)}
         return _init_net(key, n_in=int(self.n_features_in_), hidden=int(self.hidden_size),
                          n_out=int(self.n_outputs_), cell=self.cell,
                          num_layers=int(self.num_layers), init=self.init,
-                         forget_bias=float(self.forget_bias), activation=self.activation)
+                         forget_bias=float(self.forget_bias), activation=self.activation,
+                         **tokens)
 
     def _objective(self) -> SequenceObjective:
         return SequenceObjective(self.output)
@@ -365,7 +427,11 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         xs, ys = self._sequences(X, Y, alphabet, fitting=reset)
         if ys is None:
             raise InputError("real-valued sequences need targets Y")
-        if reset:
+        if self.vocabulary_ is not None:
+            if reset:
+                self.n_features_in_ = int(self.embedding_dim)
+                self.n_outputs_ = len(self.vocabulary_)
+        elif reset:
             self.n_features_in_, self.n_outputs_ = xs[0].shape[1], ys[0].shape[1]
         elif ys[0].shape[1] != self.n_outputs_:
             raise InputError(f"targets have {ys[0].shape[1]} outputs, the model has "
@@ -377,14 +443,35 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
                             seq_lengths)
 
     def fit(self, X, Y=None, *, alphabet: str | None = None):
-        """Train on sequences (see the class docstring). Returns ``self``."""
+        """Train on sequences, symbol strings or token sequences (see the class docstring).
+        Returns ``self``."""
         return self._fit(X, Y, alphabet=alphabet)
+
+    def _encoder_parts(self) -> dict:
+        """The trained encoder, for a model that starts from it (``init_from``).
+
+        Returns
+        -------
+        dict with
+            ``cell`` (str) and ``hidden_size`` (int): the settings of the cells;
+            ``cells``: tuple of the recurrent cells (:class:`~hiddenstate.nn.RecurrentCell`),
+            first layer first (``model_.cells``);
+            ``embedding``: the ``(n_tokens, embedding_dim)`` token embedding, or None;
+            ``vocabulary``: the :class:`Vocabulary` of the ids, or None;
+            ``n_features_in``: the first cell's input width (the embedding size for
+            tokens, else the width of a step).
+        """
+        check_is_fitted(self)
+        return {"cell": self.cell, "hidden_size": int(self.hidden_size),
+                "cells": tuple(self.model_.cells), "embedding": self.model_.embedding,
+                "vocabulary": self.vocabulary_, "n_features_in": int(self.n_features_in_)}
 
     # -- inference -----------------------------------------------------------------------------
     def _by_length(self, fn, xs, ys=None, *, ragged: bool):
         """``fn(padded batch)`` over length buckets and chunks of sequences."""
         if ys is None:
-            ys = [np.zeros((len(x), 1), np.float32) for x in xs]
+            ys = [np.zeros(len(x), np.int32) if x.ndim == 1 else np.zeros((len(x), 1), np.float32)
+                  for x in xs]
 
         def batch(rows, size, length):
             rows = list(rows) + [rows[0]] * (size - len(rows))
@@ -393,7 +480,9 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         return apply_batched(fn, len(xs), batch, lengths=[len(x) for x in xs], ragged=ragged)
 
     def predict_proba(self, X):
-        """Per-step outputs: a list of ``(T_i, n_out)`` arrays (probabilities, or values)."""
+        """Per-step outputs: a list of ``(T_i, n_out)`` arrays (probabilities, or values;
+        tokens: ``(T_i, len(vocabulary_))``, row ``t`` the distribution of the token after
+        token ``t``, the last row that of the end marker's place)."""
         check_is_fitted(self)
         xs, _ = self._sequences(X, None, None, fitting=False)
         out = self._by_length(lambda b: _forward(self.model_, jnp.asarray(b[0]), self.output),
@@ -401,9 +490,13 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         return [o[: len(x)] for o, x in zip(out, xs, strict=True)]
 
     def predict(self, X):
-        """Most likely next symbol per step (strings), multi-hot decisions, or values."""
+        """Most likely next symbol per step (strings), next token per step (lists of str,
+        with ``'</s>'`` for the end and ``'<unk>'`` for a token out of the vocabulary),
+        multi-hot decisions, or values."""
         probs = self.predict_proba(X)
         if self.output == "softmax":
+            if self.vocabulary_ is not None:
+                return [self.vocabulary_.decode(p.argmax(-1)) for p in probs]
             if self.alphabet_ is not None:
                 return ["".join(self.alphabet_[k] for k in p.argmax(-1)) for p in probs]
             return [p.argmax(-1) for p in probs]
@@ -432,6 +525,9 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         symbols. Sigmoid (multi-hot) outputs are normalised to a distribution, as the seed
         does; ``temperature`` divides the log-probabilities."""
         check_is_fitted(self)
+        if self.vocabulary_ is not None:
+            raise InputError("sample draws symbol strings; this model was trained on token "
+                             "sequences (use predict_proba for next-token distributions)")
         if self.alphabet_ is None:
             raise InputError("sample needs a model trained on symbol strings, this one was "
                              "trained on real-valued sequences")
@@ -452,7 +548,8 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
     # -- files ---------------------------------------------------------------------------------
     def _fitted_config(self) -> dict:
         return {"n_features_in": int(self.n_features_in_), "n_outputs": int(self.n_outputs_),
-                "alphabet": self.alphabet_}
+                "alphabet": self.alphabet_,
+                "vocabulary": None if self.vocabulary_ is None else self.vocabulary_.to_config()}
 
     def _restore_fitted(self, config: dict, path) -> None:
         n_in, n_out = int(config["n_features_in"]), int(config["n_outputs"])
@@ -463,3 +560,13 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         if self.alphabet_ is not None and (not isinstance(self.alphabet_, str)
                                            or len(self.alphabet_) != n_in):
             raise ModelFileError(f"{path}: alphabet does not match the input size")
+        # Files written before token sequences hold no vocabulary.
+        tokens = config.get("vocabulary")
+        self.vocabulary_ = None if tokens is None else Vocabulary.from_config(tokens, path)
+        if self.vocabulary_ is not None:
+            if self.alphabet_ is not None:
+                raise ModelFileError(f"{path}: both an alphabet and a vocabulary")
+            if n_out != len(self.vocabulary_) or n_in != int(self.embedding_dim):
+                raise ModelFileError(
+                    f"{path}: sizes {n_in} -> {n_out} do not match the vocabulary "
+                    f"({len(self.vocabulary_)} ids) and embedding_dim={self.embedding_dim}")

@@ -19,6 +19,8 @@ from ..nn._recurrent_ae import SequenceAutoencoderNet
 from ..objectives import SequenceAEObjective
 from ._base import TRAINING_CONSTRAINTS, IncrementalMixin, TrainingData, TrainingMixin
 from ._inference import apply_batched
+from ._sequence import length_buckets
+from ._tokens import Vocabulary, as_token_sequences, is_token_input, pad_ids
 
 __all__ = ["SequenceAutoencoder"]
 
@@ -52,6 +54,16 @@ class SequenceAutoencoder(TransformerMixin, IncrementalMixin, TrainingMixin, Bas
     different lengths are padded and masked; training pads to the longest,
     inference to power-of-two length buckets (bounded compilations).
 
+    Token sequences (the SA-LSTM pretraining of Dai & Le): ``fit(X)`` with lists
+    of tokens or strings (split on whitespace). A
+    :class:`~hiddenstate.estimators._tokens.Vocabulary` maps the tokens to ids
+    (0 for tokens out of the vocabulary), the encoder reads their learned
+    embeddings, the decoder's outputs are logits over the vocabulary, and
+    training minimises the softmax cross-entropy per step against the ids (mean
+    over the real steps). Training minibatches then come from at most two length
+    buckets (multiples of 4 steps), so short sentences are not run to the longest
+    one's length; ``predict`` and ``inverse_transform`` give token lists.
+
     Parameters
     ----------
     n_components : int, default=32
@@ -62,12 +74,23 @@ max_iter, shuffle, early_stopping, validation_fraction, n_iter_no_change, tol, r
 verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
         As :class:`~hiddenstate.Autoencoder` (``max_iter`` epochs; defaults: adam, 0.01,
         cosine, 0.9, clip 1.0, batches of ``min(32, n)``, 100 epochs).
+    embedding_dim : int, default=32
+        Size of the learned token embedding (token sequences only).
+    min_count : int, default=1
+        Tokens seen fewer times in the training sequences are out of the vocabulary
+        (token sequences only).
+    max_features : int or None, default=None
+        Keep only this many of the most frequent tokens (token sequences only;
+        None: all).
 
     Attributes
     ----------
     model_ : SequenceAutoencoderNet
     n_features_in_ : int
-        Width ``d`` of every step.
+        Width ``d`` of every step (tokens: ``embedding_dim``).
+    vocabulary_ : Vocabulary or None
+        The tokens, for token sequences (learned by a fresh fit, kept by a warm
+        start or ``partial_fit``).
     loss_curve_ : list of float
     n_iter_ : int
     """
@@ -75,6 +98,9 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "cell": [StrOptions(set(CELLS))],
+        "embedding_dim": [Interval(Integral, 1, None, closed="left")],
+        "min_count": [Interval(Integral, 1, None, closed="left")],
+        "max_features": [Interval(Integral, 1, None, closed="left"), None],
         **TRAINING_CONSTRAINTS,
     }
     _tensor_prefix = "model."
@@ -84,9 +110,12 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
                  max_iter=100, shuffle=True, early_stopping=False, validation_fraction=0.1,
                  n_iter_no_change=10, tol=1e-4, random_state=None, verbose=False,
                  warm_start=False, checkpoint_dir=None, checkpoint_every=10, resume=False,
-                 devices=None):
+                 devices=None, embedding_dim=32, min_count=1, max_features=None):
         self.n_components = n_components
         self.cell = cell
+        self.embedding_dim = embedding_dim
+        self.min_count = min_count
+        self.max_features = max_features
         self.optimizer = optimizer
         self.learning_rate = learning_rate
         self.learning_rate_schedule = learning_rate_schedule
@@ -109,6 +138,27 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
 
     # -- input -------------------------------------------------------------------------------
     def _check_sequences(self, X, *, reset: bool) -> list[np.ndarray]:
+        """``(T_i, d)`` float arrays, or, for token sequences, ``(T_i,)`` int32 ids
+        (``reset``: learn the width or the vocabulary)."""
+        if hasattr(X, "__len__") and not isinstance(X, str | np.ndarray) and len(X) == 0:
+            raise InputError("X holds no sequences")
+        tokens = is_token_input(X, strings_are_tokens=True)
+        if not reset:
+            trained = getattr(self, "vocabulary_", None) is not None
+            if tokens != trained:
+                raise InputError(
+                    "this model was trained on "
+                    + ("token sequences, not arrays" if trained
+                       else "real-valued sequences ((T, d) arrays), not token sequences"))
+        if tokens:
+            seqs = as_token_sequences(X)
+            if reset:
+                self.vocabulary_ = Vocabulary.learn(seqs, min_count=int(self.min_count),
+                                                    max_features=self.max_features)
+                self.n_features_in_ = int(self.embedding_dim)
+            return [self.vocabulary_.encode(s) for s in seqs]
+        if reset:
+            self.vocabulary_ = None
         if isinstance(X, np.ndarray) and X.ndim == 3:
             X = list(X)
         if isinstance(X, np.ndarray) or not hasattr(X, "__len__"):
@@ -147,6 +197,8 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
 
     @staticmethod
     def _pad(seqs: list[np.ndarray], L: int) -> tuple[np.ndarray, np.ndarray]:
+        if seqs[0].ndim == 1:
+            return pad_ids(seqs, L)
         d = seqs[0].shape[1]
         xs = np.zeros((len(seqs), L, d), np.float32)
         for i, s in enumerate(seqs):
@@ -163,8 +215,10 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
 
     # -- training ----------------------------------------------------------------------------
     def _new_model(self, key) -> SequenceAutoencoderNet:
+        vocabulary = getattr(self, "vocabulary_", None)
+        tokens = {} if vocabulary is None else {"n_tokens": len(vocabulary)}
         return SequenceAutoencoderNet(int(self.n_features_in_), int(self.n_components), key=key,
-                                      cell=self.cell)
+                                      cell=self.cell, **tokens)
 
     def _objective(self) -> SequenceAEObjective:
         return SequenceAEObjective()
@@ -172,21 +226,48 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
     def _prepare(self, X, y=None, *, reset: bool) -> TrainingData:
         del y
         seqs = self._check_sequences(X, reset=reset)
-        return TrainingData(self._pad(seqs, max(s.shape[0] for s in seqs)))
+        if self.vocabulary_ is None:
+            # Real-valued sequences: one padded length, as before (bit-for-bit the same runs).
+            return TrainingData(self._pad(seqs, max(s.shape[0] for s in seqs)))
+        row_bucket, lengths = length_buckets([s.shape[0] for s in seqs])
+        return TrainingData(self._pad(seqs, lengths[-1]), buckets=(row_bucket, lengths))
 
     def fit(self, X, y=None):
-        """Train on ``X``, a list of ``(T_i, d)`` arrays (lengths may differ). Returns ``self``."""
+        """Train on ``X``: a list of ``(T_i, d)`` arrays (lengths may differ), or of token
+        sequences (lists of tokens, or strings split on whitespace). Returns ``self``."""
         return self._fit(X)
+
+    def _encoder_parts(self) -> dict:
+        """The trained encoder, for a model that starts from it (``init_from``).
+
+        Returns
+        -------
+        dict with
+            ``cell`` (str) and ``hidden_size`` (int, ``n_components``): the encoder's
+            settings; ``cells``: ``(model_.encoder,)``, the encoder cell
+            (:class:`~hiddenstate.nn.RecurrentCell`) in a one-layer tuple;
+            ``embedding``: the ``(n_tokens, embedding_dim)`` token embedding, or None;
+            ``vocabulary``: the :class:`Vocabulary` of the ids, or None;
+            ``n_features_in``: the encoder's input width (the embedding size for
+            tokens, else ``d``).
+        """
+        check_is_fitted(self)
+        return {"cell": self.cell, "hidden_size": int(self.n_components),
+                "cells": (self.model_.encoder,), "embedding": self.model_.embedding,
+                "vocabulary": self.vocabulary_, "n_features_in": int(self.n_features_in_)}
 
     # -- inference ---------------------------------------------------------------------------
     def transform(self, X) -> np.ndarray:
         """Codes ``(n, n_components)``: the encoder's last output for each sequence."""
         check_is_fitted(self)
-        seqs = self._check_sequences(X, reset=False)
+        return self._codes(self._check_sequences(X, reset=False))
+
+    def _codes(self, seqs: list[np.ndarray]) -> np.ndarray:
         return self._by_buckets(seqs, lambda x, n: _encode(self.model_, x, n))
 
-    def inverse_transform(self, codes, lengths) -> list[np.ndarray]:
-        """Decode ``codes`` ``(n, n_components)`` into sequences of the given ``lengths``."""
+    def inverse_transform(self, codes, lengths) -> list[np.ndarray] | list[list[str]]:
+        """Decode ``codes`` ``(n, n_components)`` into sequences of the given ``lengths``
+        (token lists, the most likely token per step, for a model of token sequences)."""
         check_is_fitted(self)
         codes = np.asarray(codes, dtype=np.float32)
         H = int(self.n_components)
@@ -212,15 +293,21 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
 
         rev = apply_batched(lambda c, L: _decode(self.model_, c, L), codes.shape[0], batch,
                             lengths=lengths, ragged=True)
+        if self.vocabulary_ is not None:
+            return [self.vocabulary_.decode(r[:n][::-1].argmax(-1))
+                    for r, n in zip(rev, lengths, strict=True)]
         return [r[:n][::-1].copy() for r, n in zip(rev, lengths, strict=True)]
 
-    def predict(self, X) -> list[np.ndarray]:
-        """Reconstructions of ``X`` (encode, then decode to the same lengths)."""
+    def predict(self, X) -> list[np.ndarray] | list[list[str]]:
+        """Reconstructions of ``X`` (encode, then decode to the same lengths; token
+        lists for token sequences)."""
+        check_is_fitted(self)
         seqs = self._check_sequences(X, reset=False)
-        return self.inverse_transform(self.transform(seqs), [s.shape[0] for s in seqs])
+        return self.inverse_transform(self._codes(seqs), [s.shape[0] for s in seqs])
 
     def reconstruction_error(self, X) -> np.ndarray:
-        """Mean squared error per step and feature of each sequence ``(n,)``."""
+        """Mean squared error per step and feature of each sequence ``(n,)`` (tokens: the
+        mean softmax cross-entropy per step)."""
         check_is_fitted(self)
         seqs = self._check_sequences(X, reset=False)
         return self._by_buckets(seqs, lambda x, n: _errors(self.model_, x, n))
@@ -235,9 +322,16 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
 
     # -- files -------------------------------------------------------------------------------
     def _fitted_config(self) -> dict:
-        return {"n_features_in": int(self.n_features_in_)}
+        return {"n_features_in": int(self.n_features_in_),
+                "vocabulary": None if self.vocabulary_ is None else self.vocabulary_.to_config()}
 
     def _restore_fitted(self, config: dict, path) -> None:
         self.n_features_in_ = int(config["n_features_in"])
         if self.n_features_in_ < 1:
             raise ModelFileError(f"{path}: invalid n_features_in {self.n_features_in_}")
+        # Files written before token sequences hold no vocabulary.
+        tokens = config.get("vocabulary")
+        self.vocabulary_ = None if tokens is None else Vocabulary.from_config(tokens, path)
+        if self.vocabulary_ is not None and self.n_features_in_ != int(self.embedding_dim):
+            raise ModelFileError(f"{path}: n_features_in {self.n_features_in_} is not "
+                                 f"embedding_dim={self.embedding_dim}")
