@@ -179,3 +179,135 @@ def test_online_training_in_length_buckets_compiles_once_and_learns():
     assert compiles() == 0 and first >= 1
     # predict gives the next symbol after each but the last: the string shifted by one.
     assert m.predict(strings[:50]) == [s[1:] for s in strings[:50]]
+
+
+# -- token sequences (a language model: the LM-LSTM pretraining of Dai & Le 2015) ----------
+
+
+def _cycles(n, seed, length=6):
+    """Runs of the cycle a b c d a ... of ``length`` tokens from random starts."""
+    rng = np.random.default_rng(seed)
+    cyc = "a b c d".split()
+    return [[cyc[(int(s) + k) % 4] for k in range(length)] for s in rng.integers(0, 4, n)]
+
+
+@pytest.fixture(scope="module")
+def token_model():
+    return SequenceModel("lstm", hidden_size=12, embedding_dim=6, batch_size=8, max_iter=12,
+                         learning_rate=0.03,
+                         random_state=0).fit(_cycles(48, 0))
+
+
+def test_token_forward_and_loss_match_numpy():
+    """The embedding lookup path of SequenceNet and the integer-target softmax loss."""
+    import jax
+    import jax.numpy as jnp
+
+    from hiddenstate.nn import SequenceNet
+    from hiddenstate.objectives import SequenceObjective
+
+    net = SequenceNet(3, 4, 5, key=jax.random.key(0), cell="elman", n_tokens=5)
+    assert net.embedding.shape == (5, 3)
+    ids, nxt = np.array([2, 4, 0, 3]), np.array([4, 0, 3, 1])
+    E, c = np.asarray(net.embedding, np.float64), net.cells[0]
+    W, U, b = (np.asarray(a, np.float64) for a in (c.W, c.U, c.b))
+    h, zs = np.asarray(c.h0, np.float64), []
+    for i in ids:
+        h = np.tanh(E[i] @ W + h @ U + b)
+        zs.append(h @ np.asarray(net.V) + np.asarray(net.c))
+    z = np.stack(zs)
+    np.testing.assert_allclose(np.asarray(net(jnp.asarray(ids))), z, atol=1e-5)
+    logp = z - np.log(np.exp(z).sum(-1, keepdims=True))
+    mask = np.array([1.0, 1.0, 1.0, 0.0])  # the last step is padding
+    want = -(logp[np.arange(4), nxt] * mask).sum() / 3
+    batch = (jnp.asarray(ids[None]), jnp.asarray(nxt[None]), jnp.asarray(mask[None]))
+    got = SequenceObjective("softmax").per_example(net, batch)
+    np.testing.assert_allclose(np.asarray(got), [want], rtol=1e-5)
+
+
+def test_token_language_model_learns_a_cycle(token_model):
+    m = token_model
+    assert m.alphabet_ is None and sorted(m.vocabulary_.tokens) == ["a", "b", "c", "d"]
+    assert (m.n_features_in_, m.n_outputs_) == (6, 6)
+    test = _cycles(40, 1)
+    probs = m.predict_proba(test[:2] + [["c"]])
+    assert [p.shape for p in probs] == [(6, 6), (6, 6), (1, 6)]
+    np.testing.assert_allclose([p.sum(-1) for p in probs[:2]], 1.0, rtol=1e-5)
+    pred = m.predict(test)
+    assert all(isinstance(p, list) and len(p) == 6 for p in pred)
+    # every next token but the last (the end marker) follows the cycle
+    acc = np.mean([a == b for s, p in zip(test, pred, strict=True)
+                   for a, b in zip(s[1:], p[:-1], strict=True)])
+    assert acc > 0.95
+    assert np.mean([p[-1] == "</s>" for p in pred]) > 0.9
+    assert -1.0 < m.score(test) < 0
+    # a token never seen is id 0 (<unk>), not an error
+    assert len(m.predict([["a", "never-seen", "c"]])[0]) == 3
+    with pytest.raises(InputError, match="token sequences"):
+        m.sample(2)
+
+
+def test_token_warm_start_and_partial_fit_keep_the_vocabulary():
+    m = SequenceModel("elman", hidden_size=4, embedding_dim=2, max_iter=1, random_state=0)
+    m.fit([["a", "b", "a"]])
+    vocabulary = m.vocabulary_
+    m.set_params(warm_start=True).fit([["a", "b", "new"]])
+    assert m.vocabulary_ is vocabulary and "new" not in m.vocabulary_.index
+    m.partial_fit([["new", "word"]])
+    assert m.vocabulary_ is vocabulary and m.model_.embedding.shape == (4, 2)
+
+
+def test_token_save_load_round_trip(tmp_path, token_model, seed_model):
+    from hiddenstate import _serialize
+
+    path = tmp_path / "lm.safetensors"
+    token_model.save(path)
+    back = hs.load(path)
+    assert back.vocabulary_ == token_model.vocabulary_ and back.alphabet_ is None
+    seqs = [["a", "b", "zzz"], ["d"]]
+    for a, b in zip(token_model.predict_proba(seqs), back.predict_proba(seqs), strict=True):
+        np.testing.assert_array_equal(a, b)
+    # a vocabulary that does not match the sizes, or the tensors (embedding rows, outputs)
+    config, tensors = token_model._to_file()
+    config["vocabulary"] = config["vocabulary"][:-1]
+    _serialize.save(tmp_path / "bad.safetensors", "SequenceModel", config, tensors)
+    with pytest.raises(ModelFileError, match="do not match the vocabulary"):
+        hs.load(tmp_path / "bad.safetensors")
+    config["n_outputs"] = 5
+    _serialize.save(tmp_path / "bad.safetensors", "SequenceModel", config, tensors)
+    with pytest.raises(ModelFileError, match=r"the settings need float32\[12, 5\]"):
+        hs.load(tmp_path / "bad.safetensors")
+    # a file written before token sequences (no "vocabulary" key) still loads
+    config, tensors = seed_model._to_file()
+    del config["vocabulary"]
+    _serialize.save(tmp_path / "old.safetensors", "SequenceModel", config, tensors)
+    old = hs.load(tmp_path / "old.safetensors")
+    assert old.vocabulary_ is None and old.alphabet_ == REBER_ALPHABET
+
+
+def test_token_bad_input(token_model, seed_model):
+    with pytest.raises(InputError, match="sequence 1: empty sequence"):
+        SequenceModel(max_iter=1).fit([["a", "b"], []])
+    with pytest.raises(ValueError, match="output='softmax'"):
+        SequenceModel(output="sigmoid", max_iter=1).fit([["a", "b"]])
+    with pytest.raises(InputError, match="no targets"):
+        SequenceModel(max_iter=1).fit([["a", "b"]], [np.ones((2, 1))])
+    with pytest.raises(InputError, match="trained on token sequences .*not symbol strings"):
+        token_model.predict(["abc"])
+    with pytest.raises(InputError, match="trained on token sequences .*not real-valued"):
+        token_model.predict_proba([np.ones((3, 6))])
+    with pytest.raises(InputError, match="trained on symbol strings, not token sequences"):
+        seed_model.predict([["B", "T"]])
+
+
+def test_encoder_parts(token_model, seed_model):
+    parts = token_model._encoder_parts()
+    assert set(parts) == {"cell", "hidden_size", "cells", "embedding", "vocabulary",
+                          "n_features_in"}
+    assert (parts["cell"], parts["hidden_size"], parts["n_features_in"]) == ("lstm", 12, 6)
+    assert parts["cells"] == token_model.model_.cells and len(parts["cells"]) == 1
+    assert parts["embedding"].shape == (6, 6) and parts["vocabulary"] is token_model.vocabulary_
+    parts = seed_model._encoder_parts()
+    assert parts["embedding"] is None and parts["vocabulary"] is None
+    assert (parts["cell"], parts["n_features_in"]) == ("elman", 7)
+    assert parts["cells"][0].W.shape == (7, 10)
