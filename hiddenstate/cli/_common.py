@@ -77,8 +77,10 @@ class Parser(argparse.ArgumentParser):
 # -- options built from an estimator's parameters -------------------------------------------
 
 #: Parameters with no command-line option. ``warm_start`` continues a previous fit
-#: of the same object; a fresh process has none to continue from.
-_NOT_OPTIONS = frozenset({"warm_start"})
+#: of the same object; a fresh process has none to continue from. ``init_from`` is
+#: a fitted estimator (or its file): commands that take one say so in their own
+#: options (``classify fit --init-from MODEL``, ``--pretrain``).
+_NOT_OPTIONS = frozenset({"warm_start", "init_from"})
 
 #: Forms a parameter accepts in Python that a command line cannot spell. A list of
 #: ``devices`` holds jax Device objects (an int N on the command line: the first N).
@@ -108,6 +110,7 @@ class _Forms(NamedTuple):
     floats: tuple = ()
     int_list: bool = False
     text: bool = False
+    mapping: bool = False  # a dict, spelled KEY=X,KEY=X (e.g. class weights)
 
     @property
     def none_words(self) -> tuple[str, ...]:
@@ -129,6 +132,10 @@ class _Forms(NamedTuple):
             values = _int_list(text)
             if values is not None:
                 return values
+        if self.mapping:
+            values = _float_mapping(text)
+            if values is not None:
+                return values
         if self.text:
             return text
         raise argparse.ArgumentTypeError(f"expected {self.describe()}, got {text!r}")
@@ -141,6 +148,8 @@ class _Forms(NamedTuple):
             parts.append("comma-separated ints")
         if self.boolean:
             parts.append("true/false")
+        if self.mapping:
+            parts.append("KEY=X pairs (comma-separated)")
         if self.text:
             parts.append("a path")
         if self.none:
@@ -152,6 +161,7 @@ class _Forms(NamedTuple):
         forms += ["N"] if self.ints else []
         forms += ["X"] if self.floats else []
         forms += ["N,N,..."] if self.int_list else []
+        forms += ["KEY=X,..."] if self.mapping else []
         forms += ["PATH"] if self.text else []
         forms += list(self.none_words)
         return "|".join(forms)
@@ -174,6 +184,20 @@ def _int_list(text: str) -> list[int] | None:
         return [int(p) for p in text.split(",")]
     except ValueError:
         return None
+
+
+def _float_mapping(text: str) -> dict[str, float] | None:
+    """``{"a": 1.0, "b": 2.5}`` from ``a=1,b=2.5`` (keys as typed); None if malformed."""
+    out = {}
+    for item in text.split(","):
+        key, sep, value = item.rpartition("=")
+        try:
+            out[key] = float(value)
+        except ValueError:
+            return None
+        if not sep or not key:
+            return None
+    return out
 
 
 def _forms(cls, name: str) -> _Forms:
@@ -206,6 +230,8 @@ def _forms(cls, name: str) -> _Forms:
             fields["int_list"] = name not in _NO_LIST
         elif c in (str, os.PathLike):
             fields["text"] = True
+        elif c is dict:
+            fields["mapping"] = True
         else:
             raise TypeError(f"{cls.__name__}.{name}: no command-line form for constraint {c!r}")
     if not any(fields.values()):

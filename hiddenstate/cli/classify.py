@@ -1,0 +1,375 @@
+"""``hiddenstate classify``: read a whole sequence, predict its label (SequenceClassifier)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from ._common import Parser, add_estimator_options, estimator_kwargs, load_model
+
+__all__ = ["register"]
+
+#: What DATA may be, for every command that reads labelled data.
+_DATA_HELP = """\
+DATA is one of:
+  a text file    one sequence per line (UTF-8; tokens split on whitespace, or
+                 every character a token with --characters), labelled by
+                 --labels FILE: one label per line, the same number of lines;
+  a folder       holding rt-polarity.pos and rt-polarity.neg (the movie-review
+                 sentences of Pang & Lee 2005; labels positive and negative);
+  embedded-reber built in: embedded Reber strings (their symbols the tokens),
+                 labelled consistent, or swapped when the second-to-last
+                 symbol was swapped (T <-> P): the only difference lies more
+                 than 10 steps after the symbol it must repeat.
+Blank lines are errors: every line is one sequence."""
+
+_PRETRAINERS = {"sequence-ae": "SequenceAutoencoder", "language-model": "SequenceModel"}
+
+_POLARITY = {1: "positive", 0: "negative"}
+
+
+class _IntermixedParser(Parser):
+    """Options may follow the sequences (``predict MODEL "a film" --proba``): plain
+    argparse gives every positional its values at once, and words after an option
+    would be left over."""
+
+    _parsing = False
+
+    def parse_known_args(self, args=None, namespace=None):
+        self.built()
+        if self._parsing:  # parse_known_intermixed_args calls this twice
+            return super().parse_known_args(args, namespace)
+        self._parsing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._parsing = False
+
+
+def register(sub) -> None:
+    sub.add_parser("classify", help="classify whole sequences (sentences, symbol strings)",
+                   build=_build)
+
+
+def _build(parser) -> None:
+    raw = argparse.RawDescriptionHelpFormatter
+    actions = parser.add_subparsers(dest="command", metavar="ACTION", required=True,
+                                    parser_class=_IntermixedParser)
+    actions.add_parser("fit", help="train a SequenceClassifier on labelled DATA, write MODEL",
+                       build=_build_fit, epilog=_DATA_HELP, formatter_class=raw)
+    predict_parser = actions.add_parser(
+        "predict", help="label and probability of each sequence (tab-separated)",
+        epilog="Each TEXT, each line of --file FILE, or each line of standard input (TEXT "
+               "-) is one sequence, tokens split on whitespace as in training.",
+        formatter_class=raw)
+    predict_parser.add_argument("model", metavar="MODEL")
+    predict_parser.add_argument("texts", nargs="*", metavar="TEXT",
+                                help="a sequence to classify; - reads them from stdin")
+    predict_parser.add_argument("--file", metavar="FILE", help="one sequence per line")
+    predict_parser.add_argument("--proba", action="store_true",
+                                help="every class's probability (columns named on the "
+                                     "first line)")
+    _add_characters(predict_parser)
+    predict_parser.set_defaults(func=predict)
+    eval_parser = actions.add_parser("evaluate", help="accuracy and per-class counts on DATA",
+                                     epilog=_DATA_HELP, formatter_class=raw)
+    eval_parser.add_argument("model", metavar="MODEL")
+    _add_data(eval_parser, data_seed=1)
+    eval_parser.add_argument("--json", action="store_true", help="print one JSON object")
+    eval_parser.set_defaults(func=evaluate)
+
+
+def _add_characters(parser) -> None:
+    parser.add_argument("--characters", action="store_true",
+                        help="every character is a token (symbol strings such as BTSXSE; "
+                             "as the model was trained)")
+
+
+def _add_data(parser, *, data_seed: int) -> None:
+    parser.add_argument("data", metavar="DATA",
+                        help="text file (with --labels), rt-polarity folder, or embedded-reber")
+    parser.add_argument("--labels", metavar="LABELS", help="one label per line, for a text file")
+    _add_characters(parser)
+    parser.add_argument("--n-pairs", type=int, default=1000, metavar="N",
+                        help="embedded-reber: strings, each also swapped (default: 1000)")
+    parser.add_argument("--data-seed", type=int, default=data_seed, metavar="N",
+                        help=f"embedded-reber: seed of the strings (default: {data_seed})")
+
+
+def _build_fit(fit_parser) -> None:
+    from ..estimators import SequenceClassifier
+
+    _add_data(fit_parser, data_seed=0)
+    fit_parser.add_argument("--out", required=True, metavar="MODEL")
+    pre = fit_parser.add_argument_group(
+        "pretraining (Dai & Le 2015)",
+        "Start the classifier's first recurrent layers and embedding from a model\n"
+        "trained without labels, with the same --cell, --hidden-size and\n"
+        "--embedding-dim (--init-from: the pretrained model's, unless typed).")
+    how = pre.add_mutually_exclusive_group()
+    how.add_argument("--pretrain", choices=sorted(_PRETRAINERS),
+                     help="first fit a sequence autoencoder (SA-LSTM) or a language model "
+                          "(LM-LSTM) on DATA's sequences and the --unlabelled ones")
+    how.add_argument("--init-from", metavar="MODEL",
+                     help="a fitted SequenceAutoencoder or SequenceModel file")
+    pre.add_argument("--unlabelled", action="append", default=[], metavar="FILE",
+                     help="more sequences for --pretrain, one per line (repeatable)")
+    pre.add_argument("--pretrain-max-iter", type=int, metavar="N", default=argparse.SUPPRESS,
+                     help="epochs of --pretrain (default: the pretraining model's own)")
+    pre.add_argument("--pretrain-batch-size", type=int, metavar="N",
+                     default=argparse.SUPPRESS,
+                     help="minibatch size of --pretrain (default: the pretraining model's "
+                          "own; the language model's is 1, online)")
+    pre.add_argument("--pretrain-out", metavar="MODEL",
+                     help="also write the pretrained model there")
+    add_estimator_options(fit_parser, SequenceClassifier)
+    fit_parser.set_defaults(func=fit)
+
+
+# -- data ------------------------------------------------------------------------------------
+
+
+def _lines(path, what: str = "sequence") -> list[str]:
+    """The lines of a UTF-8 file (or ``-``: standard input), stripped; an error naming the
+    file and line for bytes that are not UTF-8, a blank line, or an empty file."""
+    from .._errors import InputError
+
+    if str(path) == "-":
+        text, path = sys.stdin.read(), "<stdin>"
+    else:
+        try:
+            data = Path(path).read_bytes()
+        except FileNotFoundError:
+            raise InputError("no such file", path=path) from None
+        except IsADirectoryError:
+            raise InputError(f"a folder, not a file of one {what} per line", path=path) from None
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+            raise InputError(f"not UTF-8 text (byte 0x{data[exc.start]:02x})", path=path,
+                             line=line) from None
+    lines = [ln.strip() for ln in text.splitlines()]
+    for i, ln in enumerate(lines):
+        if not ln:
+            raise InputError(f"blank line: every line is one {what}", path=path, line=i + 1)
+    if not lines:
+        raise InputError(f"empty file: no {what}s", path=path)
+    return lines
+
+
+def _tokens(lines: list[str], characters: bool) -> list[list[str]]:
+    return [[c for c in ln if not c.isspace()] if characters else ln.split() for ln in lines]
+
+
+def _data(args) -> tuple[list[list[str]], list[str]]:
+    """``(token lists, labels)`` of DATA: a labelled text file, an rt-polarity folder or
+    the built-in embedded-reber task."""
+    from .._errors import InputError
+
+    path = Path(args.data)
+    if args.data == "embedded-reber" and not path.exists():
+        return _embedded_reber(args.n_pairs, args.data_seed)
+    if path.is_dir():
+        from ..datasets import load_rt_polarity
+
+        if args.labels:
+            raise InputError("--labels is for a text file; an rt-polarity folder holds its "
+                             "own labels", path=path)
+        sentences, labels = load_rt_polarity(path)
+        return sentences, [_POLARITY[int(v)] for v in labels]
+    if not path.exists():
+        raise InputError("no such file or folder (DATA: a text file with --labels, a folder "
+                         "holding rt-polarity.pos/.neg, or embedded-reber)", path=path)
+    if not args.labels:
+        raise InputError("a text file needs --labels FILE (one label per line); or give a "
+                         "folder holding rt-polarity.pos/.neg, or embedded-reber", path=path)
+    seqs, labels = _lines(path), _lines(args.labels, "label")
+    if len(seqs) != len(labels):
+        raise InputError(f"{path} has {len(seqs)} sequences but {args.labels} has "
+                         f"{len(labels)} labels; give one label per sequence")
+    return _tokens(seqs, args.characters), labels
+
+
+def _embedded_reber(n_pairs: int, seed: int) -> tuple[list[list[str]], list[str]]:
+    """Each embedded Reber string, then the same with its second-to-last symbol swapped."""
+    import numpy as np
+
+    from ..datasets import make_embedded_reber
+
+    if n_pairs < 1:
+        raise ValueError(f"--n-pairs must be at least 1, got {n_pairs}")
+    seqs, labels = [], []
+    for s in make_embedded_reber(n_pairs, np.random.default_rng(seed)):
+        swapped = s[:-2] + ("P" if s[-2] == "T" else "T") + s[-1]
+        seqs += [list(s), list(swapped)]
+        labels += ["consistent", "swapped"]
+    return seqs, labels
+
+
+# -- fit -------------------------------------------------------------------------------------
+
+#: The classifier's settings a pretrained model fixes: (classifier name, name in
+#: SequenceModel, name in SequenceAutoencoder).
+_SHARED = (("cell", "cell", "cell"), ("hidden_size", "hidden_size", "n_components"),
+           ("embedding_dim", "embedding_dim", "embedding_dim"))
+
+
+def _adopt(kwargs: dict, source) -> dict:
+    """``kwargs`` with the pretrained model's cell and sizes where the user typed none."""
+    from ..estimators import SequenceModel
+
+    column = 1 if isinstance(source, SequenceModel) else 2
+    params = source.get_params()
+    adopted = {names[0]: params[names[column]] for names in _SHARED if names[0] not in kwargs}
+    if isinstance(source, SequenceModel) and "num_layers" not in kwargs:
+        adopted["num_layers"] = params["num_layers"]
+    return {**kwargs, **adopted}
+
+
+def _init_from(path):
+    from .._serialize import load
+    from ..estimators import SequenceAutoencoder, SequenceModel
+
+    model = load(path)
+    if not isinstance(model, SequenceAutoencoder | SequenceModel):
+        raise ValueError(f"{path}: --init-from needs a SequenceAutoencoder or SequenceModel "
+                         f"file, this holds a {type(model).__name__}")
+    return model
+
+
+def _pretrain(args, seqs: list[list[str]], kwargs: dict):
+    """The fitted pretraining model (on DATA's sequences and the unlabelled ones)."""
+    from ..estimators import SequenceAutoencoder, SequenceClassifier, SequenceModel
+
+    corpus = list(seqs)
+    for path in args.unlabelled:
+        corpus += _tokens(_lines(path), args.characters)
+    settings = SequenceClassifier(**kwargs).get_params()
+    shared = {k: settings[k] for k in ("embedding_dim", "min_count", "max_features",
+                                       "random_state", "verbose")}
+    shared.update({k: getattr(args, "pretrain_" + k) for k in ("max_iter", "batch_size")
+                   if hasattr(args, "pretrain_" + k)})
+    if args.pretrain == "sequence-ae":
+        model = SequenceAutoencoder(n_components=settings["hidden_size"], cell=settings["cell"],
+                                    **shared)
+    else:
+        model = SequenceModel(settings["cell"], hidden_size=settings["hidden_size"],
+                              num_layers=settings["num_layers"], **shared)
+    t0 = time.perf_counter()
+    model.fit(corpus)
+    where = ""
+    if args.pretrain_out:
+        model.save(args.pretrain_out)
+        where = f"; wrote {args.pretrain_out}"
+    print(f"pretrained a {type(model).__name__} ({settings['cell']}) for {model.n_iter_} "
+          f"epochs on {len(corpus)} sequences in {time.perf_counter() - t0:.1f} s; final loss "
+          f"{model.loss_curve_[-1]:.5g}{where}", file=sys.stderr)
+    return model
+
+
+def fit(args) -> int:
+    from ..estimators import SequenceClassifier
+
+    if not args.pretrain:
+        given = [flag for flag, typed in (
+            ("--unlabelled", args.unlabelled), ("--pretrain-out", args.pretrain_out),
+            ("--pretrain-max-iter", hasattr(args, "pretrain_max_iter")),
+            ("--pretrain-batch-size", hasattr(args, "pretrain_batch_size"))) if typed]
+        if given:
+            raise ValueError(f"{given[0]} is for --pretrain sequence-ae|language-model")
+    seqs, labels = _data(args)
+    kwargs = estimator_kwargs(args, SequenceClassifier)
+    if args.init_from:
+        source = _init_from(args.init_from)
+        kwargs = _adopt(kwargs, source)
+        kwargs["init_from"] = source
+    elif args.pretrain:
+        kwargs["init_from"] = _pretrain(args, seqs, kwargs)
+    est = SequenceClassifier(**kwargs)
+    t0 = time.perf_counter()
+    est.fit(seqs, labels)
+    seconds = time.perf_counter() - t0
+    # The file keeps the weights taken from the pretrained model, not the model (nor, as
+    # get_params(deep=True) would add them, its settings as init_from__* entries).
+    est.set_params(init_from=None)
+    est.save(args.out)
+    print(f"trained {est.n_iter_} epochs on {len(seqs)} sequences in {seconds:.1f} s; "
+          f"final loss {est.loss_curve_[-1]:.5g}; training accuracy "
+          f"{est.score(seqs, labels):.4f}; wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+# -- predict and evaluate --------------------------------------------------------------------
+
+
+def _load(path):
+    from ..estimators import SequenceClassifier
+
+    model = load_model(path, SequenceClassifier)
+    if model.input_kind_ != "tokens":
+        raise ValueError(f"{path}: this classifier reads real-valued sequences, not text; use "
+                         "the Python API (hiddenstate.SequenceClassifier)")
+    return model
+
+
+def predict(args) -> int:
+    if args.file and args.texts:
+        raise ValueError("give sequences as TEXT arguments or --file FILE, not both")
+    if args.file:
+        lines = _lines(args.file)
+    elif args.texts == ["-"]:
+        lines = _lines("-")
+    elif args.texts:
+        lines = args.texts
+    else:
+        raise ValueError("nothing to classify: give TEXT ..., --file FILE, or - to read "
+                         "standard input")
+    model = _load(args.model)
+    for i, text in enumerate(lines):
+        if not text.split():
+            raise ValueError(f"TEXT {i + 1} is empty: give at least one token")
+    proba = model.predict_proba(_tokens(lines, args.characters))
+    classes = [str(c) for c in model.classes_]
+    if args.proba:
+        print("\t".join(["label", *classes]))
+    for p in proba:
+        k = int(p.argmax())
+        values = p if args.proba else [p[k]]
+        print("\t".join([classes[k], *(f"{v:.4f}" for v in values)]))
+    return 0
+
+
+def evaluate(args) -> int:
+    import numpy as np
+
+    from .._errors import InputError
+
+    model = _load(args.model)
+    seqs, labels = _data(args)
+    classes = [str(c) for c in model.classes_]
+    unknown = next((i for i, label in enumerate(labels) if label not in classes), None)
+    if unknown is not None:
+        raise InputError(f"label {labels[unknown]!r} is not one of the model's classes "
+                         f"{classes}", path=args.labels or args.data,
+                         line=unknown + 1 if args.labels else None)
+    y = np.asarray(labels)
+    pred = np.asarray([str(c) for c in model.predict(seqs)])
+    per_class = {c: {"sequences": int((y == c).sum()), "predicted": int((pred == c).sum()),
+                     "correct": int(((y == c) & (pred == c)).sum())} for c in classes}
+    result = {"sequences": len(y), "correct": int((y == pred).sum()),
+              "accuracy": float((y == pred).mean()), "classes": per_class}
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"accuracy {result['accuracy']:.4f} ({result['correct']} of {len(y)} sequences)")
+    width = max(len("class"), *(len(c) for c in classes))
+    print(f"{'class':<{width}}  sequences  predicted  correct  recall")
+    for c, n in per_class.items():
+        recall = f"{n['correct'] / n['sequences']:.4f}" if n["sequences"] else "-"
+        print(f"{c:<{width}}  {n['sequences']:>9}  {n['predicted']:>9}  {n['correct']:>7}  "
+              f"{recall:>6}")
+    return 0
