@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from jax.test_util import check_grads
 from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
 
 import hiddenstate
 from hiddenstate import InputError, SequenceAutoencoder
@@ -157,3 +160,135 @@ def test_bad_input():
         est.inverse_transform(np.zeros((2, 4)), [3, 0])
     with pytest.raises(ValueError, match="cell"):
         SequenceAutoencoder(cell="rnn").fit(X)
+
+
+# -- token sequences (the SA-LSTM pretraining of Dai & Le 2015) -----------------------------
+
+
+def _sentences(n, seed, words="a b c d"):
+    rng = np.random.default_rng(seed)
+    return [" ".join(rng.choice(words.split(), int(rng.integers(1, 5)))) for _ in range(n)]
+
+
+@pytest.fixture(scope="module")
+def token_ae():
+    est = SequenceAutoencoder(16, cell="elman", embedding_dim=8, max_iter=25, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return est.fit(_sentences(96, 0))
+
+
+def test_token_encode_and_loss_match_numpy():
+    """Embedding lookup, code and per-step softmax cross-entropy against NumPy."""
+    E_, H, V, T = 3, 4, 6, 5
+    m = SequenceAutoencoderNet(E_, H, key=jax.random.key(0), cell="elman", n_tokens=V)
+    assert (m.embedding.shape, m.W_out.shape) == ((V, E_), (H, V))
+    ids = np.array([2, 5, 0, 3, 1, 4, 4, 4])  # the last 3 are padding
+    E = np.asarray(m.embedding, np.float64)
+    state = np.asarray(m.encoder.h0, np.float64)
+    for i in ids[:T]:
+        state, code = _np_step("elman", m.encoder, state, E[i])
+    np.testing.assert_allclose(np.asarray(m.encode(jnp.asarray(ids), T)), code, atol=1e-5)
+    state, outs = code, []
+    for _ in range(T):
+        state, s = _np_step("elman", m.decoder, state, np.zeros(0))
+        outs.append(s @ np.asarray(m.W_out) + np.asarray(m.b_out))
+    z = np.stack(outs)[::-1]  # newest first -> input order
+    np.testing.assert_allclose(np.asarray(m(jnp.asarray(ids), T))[:T], z, atol=1e-5)
+    logp = z - np.log(np.exp(z).sum(-1, keepdims=True))
+    want = -logp[np.arange(T), ids[:T]].mean()
+    got = SequenceAEObjective().per_example(m, (jnp.asarray(ids[None]), jnp.asarray([T])))
+    np.testing.assert_allclose(np.asarray(got), [want], rtol=1e-5)
+    # length buckets cut only the ids, not the lengths
+    cut = SequenceAEObjective.truncate((jnp.asarray(ids[None]), jnp.asarray([T])), 5)
+    assert cut[0].shape == (1, 5) and int(cut[1][0]) == T
+
+
+def test_token_gradients_match_finite_differences():
+    with jax.enable_x64(True):
+        m = SequenceAutoencoderNet(2, 3, key=jax.random.key(1), cell="elman",
+                                   dtype=jnp.float64, n_tokens=5)
+        batch = (jnp.asarray([[2, 4, 0, 3], [1, 3, 0, 0]]), jnp.asarray([4, 2]))
+        w = jnp.ones(2, jnp.float64)
+        check_grads(jax.jit(lambda mm: SequenceAEObjective()(mm, batch, w, None)), (m,),
+                    order=1, modes=["rev"], atol=1e-5, rtol=1e-5)
+
+
+def test_learns_to_reconstruct_tokens(token_ae):
+    est = token_ae
+    assert sorted(est.vocabulary_.tokens) == ["a", "b", "c", "d"] and est.n_features_in_ == 8
+    test = _sentences(60, 1)
+    pred = est.predict(test)
+    assert [len(p) for p in pred] == [len(s.split()) for s in test]
+    acc = np.mean([a == b for s, p in zip(test, pred, strict=True)
+                   for a, b in zip(s.split(), p, strict=True)])
+    assert acc > 0.6  # chance: 0.25
+    err = est.reconstruction_error(test)
+    assert err.shape == (60,) and err.mean() < 0.8 * np.log(4)
+    codes = est.transform(test)
+    assert codes.shape == (60, 16)
+    # whitespace-separated strings and token lists are the same input
+    np.testing.assert_allclose(est.transform([s.split() for s in test[:5]]), codes[:5],
+                               rtol=1e-5, atol=1e-6)
+    rec = est.inverse_transform(codes[:3], [2, 3, 1])
+    assert [len(r) for r in rec] == [2, 3, 1] and all(isinstance(t, str) for t in rec[0])
+    # a token never seen is id 0 (<unk>), not an error
+    assert len(est.predict([["a", "never-seen"]])[0]) == 2
+    parts = est._encoder_parts()
+    assert set(parts) == {"cell", "hidden_size", "cells", "embedding", "vocabulary",
+                          "n_features_in"}
+    assert (parts["cell"], parts["hidden_size"], parts["n_features_in"]) == ("elman", 16, 8)
+    assert parts["cells"] == (est.model_.encoder,) and parts["embedding"].shape == (6, 8)
+    assert parts["vocabulary"] is est.vocabulary_
+
+
+def test_token_training_uses_length_buckets(token_ae):
+    data = SequenceAutoencoder()._prepare(["a"] * 30 + ["a b c d e f g h i j"] * 2, reset=True)
+    row_bucket, lengths = data.buckets
+    assert lengths == (4, 12) and data.data[0].shape == (32, 12)
+    assert data.data[0].dtype == np.int32 and list(np.bincount(row_bucket)) == [30, 2]
+
+
+def test_token_save_load_round_trip(tmp_path, token_ae):
+    from hiddenstate import ModelFileError, _serialize
+
+    token_ae.save(tmp_path / "t.hs")
+    back = hiddenstate.load(tmp_path / "t.hs")
+    assert back.vocabulary_ == token_ae.vocabulary_
+    X = _sentences(10, 2)
+    np.testing.assert_array_equal(back.transform(X), token_ae.transform(X))
+    assert back.predict(X) == token_ae.predict(X)
+    config, tensors = token_ae._to_file()
+    config["vocabulary"] = config["vocabulary"][:-1]
+    _serialize.save(tmp_path / "bad.hs", "SequenceAutoencoder", config, tensors)
+    with pytest.raises(ModelFileError, match="tensor 'model.W_out'"):
+        hiddenstate.load(tmp_path / "bad.hs")
+
+
+def test_old_files_without_a_vocabulary_load(tmp_path):
+    from hiddenstate import _serialize
+
+    est = SequenceAutoencoder(3, cell="elman", max_iter=1, random_state=0).fit(_waves(8, 0))
+    config, tensors = est._to_file()
+    assert config.pop("vocabulary") is None
+    _serialize.save(tmp_path / "old.hs", "SequenceAutoencoder", config, tensors)
+    back = hiddenstate.load(tmp_path / "old.hs")
+    assert back.vocabulary_ is None
+    X = _waves(1, 1)
+    np.testing.assert_array_equal(back.transform(X), est.transform(X))
+    parts = est._encoder_parts()
+    assert parts["embedding"] is None and parts["vocabulary"] is None
+    assert parts["n_features_in"] == 2 and parts["cells"][0].W.shape == (2, 3)
+    with pytest.raises(InputError, match="trained on real-valued sequences"):
+        est.transform(["a b"])
+
+
+def test_token_bad_input(token_ae):
+    with pytest.raises(InputError, match="sequence 1: empty sequence"):
+        SequenceAutoencoder(max_iter=1).fit(["a b", "  "])
+    with pytest.raises(InputError, match="sequence 0: token 1 is a int"):
+        SequenceAutoencoder(max_iter=1).fit([["a", 3]])
+    with pytest.raises(InputError, match="trained on token sequences, not arrays"):
+        token_ae.transform(_waves(2, 0))
+    with pytest.raises(InputError, match="no sequences"):
+        token_ae.predict([])
