@@ -78,6 +78,25 @@ def make_embedded_reber(n: int, rng=None, min_length: int = 10) -> list[str]:
     return out
 
 
+def make_long_range_pairs(n: int, rng=None, min_length: int = 10
+                          ) -> tuple[list[list[str]], np.ndarray]:
+    """The embedded Reber grammar's long-range dependency as a classification task.
+
+    ``n`` embedded Reber strings (:func:`make_embedded_reber`) and the same strings
+    with the second-to-last symbol swapped (T <-> P): ``2n`` symbol lists (each
+    string as a list of its characters, the order alternating) and labels, 1 for a
+    string of the grammar, 0 for its swapped twin. The only difference is that one
+    symbol, which must repeat the second one, ``min_length + 2`` or more steps
+    earlier: a classifier must carry the second symbol across the inner string.
+    """
+    strings = make_embedded_reber(n, rng, min_length)
+    X: list[list[str]] = []
+    for s in strings:
+        swapped = s[:-2] + ("P" if s[-2] == "T" else "T") + s[-1]
+        X += [list(s), list(swapped)]
+    return X, np.tile(np.array([1, 0], np.int64), len(strings))
+
+
 def _reber_allowed(s: str) -> list[str] | None:
     """Allowed next symbols after each prefix of a Reber string (None if illegal)."""
     if not s or s[0] != "B":

