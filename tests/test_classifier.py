@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import warnings
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -74,10 +75,11 @@ def test_padding_and_its_content_do_not_change_the_result():
     net = SequenceClassifierNet(2, 5, 3, key=jax.random.key(2), bidirectional=True,
                                 num_layers=2, pooling="max")
     xs = np.random.default_rng(0).standard_normal((5, 2)).astype(np.float32)
-    ref = net(jnp.asarray(xs), 5)
+    run = eqx.filter_jit(net)
+    ref = run(jnp.asarray(xs), 5)
     for pad in (np.zeros((3, 2)), 7 * np.ones((11, 2))):
         padded = jnp.asarray(np.concatenate([xs, pad]).astype(np.float32))
-        np.testing.assert_allclose(np.asarray(net(padded, 5)), np.asarray(ref), rtol=1e-5,
+        np.testing.assert_allclose(np.asarray(run(padded, 5)), np.asarray(ref), rtol=1e-5,
                                    atol=1e-6)
 
 
@@ -118,16 +120,20 @@ def test_dropout_only_with_a_key():
 
 @pytest.fixture(scope="module")
 def long_range():
-    return make_long_range_pairs(500, 0), make_long_range_pairs(500, 1)
+    return make_long_range_pairs(1000, 0), make_long_range_pairs(1000, 1)
 
 
-@pytest.mark.parametrize("cell, lo, hi", [("lstm", 0.99, 1.0), ("elman", 0.0, 0.6)])
-def test_long_range_dependency(long_range, cell, lo, hi):
-    """Embedded Reber strings against their twins with the second-to-last symbol swapped:
-    the LSTM carries the second symbol across the inner string, the Elman net cannot
-    (1000 fresh pairs' worth of test strings)."""
+@pytest.mark.parametrize("cell, init, lo, hi", [("lstm", "seed", 0.99, 1.0),
+                                                ("elman", "seed", 0.0, 0.6),
+                                                ("gru", "glorot_uniform", 0.99, 1.0)])
+def test_long_range_dependency(long_range, cell, init, lo, hi):
+    """Embedded Reber strings against their twins with the second-to-last symbol swapped,
+    scored on 1000 fresh pairs. With seed 002's initialisation the LSTM carries the
+    second symbol across the inner string and the Elman net does not (8 of 8 seeds
+    each way: benchmarks/long_range_classifier.py --init seed); the GRU learns it with
+    the default initialisation, with which the Elman net too solves some seeds."""
     (X, y), (Xt, yt) = long_range
-    clf = SequenceClassifier(cell, hidden_size=32, embedding_dim=8, max_iter=12,
+    clf = SequenceClassifier(cell, hidden_size=32, embedding_dim=8, init=init,
                              random_state=0).fit(X, y)
     assert lo <= clf.score(Xt, yt) <= hi
 
@@ -195,7 +201,7 @@ _FAST_CHECKS = {
     "check_estimators_nan_inf", "check_get_params_invariance", "check_set_params",
     "check_estimator_cloneable", "check_estimator_repr", "check_parameters_default_constructible",
     "check_estimator_tags_renamed", "check_valid_tag_types", "check_mixin_order",
-    "check_do_not_raise_errors_in_init_or_set_params", "check_n_features_in_after_fitting",
+    "check_do_not_raise_errors_in_init_or_set_params",
     "check_classifiers_one_label", "check_supervised_y_2d", "check_dtype_object",
 }
 
