@@ -150,11 +150,11 @@ def test_sentences_are_learned_and_unseen_tokens_are_not_errors():
 
 
 def test_regressor_learns_the_mean_of_a_sequence():
-    xs = make_sequences(300, seed=0, width=1, lengths=(2, 12))
+    xs = make_sequences(150, seed=0, width=1, lengths=(2, 8))
     y = np.array([x.mean() for x in xs])
-    reg = SequenceRegressor(hidden_size=16, pooling="mean", learning_rate=0.01, max_iter=30,
+    reg = SequenceRegressor(hidden_size=16, pooling="mean", learning_rate=0.01, max_iter=20,
                             random_state=0).fit(xs, y)
-    xt = make_sequences(100, seed=1, width=1, lengths=(2, 12))
+    xt = make_sequences(100, seed=1, width=1, lengths=(2, 8))
     assert reg.predict(xt).shape == (100,)
     assert reg.score(xt, np.array([x.mean() for x in xt])) > 0.9
     reg2 = SequenceRegressor(**TINY).fit(xs, np.stack([y, -y], 1))
@@ -279,7 +279,7 @@ def _tokens_ready() -> bool:
 
 @pytest.mark.skipif(not _tokens_ready(), reason="SequenceAutoencoder reads no tokens yet")
 def test_init_from_a_sequence_autoencoder_copies_its_encoder(tmp_path):
-    X, y = make_sentences(60, seed=0)
+    X, y = make_sentences(32, seed=0)
     sa = hiddenstate.SequenceAutoencoder(6, cell="lstm", embedding_dim=4, max_iter=2,
                                          random_state=0).fit(X)
     clf = SequenceClassifier("lstm", init_from=sa, learning_rate=1e-12, clip_norm=None,
