@@ -28,7 +28,7 @@ import warnings
 
 import numpy as np
 
-KINDS = ("autoencoder", "sequence-model", "sequence-ae", "rae")
+KINDS = ("autoencoder", "sequence-model", "sequence-ae", "rae", "classifier")
 
 POSITIVE = ("good", "great", "fine", "happy", "love", "nice", "warm", "fun")
 NEGATIVE = ("bad", "awful", "poor", "sad", "hate", "dull", "cold", "boring")
@@ -69,7 +69,7 @@ def make_data(kind: str | bool = "autoencoder") -> tuple:
         return (make_reber(300, rng, min_length=0),)
     if kind == "sequence-ae":
         return (make_sequences(300),)
-    if kind == "rae":
+    if kind in ("rae", "classifier"):
         return make_sentences(256)  # one inference chunk, one length bucket: one compile
     return ((rng.random((2000, 128)) < 0.3).astype(np.float32),)
 
@@ -87,6 +87,9 @@ def make_run(checkpoint_dir, resume, kind: str | bool = "autoencoder"):
         return hs.SequenceAutoencoder(8, max_iter=20, **ckpt)
     if kind == "rae":
         return hs.RecursiveAutoencoder(8, batch_size=16, max_iter=15, **ckpt)
+    if kind == "classifier":
+        return hs.SequenceClassifier("gru", hidden_size=8, embedding_dim=4, batch_size=16,
+                                     max_iter=15, dropout=0.2, **ckpt)
     return hs.Autoencoder(64, output="sigmoid", loss="cross_entropy", max_iter=40,
                           batch_size=32, **ckpt)
 
