@@ -147,6 +147,9 @@ def test_sentences_are_learned_and_unseen_tokens_are_not_errors():
     p = clf.predict_proba(["never seen words at all", ["nor", "these"]])
     assert p.shape == (2, 2) and np.allclose(p.sum(1), 1)
     assert clf.vocabulary_.oov_fraction([["nor", "these"]]) == 1.0
+    chars = SequenceClassifier(analyzer="char", **TINY).fit(["ab", "ba", "aab", "bba"],
+                                                            [0, 1, 0, 1])
+    assert chars.vocabulary_.tokens == ["a", "b"] and chars.predict(["abab"]).shape == (1,)
 
 
 def test_regressor_learns_the_mean_of_a_sequence():

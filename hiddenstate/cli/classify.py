@@ -16,11 +16,12 @@ __all__ = ["register"]
 _DATA_HELP = """\
 DATA is one of:
   a text file    one sequence per line (UTF-8; tokens split on whitespace, or
-                 every character a token with --characters), labelled by
+                 every character a token with --analyzer char), labelled by
                  --labels FILE: one label per line, the same number of lines;
   a folder       holding rt-polarity.pos and rt-polarity.neg (the movie-review
                  sentences of Pang & Lee 2005; labels positive and negative);
-  embedded-reber built in: embedded Reber strings (their symbols the tokens),
+  embedded-reber built in: embedded Reber strings (their symbols the tokens;
+                 --analyzer char unless given, so predict reads BTSXSE),
                  labelled consistent, or swapped when the second-to-last
                  symbol was swapped (T <-> P): the only difference lies more
                  than 10 steps after the symbol it must repeat.
@@ -63,7 +64,8 @@ def _build(parser) -> None:
     predict_parser = actions.add_parser(
         "predict", help="label and probability of each sequence (tab-separated)",
         epilog="Each TEXT, each line of --file FILE, or each line of standard input (TEXT "
-               "-) is one sequence, tokens split on whitespace as in training.",
+               "-) is one sequence, split into tokens as in training (the model's "
+               "analyzer).",
         formatter_class=raw)
     predict_parser.add_argument("model", metavar="MODEL")
     predict_parser.add_argument("texts", nargs="*", metavar="TEXT",
@@ -72,7 +74,6 @@ def _build(parser) -> None:
     predict_parser.add_argument("--proba", action="store_true",
                                 help="every class's probability (columns named on the "
                                      "first line)")
-    _add_characters(predict_parser)
     predict_parser.set_defaults(func=predict)
     eval_parser = actions.add_parser("evaluate", help="accuracy and per-class counts on DATA",
                                      epilog=_DATA_HELP, formatter_class=raw)
@@ -82,17 +83,10 @@ def _build(parser) -> None:
     eval_parser.set_defaults(func=evaluate)
 
 
-def _add_characters(parser) -> None:
-    parser.add_argument("--characters", action="store_true",
-                        help="every character is a token (symbol strings such as BTSXSE; "
-                             "as the model was trained)")
-
-
 def _add_data(parser, *, data_seed: int) -> None:
     parser.add_argument("data", metavar="DATA",
                         help="text file (with --labels), rt-polarity folder, or embedded-reber")
     parser.add_argument("--labels", metavar="LABELS", help="one label per line, for a text file")
-    _add_characters(parser)
     parser.add_argument("--n-pairs", type=int, default=1000, metavar="N",
                         help="embedded-reber: strings, each also swapped (default: 1000)")
     parser.add_argument("--data-seed", type=int, default=data_seed, metavar="N",
@@ -161,17 +155,22 @@ def _lines(path, what: str = "sequence") -> list[str]:
     return lines
 
 
-def _tokens(lines: list[str], characters: bool) -> list[list[str]]:
-    return [[c for c in ln if not c.isspace()] if characters else ln.split() for ln in lines]
+def _tokens(seqs: list, analyzer: str) -> list[list[str]]:
+    """Token lists of ``seqs`` (strings split as the classifier's ``analyzer`` splits them;
+    token lists as they are)."""
+    from ..estimators._tokens import as_token_sequences
+
+    return as_token_sequences(seqs, analyzer=analyzer)
 
 
-def _data(args) -> tuple[list[list[str]], list[str]]:
-    """``(token lists, labels)`` of DATA: a labelled text file, an rt-polarity folder or
-    the built-in embedded-reber task."""
+def _data(args) -> tuple[list, list[str]]:
+    """``(sequences, labels)`` of DATA: a labelled text file (its lines, split by the
+    classifier), an rt-polarity folder (token lists) or the built-in embedded-reber task
+    (symbol lists)."""
     from .._errors import InputError
 
     path = Path(args.data)
-    if args.data == "embedded-reber" and not path.exists():
+    if _is_builtin(args.data):
         return _embedded_reber(args.n_pairs, args.data_seed)
     if path.is_dir():
         from ..datasets import load_rt_polarity
@@ -191,23 +190,21 @@ def _data(args) -> tuple[list[list[str]], list[str]]:
     if len(seqs) != len(labels):
         raise InputError(f"{path} has {len(seqs)} sequences but {args.labels} has "
                          f"{len(labels)} labels; give one label per sequence")
-    return _tokens(seqs, args.characters), labels
+    return seqs, labels
+
+
+def _is_builtin(data: str) -> bool:
+    return data == "embedded-reber" and not Path(data).exists()
 
 
 def _embedded_reber(n_pairs: int, seed: int) -> tuple[list[list[str]], list[str]]:
     """Each embedded Reber string, then the same with its second-to-last symbol swapped."""
-    import numpy as np
-
-    from ..datasets import make_embedded_reber
+    from ..datasets import make_long_range_pairs
 
     if n_pairs < 1:
         raise ValueError(f"--n-pairs must be at least 1, got {n_pairs}")
-    seqs, labels = [], []
-    for s in make_embedded_reber(n_pairs, np.random.default_rng(seed)):
-        swapped = s[:-2] + ("P" if s[-2] == "T" else "T") + s[-1]
-        seqs += [list(s), list(swapped)]
-        labels += ["consistent", "swapped"]
-    return seqs, labels
+    seqs, y = make_long_range_pairs(n_pairs, seed)
+    return seqs, ["consistent" if v else "swapped" for v in y]
 
 
 # -- fit -------------------------------------------------------------------------------------
@@ -245,10 +242,10 @@ def _pretrain(args, seqs: list[list[str]], kwargs: dict):
     """The fitted pretraining model (on DATA's sequences and the unlabelled ones)."""
     from ..estimators import SequenceAutoencoder, SequenceClassifier, SequenceModel
 
-    corpus = list(seqs)
-    for path in args.unlabelled:
-        corpus += _tokens(_lines(path), args.characters)
     settings = SequenceClassifier(**kwargs).get_params()
+    corpus = _tokens(list(seqs), settings["analyzer"])
+    for path in args.unlabelled:
+        corpus += _tokens(_lines(path), settings["analyzer"])
     shared = {k: settings[k] for k in ("embedding_dim", "min_count", "max_features",
                                        "random_state", "verbose")}
     shared.update({k: getattr(args, "pretrain_" + k) for k in ("max_iter", "batch_size")
@@ -283,6 +280,8 @@ def fit(args) -> int:
             raise ValueError(f"{given[0]} is for --pretrain sequence-ae|language-model")
     seqs, labels = _data(args)
     kwargs = estimator_kwargs(args, SequenceClassifier)
+    if _is_builtin(args.data) and "analyzer" not in kwargs:
+        kwargs["analyzer"] = "char"  # symbol strings: predict reads "BTSXSE" symbol by symbol
     if args.init_from:
         source = _init_from(args.init_from)
         kwargs = _adopt(kwargs, source)
@@ -332,7 +331,7 @@ def predict(args) -> int:
     for i, text in enumerate(lines):
         if not text.split():
             raise ValueError(f"TEXT {i + 1} is empty: give at least one token")
-    proba = model.predict_proba(_tokens(lines, args.characters))
+    proba = model.predict_proba(lines)  # split by the model's analyzer, as in training
     classes = [str(c) for c in model.classes_]
     if args.proba:
         print("\t".join(["label", *classes]))

@@ -141,6 +141,9 @@ class TrainingMixin:
 
     #: Prefix of the network's tensors in a model file.
     _tensor_prefix = ""
+    #: Whether ``tol`` compares absolute loss changes (a cross-entropy in nats, as
+    #: scikit-learn's MLPClassifier does) rather than relative ones.
+    _absolute_tol = False
 
     # -- hooks with defaults -------------------------------------------------------------------
     def _check_settings(self) -> None:
@@ -323,8 +326,10 @@ class TrainingMixin:
         if len(curve) < self.max_iter or len(curve) <= k:
             return
         before, last = curve[-k - 1], curve[-1]
-        # Still improving by more than ``tol`` (relative) per epoch, on average.
-        if before - last > self.tol * k * max(abs(before), 1e-12):
+        # Still improving by more than ``tol`` (relative, or absolute for losses on an
+        # absolute scale) per epoch, on average.
+        scale = 1.0 if self._absolute_tol else max(abs(before), 1e-12)
+        if before - last > self.tol * k * scale:
             from sklearn.exceptions import ConvergenceWarning
 
             warnings.warn(

@@ -19,7 +19,7 @@ import numpy as np
 
 from .._errors import InputError, ModelFileError
 
-__all__ = ["Vocabulary", "OOV", "END", "as_token_sequences", "is_token_input"]
+__all__ = ["Vocabulary", "OOV", "END", "ANALYZERS", "as_token_sequences", "is_token_input"]
 
 #: The out-of-vocabulary token (id 0) and the end-of-sequence marker (id 1).
 OOV, END = "<unk>", "</s>"
@@ -41,10 +41,18 @@ def is_token_input(X, *, strings_are_tokens: bool) -> bool:
     return False
 
 
-def as_token_sequences(X, *, split_strings: bool = True) -> list[list[str]]:
-    """Lists of tokens: each item a list (or tuple) of strings, or a string split on
-    whitespace (``split_strings``). Empty sequences and non-string tokens are errors
-    naming the sequence."""
+#: How a string becomes tokens: ``word`` splits it on whitespace, ``char`` makes every
+#: character a token (symbol strings such as ``"BTSXSE"``; whitespace included).
+ANALYZERS = ("word", "char")
+
+
+def as_token_sequences(X, *, split_strings: bool = True,
+                       analyzer: str = "word") -> list[list[str]]:
+    """Lists of tokens: each item a list (or tuple) of strings, or a string split by
+    ``analyzer`` (:data:`ANALYZERS`; with ``split_strings``). Empty sequences and
+    non-string tokens are errors naming the sequence."""
+    if analyzer not in ANALYZERS:
+        raise ValueError(f"unknown analyzer {analyzer!r}; valid: {', '.join(ANALYZERS)}")
     if isinstance(X, str):
         raise InputError("expected a list of sequences, got one string (wrap it in a list)")
     out = []
@@ -52,7 +60,7 @@ def as_token_sequences(X, *, split_strings: bool = True) -> list[list[str]]:
         if isinstance(s, str):
             if not split_strings:
                 raise InputError("expected a list of tokens, got a string", index=i)
-            tokens = s.split()
+            tokens = s.split() if analyzer == "word" else list(s)
         elif isinstance(s, list | tuple):
             tokens = list(s)
             bad = next((j for j, t in enumerate(tokens) if not isinstance(t, str)), None)
