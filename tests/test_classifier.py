@@ -4,6 +4,7 @@ stopping, partial_fit, checkpoints and divergence: tests/test_template.py.)"""
 
 from __future__ import annotations
 
+import copy
 import warnings
 
 import equinox as eqx
@@ -12,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from jax.test_util import check_grads
+from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.estimator_checks import estimator_checks_generator
 
@@ -138,15 +140,26 @@ def test_long_range_dependency(long_range, cell, init, lo, hi):
     assert lo <= clf.score(Xt, yt) <= hi
 
 
-def test_sentences_are_learned_and_unseen_tokens_are_not_errors():
+@pytest.fixture(scope="module")
+def sentences_clf():
+    """A bidirectional GRU with mean pooling on 200 labelled sentences (shared: do not
+    modify it; copy.deepcopy it first)."""
     X, y = make_sentences(200, seed=0)
-    clf = SequenceClassifier("gru", hidden_size=16, embedding_dim=8, learning_rate=0.01,
-                             max_iter=10, random_state=0).fit(X, y)
+    labels = np.where(y == 1, "positive", "negative")
+    clf = SequenceClassifier("gru", hidden_size=16, embedding_dim=8, bidirectional=True,
+                             pooling="mean", learning_rate=0.01, max_iter=10,
+                             random_state=0).fit(X, labels)
+    return clf, X, labels
+
+
+def test_sentences_are_learned_and_unseen_tokens_are_not_errors(sentences_clf):
+    clf, _, _ = sentences_clf
     Xt, yt = make_sentences(100, seed=5)
-    assert clf.score(Xt, yt) > 0.85
+    assert clf.score(Xt, np.where(yt == 1, "positive", "negative")) > 0.85
     p = clf.predict_proba(["never seen words at all", ["nor", "these"]])
     assert p.shape == (2, 2) and np.allclose(p.sum(1), 1)
     assert clf.vocabulary_.oov_fraction([["nor", "these"]]) == 1.0
+    assert clf.transform(Xt).shape == (100, 32)
     chars = SequenceClassifier(analyzer="char", **TINY).fit(["ab", "ba", "aab", "bba"],
                                                             [0, 1, 0, 1])
     assert chars.vocabulary_.tokens == ["a", "b"] and chars.predict(["abab"]).shape == (1,)
@@ -160,8 +173,6 @@ def test_regressor_learns_the_mean_of_a_sequence():
     xt = make_sequences(100, seed=1, width=1, lengths=(2, 8))
     assert reg.predict(xt).shape == (100,)
     assert reg.score(xt, np.array([x.mean() for x in xt])) > 0.9
-    reg2 = SequenceRegressor(**TINY).fit(xs, np.stack([y, -y], 1))
-    assert reg2.predict(xt).shape == (100, 2) and reg2.n_outputs_ == 2
 
 
 def test_class_weight_balanced_and_dict():
@@ -178,18 +189,17 @@ def test_class_weight_balanced_and_dict():
 # -- compilation ---------------------------------------------------------------------------------
 
 
-def test_inference_compiles_once_per_length_bucket():
-    X, y = make_sentences(60, seed=0)
-    clf = SequenceClassifier(**TINY).fit(X, y)
+def test_inference_compiles_once_per_length_bucket(sentences_clf):
+    clf, X, labels = sentences_clf
     clf.predict(X[:5])
     with count_compiles() as n:
         clf.predict(X[5:9])  # other rows and lengths, the same buckets
         clf.predict_proba(X[10:13])
         clf.decision_function(X[20:27])
     assert n() == 0
-    with count_compiles() as n:
-        SequenceClassifier(**TINY).fit(X, y)  # the same shapes: the compiled loop is reused
-    assert n() == 0
+    with count_compiles() as n:  # the same shapes: the compiled loop is reused
+        again = clone(clf).fit(X, labels)
+    assert n() == 0 and np.array_equal(again.predict_proba(X[:5]), clf.predict_proba(X[:5]))
 
 
 # -- sklearn -------------------------------------------------------------------------------------
@@ -231,16 +241,16 @@ def test_sklearn_estimator_checks(estimator, check):
 # -- files ---------------------------------------------------------------------------------------
 
 
-def test_save_and_load_keep_vocabulary_classes_and_outputs(tmp_path):
-    X, y = make_sentences(60, seed=0)
-    labels = np.where(y == 1, "positive", "negative")
-    clf = SequenceClassifier(bidirectional=True, pooling="mean", **TINY).fit(X, labels)
+def test_save_and_load_keep_vocabulary_classes_and_outputs(sentences_clf, tmp_path):
+    clf, X, _ = sentences_clf
     clf.save(tmp_path / "m.hs")
     loaded = hiddenstate.load(tmp_path / "m.hs")
     assert loaded.vocabulary_ == clf.vocabulary_ and list(loaded.classes_) == list(clf.classes_)
     assert np.array_equal(loaded.predict_proba(X), clf.predict_proba(X))
     assert set(loaded.predict(X)) <= {"positive", "negative"}
-    reg = SequenceRegressor(**TINY).fit(np.random.default_rng(0).random((20, 5)), np.arange(20))
+    Xr = np.random.default_rng(0).random((20, 5))
+    reg = SequenceRegressor(**TINY).fit(Xr, np.stack([np.arange(20), -np.arange(20)], 1))
+    assert reg.predict(Xr).shape == (20, 2) and reg.n_outputs_ == 2
     reg.save(tmp_path / "r.hs")
     assert np.array_equal(hiddenstate.load(tmp_path / "r.hs").predict(np.ones((2, 5))),
                           reg.predict(np.ones((2, 5))))
@@ -249,7 +259,7 @@ def test_save_and_load_keep_vocabulary_classes_and_outputs(tmp_path):
 # -- bad input -----------------------------------------------------------------------------------
 
 
-def test_bad_input_is_named():
+def test_bad_input_is_named(sentences_clf):
     X, y = make_sentences(20, seed=0)
     with pytest.raises(InputError, match="sequence 3: empty sequence"):
         SequenceClassifier(**TINY).fit(X[:3] + [""] + X[4:], y)
@@ -261,11 +271,11 @@ def test_bad_input_is_named():
         SequenceClassifier(**TINY).fit([np.ones((4, 2)), np.ones((2, 3))], [0, 1])
     with pytest.raises(InputError, match="non-finite value"):
         SequenceClassifier(**TINY).fit([np.ones((4, 2)), np.full((2, 2), np.nan)], [0, 1])
-    clf = SequenceClassifier(**TINY).fit(X, y)
+    clf = copy.deepcopy(sentences_clf[0])
     with pytest.raises(InputError, match="trained on token sequences"):
         clf.predict([np.ones((3, 2))])
-    with pytest.raises(InputError, match="label 7 is not one of the classes"):
-        clf.set_params(warm_start=True).fit(X, np.where(y == 1, 7, 0))
+    with pytest.raises(InputError, match="label 'neutral' is not one of the classes"):
+        clf.set_params(warm_start=True).fit(X, np.where(y == 1, "neutral", "negative"))
     seq = SequenceClassifier(**TINY).fit([np.ones((4, 2)), np.zeros((2, 2))], [0, 1])
     with pytest.raises(InputError, match="the model's width is 2"):
         seq.predict([np.ones((4, 3))])
@@ -294,9 +304,8 @@ def test_init_from_a_sequence_autoencoder_copies_its_encoder(tmp_path):
                     jax.tree.leaves(parts["cells"][0]), strict=True):
         np.testing.assert_allclose(a, b, atol=1e-9)
     sa.save(tmp_path / "sa.hs")  # a path works as well, and survives sklearn.clone
-    from sklearn.base import clone
-
-    clone(SequenceClassifier("lstm", init_from=str(tmp_path / "sa.hs"), **TINY)).fit(X, y)
+    by_path = clone(SequenceClassifier("lstm", init_from=str(tmp_path / "sa.hs"), **TINY))
+    assert by_path._pretrained()["vocabulary"] == parts["vocabulary"]
     with pytest.raises(ValueError, match="cell='lstm' .this model: 'gru'"):
         SequenceClassifier("gru", init_from=sa, **TINY).fit(X, y)
     with pytest.raises(ValueError, match="embedding_dim=4 .this model: 5"):
