@@ -17,4 +17,5 @@ EXPERIMENT_NAMES: tuple[str, ...] = (
     "scan-exercise",
     "recurrent-ae",
     "sentiment",
+    "sentence-models",
 )

@@ -14,6 +14,7 @@ from . import (
     reber,
     recurrent_ae,
     scan_exercise,
+    sentence_models,
     sentiment,
 )
 from ._names import EXPERIMENT_NAMES
@@ -52,6 +53,9 @@ EXPERIMENTS: dict[str, Experiment] = {
                                recurrent_ae.Config),
     "sentiment": Experiment("sentiment", sentiment.TITLE, sentiment.run, sentiment.Config,
                             needs_data=True, available=sentiment.available),
+    "sentence-models": Experiment("sentence-models", sentence_models.TITLE, sentence_models.run,
+                                  sentence_models.Config, needs_data=True,
+                                  available=sentence_models.available),
 }
 
 
