@@ -32,6 +32,8 @@ QUICK = {
     "scan-exercise": {"seed_steps": 2000, "check_targets": False},
     "recurrent-ae": {"length_steps": 2000},
     "sentiment": {"folds": 0},
+    "sentence-models": {"folds": 0, "rae_epochs": 2, "learning_rate": (0.01,), "epochs": 3,
+                        "lm_epochs": 1, "sa_epochs": 1, "check_targets": False},
 }
 
 
