@@ -21,7 +21,8 @@ def register(sub) -> None:
 def _build(parser) -> None:
     from ..experiments import EXPERIMENT_NAMES  # the names only: no NumPy, no JAX
 
-    parser.add_argument("--quick", action="store_true", help="shorter runs (under two minutes)")
+    parser.add_argument("--quick", action="store_true",
+                        help="shorter runs: each experiment's quick config")
     parser.add_argument("--only", nargs="+", metavar="NAME", choices=EXPERIMENT_NAMES,
                         help=f"run only these experiments: {', '.join(EXPERIMENT_NAMES)}")
     parser.add_argument("--data", metavar="DIR", help="folder with mnist/ (e.g. ../shared/data)")

@@ -19,7 +19,7 @@ __all__ = ["EXPERIMENTS", "EXPERIMENT_NAMES", "Experiment", "reproduce", "resolv
 
 _REGISTRY = {"EXPERIMENTS", "Experiment", "reproduce", "resolved_configs"}
 _MODULES = {"digits", "donut", "embedded_reber", "mnist", "reber", "recurrent_ae",
-            "scan_exercise", "sentiment"}
+            "scan_exercise", "sentence_models", "sentiment"}
 
 
 def __getattr__(name: str):
