@@ -125,9 +125,9 @@ def long_range():
     return make_long_range_pairs(1000, 0), make_long_range_pairs(1000, 1)
 
 
-@pytest.mark.parametrize("cell, init, lo, hi", [("lstm", "seed", 0.99, 1.0),
-                                                ("elman", "seed", 0.0, 0.6),
-                                                ("gru", "glorot_uniform", 0.99, 1.0)])
+@pytest.mark.parametrize("cell, init, lo, hi", [
+    ("lstm", "seed", 0.99, 1.0), ("elman", "seed", 0.0, 0.6),
+    pytest.param("gru", "glorot_uniform", 0.99, 1.0, marks=pytest.mark.slow)])
 def test_long_range_dependency(long_range, cell, init, lo, hi):
     """Embedded Reber strings against their twins with the second-to-last symbol swapped,
     scored on 1000 fresh pairs. With seed 002's initialisation the LSTM carries the
@@ -219,6 +219,15 @@ _FAST_CHECKS = {
 }
 
 
+#: The regressor shares the classifier's input checks: in ``make test`` only those that
+#: fit nothing.
+_FAST_REGRESSOR_CHECKS = {
+    "check_estimators_unfitted", "check_requires_y_none", "check_fit1d",
+    "check_estimators_empty_data", "check_no_attributes_set_in_init",
+    "check_get_params_invariance", "check_parameters_default_constructible",
+}
+
+
 def _sklearn_checks():
     for est in (SequenceClassifier(hidden_size=8, learning_rate=0.02, max_iter=15,
                                    random_state=0),
@@ -226,8 +235,10 @@ def _sklearn_checks():
                                   random_state=0)):
         for e, check in estimator_checks_generator(est, legacy=True):
             name = getattr(check, "func", check).__name__
+            fast = name in _FAST_CHECKS and (isinstance(e, SequenceClassifier)
+                                             or name in _FAST_REGRESSOR_CHECKS)
             yield pytest.param(e, check, id=f"{type(e).__name__}-{name}",
-                               marks=() if name in _FAST_CHECKS else pytest.mark.slow)
+                               marks=() if fast else pytest.mark.slow)
 
 
 @pytest.mark.parametrize("estimator, check", list(_sklearn_checks()))
