@@ -292,10 +292,7 @@ def fit(args) -> int:
     t0 = time.perf_counter()
     est.fit(seqs, labels)
     seconds = time.perf_counter() - t0
-    # The file keeps the weights taken from the pretrained model, not the model (nor, as
-    # get_params(deep=True) would add them, its settings as init_from__* entries).
-    est.set_params(init_from=None)
-    est.save(args.out)
+    est.save(args.out)  # the weights taken from init_from, not init_from itself
     print(f"trained {est.n_iter_} epochs on {len(seqs)} sequences in {seconds:.1f} s; "
           f"final loss {est.loss_curve_[-1]:.5g}; training accuracy "
           f"{est.score(seqs, labels):.4f}; wrote {args.out}", file=sys.stderr)
