@@ -158,12 +158,18 @@ class SequenceObjective(Objective):
             return losses.softmax_cross_entropy(z, ys)
         return jnp.mean(losses.squared_error(z, ys), axis=-1)
 
-    def per_example(self, model, batch, key=None) -> Array:
+    def per_step(self, model, batch) -> Array:
+        """Each step's loss ``(B, L)``, zero on padding: for softmax outputs the surprisal
+        :math:`-\log p(y_t \mid x_{\le t})` in nats."""
         xs, ys, mask = batch
         # One sequence (online training): the unbatched scan, whose vector-matrix
         # products XLA's CPU backend runs much faster than (1, n) matrix products.
         z = model(xs[0])[None] if xs.shape[0] == 1 else jax.vmap(model)(xs)
-        per_step = self.step_losses(z, ys) * mask
+        return self.step_losses(z, ys) * mask
+
+    def per_example(self, model, batch, key=None) -> Array:
+        mask = batch[2]
+        per_step = self.per_step(model, batch)
         return jnp.sum(per_step, axis=-1) / jnp.maximum(jnp.sum(mask, axis=-1), 1.0)
 
 
@@ -181,7 +187,26 @@ class SequenceAEObjective(Objective):
     """
 
     @staticmethod
+    def _steps(model, xs, length) -> Array:
+        """One sequence's error per step ``(L,)``, zero past ``length``: squared error
+        averaged over features, or the token's softmax cross-entropy."""
+        rec = model(xs, length)
+        on = jnp.arange(xs.shape[0]) < length
+        if jnp.issubdtype(xs.dtype, jnp.integer):
+            logp = jax.nn.log_softmax(rec, axis=-1)
+            err = -jnp.take_along_axis(logp, xs[:, None], axis=-1)[:, 0]
+        else:
+            err = jnp.mean((rec - xs) ** 2, axis=-1)
+        return jnp.where(on, err, 0.0)
+
+    def per_step(self, model, batch) -> Array:
+        """Each step's reconstruction error ``(B, L)``, zero on padding."""
+        xs, lengths = batch
+        return jax.vmap(lambda x, n: self._steps(model, x, n))(xs, lengths)
+
+    @staticmethod
     def _one(model, xs, length) -> Array:
+        # The training loss keeps its own reduction order (runs stay bit-for-bit the same).
         rec = model(xs, length)
         if jnp.issubdtype(xs.dtype, jnp.integer):
             logp = jax.nn.log_softmax(rec, axis=-1)

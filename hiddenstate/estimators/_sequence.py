@@ -38,6 +38,11 @@ def _per_sequence(model, batch, objective: SequenceObjective):
 
 
 @eqx.filter_jit
+def _step_losses(model, batch, objective: SequenceObjective):
+    return objective.per_step(model, batch)
+
+
+@eqx.filter_jit
 def _forward(model, xs, output: str):
     z = jax.vmap(model)(xs)
     if output == "sigmoid":
@@ -515,6 +520,34 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
             lambda b: _per_sequence(self.model_, tuple(jnp.asarray(a) for a in b), objective),
             xs, ys, ragged=False)
         return -float(np.mean(per))
+
+    def score_samples(self, X, Y=None, *, per_step: bool = False):
+        """Log-likelihood of each sequence under the model ``(n,)``: higher is more
+        normal (anomaly detection).
+
+        Minus the sum over the predicted steps of the per-step loss. For softmax outputs
+        (symbol strings, token sequences) that loss is the surprisal
+        :math:`-\log p(x_{t+1} \mid x_{\le t})` in nats, so the score is the
+        sequence's log-likelihood given its first symbol (token sequences: every token
+        after the first, and the end marker); for ``sigmoid`` outputs it is the binary
+        cross-entropy averaged over the outputs, for ``linear`` the squared error averaged
+        over the outputs. ``Y`` as for :meth:`score` (targets of real-valued sequences).
+
+        With ``per_step=True``, a list of ``(T_i,)`` arrays: minus each step's loss (for
+        a string of ``k`` symbols, ``k - 1`` steps: entry ``t`` scores symbol ``t + 1``).
+        """
+        check_is_fitted(self)
+        xs, ys = self._sequences(X, Y, None, fitting=False)
+        if ys is None:
+            raise InputError("real-valued sequences need targets Y")
+        objective = self._objective()
+        steps = self._by_length(
+            lambda b: _step_losses(self.model_, tuple(jnp.asarray(a) for a in b), objective),
+            xs, ys, ragged=True)
+        steps = [-s[: len(x)].astype(np.float64) for s, x in zip(steps, xs, strict=True)]
+        if per_step:
+            return steps
+        return np.array([s.sum() for s in steps])
 
     def sample(self, n: int = 1, *, start: str = "B", stop: str = "E", n_stops: int = 1,
                max_length: int = 100, temperature: float = 1.0,

@@ -40,6 +40,11 @@ def _errors(model, xs, lengths):
     return SequenceAEObjective().per_example(model, (xs, lengths))
 
 
+@eqx.filter_jit
+def _step_errors(model, xs, lengths):
+    return SequenceAEObjective().per_step(model, (xs, lengths))
+
+
 @_serialize.register
 class SequenceAutoencoder(TransformerMixin, IncrementalMixin, TrainingMixin, BaseEstimator):
     r"""Sequence autoencoder (Dai & Le 2015): a recurrent encoder folds each sequence
@@ -205,13 +210,14 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
             xs[i, : s.shape[0]] = s
         return xs, np.array([s.shape[0] for s in seqs], np.int32)
 
-    def _by_buckets(self, seqs: list[np.ndarray], fn) -> np.ndarray:
+    def _by_buckets(self, seqs: list[np.ndarray], fn, *, ragged: bool = False):
         def batch(rows, size, length):
             rows = list(rows) + [rows[0]] * (size - len(rows))
             xs, lens = self._pad([seqs[i] for i in rows], length)
             return jnp.asarray(xs), jnp.asarray(lens)
 
-        return apply_batched(fn, len(seqs), batch, lengths=[s.shape[0] for s in seqs])
+        return apply_batched(fn, len(seqs), batch, lengths=[s.shape[0] for s in seqs],
+                             ragged=ragged)
 
     # -- training ----------------------------------------------------------------------------
     def _new_model(self, key) -> SequenceAutoencoderNet:
@@ -305,11 +311,20 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
         seqs = self._check_sequences(X, reset=False)
         return self.inverse_transform(self._codes(seqs), [s.shape[0] for s in seqs])
 
-    def reconstruction_error(self, X) -> np.ndarray:
+    def reconstruction_error(self, X, *, per_step: bool = False):
         """Mean squared error per step and feature of each sequence ``(n,)`` (tokens: the
-        mean softmax cross-entropy per step)."""
+        mean softmax cross-entropy per step).
+
+        With ``per_step=True``, a list of ``(T_i,)`` arrays: each step's error (squared
+        error averaged over the step's features, or the token's cross-entropy in nats),
+        so that the mean of sequence ``i``'s array is its error.
+        """
         check_is_fitted(self)
         seqs = self._check_sequences(X, reset=False)
+        if per_step:
+            steps = self._by_buckets(seqs, lambda x, n: _step_errors(self.model_, x, n),
+                                     ragged=True)
+            return [e[: s.shape[0]] for e, s in zip(steps, seqs, strict=True)]
         return self._by_buckets(seqs, lambda x, n: _errors(self.model_, x, n))
 
     def score_samples(self, X) -> np.ndarray:
