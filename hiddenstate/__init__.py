@@ -20,6 +20,7 @@ from ._errors import DivergenceError, HiddenstateError, InputError, ModelFileErr
 if TYPE_CHECKING:
     from ._serialize import load
     from .estimators import (
+        AnomalyDetector,
         Autoencoder,
         RecursiveAutoencoder,
         SequenceAutoencoder,
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     __version__: str
 
 __all__ = [
+    "AnomalyDetector",
     "Autoencoder",
     "RecursiveAutoencoder",
     "SequenceAutoencoder",
@@ -47,6 +49,7 @@ __all__ = [
 
 #: Public names loaded on first use, and the module that defines each.
 _LAZY = {
+    "AnomalyDetector": ".estimators",
     "Autoencoder": ".estimators",
     "RecursiveAutoencoder": ".estimators",
     "SequenceAutoencoder": ".estimators",

@@ -1,11 +1,13 @@
 """scikit-learn-style estimators, all on one training template (``_base.TrainingMixin``)."""
 
 from ..objectives import AutoencoderObjective, SequenceObjective
+from ._anomaly import AnomalyDetector, Explanation
 from ._autoencoder import Autoencoder
 from ._classifier import SequenceClassifier, SequenceRegressor
 from ._recursive import RecursiveAutoencoder
 from ._sequence import SequenceModel
 from ._sequence_ae import SequenceAutoencoder
 
-__all__ = ["Autoencoder", "AutoencoderObjective", "RecursiveAutoencoder", "SequenceAutoencoder",
-           "SequenceClassifier", "SequenceModel", "SequenceObjective", "SequenceRegressor"]
+__all__ = ["AnomalyDetector", "Autoencoder", "AutoencoderObjective", "Explanation",
+           "RecursiveAutoencoder", "SequenceAutoencoder", "SequenceClassifier", "SequenceModel",
+           "SequenceObjective", "SequenceRegressor"]
