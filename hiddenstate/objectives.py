@@ -159,7 +159,7 @@ class SequenceObjective(Objective):
         return jnp.mean(losses.squared_error(z, ys), axis=-1)
 
     def per_step(self, model, batch) -> Array:
-        """Each step's loss ``(B, L)``, zero on padding: for softmax outputs the surprisal
+        r"""Each step's loss ``(B, L)``, zero on padding: for softmax outputs the surprisal
         :math:`-\log p(y_t \mid x_{\le t})` in nats."""
         xs, ys, mask = batch
         # One sequence (online training): the unbatched scan, whose vector-matrix

@@ -205,6 +205,8 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         base = self._base_model()
         kind = _kind(base)
         n = self._count(X, "X")
+        if kind == "autoencoder" and not hasattr(X, "iloc"):
+            X = np.asarray(X)  # array-likes that cannot be indexed by rows
         if self.prefit:
             check_is_fitted(base, msg="prefit=True needs a fitted model; this "
                                       "%(name)s is not fitted yet")
@@ -218,9 +220,9 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
                 n_cal = int(round(float(self.calibration_fraction) * n))
                 if n_cal < 1 or n - n_cal < 1:
                     raise InputError(
-                        f"cannot hold out calibration_fraction={self.calibration_fraction} "
-                        f"of {n} inputs for calibration and still train on some; give more "
-                        f"data or calibration=")
+                        f"n_samples={n}: too few to hold out calibration_fraction="
+                        f"{self.calibration_fraction} of them for calibration and still "
+                        f"train on some; give more data or calibration=")
                 rng = np.random.default_rng(self._seed())
                 order = rng.permutation(n)
                 train, cal = _safe_indexing(X, np.sort(order[n_cal:])), \
@@ -256,6 +258,8 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
             raise InputError(f"{name}: no data")
         if isinstance(X, str):
             raise InputError(f"{name}: expected a list of sequences, got one string")
+        if hasattr(X, "tocsr") or hasattr(X, "todense"):
+            raise TypeError(f"{name}: sparse input is not supported; pass a dense array")
         try:
             n = _num_samples(X)
         except TypeError as exc:

@@ -522,7 +522,7 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         return -float(np.mean(per))
 
     def score_samples(self, X, Y=None, *, per_step: bool = False):
-        """Log-likelihood of each sequence under the model ``(n,)``: higher is more
+        r"""Log-likelihood of each sequence under the model ``(n,)``: higher is more
         normal (anomaly detection).
 
         Minus the sum over the predicted steps of the per-step loss. For softmax outputs
