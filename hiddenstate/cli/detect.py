@@ -1,0 +1,572 @@
+"""``hiddenstate detect``: anomaly detection with a calibrated false-alarm rate
+(``AnomalyDetector``): fit on normal data, score new data row by row or sequence by sequence."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import time
+from pathlib import Path
+
+from ._common import (
+    BUILTIN_DATA,
+    Parser,
+    _forms,
+    add_estimator_options,
+    cli_parameters,
+    estimator_kwargs,
+    frame,
+    load_model,
+    read_data,
+)
+
+__all__ = ["register"]
+
+#: ``--model`` names and the estimator each one trains.
+MODELS = {"autoencoder": "Autoencoder", "sequence-ae": "SequenceAutoencoder",
+          "sequence-model": "SequenceModel"}
+DEFAULT_MODEL = "autoencoder"
+#: Built-in sequence data (``--n-strings`` strings drawn with ``--data-seed``).
+BUILTIN_SEQUENCES = "embedded-reber"
+BUILTIN_STRINGS = 1000
+#: Options that only the sequence models take (named in the error for an autoencoder).
+_SEQUENCE_ONLY = {"--analyzer": ("sequence-ae", "sequence-model"),
+                  "--n-strings": ("sequence-ae", "sequence-model"),
+                  "--data-seed": ("sequence-ae", "sequence-model"),
+                  "--alphabet": ("sequence-model",)}
+#: The detector's own settings; ``random_state`` is the model's ``--random-state``.
+_DETECTOR_OPTIONS = {
+    "contamination": "false-alarm rate: flag inputs whose conformal p-value is at most this "
+                     "(auto: 0.01 with at least 99 calibration inputs, else 1/(n+1))",
+    "calibration_fraction": "share of DATA held out to calibrate the threshold, when no "
+                            "--calibration FILE is given",
+    "aggregate": "how an input's per-feature or per-step errors become its score (max: "
+                 "anomalies confined to one step or feature; sum: a sequence's whole "
+                 "negative log-likelihood)",
+}
+
+_FIT_EPILOG = """\
+DATA is one of:
+  a table        .csv, .tsv, .txt or .npy (--model autoencoder; a header line
+                 names the features, and explanations use the names), or a
+                 built-in table: {tables};
+  a text file    one sequence per line (--model sequence-ae or sequence-model,
+                 UTF-8, no blank lines): with --analyzer char (the default)
+                 every character is a symbol (BTSXSE); with --analyzer word
+                 the tokens are split on whitespace;
+  {builtin} built in: --n-strings embedded Reber strings (default
+                 {n}) drawn with --data-seed (sequence models).
+DATA should hold normal inputs only. The model trains on DATA less the
+--calibration-fraction held out (or on all of DATA with --calibration FILE);
+the held-out inputs set the threshold, so --contamination is the rate of
+false alarms on normal inputs like them. --random-state seeds both the model
+and the held-out draw. Each --model has its own settings: `hiddenstate detect
+fit --model sequence-model --help` lists them."""
+
+_SCORE_EPILOG = """\
+One output row per input of DATA, in order (CSV: on standard output, or in
+--out FILE, .csv or .tsv): index (0-based; a text file's line is index + 1),
+score (higher = more normal), p_value (the conformal p-value against the
+calibration scores), outlier (1 when p_value <= the contamination in effect,
+else 0) and, unless --top 0, top_features or top_steps: the K features or
+steps with the largest error, largest first, as "name=error; name=error"
+(steps as "position:symbol=error", position 0 being a sequence's first
+symbol and </s> a token sequence's end; the error is a sequence-model's
+surprisal in nats, a sequence-ae's reconstruction error). DATA is read as in
+`detect fit`."""
+
+
+class _FitParser(Parser):
+    """The ``fit`` parser: ``--model`` is read first, then the options of that model are
+    built (two phases), so ``--model sequence-model --help`` shows the SequenceModel's."""
+
+    model_name = DEFAULT_MODEL
+
+    def __init__(self, *args, model_option: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.model_option = model_option
+
+    def parse_known_args(self, args=None, namespace=None):
+        if not self.model_option:
+            return super().parse_known_args(args, namespace)
+        if self._build is not None:
+            self.model_name = _model_in(sys.argv[1:] if args is None else list(args))
+        namespace, extras = super().parse_known_args(args, namespace)
+        if getattr(namespace, "model", self.model_name) != self.model_name:
+            self.error(f"write --model {namespace.model} in full")
+        for arg in extras:
+            flag = arg.split("=", 1)[0]
+            owners = _owners(flag)
+            if owners and self.model_name not in owners:
+                self.error(f"{flag} is a setting of --model {' or '.join(owners)}, not of "
+                           f"--model {self.model_name}")
+        return namespace, extras
+
+
+def _model_in(args: list[str]) -> str:
+    """The ``--model`` among ``args`` (the default when absent or misspelt: the full
+    parse then reports it)."""
+    pre = argparse.ArgumentParser(add_help=False, exit_on_error=False)
+    pre.add_argument("--model", default=DEFAULT_MODEL)
+    try:
+        known, _ = pre.parse_known_args(args)
+    except argparse.ArgumentError:
+        return DEFAULT_MODEL
+    return known.model if known.model in MODELS else DEFAULT_MODEL
+
+
+def _owners(flag: str) -> tuple[str, ...]:
+    """The ``--model`` names that have option ``flag``."""
+    if flag in _SEQUENCE_ONLY:
+        return _SEQUENCE_ONLY[flag]
+    if not flag.startswith("--"):
+        return ()
+    name = flag[2:].replace("-", "_")
+    if name.startswith("no_"):  # --no-tied, --no-shuffle
+        name = name[3:]
+    return tuple(m for m in MODELS if name in cli_parameters(_model_class(m)))
+
+
+def _model_class(name: str):
+    from .. import estimators
+
+    return getattr(estimators, MODELS[name])
+
+
+def register(sub) -> None:
+    sub.add_parser("detect", help="anomaly detection with a calibrated false-alarm rate: fit "
+                                  "on normal data, score new data", build=_build)
+
+
+def _build(parser) -> None:
+    raw = argparse.RawDescriptionHelpFormatter
+    actions = parser.add_subparsers(dest="command", metavar="ACTION", required=True,
+                                    parser_class=_FitParser)
+    epilog = _FIT_EPILOG.format(tables=", ".join(BUILTIN_DATA), n=BUILTIN_STRINGS,
+                                builtin=f"{BUILTIN_SEQUENCES:<14}")
+    actions.add_parser("fit", help="train a model on normal DATA and calibrate its "
+                                   "threshold, write DET",
+                       build=_build_fit, model_option=True, epilog=epilog, formatter_class=raw)
+    actions.add_parser("score", help="score, p-value, outlier flag and top features or steps "
+                                     "of each input of DATA",
+                       build=_build_score, epilog=_SCORE_EPILOG, formatter_class=raw)
+
+
+def _build_score(p) -> None:
+    p.add_argument("detector", metavar="DET", help="a detector file written by `detect fit`")
+    p.add_argument("data", metavar="DATA", help="a table, a text file of sequences (one per "
+                                                 "line), or a built-in data set")
+    p.add_argument("--out", metavar="FILE", help=".csv or .tsv (default: CSV on stdout)")
+    p.add_argument("--top", type=_count, default=3, metavar="K",
+                   help="features or steps named per input (default: 3; 0: no column)")
+    p.add_argument("--contamination", type=_contamination, metavar="auto|X",
+                   default=argparse.SUPPRESS,
+                   help="the false-alarm rate for this call (default: the detector's own); "
+                        "the threshold moves, nothing is retrained")
+    p.add_argument("--analyzer", choices=["char", "word"], default=argparse.SUPPRESS,
+                   help="how a line becomes a sequence (default: as in training)")
+    _add_builtin_options(p, data_seed=1)
+    p.set_defaults(func=score)
+
+
+def _contamination(text: str):
+    """'auto' or a rate in (0, 0.5], as the detector's constraint (the estimators, hence
+    JAX, are not imported for ``score --help``)."""
+    if text == "auto":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 < value <= 0.5:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a float in the range (0.0, "
+                                         f"0.5], got {text!r}")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a count (0 or more), got {text!r}")
+    return value
+
+
+def _detector_class():
+    from ..estimators import AnomalyDetector
+
+    return AnomalyDetector
+
+
+def _add_builtin_options(parser, *, data_seed: int) -> None:
+    group = parser.add_argument_group(f"built-in {BUILTIN_SEQUENCES} data")
+    group.add_argument("--n-strings", type=_count, default=argparse.SUPPRESS, metavar="N",
+                       help=f"strings to draw (default: {BUILTIN_STRINGS})")
+    group.add_argument("--data-seed", type=int, default=argparse.SUPPRESS, metavar="N",
+                       help=f"seed of the strings (default: {data_seed})")
+    parser.set_defaults(builtin_seed=data_seed)
+
+
+def _build_fit(fit_parser: _FitParser) -> None:
+    name = fit_parser.model_name
+    cls = _model_class(name)
+    fit_parser.add_argument("data", metavar="DATA", help="normal inputs: a table, a text file "
+                                                         "of sequences, or a built-in name")
+    fit_parser.add_argument("--model", choices=list(MODELS), default=DEFAULT_MODEL,
+                            help=f"what scores the inputs (default: {DEFAULT_MODEL}): an "
+                                 f"Autoencoder's reconstruction error per feature (rows), a "
+                                 f"SequenceAutoencoder's per step, or a SequenceModel's "
+                                 f"surprisal per step (sequences)")
+    fit_parser.add_argument("--out", required=True, metavar="DET",
+                            help="detector file to write")
+    fit_parser.add_argument("--calibration", metavar="FILE",
+                            help="normal inputs the model does not train on, to set the "
+                                 "threshold (default: --calibration-fraction of DATA)")
+    detector = fit_parser.add_argument_group(
+        "AnomalyDetector settings",
+        "Each defaults to the detector's own default; --random-state (below) also seeds "
+        "the held-out draw.")
+    det_cls = _detector_class()
+    for option, help_text in _DETECTOR_OPTIONS.items():
+        forms = _forms(det_cls, option)
+        default = det_cls().get_params()[option]
+        detector.add_argument("--" + option.replace("_", "-"), type=forms,
+                              metavar=forms.metavar(), default=argparse.SUPPRESS,
+                              help=f"{help_text} (default: {default})")
+    if name != "autoencoder":
+        seq = fit_parser.add_argument_group("sequences")
+        seq.add_argument("--analyzer", choices=["char", "word"], default=argparse.SUPPRESS,
+                         help="char: every character of a line is a symbol (default); word: "
+                              "tokens split on whitespace")
+        if name == "sequence-model":
+            seq.add_argument("--alphabet", metavar="SYMBOLS",
+                             help="--analyzer char: every symbol the model knows (default: "
+                                  "those in DATA)")
+        _add_builtin_options(fit_parser, data_seed=0)
+    add_estimator_options(fit_parser, cls)
+    fit_parser.set_defaults(func=fit)
+
+
+# -- data ------------------------------------------------------------------------------------
+
+
+class _Table:
+    """Rows of a table file: values, column names (or None) and where they came from."""
+
+    def __init__(self, spec: str):
+        self.spec = spec
+        self.X, self.columns = read_data(spec)
+        self.n = int(self.X.shape[0])
+
+
+class _Lines:
+    """Sequences, one per line of a text file (or drawn from the built-in data)."""
+
+    def __init__(self, spec: str, analyzer: str, n_strings: int, data_seed: int):
+        from .classify import _lines
+
+        self.spec, self.analyzer = spec, analyzer
+        if _is_builtin(spec):
+            import numpy as np
+
+            from ..datasets import make_embedded_reber
+
+            if n_strings < 1:
+                raise ValueError(f"--n-strings must be at least 1, got {n_strings}")
+            if analyzer == "word":
+                raise ValueError(f"{BUILTIN_SEQUENCES} strings are symbol strings: drop "
+                                 "--analyzer word")
+            self.lines = make_embedded_reber(n_strings, np.random.default_rng(data_seed))
+            self.path = None
+        else:
+            self.lines = _lines(spec)
+            self.path = spec
+        self.n = len(self.lines)
+
+    def inputs(self, kind: str) -> list:
+        """What the model reads: symbol strings (a SequenceModel with char), else token
+        lists (characters with char, whitespace-separated words with word)."""
+        if kind == "sequence-model" and self.analyzer == "char":
+            return list(self.lines)
+        if self.analyzer == "char":
+            return [list(s) for s in self.lines]
+        return [s.split() for s in self.lines]
+
+    def where(self, exc):
+        """``exc``, an error about the n-th sequence, re-raised naming the file and line."""
+        from .._errors import InputError
+
+        if not isinstance(exc, InputError) or exc.index is None:
+            return exc
+        if self.path is None:
+            return InputError(exc.message, path=self.spec, index=exc.index, column=exc.column)
+        return InputError(exc.message, path=self.path, line=exc.index + 1, column=exc.column)
+
+    def check_strings(self, alphabet: str) -> None:
+        """Symbol strings for a SequenceModel: at least 2 symbols each, all in ``alphabet``."""
+        from .._errors import InputError
+
+        allowed = set(alphabet)
+        for i, s in enumerate(self.lines):
+            if len(s) < 2:
+                raise self.where(InputError("a string needs at least 2 symbols (an input "
+                                            "and a next one)", index=i))
+            for j, ch in enumerate(s):
+                if ch not in allowed:
+                    raise self.where(InputError(
+                        f"symbol {ch!r} is not in the alphabet {alphabet!r}", index=i,
+                        column=j + 1))
+
+
+def _is_builtin(spec: str) -> bool:
+    return spec == BUILTIN_SEQUENCES and not Path(spec).exists()
+
+
+def _read(spec: str, kind: str, args, analyzer: str):
+    """DATA as a :class:`_Table` (autoencoder) or :class:`_Lines` (sequence models)."""
+    typed = [f"--{n.replace('_', '-')}" for n in ("n_strings", "data_seed") if hasattr(args, n)]
+    if kind == "autoencoder":
+        if _is_builtin(spec):
+            raise ValueError(f"{spec} is sequence data: use --model sequence-ae or "
+                             f"sequence-model (tables: a file or {', '.join(BUILTIN_DATA)})")
+        return _Table(spec)
+    if typed and not _is_builtin(spec):
+        raise ValueError(f"{typed[0]} is for the built-in {BUILTIN_SEQUENCES} data, not "
+                         f"a file ({spec})")
+    return _Lines(spec, analyzer, getattr(args, "n_strings", BUILTIN_STRINGS),
+                  getattr(args, "data_seed", args.builtin_seed))
+
+
+# -- fit -------------------------------------------------------------------------------------
+
+
+def fit(args) -> int:
+    import numpy as np
+
+    from ..estimators import AnomalyDetector
+    from ..estimators._anomaly import needed_calibration
+
+    kind = args.model
+    cls = _model_class(kind)
+    analyzer = getattr(args, "analyzer", "char")
+    model_kwargs = estimator_kwargs(args, cls)
+    det_kwargs = {k: getattr(args, k) for k in _DETECTOR_OPTIONS if hasattr(args, k)}
+    if "random_state" in model_kwargs:
+        det_kwargs["random_state"] = model_kwargs["random_state"]
+    det = AnomalyDetector(cls(**model_kwargs), **det_kwargs)
+    data = _read(args.data, kind, args, analyzer)
+    cal = None
+    if args.calibration is not None:
+        if args.calibration in BUILTIN_DATA + (BUILTIN_SEQUENCES,) and not Path(
+                args.calibration).exists():
+            raise ValueError(f"--calibration {args.calibration}: give a file of normal "
+                             f"inputs the model does not train on")
+        cal = _Table(args.calibration) if kind == "autoencoder" else _Lines(
+            args.calibration, analyzer, 0, 0)
+    fit_params = {}
+    if cal is not None:
+        n_train, n_cal = data.n, cal.n
+    else:
+        n_cal = int(round(float(det.calibration_fraction) * data.n))
+        n_train = data.n - n_cal
+    if cal is None and (n_cal < 1 or n_train < 1):
+        raise ValueError(f"{args.data}: {data.n} inputs are too few to hold out "
+                         f"--calibration-fraction {det.calibration_fraction:g} of them and "
+                         f"train on the rest; give more data or --calibration FILE")
+    rate = det.contamination
+    if rate != "auto" and n_cal < needed_calibration(float(rate)):
+        if cal is not None:
+            held = f"--calibration {args.calibration} has {n_cal}: give more inputs there"
+        else:
+            held = (f"--calibration-fraction {det.calibration_fraction:g} of DATA's {data.n} "
+                    f"inputs holds out {n_cal}: give more data, a larger "
+                    f"--calibration-fraction or --calibration FILE")
+        raise ValueError(f"{_too_few(float(rate), n_cal)}; {held}, or --contamination "
+                         f"{_smallest_rate(n_cal)} or more")
+    if kind == "autoencoder":
+        X = frame(data.X, data.columns)
+        calibration = None if cal is None else _calibration_table(data, cal)
+    else:
+        X = data.inputs(kind)
+        calibration = None if cal is None else cal.inputs(kind)
+        if kind == "sequence-model" and analyzer == "char":
+            # One alphabet for the trained part and the held-out part of DATA alike.
+            alphabet = args.alphabet or "".join(sorted(set("".join(data.lines))))
+            data.check_strings(alphabet)
+            if cal is not None:
+                cal.check_strings(alphabet)
+            fit_params["alphabet"] = alphabet
+        elif getattr(args, "alphabet", None):
+            raise ValueError("--alphabet is for --analyzer char (symbol strings)")
+    print(f"AnomalyDetector({MODELS[kind]}) on {args.data}: {n_train} inputs to train, "
+          f"{n_cal} to calibrate"
+          + (f" ({args.calibration})" if cal is not None else " (held out)"), file=sys.stderr)
+    t0 = time.perf_counter()
+    det.fit(X, calibration=calibration, **fit_params)
+    seconds = time.perf_counter() - t0
+    det.save(args.out)
+    flagged = float(np.mean(det.calibration_scores_ < det.offset_))
+    print(f"contamination_ {det.contamination_:.4g} ({_rate_note(det)}); threshold offset_ "
+          f"{det.offset_:.6g} (aggregate {det.aggregate}); {flagged:.1%} of the calibration "
+          f"inputs flagged; {seconds:.1f} s; wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+def _too_few(rate: float, n_cal: int) -> str:
+    from ..estimators._anomaly import needed_calibration
+
+    return (f"--contamination {rate:g} needs at least {needed_calibration(rate)} calibration "
+            f"inputs (the smallest p-value of n is 1/(n+1))")
+
+
+def _smallest_rate(n_cal: int) -> str:
+    """The smallest contamination ``n_cal`` calibration inputs allow, rounded up."""
+    import math
+
+    return f"{math.ceil(1e4 / (n_cal + 1)) / 1e4:g}"
+
+
+def _rate_note(det) -> str:
+    n = det.calibration_scores_.size
+    if det.contamination != "auto":
+        return "as asked"
+    if det.contamination_ > 0.01:
+        return f"auto: 1/({n}+1), the smallest rate {n} calibration inputs allow"
+    return "auto"
+
+
+def _calibration_table(data: _Table, cal: _Table):
+    """The calibration rows, with DATA's column names; their width and names checked
+    before training."""
+    from .._errors import InputError
+
+    width, cal_width = data.X.shape[1], cal.X.shape[1]
+    if cal_width != width:
+        raise InputError(f"{cal_width} columns, DATA ({data.spec}) has {width}", path=cal.spec)
+    if data.columns and cal.columns and list(cal.columns) != list(data.columns):
+        raise InputError(f"columns {_names(cal.columns)} differ from DATA's "
+                         f"{_names(data.columns)}", path=cal.spec)
+    return frame(cal.X, data.columns)
+
+
+def _names(columns, limit: int = 6) -> str:
+    shown = ", ".join(str(c) for c in list(columns)[:limit])
+    return shown + (f", ... ({len(columns)} in all)" if len(columns) > limit else "")
+
+
+# -- score -----------------------------------------------------------------------------------
+
+
+def score(args) -> int:
+    import numpy as np
+
+    from ..estimators import AnomalyDetector
+
+    out_format = _out_format(args.out)
+    det = load_model(args.detector, AnomalyDetector)
+    if hasattr(args, "contamination"):
+        from ..estimators._anomaly import needed_calibration
+
+        n_cal = det.calibration_scores_.size
+        rate = args.contamination
+        if rate != "auto" and n_cal < needed_calibration(rate):
+            raise ValueError(f"{_too_few(rate, n_cal)}; this detector has {n_cal}: use "
+                             f"--contamination {_smallest_rate(n_cal)} or more, or fit it "
+                             f"again with more calibration inputs")
+        det.set_params(contamination=rate)
+    kind = det.kind_
+    if kind == "autoencoder":
+        typed = [f"--{n.replace('_', '-')}" for n in ("analyzer", "n_strings", "data_seed")
+                 if hasattr(args, n)]
+        if typed:
+            raise ValueError(f"{typed[0]} is for sequences; {args.detector} holds an "
+                             f"autoencoder detector (rows)")
+    analyzer = getattr(args, "analyzer", None) or _trained_analyzer(det)
+    data = _read(args.data, kind, args, analyzer)
+    if kind == "autoencoder":
+        X = _score_table(det, data)
+    else:
+        X = data.inputs(kind)
+        _warn_unknown_tokens(det, X, args.data)
+    try:
+        scores = det.score_samples(X)
+        pvalues = det.pvalues(X)
+        top = det.explain(X, top=args.top).to_strings() if args.top else None
+    except ValueError as exc:
+        raise data.where(exc) if isinstance(data, _Lines) else exc from None
+    outlier = scores < det.offset_  # predict's rule: p-value <= contamination_
+    header = ["index", "score", "p_value", "outlier"]
+    if top is not None:
+        header.append("top_features" if kind == "autoencoder" else "top_steps")
+    handle = sys.stdout if args.out is None else open(args.out, "w", newline="",  # noqa: SIM115
+                                                      encoding="utf-8")
+    try:
+        writer = csv.writer(handle, delimiter="\t" if out_format == "tsv" else ",",
+                            lineterminator="\n")
+        writer.writerow(header)
+        for i in range(len(scores)):
+            row = [i, f"{scores[i]:.7g}", f"{pvalues[i]:.6g}", int(outlier[i])]
+            writer.writerow(row if top is None else [*row, top[i]])
+    finally:
+        if handle is not sys.stdout:
+            handle.close()
+    n_flagged = int(np.sum(outlier))
+    wrote = f"; wrote {args.out}" if args.out else ""
+    print(f"{n_flagged} of {len(scores)} inputs flagged ({n_flagged / len(scores):.1%}) at "
+          f"contamination {det.contamination_:.4g} (threshold offset_ {det.offset_:.6g})"
+          f"{wrote}", file=sys.stderr)
+    return 0
+
+
+def _out_format(out: str | None) -> str:
+    if out is None:
+        return "csv"
+    ext = Path(out).suffix.lower()
+    if ext not in (".csv", ".tsv"):
+        raise ValueError(f"--out {out}: write a .csv or .tsv file (a text column holds the "
+                         "top features or steps)")
+    return ext[1:]
+
+
+def _trained_analyzer(det) -> str:
+    """How lines became sequences in training: a SequenceModel knows (symbol strings or
+    tokens); a SequenceAutoencoder's tokens were characters if they are all one long."""
+    model = det.model_
+    if det.kind_ == "sequence-model":
+        return "char" if getattr(model, "alphabet_", None) is not None else "word"
+    vocabulary = getattr(model, "vocabulary_", None)
+    if vocabulary is None:
+        return "char"
+    return "char" if all(len(t) == 1 for t in vocabulary.tokens) else "word"
+
+
+def _warn_unknown_tokens(det, X, spec: str) -> None:
+    vocabulary = getattr(det.model_, "vocabulary_", None)
+    if vocabulary is None:
+        return
+    share = vocabulary.oov_fraction(X)
+    if share > 0:
+        print(f"{share:.1%} of {spec}'s tokens are not in the model's vocabulary (scored as "
+              f"one unknown token)", file=sys.stderr)
+
+
+def _score_table(det, data: _Table):
+    """DATA's rows as the detector's model reads them (its feature names, when it has
+    them); a table of another width or other names is a one-line error."""
+    from .._errors import InputError
+
+    width = data.X.shape[1]
+    if width != det.n_features_in_:
+        raise InputError(f"{width} columns, the detector was trained on {det.n_features_in_}",
+                         path=data.spec)
+    names = getattr(det, "feature_names_in_", None)
+    if names is None:
+        return data.X
+    names = [str(n) for n in names]
+    if data.columns and list(data.columns) != names:
+        raise InputError(f"columns {_names(data.columns)} differ from the detector's "
+                         f"{_names(names)}", path=data.spec)
+    return frame(data.X, names)
