@@ -501,24 +501,29 @@ def score(args) -> int:
     header = ["index", "score", "p_value", "outlier"]
     if top is not None:
         header.append("top_features" if kind == "autoencoder" else "top_steps")
-    handle = sys.stdout if args.out is None else open(args.out, "w", newline="",  # noqa: SIM115
-                                                      encoding="utf-8")
-    try:
-        writer = csv.writer(handle, delimiter="\t" if out_format == "tsv" else ",",
-                            lineterminator="\n")
-        writer.writerow(header)
-        for i in range(len(scores)):
-            row = [i, f"{scores[i]:.7g}", f"{pvalues[i]:.6g}", int(outlier[i])]
-            writer.writerow(row if top is None else [*row, top[i]])
-    finally:
-        if handle is not sys.stdout:
-            handle.close()
+    rows = []
+    for i in range(len(scores)):
+        row = [i, f"{scores[i]:.7g}", f"{pvalues[i]:.6g}", int(outlier[i])]
+        rows.append(row if top is None else [*row, top[i]])
+    if args.out is None:
+        _write_rows(sys.stdout, out_format, header, rows)
+    else:
+        with open(args.out, "w", newline="", encoding="utf-8") as handle:
+            _write_rows(handle, out_format, header, rows)
     n_flagged = int(np.sum(outlier))
     wrote = f"; wrote {args.out}" if args.out else ""
     print(f"{n_flagged} of {len(scores)} inputs flagged ({n_flagged / len(scores):.1%}) at "
           f"contamination {det.contamination_:.4g} (threshold offset_ {det.offset_:.6g})"
           f"{wrote}", file=sys.stderr)
     return 0
+
+
+def _write_rows(handle, out_format: str, header: list[str], rows: list[list]) -> None:
+    """CSV or TSV by the csv module: a cell holding the delimiter or a quote is quoted."""
+    writer = csv.writer(handle, delimiter="\t" if out_format == "tsv" else ",",
+                        lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
 
 
 def _out_format(out: str | None) -> str:

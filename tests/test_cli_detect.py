@@ -1,0 +1,301 @@
+"""``hiddenstate detect fit|score``, run in-process: tables and symbol strings, the
+threshold moved at score time, the output columns, and bad input as one line."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+import pytest
+
+import hiddenstate
+from hiddenstate import AnomalyDetector
+from hiddenstate.cli import main
+from hiddenstate.datasets import make_embedded_reber, write_table
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+NAMES = ["a", "b", "sum", "diff", "double"]
+
+
+def _rows(n, rng):
+    """Five features on a 2-D plane (three are sums of the first two), a little noise."""
+    t = rng.uniform(-1, 1, (n, 2))
+    X = np.c_[t[:, 0], t[:, 1], t[:, 0] + t[:, 1], t[:, 0] - t[:, 1], 2 * t[:, 0]]
+    return (X + 0.02 * rng.normal(size=X.shape)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def tables(tmp_path_factory):
+    """``(dir, detector path, fit's stderr)``: normal.csv (300 rows), new.csv (8 normal rows,
+    then 2 with one feature broken: ``sum``, then ``double``), and a detector fitted on
+    normal.csv."""
+    d = tmp_path_factory.mktemp("detect")
+    rng = np.random.default_rng(0)
+    write_table(d / "normal.csv", _rows(300, rng), column_names=NAMES)
+    new = _rows(10, rng)
+    new[8, 2] += 2.0
+    new[9, 4] -= 3.0
+    write_table(d / "new.csv", new, column_names=NAMES)
+    det = d / "det.safetensors"
+    err = io.StringIO()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("sys.stderr", err)
+        assert main(["detect", "fit", str(d / "normal.csv"), "--n-components", "2",
+                     "--activation", "linear", "--max-iter", "60", "--random-state", "0",
+                     "--contamination", "0.05", "--out", str(det)]) == 0
+    return d, det, err.getvalue()
+
+
+def _csv(text, delimiter=","):
+    return list(csv.reader(io.StringIO(text), delimiter=delimiter))
+
+
+def test_fit_writes_a_detector_and_says_what_it_did(tables):
+    d, det_path, err = tables
+    det = hiddenstate.load(det_path)
+    assert isinstance(det, AnomalyDetector) and det.kind_ == "autoencoder"
+    assert det.model_.n_components == 2 and det.model_.activation == "linear"
+    assert det.model_.random_state == 0 and det.random_state == 0  # one seed for both
+    assert det.contamination == 0.05 and det.calibration_scores_.size == 60
+    assert list(det.feature_names_in_) == NAMES
+    assert "240 inputs to train, 60 to calibrate (held out)" in err
+    assert "contamination_ 0.05 (as asked)" in err and f"offset_ {det.offset_:.6g}" in err
+    assert "of the calibration inputs flagged" in err and f"wrote {det_path}" in err
+
+
+def test_score_round_trip_columns_and_explanations(tables, capsys):
+    d, det_path, _ = tables
+    capsys.readouterr()
+    assert main(["detect", "score", str(det_path), str(d / "new.csv")]) == 0
+    out, err = capsys.readouterr()
+    rows = _csv(out)
+    assert rows[0] == ["index", "score", "p_value", "outlier", "top_features"]
+    assert [int(r[0]) for r in rows[1:]] == list(range(10))
+    det = hiddenstate.load(det_path)
+    X = hiddenstate.datasets.read_table(d / "new.csv")[0]
+    import pandas as pd
+
+    X = pd.DataFrame(X, columns=NAMES)
+    np.testing.assert_allclose([float(r[1]) for r in rows[1:]], det.score_samples(X),
+                               rtol=1e-5)
+    np.testing.assert_allclose([float(r[2]) for r in rows[1:]], det.pvalues(X), rtol=1e-5)
+    assert [int(r[3]) for r in rows[1:]] == list((det.predict(X) == -1).astype(int))
+    assert [r[4] for r in rows[1:]] == det.explain(X, top=3).to_strings()
+    # the broken features are flagged, and named first
+    assert rows[9][3] == "1" and rows[9][4].startswith("sum=")
+    assert rows[10][3] == "1" and rows[10][4].startswith("double=")
+    assert all(len(r[4].split("; ")) == 3 for r in rows[1:])
+    flagged = sum(int(r[3]) for r in rows[1:])
+    assert f"{flagged} of 10 inputs flagged" in err and "contamination 0.05" in err
+
+    # a .tsv file, one feature named, and the threshold moved without refitting
+    tsv = d / "scores.tsv"
+    assert main(["detect", "score", str(det_path), str(d / "new.csv"), "--top", "1",
+                 "--contamination", "0.5", "--out", str(tsv)]) == 0
+    out, err = capsys.readouterr()
+    assert out == "" and f"wrote {tsv}" in err and "contamination 0.5" in err
+    moved = _csv(tsv.read_text(), "\t")
+    assert [r[1:3] for r in moved] == [r[1:3] for r in rows]  # same scores and p-values
+    assert all(";" not in r[4] for r in moved[1:])
+    det.set_params(contamination=0.5)
+    assert [int(r[3]) for r in moved[1:]] == list((det.predict(X) == -1).astype(int))
+    assert sum(int(r[3]) for r in moved[1:]) > flagged
+    assert hiddenstate.load(det_path).contamination == 0.05  # the file is unchanged
+
+    assert main(["detect", "score", str(det_path), str(d / "new.csv"), "--top", "0"]) == 0
+    assert _csv(capsys.readouterr().out)[0] == ["index", "score", "p_value", "outlier"]
+
+
+def test_explanations_with_commas_and_quotes_stay_one_column(tmp_path, capsys):
+    """Text cells are written by the csv module: a token holding a comma or a quote is
+    quoted, so every row keeps five columns."""
+    from hiddenstate.cli.detect import _write_rows
+
+    buf = io.StringIO()
+    _write_rows(buf, "csv", ["index", "top_steps"], [[0, 'a,b="c"; d=1']])
+    assert _csv(buf.getvalue()) == [["index", "top_steps"], ["0", 'a,b="c"; d=1']]
+
+
+def test_help_shows_the_chosen_models_options(capsys):
+    assert main(["detect", "fit", "--model", "sequence-model", "--help"]) == 0
+    text = capsys.readouterr().out
+    assert "SequenceModel settings" in text and "--cell" in text and "--alphabet" in text
+    assert "--contamination" in text and "--analyzer" in text and "--tied" not in text
+    assert main(["detect", "fit", "--help"]) == 0
+    text = capsys.readouterr().out
+    assert "Autoencoder settings" in text and "--tied" in text and "--cell" not in text
+    assert "embedded-reber" in text and "--model sequence-model --help" in text
+    assert main(["detect", "score", "--help"]) == 0
+    assert "p_value" in capsys.readouterr().out
+
+
+# -- bad input: one line, exit status 2 ------------------------------------------------------
+
+
+def _error(argv, capsys) -> str:
+    capsys.readouterr()
+    assert main(argv) == 2, argv
+    err = capsys.readouterr().err
+    assert err.startswith("hiddenstate: error: ") and err.count("\n") == 1, err
+    return err
+
+
+def test_bad_input_is_one_clear_line(tables, tmp_path, capsys):
+    d, det_path, _ = tables
+    normal, new = str(d / "normal.csv"), str(d / "new.csv")
+    out = str(tmp_path / "never.safetensors")
+    # a model file that is not a detector
+    ae = tmp_path / "ae.safetensors"
+    hiddenstate.load(det_path).model_.save(ae)
+    err = _error(["detect", "score", str(ae), new], capsys)
+    assert "ae.safetensors: holds a" in err and "not an AnomalyDetector" in err
+    # data of another width, or other names
+    write_table(tmp_path / "narrow.csv", np.zeros((3, 2)), column_names=["a", "b"])
+    err = _error(["detect", "score", str(det_path), str(tmp_path / "narrow.csv")], capsys)
+    assert "narrow.csv: 2 columns, the detector was trained on 5" in err
+    write_table(tmp_path / "renamed.csv", np.zeros((3, 5)), column_names=list("vwxyz"))
+    err = _error(["detect", "score", str(det_path), str(tmp_path / "renamed.csv")], capsys)
+    assert "columns v, w, x, y, z differ from the detector's a, b, sum, diff, double" in err
+    err = _error(["detect", "fit", normal, "--calibration", str(tmp_path / "narrow.csv"),
+                  "--out", out], capsys)
+    assert "narrow.csv: 2 columns, DATA" in err
+    # contamination outside (0, 0.5]
+    for bad in ("0", "0.7", "-0.1", "lots"):
+        assert "argument --contamination" in _error(
+            ["detect", "score", str(det_path), new, "--contamination", bad], capsys)
+        assert "argument --contamination" in _error(
+            ["detect", "fit", normal, "--contamination", bad, "--out", out], capsys)
+    # too few calibration inputs for the rate: said before training, with the count needed
+    err = _error(["detect", "fit", normal, "--contamination", "0.01", "--out", out], capsys)
+    assert "--contamination 0.01 needs at least 99 calibration inputs" in err
+    assert "holds out 60" in err and "--contamination 0.0164 or more" in err
+    err = _error(["detect", "score", str(det_path), new, "--contamination", "0.001"], capsys)
+    assert "needs at least 999 calibration inputs" in err
+    assert "this detector has 60: use --contamination 0.0164 or more" in err
+    write_table(tmp_path / "tiny.csv", np.zeros((2, 5)), column_names=NAMES)
+    assert "2 inputs are too few" in _error(
+        ["detect", "fit", str(tmp_path / "tiny.csv"), "--out", out], capsys)
+    # missing files
+    assert "missing.csv: no such file" in _error(
+        ["detect", "score", str(det_path), str(tmp_path / "missing.csv")], capsys)
+    assert "missing.safetensors" in _error(
+        ["detect", "score", str(tmp_path / "missing.safetensors"), new], capsys)
+    assert "missing.csv: no such file" in _error(
+        ["detect", "fit", str(tmp_path / "missing.csv"), "--out", out], capsys)
+    assert "missing.csv: no such file" in _error(
+        ["detect", "fit", normal, "--calibration", str(tmp_path / "missing.csv"),
+         "--out", out], capsys)
+    # settings of another model, or for sequences, are refused by name
+    assert "--cell is a setting of --model sequence-ae or sequence-model, not of --model " \
+           "autoencoder" in _error(["detect", "fit", normal, "--cell", "gru", "--out", out],
+                                   capsys)
+    assert "--alphabet is a setting of --model sequence-model" in _error(
+        ["detect", "fit", normal, "--model", "sequence-ae", "--alphabet", "ab", "--out", out],
+        capsys)
+    assert "--analyzer is for sequences" in _error(
+        ["detect", "score", str(det_path), new, "--analyzer", "word"], capsys)
+    assert "--out" in _error(["detect", "score", str(det_path), new, "--out",
+                              str(tmp_path / "s.npy")], capsys)
+    assert not (tmp_path / "never.safetensors").exists()
+
+
+def test_sequence_files_are_checked_before_training(tmp_path, capsys):
+    out = str(tmp_path / "never.safetensors")
+    (tmp_path / "blank.txt").write_text("BTSXSE\n\nBTXSE\n")
+    assert "blank.txt, line 2: blank line" in _error(
+        ["detect", "fit", str(tmp_path / "blank.txt"), "--model", "sequence-model",
+         "--out", out], capsys)
+    (tmp_path / "seq.txt").write_text("BTSXSE\nBPVVE\n" * 20)
+    (tmp_path / "cal.txt").write_text("BTSXSE\nBTZXSE\n")
+    assert "cal.txt, line 2, column 3: symbol 'Z' is not in the alphabet" in _error(
+        ["detect", "fit", str(tmp_path / "seq.txt"), "--model", "sequence-model",
+         "--calibration", str(tmp_path / "cal.txt"), "--out", out], capsys)
+    assert "line 1, column 2: symbol 'T' is not in the alphabet 'BPSVXE'" in _error(
+        ["detect", "fit", str(tmp_path / "seq.txt"), "--model", "sequence-model",
+         "--alphabet", "BPSVXE", "--out", out], capsys)
+    assert "--n-strings is for the built-in embedded-reber data" in _error(
+        ["detect", "fit", str(tmp_path / "seq.txt"), "--model", "sequence-model",
+         "--n-strings", "5", "--out", out], capsys)
+    assert "embedded-reber is sequence data" in _error(
+        ["detect", "fit", "embedded-reber", "--out", out], capsys)
+
+
+# -- symbol strings --------------------------------------------------------------------------
+
+
+def test_sequence_model_on_symbol_strings(tmp_path, capsys):
+    strings = make_embedded_reber(200, np.random.default_rng(0))
+    (tmp_path / "reber.txt").write_text("\n".join(strings) + "\n")
+    fresh = make_embedded_reber(3, np.random.default_rng(1))
+    local = fresh[0][:5] + "E" + fresh[0][6:]  # an E inside the string: a local violation
+    (tmp_path / "new.txt").write_text("\n".join([*fresh, local]) + "\n")
+    det_path = tmp_path / "seq.safetensors"
+    capsys.readouterr()
+    assert main(["detect", "fit", str(tmp_path / "reber.txt"), "--model", "sequence-model",
+                 "--max-iter", "1", "--hidden-size", "8", "--random-state", "0",
+                 "--calibration-fraction", "0.25", "--out", str(det_path)]) == 0
+    err = capsys.readouterr().err
+    assert "150 inputs to train, 50 to calibrate" in err
+    assert "contamination_ 0.01961 (auto: 1/(50+1)" in err
+    det = hiddenstate.load(det_path)
+    assert det.kind_ == "sequence-model" and det.model_.hidden_size == 8
+    assert det.model_.alphabet_ == "BEPSTVX"
+
+    assert main(["detect", "score", str(det_path), str(tmp_path / "new.txt"), "--top", "2",
+                 "--contamination", "0.1"]) == 0
+    out, err = capsys.readouterr()
+    rows = _csv(out)
+    assert rows[0] == ["index", "score", "p_value", "outlier", "top_steps"]
+    assert len(rows) == 5 and "of 4 inputs flagged" in err and "contamination 0.1" in err
+    lines = [*fresh, local]
+    for r, s in zip(rows[1:], lines, strict=True):
+        for step in r[4].split("; "):
+            pos, _, rest = step.partition(":")
+            symbol, _, value = rest.partition("=")
+            assert s[int(pos)] == symbol and float(value) > 0  # the symbol at that step
+    np.testing.assert_allclose([float(r[1]) for r in rows[1:]], det.score_samples(lines),
+                               rtol=1e-5)
+
+    # a symbol the model never saw, named by file, line and column
+    (tmp_path / "bad.txt").write_text("BTSXSE\nBTZXSE\n")
+    assert "bad.txt, line 2, column 3: symbol 'Z' is not in the alphabet 'BEPSTVX'" in _error(
+        ["detect", "score", str(det_path), str(tmp_path / "bad.txt")], capsys)
+    # the built-in strings, fresh ones by default
+    assert main(["detect", "score", str(det_path), "embedded-reber", "--n-strings", "30",
+                 "--top", "0"]) == 0
+    assert len(_csv(capsys.readouterr().out)) == 31
+
+
+@pytest.mark.slow
+def test_sequence_autoencoder_and_word_tokens(tmp_path, capsys):
+    """A sequence-ae reads each character as a token (scored back the same way, inferred
+    from its vocabulary); a word-level language model counts unknown words."""
+    strings = make_embedded_reber(120, np.random.default_rng(0))
+    (tmp_path / "reber.txt").write_text("\n".join(strings) + "\n")
+    det_path = tmp_path / "sae.safetensors"
+    assert main(["detect", "fit", str(tmp_path / "reber.txt"), "--model", "sequence-ae",
+                 "--n-components", "4", "--max-iter", "1", "--random-state", "0",
+                 "--out", str(det_path)]) == 0
+    capsys.readouterr()
+    assert main(["detect", "score", str(det_path), str(tmp_path / "reber.txt"),
+                 "--top", "1"]) == 0
+    rows = _csv(capsys.readouterr().out)
+    assert len(rows) == 121 and rows[0][-1] == "top_steps"
+    det = hiddenstate.load(det_path)
+    np.testing.assert_allclose([float(r[1]) for r in rows[1:]],
+                               det.score_samples([list(s) for s in strings]), rtol=1e-5)
+
+    sentences = ["the cat sat on the mat", "a dog ran in the park"] * 40
+    (tmp_path / "words.txt").write_text("\n".join(sentences) + "\n")
+    (tmp_path / "new.txt").write_text("the cat sat on the mat\nthe zebra sat on the mat\n")
+    lm = tmp_path / "lm.safetensors"
+    assert main(["detect", "fit", str(tmp_path / "words.txt"), "--model", "sequence-model",
+                 "--analyzer", "word", "--hidden-size", "8", "--max-iter", "2",
+                 "--out", str(lm)]) == 0
+    capsys.readouterr()
+    assert main(["detect", "score", str(lm), str(tmp_path / "new.txt"), "--top", "1"]) == 0
+    out, err = capsys.readouterr()
+    rows = _csv(out)
+    assert rows[2][4].startswith("1:zebra=") and "not in the model's vocabulary" in err
