@@ -1,5 +1,6 @@
 """Pure Equinox modules: one example in, one out; no training, no numpy RNG."""
 
+from .._compilation_cache import enable as _enable_compilation_cache
 from ._activations import ACTIVATIONS, activation
 from ._autoencoder import AutoencoderNet
 from ._cells import (
@@ -22,6 +23,8 @@ from ._recurrent_ae import (
 )
 from ._recursive import RecursiveAutoencoderNet, Tree
 from ._sequence import SequenceNet
+
+_enable_compilation_cache()  # before anything compiles (see hiddenstate._compilation_cache)
 
 __all__ = [
     "ACTIVATIONS",
