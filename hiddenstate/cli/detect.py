@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import math
 import sys
 import time
 from pathlib import Path
@@ -408,10 +409,15 @@ def fit(args) -> int:
     det.fit(X, calibration=calibration, **fit_params)
     seconds = time.perf_counter() - t0
     det.save(args.out)
+    n = det.calibration_scores_.size
     flagged = float(np.mean(det.calibration_scores_ < det.offset_))
+    # A new normal input's rank among the n + 1 is uniform: it is flagged with probability
+    # floor(alpha (n + 1)) / (n + 1), at most alpha.
+    expected = math.floor(det.contamination_ * (n + 1) + 1e-9) / (n + 1)
     print(f"contamination_ {det.contamination_:.4g} ({_rate_note(det)}); threshold offset_ "
-          f"{det.offset_:.6g} (aggregate {det.aggregate}); {flagged:.1%} of the calibration "
-          f"inputs flagged; {seconds:.1f} s; wrote {args.out}", file=sys.stderr)
+          f"{det.offset_:.6g} (aggregate {det.aggregate}); false alarms expected on normal "
+          f"inputs {expected:.2%}; calibration inputs flagged {flagged:.1%}; {seconds:.1f} s; "
+          f"wrote {args.out}", file=sys.stderr)
     return 0
 
 
@@ -424,8 +430,6 @@ def _too_few(rate: float, n_cal: int) -> str:
 
 def _smallest_rate(n_cal: int) -> str:
     """The smallest contamination ``n_cal`` calibration inputs allow, rounded up."""
-    import math
-
     return f"{math.ceil(1e4 / (n_cal + 1)) / 1e4:g}"
 
 
