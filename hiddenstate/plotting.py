@@ -1,4 +1,5 @@
-"""Figures as PNG: the seed's donut plot, feature tiles, reconstructions, curves, heatmaps.
+"""Figures as PNG: the seed's donut plot, feature tiles, reconstructions, curves, heatmaps,
+ROC curves and per-pixel error explanations.
 
 Every function takes numpy arrays, returns a :class:`matplotlib.figure.Figure`
 built without pyplot (so no global state and no display is needed), and, when
@@ -21,6 +22,8 @@ __all__ = [
     "learning_curves",
     "heatmap",
     "bar_chart",
+    "roc_curves",
+    "error_explanation",
     "save",
 ]
 
@@ -368,4 +371,109 @@ def bar_chart(values: dict, *, path=None, title=None, ylabel=None, logy=False):
         ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
+    return save(fig, path)
+
+
+def roc_curves(panels: dict, *, path=None, title=None, ncols=None):
+    """ROC curves, one axes per panel, one line per detector, and the chance diagonal.
+
+    Parameters
+    ----------
+    panels : dict of str to dict of str to (fpr, tpr)
+        Panel title -> {legend label -> (false-positive rates, true-positive rates)},
+        each pair of equal-length 1-D arrays in [0, 1] (e.g. from
+        ``sklearn.metrics.roc_curve``); put the AUC in the label if it should be shown.
+    path : str or os.PathLike, optional
+        Where to write the PNG.
+    title : str, optional
+        Figure title.
+    ncols : int, optional
+        Panels per row (default: all in one row, at most 3).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if not panels:
+        raise ValueError("roc_curves needs at least one panel")
+    for name, curves in panels.items():
+        for label, (fpr, tpr) in curves.items():
+            fpr, tpr = np.asarray(fpr, float), np.asarray(tpr, float)
+            if fpr.ndim != 1 or fpr.shape != tpr.shape or fpr.size == 0:
+                raise ValueError(f"panel {name!r}, curve {label!r}: fpr and tpr must be equal, "
+                                 f"non-empty 1-D arrays; got {fpr.shape} and {tpr.shape}")
+    n = len(panels)
+    ncols = max(1, min(int(ncols or min(n, 3)), n))
+    nrows = math.ceil(n / ncols)
+    fig = _figure((4.2 * ncols, 4.0 * nrows))
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
+    for ax, (name, curves) in zip(axes, panels.items(), strict=False):
+        ax.plot([0, 1], [0, 1], color="0.6", lw=0.8, ls=":")
+        for label, (fpr, tpr) in curves.items():
+            ax.plot(np.asarray(fpr, float), np.asarray(tpr, float), lw=1.3, label=label)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.01)
+        ax.set_aspect("equal")
+        ax.set_xlabel("false-positive rate")
+        ax.set_ylabel("true-positive rate")
+        ax.set_title(name, fontsize=10)
+        ax.grid(alpha=0.3)
+        if curves:
+            ax.legend(fontsize=7, loc="lower right")
+    for ax in axes[n:]:
+        ax.set_axis_off()
+    if title:
+        fig.suptitle(title)
+    return save(fig, path)
+
+
+def error_explanation(image, reconstruction, errors, *, image_shape=None, path=None,
+                      title=None, captions=None, marks=None):
+    """One input beside its reconstruction and the per-feature error as a heat map.
+
+    Parameters
+    ----------
+    image, reconstruction, errors : (n_features,) arrays
+        The input, the model's reconstruction of it, and each feature's error term
+        (e.g. ``AnomalyDetector.explain(x).per_item[0]``).
+    image_shape : (h, w), optional
+        Default: square.
+    path : str or os.PathLike, optional
+        Where to write the PNG.
+    title : str, optional
+        Figure title.
+    captions : sequence of 3 str, optional
+        Titles of the three panels.
+    marks : sequence of int, optional
+        Feature indices to circle on the error map (e.g. the top features of ``explain``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    a, b, e = (np.asarray(v, float).reshape(-1) for v in (image, reconstruction, errors))
+    if not a.size or a.shape != b.shape or a.shape != e.shape:
+        raise ValueError(f"image, reconstruction and errors must be equal, non-empty vectors; "
+                         f"got {a.shape}, {b.shape} and {e.shape}")
+    shape = _image_shape(a.size, image_shape)
+    captions = list(captions or ("input", "reconstruction", "error per feature"))
+    if len(captions) != 3:
+        raise ValueError(f"captions must be 3 strings, got {len(captions)}")
+    vmin, vmax = min(0.0, float(a.min())), max(1.0, float(a.max()))
+    fig = _figure((9.6, 3.6))
+    axes = fig.subplots(1, 3)
+    for ax, img, cap in ((axes[0], a, captions[0]), (axes[1], b, captions[1])):
+        ax.imshow(img.reshape(shape), cmap="gray", vmin=vmin, vmax=vmax,
+                  interpolation="nearest")
+        ax.set_title(cap, fontsize=10)
+        ax.set_axis_off()
+    im = axes[2].imshow(e.reshape(shape), cmap="inferno", interpolation="nearest")
+    axes[2].set_title(captions[2], fontsize=10)
+    axes[2].set_axis_off()
+    if marks is not None:
+        rows, cols = np.divmod(np.asarray(list(marks), int), shape[1])
+        axes[2].scatter(cols, rows, s=60, facecolors="none", edgecolors="cyan", linewidths=1.2)
+    fig.colorbar(im, ax=axes[2], fraction=0.046)
+    if title:
+        fig.suptitle(title)
     return save(fig, path)
