@@ -34,6 +34,8 @@ QUICK = {
     "sentiment": {"folds": 0},
     "sentence-models": {"folds": 0, "rae_epochs": 2, "learning_rate": (0.01,), "epochs": 3,
                         "lm_epochs": 1, "sa_epochs": 1, "check_targets": False},
+    "anomaly": {"mnist": False, "reber_train": 1000, "reber_calibration": 200, "reber_test": 300,
+                "sa_train": 0, "check_targets": False},
 }
 
 
@@ -66,8 +68,11 @@ def test_quick_config_differs_from_full_only_where_intended(name):
 @pytest.mark.parametrize("name", EXPERIMENT_NAMES)
 def test_run_takes_only_the_config(name):
     exp = EXPERIMENTS[name]
-    params = list(inspect.signature(exp.run).parameters)
-    assert params == ["config", "out_dir"] + (["data_dir"] if exp.needs_data else [])
+    params = inspect.signature(exp.run).parameters
+    assert list(params) == ["config", "out_dir"] + (
+        ["data_dir"] if exp.needs_data or exp.uses_data else [])
+    if exp.uses_data:  # runs without data too
+        assert params["data_dir"].default is None and exp.available(None)
 
 
 def _text(value) -> str:

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 __all__ = ["EXPERIMENTS", "EXPERIMENT_NAMES", "Experiment", "reproduce", "resolved_configs"]
 
 _REGISTRY = {"EXPERIMENTS", "Experiment", "reproduce", "resolved_configs"}
-_MODULES = {"digits", "donut", "embedded_reber", "mnist", "reber", "recurrent_ae",
+_MODULES = {"anomaly", "digits", "donut", "embedded_reber", "mnist", "reber", "recurrent_ae",
             "scan_exercise", "sentence_models", "sentiment"}
 
 

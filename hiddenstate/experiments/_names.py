@@ -18,4 +18,5 @@ EXPERIMENT_NAMES: tuple[str, ...] = (
     "recurrent-ae",
     "sentiment",
     "sentence-models",
+    "anomaly",
 )

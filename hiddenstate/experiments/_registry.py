@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from . import (
+    anomaly,
     digits,
     donut,
     embedded_reber,
@@ -27,8 +28,10 @@ __all__ = ["EXPERIMENTS", "Experiment", "reproduce", "resolved_configs"]
 class Experiment:
     """A named experiment: how to run it and whether it can run with the data at hand.
 
-    ``run(config, out_dir)``, plus ``data_dir=`` when ``needs_data``; ``config``
-    is the Config class (``config()`` the full run, ``config.quick()`` the quick one).
+    ``run(config, out_dir)``, plus ``data_dir=`` when ``needs_data`` or ``uses_data``
+    (an experiment that runs without data and does more with it: ``data_dir`` may be
+    None); ``config`` is the Config class (``config()`` the full run, ``config.quick()``
+    the quick one).
     """
 
     name: str
@@ -36,6 +39,7 @@ class Experiment:
     run: Callable
     config: type
     needs_data: bool = False
+    uses_data: bool = False
     available: Callable[[Path | None], bool] = lambda data_dir: True
 
 
@@ -56,6 +60,8 @@ EXPERIMENTS: dict[str, Experiment] = {
     "sentence-models": Experiment("sentence-models", sentence_models.TITLE, sentence_models.run,
                                   sentence_models.Config, needs_data=True,
                                   available=sentence_models.available),
+    "anomaly": Experiment("anomaly", anomaly.TITLE, anomaly.run, anomaly.Config, uses_data=True,
+                          available=anomaly.available),
 }
 
 
@@ -126,7 +132,7 @@ def reproduce(
             if on_skip:
                 on_skip(exp.name, reason)
             continue
-        kwargs = {"data_dir": data_dir} if exp.needs_data else {}
+        kwargs = {"data_dir": data_dir} if exp.needs_data or exp.uses_data else {}
         result = exp.run(configs[name], Path(out_dir), **kwargs)
         results.append(result)
         if on_result:
