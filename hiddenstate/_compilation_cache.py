@@ -88,9 +88,26 @@ def enable() -> str | None:
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     try:
         import filelock  # noqa: F401  (JAX locks the folder and evicts with it)
-
-        jax.config.update("jax_compilation_cache_max_size", MAX_BYTES)
     except ImportError:
         pass
+    else:
+        _add_missing_access_times(path)
+        jax.config.update("jax_compilation_cache_max_size", MAX_BYTES)
     _state["dir"] = str(path)
     return str(path)
+
+
+def _add_missing_access_times(path: Path) -> None:
+    """Give every entry an access-time file. Entries written without a size bound (by
+    JAX with its defaults, or an older hiddenstate) have none, and JAX's eviction then
+    fails on each write with a warning; now they count as just used."""
+    import time
+
+    stamp = time.time_ns().to_bytes(8, "little")
+    try:
+        for entry in path.glob("*-cache"):
+            atime = entry.with_name(entry.name[: -len("-cache")] + "-atime")
+            if not atime.exists():
+                atime.write_bytes(stamp)
+    except OSError:
+        pass  # a folder we cannot repair still works for reading

@@ -233,6 +233,12 @@ def test_sequence_autoencoder_and_real_valued_next_step():
         det.score_samples([np.zeros((1, 2), np.float32)])
 
 
+def test_a_symbol_seen_only_in_the_calibration_part_is_in_the_alphabet():
+    det = AnomalyDetector(SequenceModel(hidden_size=4, max_iter=1, random_state=0),
+                          random_state=3).fit(["ABAB"] * 40 + ["ABCA"])
+    assert det.model_.alphabet_ == "ABC"
+
+
 def test_token_sequences_explain_names_tokens():
     docs = [["the", "cat", "sat"], ["the", "dog", "sat"], ["a", "cat", "ran"]] * 30
     det = AnomalyDetector(SequenceModel(hidden_size=8, embedding_dim=4, max_iter=2,
@@ -318,8 +324,13 @@ def test_bad_input(rows_det, reber_det):
         det.score_samples(np.zeros((3, 4)))
     with pytest.raises(InputError, match="symbol 'Z' is not in the alphabet"):
         reber_det[0].score_samples(["BTZE"])
-    with pytest.raises(InputError, match="calibration data: .*symbol 'Q'"):
+    with pytest.raises(InputError, match="calibration data, sequence 0, column 3: symbol 'Q'"
+                       ) as info:
         AnomalyDetector(reber_det[0].model_, prefit=True).fit(["BTQE"] * 30)
+    assert (info.value.index, info.value.column) == (0, 3)
+    with pytest.raises(ValueError, match="needs at least 99 calibration inputs .*not 6"):
+        # refused before any training
+        AnomalyDetector(SequenceModel(max_iter=10**6), contamination=0.01).fit(["BTE"] * 30)
     with pytest.raises(ValueError, match="fit parameters .*alphabet.* would be ignored"):
         AnomalyDetector(reber_det[0].model_, prefit=True).fit(["BTE"] * 30, alphabet="BTE")
     with pytest.raises(ValueError, match="top must be a positive integer"):

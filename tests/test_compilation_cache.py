@@ -58,3 +58,23 @@ def test_off_and_jax_settings_are_respected(tmp_path):
     assert _run({"JAX_COMPILATION_CACHE_DIR": str(own), cc.ENV: str(tmp_path / "x")}) \
         == str(own)
     assert not (tmp_path / "x").exists()
+
+
+def test_entries_without_access_times_are_repaired(tmp_path):
+    """A folder first filled without a size bound (JAX's defaults) holds entries without
+    access-time files; JAX's eviction would then warn on every write."""
+    folder = tmp_path / "cache"
+    out = subprocess.run([sys.executable, "-c", _FIT],
+                         env={**{k: v for k, v in os.environ.items() if not k.startswith("JAX_")},
+                              "JAX_COMPILATION_CACHE_DIR": str(folder),
+                              "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"},
+                         capture_output=True, text=True, timeout=300, check=True)
+    assert out.returncode == 0
+    entries = list(folder.glob("*-cache"))
+    assert entries and not list(folder.glob("*-atime"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_")}
+    env[cc.ENV] = str(folder)
+    out = subprocess.run([sys.executable, "-c", _FIT.replace("(2, max_iter", "(3, max_iter")],
+                         env=env, capture_output=True, text=True, timeout=300, check=True)
+    assert "Error writing persistent compilation cache" not in out.stderr
+    assert len(list(folder.glob("*-atime"))) == len(list(folder.glob("*-cache")))

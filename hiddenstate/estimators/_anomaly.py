@@ -207,6 +207,22 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         n = self._count(X, "X")
         if kind == "autoencoder" and not hasattr(X, "iloc"):
             X = np.asarray(X)  # array-likes that cannot be indexed by rows
+        # The calibration set's size is known before training: check it first.
+        if calibration is not None:
+            n_cal = self._count(calibration, "calibration")
+        elif self.prefit:
+            n_cal = n
+        else:
+            n_cal = int(round(float(self.calibration_fraction) * n))
+        if n_cal >= 1:
+            self._rate(n_cal)
+        if (kind == "sequence-model" and "alphabet" not in fit_params and not self.prefit
+                and isinstance(X[0], str)):
+            # The alphabet of all the data, calibration included: a symbol seen only in the
+            # held-out part must not make calibration fail.
+            symbols = "".join(X) + ("".join(calibration) if calibration is not None
+                                    and isinstance(calibration[0], str) else "")
+            fit_params["alphabet"] = "".join(sorted(set(symbols)))
         if self.prefit:
             check_is_fitted(base, msg="prefit=True needs a fitted model; this "
                                       "%(name)s is not fitted yet")
@@ -217,7 +233,6 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         else:
             model = clone(base)
             if calibration is None:
-                n_cal = int(round(float(self.calibration_fraction) * n))
                 if n_cal < 1 or n - n_cal < 1:
                     raise InputError(
                         f"n_samples={n}: too few to hold out calibration_fraction="
@@ -237,8 +252,15 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         self._count(cal, "calibration")
         try:
             scores = self._scores(cal)
-        except (InputError, ValueError) as exc:
-            raise type(exc)(f"calibration data: {exc}") from None
+        except InputError as exc:  # keep where it is wrong, say which data
+            if exc.path is None:  # "calibration data, sequence 3, column 2: ..."
+                raise InputError(exc.message, path="calibration data", line=exc.line,
+                                 column=exc.column, row=exc.row, index=exc.index) from None
+            raise InputError(f"calibration data: {exc.message}", path=exc.path,
+                             line=exc.line, column=exc.column, row=exc.row,
+                             index=exc.index) from None
+        except ValueError as exc:
+            raise ValueError(f"calibration data: {exc}") from None
         if not np.all(np.isfinite(scores)):
             raise InputError("calibration data: the model's scores are not finite "
                              "(did training diverge?)")
@@ -311,8 +333,10 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         self._count(X, "X")
         return self._scores(X)
 
-    def _rate(self) -> float:
-        n = self.calibration_scores_.size
+    def _rate(self, n: int | None = None) -> float:
+        """The false-alarm rate in effect with ``n`` calibration inputs (default: the
+        fitted ones); ValueError if ``n`` is too few for ``contamination``."""
+        n = self.calibration_scores_.size if n is None else int(n)
         if self.contamination == "auto":
             return max(AUTO_RATE, 1.0 / (n + 1))
         rate = float(self.contamination)
@@ -322,7 +346,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         if n < need:
             raise ValueError(
                 f"contamination={rate:g} needs at least {need} calibration inputs (with n "
-                f"of them the smallest p-value is 1/(n+1)); this detector has {n}: give "
+                f"of them the smallest p-value is 1/(n+1)), not {n}: give "
                 f"more data, a larger calibration_fraction or calibration=, or a larger "
                 f"contamination (at least {1 / (n + 1):.3g})")
         return rate
