@@ -400,7 +400,8 @@ def load_model(path, cls):
 
     model = load(path)
     if not isinstance(model, cls):
-        article = "an" if cls.__name__[0] in "AEIOU" else "a"
-        raise ModelFileError(f"{path}: holds a {type(model).__name__}, "
-                             f"not {article} {cls.__name__}")
+        def a(name: str) -> str:
+            return f"{'an' if name[0] in 'AEIOU' else 'a'} {name}"
+
+        raise ModelFileError(f"{path}: holds {a(type(model).__name__)}, not {a(cls.__name__)}")
     return model
