@@ -14,7 +14,9 @@ from .. import plotting
 from ..report import ExperimentResult, ResultRow
 from ._common import Timer, figure_path, quiet
 
-__all__ = ["Config", "NGramModel", "available", "run", "BASELINES", "PUBLISHED_MNIST"]
+__all__ = ["Config", "NGramModel", "available", "run", "BASELINES", "PUBLISHED_MNIST",
+           "cancer_data", "cancer_detector", "false_alarms", "mnist_autoencoder",
+           "mnist_detector", "mnist_splits", "reber_sets"]
 
 NAME = "anomaly"
 TITLE = ("Anomaly detection: AnomalyDetector vs scikit-learn on one-class MNIST and breast "
@@ -193,7 +195,7 @@ class _PCAScorer:
         return -np.mean((np.asarray(X, np.float64) - R) ** 2, axis=1)
 
 
-def _false_alarms(det, X_normal) -> dict[float, float]:
+def false_alarms(det, X_normal) -> dict[float, float]:
     """The share of normal rows flagged at contamination 0.01 and 0.05 (the threshold moves
     without retraining); the detector is left at its own setting."""
     own = det.contamination
@@ -218,6 +220,16 @@ def mnist_autoencoder(config: Config, *, denoising: bool):
                        **noise)
 
 
+def mnist_detector(config: Config, digit: int, *, denoising: bool = False):
+    """The (unfitted) detector of one digit: its Autoencoder, ``calibration_fraction`` of the
+    training images held out for calibration."""
+    from ..estimators import AnomalyDetector
+
+    return AnomalyDetector(mnist_autoencoder(config, denoising=denoising),
+                           calibration_fraction=float(config.calibration_fraction),
+                           random_state=int(config.random_state) + int(digit))
+
+
 def mnist_splits(y: np.ndarray, config: Config):
     """Per digit ``(train, test)`` image indices; the test labels are ``y[test] != d``."""
     rng = np.random.default_rng(config.random_state)
@@ -236,8 +248,6 @@ def mnist_splits(y: np.ndarray, config: Config):
 
 
 def _mnist(config: Config, X, y, out_dir: Path, say) -> dict:
-    from ..estimators import AnomalyDetector
-
     splits = mnist_splits(y, config)
     k = int(config.mnist_hidden[-1])
     methods = ("ae", "dae", *BASELINES)
@@ -253,9 +263,7 @@ def _mnist(config: Config, X, y, out_dir: Path, say) -> dict:
         for m in methods:
             with Timer() as t:
                 if m in ("ae", "dae"):
-                    det = AnomalyDetector(mnist_autoencoder(config, denoising=m == "dae"),
-                                          calibration_fraction=float(config.calibration_fraction),
-                                          random_state=int(config.random_state) + d)
+                    det = mnist_detector(config, d, denoising=m == "dae")
                     with quiet():
                         det.fit(X_tr)
                 else:
@@ -265,7 +273,7 @@ def _mnist(config: Config, X, y, out_dir: Path, say) -> dict:
             auc[m].append(_auc(s[~anomalous], s[anomalous]))
             roc[m].append(_roc(s[~anomalous], s[anomalous]))
             if m in ("ae", "dae"):
-                fa[m].append(_false_alarms(det, X_te[~anomalous]))
+                fa[m].append(false_alarms(det, X_te[~anomalous]))
             if m == "ae" and d == int(config.mnist_example_digit):
                 example = _flagged_example(det, X_te, y[test], s, d)
         say(f"digit {d}: " + " ".join(f"{SHORT[m]} {auc[m][-1]:.3f}" for m in methods))
@@ -307,34 +315,44 @@ def _flagged_example(det, X_te, labels, scores, digit: int) -> dict:
 # -- breast cancer -----------------------------------------------------------------------------
 
 
-def _cancer(config: Config, out_dir: Path, say) -> dict:
+def cancer_data(config: Config, rng: np.random.Generator):
+    """``(X_train, X_benign_test, X_malignant)``, scaled by a StandardScaler fitted on the
+    benign training rows only (``cancer_test`` benign rows held out at random)."""
     from sklearn.datasets import load_breast_cancer
     from sklearn.preprocessing import StandardScaler
 
-    from ..estimators import AnomalyDetector, Autoencoder
-
     X, y = load_breast_cancer(return_X_y=True)
     X = X.astype(np.float32)
-    rng = np.random.default_rng(config.random_state)
     benign = rng.permutation(np.flatnonzero(y == 1))
     malignant = np.flatnonzero(y == 0)
     n_test = int(config.cancer_test)
     test_b, train = np.sort(benign[:n_test]), np.sort(benign[n_test:])
     scaler = StandardScaler().fit(X[train])
-    X_tr = scaler.transform(X[train]).astype(np.float32)
-    X_b = scaler.transform(X[test_b]).astype(np.float32)
-    X_m = scaler.transform(X[malignant]).astype(np.float32)
+    return tuple(scaler.transform(X[i]).astype(np.float32) for i in (train, test_b, malignant))
+
+
+def cancer_detector(config: Config, n_train: int):
+    """The (unfitted) breast-cancer detector: ``cancer_calibration`` of its ``n_train``
+    rows held out for calibration."""
+    from ..estimators import AnomalyDetector, Autoencoder
+
+    return AnomalyDetector(
+        Autoencoder(int(config.cancer_hidden), max_iter=int(config.cancer_epochs),
+                    random_state=int(config.random_state)),
+        calibration_fraction=int(config.cancer_calibration) / n_train,
+        random_state=int(config.random_state))
+
+
+def _cancer(config: Config, out_dir: Path, say) -> dict:
+    rng = np.random.default_rng(config.random_state)
+    X_tr, X_b, X_m = cancer_data(config, rng)
     n_cal = int(config.cancer_calibration)
     auc, roc, seconds = {}, {}, {}
     det = None
     for m in ("ae", *BASELINES):
         with Timer() as t:
             if m == "ae":
-                det = AnomalyDetector(
-                    Autoencoder(int(config.cancer_hidden), max_iter=int(config.cancer_epochs),
-                                random_state=int(config.random_state)),
-                    calibration_fraction=n_cal / len(train),
-                    random_state=int(config.random_state))
+                det = cancer_detector(config, len(X_tr))
                 with quiet():
                     det.fit(X_tr)
                 scorer = det
@@ -344,7 +362,7 @@ def _cancer(config: Config, out_dir: Path, say) -> dict:
             s_b, s_m = scorer.score_samples(X_b), scorer.score_samples(X_m)
         seconds[m] = t.seconds
         auc[m], roc[m] = _auc(s_b, s_m), _roc(s_b, s_m)
-    fa = _false_alarms(det, X_b)
+    fa = false_alarms(det, X_b)
     # planted: 2 of the 30 features of each held-out benign row shifted
     X_p = X_b.copy()
     pairs = np.array([rng.choice(X_p.shape[1], 2, replace=False) for _ in range(len(X_p))])
@@ -360,8 +378,8 @@ def _cancer(config: Config, out_dir: Path, say) -> dict:
     plotting.roc_curves({"breast cancer: benign normal, malignant anomalous":
                          {f"{SHORT[m]} (AUC {auc[m]:.3f})": roc[m] for m in auc}}, path=path)
     return {"auc": auc, "fa": fa, "planted": planted, "seconds": seconds,
-            "n": {"train": int(len(train)) - n_cal, "calibration": n_cal,
-                  "test_benign": int(len(test_b)), "test_malignant": int(len(malignant))},
+            "n": {"train": int(len(X_tr)) - n_cal, "calibration": n_cal,
+                  "test_benign": int(len(X_b)), "test_malignant": int(len(X_m))},
             "figures": {"Breast cancer: ROC curves (held-out benign vs all malignant)":
                         str(path)}}
 
