@@ -290,7 +290,7 @@ def _mnist(config: Config, X, y, out_dir: Path, say) -> dict:
             example["image"], example["reconstruction"], example["errors"],
             image_shape=(28, 28), path=path, marks=example["top"],
             captions=(f"test image (a {example['label']})",
-                      f"reconstruction by the {example['digit']}s model",
+                      f"{example['digit']}s model's reconstruction (grey: 0-1)",
                       "squared error per pixel (circles: top 10)"),
             title=f"Flagged by the detector trained on {example['digit']}s: p-value "
                   f"{example['pvalue']:.3g}, score {example['score']:.4g}")
