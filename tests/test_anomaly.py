@@ -212,9 +212,16 @@ def test_sequence_scores_aggregate_the_per_step_surprisal(reber_det):
     for s, p, ll in zip(X[:3], probs, det.model_.score_samples(X[:3]), strict=True):
         idx = [REBER_ALPHABET.index(c) for c in s[1:]]
         assert ll == pytest.approx(np.log(p[np.arange(len(idx)), idx]).sum(), rel=1e-4)
-    det.set_params(aggregate="mean")
+    max_offset = det.offset_
+    det.set_params(aggregate="mean")  # the calibration follows, no refit
     np.testing.assert_allclose(det.score_samples(X), [s.mean() for s in steps], rtol=1e-6)
+    assert det.offset_ != max_offset
+    calib = det.calibration_scores_
+    assert np.array_equal(det.pvalues(X), (1 + np.searchsorted(
+        calib, det.score_samples(X), side="right")) / (calib.size + 1))
+    assert all(np.allclose(e, -s) for e, s in zip(det.errors(X), steps, strict=True))
     det.set_params(aggregate="max")
+    assert det.offset_ == max_offset
 
 
 def test_sequence_autoencoder_and_real_valued_next_step():
@@ -295,7 +302,8 @@ def test_tampered_files_are_refused(rows_det, tmp_path):
     bad["model"]["class"] = "SequenceClassifier"
     with pytest.raises(ModelFileError, match="not one of"):
         hiddenstate.load(write(bad, tensors))
-    unsorted = dict(tensors, calibration_scores=tensors["calibration_scores"][::-1].copy())
+    unsorted = dict(tensors)
+    unsorted["calibration_scores/max"] = tensors["calibration_scores/max"][::-1].copy()
     with pytest.raises(ModelFileError, match="not sorted"):
         hiddenstate.load(write(config, unsorted))
     bad = json.loads(json.dumps(config))

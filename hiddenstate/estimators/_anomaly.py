@@ -29,7 +29,8 @@ _KINDS = {Autoencoder: "autoencoder", SequenceAutoencoder: "sequence-ae",
 #: ``contamination="auto"``: this false-alarm rate, when the calibration set allows it.
 AUTO_RATE = 0.01
 _MODEL_PREFIX = "model/"
-_SCORES = "calibration_scores"
+_SCORES = "calibration_scores/"  # + each aggregate
+_AGGREGATES = {"mean": np.mean, "sum": np.sum, "max": np.max}
 
 
 def _kind(model) -> str:
@@ -150,7 +151,9 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
     ----------
     model_ : the fitted model
     calibration_scores_ : ndarray of shape (n_calibration,)
-        The calibration inputs' scores, sorted ascending.
+        The calibration inputs' scores under the current ``aggregate``, sorted
+        ascending (the scores under every aggregate are kept, so
+        ``set_params(aggregate=...)`` needs no refit either).
     offset_ : float
         The threshold on :meth:`score_samples` for the current ``contamination``:
         :meth:`decision_function` is ``score_samples - offset_``, negative for outliers.
@@ -251,7 +254,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
             self.feature_names_in_ = model.feature_names_in_
         self._count(cal, "calibration")
         try:
-            scores = self._scores(cal)
+            per_item = self._per_item(cal)
         except InputError as exc:  # keep where it is wrong, say which data
             if exc.path is None:  # "calibration data, sequence 3, column 2: ..."
                 raise InputError(exc.message, path="calibration data", line=exc.line,
@@ -261,12 +264,18 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
                              index=exc.index) from None
         except ValueError as exc:
             raise ValueError(f"calibration data: {exc}") from None
-        if not np.all(np.isfinite(scores)):
+        by_aggregate = {a: np.sort(self._reduce(per_item, a)) for a in _AGGREGATES}
+        if not all(np.all(np.isfinite(v)) for v in by_aggregate.values()):
             raise InputError("calibration data: the model's scores are not finite "
                              "(did training diverge?)")
-        self.calibration_scores_ = np.sort(scores)
+        self.calibration_scores_by_aggregate_ = by_aggregate
         self._rate()  # enough calibration inputs for the contamination asked for
         return self
+
+    @property
+    def calibration_scores_(self) -> np.ndarray:
+        check_is_fitted(self)
+        return self.calibration_scores_by_aggregate_[self.aggregate]
 
     def _seed(self):
         rs = self.random_state
@@ -318,8 +327,8 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         return [-s for s in model.score_samples(*self._model_args(X, self.kind_),
                                                 per_step=True)]
 
-    def _reduce(self, per_item) -> np.ndarray:
-        fn = {"mean": np.mean, "sum": np.sum, "max": np.max}[self.aggregate]
+    def _reduce(self, per_item, aggregate: str | None = None) -> np.ndarray:
+        fn = _AGGREGATES[aggregate or self.aggregate]
         if isinstance(per_item, np.ndarray):
             return -fn(per_item, axis=1)
         return -np.array([fn(e) for e in per_item])
@@ -332,6 +341,15 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         check_is_fitted(self)
         self._count(X, "X")
         return self._scores(X)
+
+    def errors(self, X):
+        """Every error term the scores aggregate: ``(n, n_features)`` per-feature
+        reconstruction errors for rows; for sequences a list of ``(T_i,)`` arrays, each
+        step's surprisal in nats (SequenceModel: entry ``t`` is the symbol or token at
+        position ``t + 1``) or reconstruction error (SequenceAutoencoder)."""
+        check_is_fitted(self)
+        self._count(X, "X")
+        return self._per_item(X)
 
     def _rate(self, n: int | None = None) -> float:
         """The false-alarm rate in effect with ``n`` calibration inputs (default: the
@@ -445,7 +463,8 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         config = {"params": params, "kind": self.kind_,
                   "model": {"class": type(self.model_).__name__, "config": model_config}}
         tensors = {_MODEL_PREFIX + k: v for k, v in model_tensors.items()}
-        tensors[_SCORES] = np.asarray(self.calibration_scores_, np.float64)
+        for a, scores in self.calibration_scores_by_aggregate_.items():
+            tensors[_SCORES + a] = np.asarray(scores, np.float64)
         _serialize.save(path, type(self).__name__, config, tensors)
 
     @classmethod
@@ -466,22 +485,29 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
             raise ModelFileError(f"{path}: unknown detector settings {sorted(unknown)}")
         model_tensors = {k[len(_MODEL_PREFIX):]: v for k, v in tensors.items()
                          if k.startswith(_MODEL_PREFIX)}
-        extra = sorted(set(tensors) - {_SCORES} - {_MODEL_PREFIX + k for k in model_tensors})
+        score_names = {_SCORES + a for a in _AGGREGATES}
+        extra = sorted(set(tensors) - score_names - {_MODEL_PREFIX + k for k in model_tensors})
         if extra:
             raise ModelFileError(f"{path}: unexpected tensors {extra}")
-        if _SCORES not in tensors:
-            raise ModelFileError(f"{path}: no calibration scores")
+        if not score_names <= set(tensors):
+            raise ModelFileError(f"{path}: calibration scores missing "
+                                 f"{sorted(score_names - set(tensors))}")
         model = model_cls._from_file(inner["config"], model_tensors, path=path)
         det = cls(clone(model), **params)
         try:
             det._validate_params()
         except (ValueError, TypeError) as exc:
             raise ModelFileError(f"{path}: invalid detector settings: {exc}") from None
-        scores = np.asarray(tensors[_SCORES], np.float64)
-        if scores.ndim != 1 or scores.size == 0 or not np.all(np.isfinite(scores)):
-            raise ModelFileError(f"{path}: invalid calibration scores {scores.shape}")
-        if np.any(np.diff(scores) < 0):
-            raise ModelFileError(f"{path}: the calibration scores are not sorted")
+        by_aggregate = {}
+        for a in _AGGREGATES:
+            scores = np.asarray(tensors[_SCORES + a], np.float64)
+            if scores.ndim != 1 or scores.size == 0 or not np.all(np.isfinite(scores)):
+                raise ModelFileError(f"{path}: invalid calibration scores {scores.shape}")
+            if np.any(np.diff(scores) < 0):
+                raise ModelFileError(f"{path}: the calibration scores are not sorted")
+            by_aggregate[a] = scores
+        if len({v.size for v in by_aggregate.values()}) != 1:
+            raise ModelFileError(f"{path}: calibration scores of different lengths")
         det.model_, det.kind_ = model, _kind(model)
         if config.get("kind") not in (None, det.kind_):
             raise ModelFileError(f"{path}: kind {config.get('kind')!r} does not match the "
@@ -489,7 +515,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         det.n_features_in_ = int(model.n_features_in_)
         if hasattr(model, "feature_names_in_"):
             det.feature_names_in_ = model.feature_names_in_
-        det.calibration_scores_ = scores
+        det.calibration_scores_by_aggregate_ = by_aggregate
         try:
             det._rate()
         except ValueError as exc:
