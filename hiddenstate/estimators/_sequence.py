@@ -509,17 +509,20 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
             return [p > 0.5 for p in probs]
         return probs
 
-    def score(self, X, Y=None):
-        """Minus the mean per-step loss (higher is better)."""
+    def _losses(self, X, Y, fn, *, ragged: bool):
+        """``(inputs, fn(model, batch, objective) over length buckets)``."""
         check_is_fitted(self)
         xs, ys = self._sequences(X, Y, None, fitting=False)
         if ys is None:
             raise InputError("real-valued sequences need targets Y")
         objective = self._objective()
-        per = self._by_length(
-            lambda b: _per_sequence(self.model_, tuple(jnp.asarray(a) for a in b), objective),
-            xs, ys, ragged=False)
-        return -float(np.mean(per))
+        return xs, self._by_length(
+            lambda b: fn(self.model_, tuple(jnp.asarray(a) for a in b), objective),
+            xs, ys, ragged=ragged)
+
+    def score(self, X, Y=None):
+        """Minus the mean per-step loss (higher is better)."""
+        return -float(np.mean(self._losses(X, Y, _per_sequence, ragged=False)[1]))
 
     def score_samples(self, X, Y=None, *, per_step: bool = False):
         r"""Log-likelihood of each sequence under the model ``(n,)``: higher is more
@@ -536,14 +539,7 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         With ``per_step=True``, a list of ``(T_i,)`` arrays: minus each step's loss (for
         a string of ``k`` symbols, ``k - 1`` steps: entry ``t`` scores symbol ``t + 1``).
         """
-        check_is_fitted(self)
-        xs, ys = self._sequences(X, Y, None, fitting=False)
-        if ys is None:
-            raise InputError("real-valued sequences need targets Y")
-        objective = self._objective()
-        steps = self._by_length(
-            lambda b: _step_losses(self.model_, tuple(jnp.asarray(a) for a in b), objective),
-            xs, ys, ragged=True)
+        xs, steps = self._losses(X, Y, _step_losses, ragged=True)
         steps = [-s[: len(x)].astype(np.float64) for s, x in zip(steps, xs, strict=True)]
         if per_step:
             return steps
