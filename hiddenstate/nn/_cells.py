@@ -99,23 +99,6 @@ class RecurrentCell(eqx.Module):
                  ) -> tuple[State, Float[Array, " hidden"]]:
         """One step: ``(state_{t-1}, x_t) -> (state_t, y_t)``."""
 
-    def project(self, xs: Float[Array, "T n_in"]) -> Array:
-        """The input terms of all ``T`` steps at once, before the scan: one matrix product
-        for the whole sequence (as cuDNN and Keras's recurrent layers do) instead of one
-        per step inside the loop. By default ``xs`` itself; a cell that overrides it also
-        overrides :meth:`step_projected`."""
-        return xs
-
-    def step_projected(self, state: State, xp: Array) -> tuple[State, Float[Array, " hidden"]]:
-        """One step from a row of :meth:`project`: ``self.step_projected(state,
-        self.project(x[None])[0])`` is ``self(state, x)``."""
-        return self(state, xp)
-
-    def scan(self, state: State, xs: Float[Array, "T n_in"]
-             ) -> tuple[State, Float[Array, "T hidden"]]:
-        """Run the cell over ``xs`` from ``state``: ``(final state, outputs (T, hidden))``."""
-        return jax.lax.scan(lambda s, xp: self.step_projected(s, xp), state, self.project(xs))
-
     def hidden(self, state: State) -> Float[Array, " hidden"]:
         """The hidden vector ``h`` held in ``state`` (by default the state itself)."""
         return state
@@ -180,15 +163,9 @@ class ElmanCell(RecurrentCell):
     def initial_state(self) -> Float[Array, " hidden"]:
         return self.h0
 
-    def project(self, xs):
-        return xs @ self.W + self.b
-
-    def step_projected(self, h, xp):
-        h = get_activation(self.activation)(xp + h @ self.U)
-        return h, h
-
     def __call__(self, h, x):
-        return self.step_projected(h, x @ self.W + self.b)
+        h = get_activation(self.activation)(x @ self.W + h @ self.U + self.b)
+        return h, h
 
 
 class LSTMState(NamedTuple):
@@ -237,19 +214,12 @@ class LSTMCell(RecurrentCell):
     def initial_state(self) -> LSTMState:
         return LSTMState(self.h0, self.c0)
 
-    def project(self, xs):
-        return xs @ self.W + self.b
-
-    def step_projected(self, state: LSTMState, xp):
-        # The four gates in one matrix product per step.
-        z = xp + state.h @ self.U
+    def __call__(self, state: LSTMState, x):
+        z = x @ self.W + state.h @ self.U + self.b
         i, f, g, o = jnp.split(z, 4)
         c = jax.nn.sigmoid(f) * state.c + jax.nn.sigmoid(i) * jnp.tanh(g)
         h = jax.nn.sigmoid(o) * jnp.tanh(c)
         return LSTMState(h, c), h
-
-    def __call__(self, state: LSTMState, x):
-        return self.step_projected(state, x @ self.W + self.b)
 
     def hidden(self, state: LSTMState) -> Float[Array, " hidden"]:
         return state.h
@@ -287,14 +257,9 @@ class GRUCell(RecurrentCell):
     def initial_state(self) -> Float[Array, " hidden"]:
         return self.h0
 
-    def project(self, xs):
-        return xs @ self.W + self.b
-
     def __call__(self, h, x):
-        return self.step_projected(h, x @ self.W + self.b)
-
-    def step_projected(self, h, xw):
         hid = h.shape[-1]
+        xw = x @ self.W + self.b
         hu = h @ self.U
         r = jax.nn.sigmoid(xw[:hid] + hu[:hid])
         z = jax.nn.sigmoid(xw[hid : 2 * hid] + hu[hid : 2 * hid])

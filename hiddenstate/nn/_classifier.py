@@ -42,12 +42,12 @@ def _masked_scan(cell: RecurrentCell, xs: Array, on: Array):
     output zeros. Returns ``(outputs (L, H), hidden vector of the final state)``."""
 
     def step(state, inp):
-        xp, valid = inp
-        new, y = cell.step_projected(state, xp)
+        x, valid = inp
+        new, y = cell(state, x)
         state = jax.tree.map(lambda a, b: jnp.where(valid, a, b), new, state)
         return state, jnp.where(valid, y, 0.0)
 
-    state, ys = jax.lax.scan(step, cell.initial_state(), (cell.project(xs), on))
+    state, ys = jax.lax.scan(step, cell.initial_state(), (xs, on))
     return ys, cell.hidden(state)
 
 

@@ -204,12 +204,12 @@ class SequenceAutoencoderNet(eqx.Module):
         state0 = self.encoder.initial_state()
 
         def step(state, inp):
-            xp, on = inp
-            new, _ = self.encoder.step_projected(state, xp)
+            x, on = inp
+            new, _ = self.encoder(state, x)
             return jax.tree.map(lambda a, b: jnp.where(on, a, b), new, state), None
 
         on = jnp.arange(xs.shape[0]) < length
-        state, _ = jax.lax.scan(step, state0, (self.encoder.project(xs), on))
+        state, _ = jax.lax.scan(step, state0, (xs, on))
         return self.encoder.hidden(state)
 
     def decode_reversed(self, code: Float[Array, " H"], n_steps: int) -> Float[Array, "n d"]:

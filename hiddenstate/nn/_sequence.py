@@ -80,7 +80,7 @@ class SequenceNet(eqx.Module):
         for cell in self.cells:
             # One scan per layer with the readout outside it: the loop body holds only the
             # recurrence, which is what a small network's step time is made of.
-            _, ys = cell.scan(cell.initial_state(), ys)
+            _, ys = jax.lax.scan(lambda h, x, cell=cell: cell(h, x), cell.initial_state(), ys)
         return ys
 
     def __call__(self, xs: Float[Array, "T n_in"] | Int[Array, " T"]) -> Float[Array, "T n_out"]:
