@@ -38,7 +38,7 @@ def test_bare_recurrent_loops_run():
     from hiddenstate.bench._bare import bare_w3, bare_w6, padded_one_hot
     from hiddenstate.datasets import REBER_ALPHABET, make_sincos
 
-    assert list(WORKLOADS) == ["W1", "W2", "W3", "W4", "W5", "W6"]
+    assert list(WORKLOADS) == ["W1", "W2", "W3", "W4", "W5", "W6", "cache"]
     S, T = make_sincos()
     assert bare_w6(S, T, 5) > 0
     rng = np.random.default_rng(0)
@@ -80,3 +80,17 @@ def test_bench_uses_only_public_recipes_and_experiments_never_import_bench():
         for module, names in _imports(path):
             assert "bench" not in module.split(".") and "bench" not in names, (path.name, module)
             assert "workloads" not in module, (path.name, module)
+
+
+@pytest.mark.slow  # two fresh processes; make test covers the cache in test_compilation_cache
+def test_cache_workload_measures_a_cold_and_a_warm_run(tmp_path):
+    """The second identical command reads its programs from the cache folder."""
+    from hiddenstate.bench._cache import measure
+
+    argv = ["autoencoder", "fit", "donut", "--max-iter", "2", "--random-state", "0",
+            "--out", str(tmp_path / "m.safetensors")]
+    cold = measure(argv, tmp_path / "cache")
+    warm = measure(argv, tmp_path / "cache")
+    assert cold["exit"] == warm["exit"] == 0
+    assert 0 <= warm["backend_compile_s"] < 0.5 * cold["backend_compile_s"]
+    assert warm["trace_s"] > 0 and cold["wall_s"] > 0

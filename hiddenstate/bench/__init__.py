@@ -13,8 +13,10 @@ against. It imports the experiments, never the other way round.
 
 from __future__ import annotations
 
-from . import _workloads  # noqa: F401  (registers W1..W6)
+from . import _cache, _workloads  # noqa: F401  (register W1..W6 and cache)
 from ._registry import WORKLOADS, BenchRecord, register_workload, run_workloads
 from ._timing import matmul_peak
+
+register_workload("cache")(_cache.cache_workload)  # after W1..W6
 
 __all__ = ["BenchRecord", "WORKLOADS", "run_workloads", "matmul_peak", "register_workload"]
