@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 
 import hiddenstate as hs
+from hiddenstate.datasets import load_digits
 
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 WORKER = Path(__file__).with_name("distributed_worker.py")
 
 
@@ -41,11 +43,11 @@ def test_two_processes_match_one(tmp_path):
         assert proc.returncode == 0, err[-3000:]
         outs.append(out)
     assert all("devices 2 processes 2" in o for o in outs), outs
-    one = subprocess.run([sys.executable, str(WORKER), "0", "1", "0",
-                          str(tmp_path / "one.safetensors")], capture_output=True, text=True,
-                         timeout=240)
-    assert one.returncode == 0, one.stderr[-3000:]
-    a, b = hs.load(tmp_path / "one.safetensors"), hs.load(tmp_path / "two.safetensors")
+    # The one-process reference is the worker's recipe without a distributed runtime: this
+    # process runs it as well as a third subprocess would (the same XLA flags and cache).
+    X, _ = load_digits()
+    a = hs.Autoencoder(16, max_iter=4, batch_size=64, random_state=0).fit(X)
+    b = hs.load(tmp_path / "two.safetensors")
     for x, y in zip(jax.tree.leaves(a.model_), jax.tree.leaves(b.model_), strict=True):
         np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-5, atol=1e-6)
     assert a.loss_curve_ == pytest.approx(b.loss_curve_, rel=1e-5)
