@@ -1,5 +1,5 @@
 """A training run for the crash tests:
-``python crash_worker.py CKPT_DIR [--slow-write] [--kind KIND]``.
+``python crash_worker.py CKPT_DIR [--slow-write] [--kind KIND] [--max-iter N]``.
 
 Trains the run of :func:`make_run` for ``KIND`` (one of :data:`KINDS`; default
 ``autoencoder``; ``--sequence`` is an old spelling of ``--kind sequence-model``)
@@ -18,6 +18,9 @@ that a kill lands mid-run:
   steps of width 3, 8 units, 20 epochs;
 - ``rae``: a RecursiveAutoencoder on 256 synthetic labelled sentences
   (:func:`make_sentences`), 8 components, batches of 16, 15 epochs.
+
+``--max-iter N`` trains N epochs instead (the same run, shorter; :data:`SHORT` epochs
+are enough for a kill inside the third checkpoint write to land mid-run).
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ import warnings
 import numpy as np
 
 KINDS = ("autoencoder", "sequence-model", "sequence-ae", "rae", "classifier")
+#: Epochs of the short runs (``--max-iter``): the third checkpoint write is mid-run.
+SHORT = 5
 
 POSITIVE = ("good", "great", "fine", "happy", "love", "nice", "warm", "fun")
 NEGATIVE = ("bad", "awful", "poor", "sad", "hate", "dull", "cold", "boring")
@@ -74,13 +79,20 @@ def make_data(kind: str | bool = "autoencoder") -> tuple:
     return ((rng.random((2000, 128)) < 0.3).astype(np.float32),)
 
 
-def make_run(checkpoint_dir, resume, kind: str | bool = "autoencoder"):
-    """A fresh estimator of ``kind`` checkpointing every epoch into ``checkpoint_dir``."""
-    import hiddenstate as hs
-
+def make_run(checkpoint_dir, resume, kind: str | bool = "autoencoder",
+             max_iter: int | None = None):
+    """A fresh estimator of ``kind`` checkpointing every epoch into ``checkpoint_dir``
+    (``max_iter`` epochs if given, else the run's own number)."""
     kind = _kind(kind)
     ckpt = dict(random_state=7, checkpoint_dir=checkpoint_dir, checkpoint_every=1,
                 resume=resume)
+    est = _make(kind, ckpt)
+    return est if max_iter is None else est.set_params(max_iter=max_iter)
+
+
+def _make(kind: str, ckpt: dict):
+    import hiddenstate as hs
+
     if kind == "sequence-model":
         return hs.SequenceModel("lstm", hidden_size=8, batch_size=4, max_iter=12, **ckpt)
     if kind == "sequence-ae":
@@ -123,19 +135,20 @@ def _slow_writes():
     ckpt.atomic_write_bytes = slow
 
 
-def _parse(argv: list[str]) -> tuple[str, str]:
+def _parse(argv: list[str]) -> tuple[str, str, int | None]:
     kind = "sequence-model" if "--sequence" in argv else "autoencoder"
     if "--kind" in argv:
         kind = argv[argv.index("--kind") + 1]
-    return argv[1], _kind(kind)
+    max_iter = int(argv[argv.index("--max-iter") + 1]) if "--max-iter" in argv else None
+    return argv[1], _kind(kind), max_iter
 
 
 if __name__ == "__main__":
     warnings.simplefilter("ignore")
     if "--slow-write" in sys.argv:
         _slow_writes()
-    directory, run_kind = _parse(sys.argv)
-    est = make_run(directory, resume=True, kind=run_kind)
+    directory, run_kind, epochs = _parse(sys.argv)
+    est = make_run(directory, resume=True, kind=run_kind, max_iter=epochs)
     print("START", flush=True)
     fit(est, run_kind)
     print("DONE", flush=True)

@@ -112,12 +112,15 @@ def _assert_same_run(ref, resumed, kind):
         assert np.array_equal(resumed.classifier_.intercept_, ref.classifier_.intercept_)
 
 
-def _kill_and_resume(tmp_path, ref, *, delay, during_write, kind="autoencoder"):
-    """Run the worker of ``kind``, SIGKILL it (inside checkpoint write number ``delay``,
-    or ``delay`` seconds after it started), resume in-process, compare with ``ref``.
-    Returns the number of checkpoints the killed run left."""
+def _kill_and_resume(tmp_path, ref, *, delay, during_write, kind="autoencoder",
+                     max_iter=None):
+    """Run the worker of ``kind`` (``max_iter`` epochs, default its own), SIGKILL it
+    (inside checkpoint write number ``delay``, or ``delay`` seconds after it started),
+    resume in-process, compare with ``ref``. Returns the number of checkpoints the
+    killed run left."""
     ckpt = tmp_path / "ckpt"
     args = [sys.executable, str(WORKER), str(ckpt), "--kind", kind]
+    args += ["--max-iter", str(max_iter)] if max_iter else []
     args += ["--slow-write"] if during_write else []
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
@@ -146,7 +149,8 @@ def _kill_and_resume(tmp_path, ref, *, delay, during_write, kind="autoencoder"):
         assert [p.name for p in left[-1:]] == [f"checkpoint-{delay - 1:08d}.safetensors"
                                               for _ in range(delay > 1)]
         assert list(ckpt.glob(".checkpoint-*.tmp"))
-    resumed = crash_worker.fit(crash_worker.make_run(ckpt, resume=True, kind=kind), kind)
+    resumed = crash_worker.fit(
+        crash_worker.make_run(ckpt, resume=True, kind=kind, max_iter=max_iter), kind)
     _assert_same_run(ref, resumed, kind)
     assert not list(ckpt.glob(".checkpoint-*.tmp"))  # the next write cleaned up
     return len(left)
@@ -154,7 +158,8 @@ def _kill_and_resume(tmp_path, ref, *, delay, during_write, kind="autoencoder"):
 
 @pytest.fixture(scope="module")
 def references(tmp_path_factory):
-    """``kind -> `` an uninterrupted run of the crash worker's recipe (cached per module).
+    """``(kind, max_iter=None) -> `` an uninterrupted run of the crash worker's recipe
+    (cached per module).
 
     It checkpoints every epoch into a folder of its own, as the killed run does, so
     that the resumed run in this process reuses its compiled epoch loop; that
@@ -162,12 +167,12 @@ def references(tmp_path_factory):
     test_resume_is_bit_exact_and_old_checkpoints_are_pruned)."""
     cache = {}
 
-    def get(kind):
-        if kind not in cache:
+    def get(kind, max_iter=None):
+        if (kind, max_iter) not in cache:
             where = tmp_path_factory.mktemp(f"ref-{kind}")
-            cache[kind] = crash_worker.fit(crash_worker.make_run(where, resume=False, kind=kind),
-                                           kind)
-        return cache[kind]
+            run = crash_worker.make_run(where, resume=False, kind=kind, max_iter=max_iter)
+            cache[kind, max_iter] = crash_worker.fit(run, kind)
+        return cache[kind, max_iter]
 
     return get
 
@@ -178,9 +183,12 @@ def test_sigkill_at_a_moment_then_resume_matches_an_uninterrupted_run(tmp_path, 
 
 @pytest.mark.parametrize("kind", crash_worker.KINDS)
 def test_killed_mid_checkpoint_write_resumes_bit_exact(tmp_path, references, kind):
-    """Each estimator: SIGKILL inside the third checkpoint write (mid-run), resume in
-    this process; every parameter and the loss curve equal an uninterrupted run's."""
-    left = _kill_and_resume(tmp_path, references(kind), delay=3, during_write=True, kind=kind)
+    """Each estimator: SIGKILL inside the third checkpoint write (mid-run, of a short run:
+    :data:`crash_worker.SHORT` epochs), resume in this process; every parameter and the
+    loss curve equal an uninterrupted run's. (The full-length runs: the slow tests.)"""
+    short = crash_worker.SHORT
+    left = _kill_and_resume(tmp_path, references(kind, short), delay=3, during_write=True,
+                            kind=kind, max_iter=short)
     assert left == 2
 
 
