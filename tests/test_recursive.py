@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -54,6 +55,14 @@ def _numpy_greedy(p, word_ids):
     return merges, errors, nodes[0][0]
 
 
+@eqx.filter_jit
+def _tree_table_errors(m, words, n):
+    """The net's forward pass, compiled once for every ``n`` below (eagerly, each of its
+    many small operations would be compiled on its own)."""
+    tree, table = m(words, n)
+    return tree, table, m.tree_errors(table, tree)
+
+
 @pytest.mark.parametrize("n", [1, 2, 3, 5, 8])
 def test_greedy_tree_and_node_vectors_match_numpy(n):
     m = RecursiveAutoencoderNet(20, 6, 2, key=jax.random.key(n), word_scale=0.5)
@@ -61,12 +70,12 @@ def test_greedy_tree_and_node_vectors_match_numpy(n):
     rng = np.random.default_rng(n)
     words = np.zeros(8, np.int32)
     words[:n] = rng.integers(1, 20, n)
-    tree, table = m(jnp.asarray(words), jnp.asarray(n))
+    tree, table, errs = _tree_table_errors(m, jnp.asarray(words), jnp.asarray(n))
     merges, errors, root = _numpy_greedy(p, words[:n])
     assert [tuple(int(c) for c in ch) for ch in np.asarray(tree.children)[: n - 1]] == merges
     assert int(tree.node_mask.sum()) == 2 * n - 1
     np.testing.assert_allclose(np.asarray(table)[int(tree.root)], root, atol=1e-5)
-    errs = np.asarray(m.tree_errors(table, tree))
+    errs = np.asarray(errs)
     np.testing.assert_allclose(errs[: n - 1], errors, rtol=1e-4, atol=1e-6)
     assert (errs[n - 1 :] == 0).all()
     assert np.asarray(tree.sizes)[int(tree.root)] == n
@@ -159,9 +168,8 @@ def test_parse_returns_nested_words(small):
     assert est.parse(["a", "b"]) == ("a", "b")
 
 
-def test_second_fit_does_not_recompile():
-    X, y = _toy(64)
-    RecursiveAutoencoder(4, max_iter=2, random_state=0).fit(X, y)
+def test_second_fit_does_not_recompile(small):
+    _, X, y = small  # fitted with these shapes and settings: everything is compiled
     with count_compiles() as n:
         RecursiveAutoencoder(4, max_iter=2, random_state=1).fit(X, y)
     assert n() == 0
