@@ -111,16 +111,32 @@ def test_learns_to_reconstruct_waves():
     np.testing.assert_allclose(est.predict(Xt[:3])[1], rec[1], rtol=1e-5, atol=1e-6)
 
 
-def test_anomalies_score_lower():
-    X = _waves(150, 0)
-    est = SequenceAutoencoder(8, cell="lstm", max_iter=30, random_state=0).fit(X)
+@pytest.fixture(scope="module")
+def lstm_waves():
+    """An LSTM trained on 150 waves (shared: do not modify it)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return SequenceAutoencoder(8, cell="lstm", max_iter=30, random_state=0).fit(
+            _waves(150, 0))
+
+
+@pytest.fixture(scope="module")
+def small_elman():
+    """``(est, X)``: a 2-epoch Elman autoencoder on 40 waves (shared: do not modify it)."""
+    X = _waves(40, 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return SequenceAutoencoder(4, cell="elman", max_iter=2, random_state=0).fit(X), X
+
+
+def test_anomalies_score_lower(lstm_waves):
+    est = lstm_waves
     noise = [np.random.default_rng(i).normal(0, 1, (8, 2)).astype(np.float32) for i in range(20)]
     assert np.median(est.score_samples(noise)) < np.median(est.score_samples(_waves(20, 3)))
 
 
-def test_bounded_compilations_and_no_refit_recompile():
-    X = _waves(40, 0)
-    est = SequenceAutoencoder(4, cell="elman", max_iter=2, random_state=0).fit(X)
+def test_bounded_compilations_and_no_refit_recompile(small_elman):
+    est, X = small_elman  # fitted with the settings below: its programs are compiled
     est.transform(X)
     with count_compiles() as n:
         SequenceAutoencoder(4, cell="elman", max_iter=2, random_state=1).fit(X)
@@ -128,16 +144,15 @@ def test_bounded_compilations_and_no_refit_recompile():
     assert n() == 0
 
 
-def test_save_load_round_trip(tmp_path):
-    X = _waves(30, 0)
-    est = SequenceAutoencoder(4, cell="lstm", max_iter=2, random_state=0).fit(X)
+def test_save_load_round_trip(tmp_path, lstm_waves):
+    X, est = _waves(30, 0), lstm_waves
     est.save(tmp_path / "s.hs")
     back = hiddenstate.load(tmp_path / "s.hs")
     np.testing.assert_allclose(back.transform(X), est.transform(X), rtol=1e-6)
     assert clone(est).get_params() == est.get_params()
 
 
-def test_bad_input():
+def test_bad_input(small_elman):
     X = _waves(10, 0)
     with pytest.raises(InputError, match="no sequences"):
         SequenceAutoencoder(max_iter=1).fit([])
@@ -149,7 +164,7 @@ def test_bad_input():
         SequenceAutoencoder(max_iter=1).fit([np.full((3, 2), np.nan)])
     with pytest.raises(InputError, match=r"\(T, d\)"):
         SequenceAutoencoder(max_iter=1).fit([np.zeros(4)])
-    est = SequenceAutoencoder(4, max_iter=1, random_state=0).fit(X)
+    est = small_elman[0]  # 4 components on waves of width 2
     with pytest.raises(InputError, match="the fitted width is 2"):
         est.transform([np.zeros((3, 5))])
     with pytest.raises(InputError, match=r"shape \(n, 4\)"):
@@ -265,10 +280,10 @@ def test_token_save_load_round_trip(tmp_path, token_ae):
         hiddenstate.load(tmp_path / "bad.hs")
 
 
-def test_old_files_without_a_vocabulary_load(tmp_path):
+def test_old_files_without_a_vocabulary_load(tmp_path, small_elman):
     from hiddenstate import _serialize
 
-    est = SequenceAutoencoder(3, cell="elman", max_iter=1, random_state=0).fit(_waves(8, 0))
+    est = small_elman[0]
     config, tensors = est._to_file()
     assert config.pop("vocabulary") is None
     _serialize.save(tmp_path / "old.hs", "SequenceAutoencoder", config, tensors)
@@ -278,7 +293,7 @@ def test_old_files_without_a_vocabulary_load(tmp_path):
     np.testing.assert_array_equal(back.transform(X), est.transform(X))
     parts = est._encoder_parts()
     assert parts["embedding"] is None and parts["vocabulary"] is None
-    assert parts["n_features_in"] == 2 and parts["cells"][0].W.shape == (2, 3)
+    assert parts["n_features_in"] == 2 and parts["cells"][0].W.shape == (2, 4)
     with pytest.raises(InputError, match="trained on real-valued sequences"):
         est.transform(["a b"])
 
