@@ -85,8 +85,8 @@ def test_registered_and_runs_without_data():
 
 def test_reduced_run_without_data(tmp_path):
     config = dataclasses.replace(
-        anomaly.Config.quick(), mnist=True, reber_train=300, reber_calibration=60, reber_test=80,
-        sequence_epochs=2, cancer_epochs=50)
+        anomaly.Config.quick(), mnist=True, reber_train=120, reber_calibration=30, reber_test=40,
+        sequence_epochs=2, cancer_epochs=20)
     result = anomaly.run(config, tmp_path, data_dir=tmp_path / "nothing")
     assert "MNIST one-class part skipped" in result.notes
     aucs = [r for r in result.rows if "ROC AUC" in r.figure]

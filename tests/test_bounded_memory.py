@@ -21,10 +21,10 @@ def test_fit_file_matches_in_memory_quality_and_reports_bad_rows(tmp_path):
     X, _ = load_digits()
     np.save(tmp_path / "x.npy", X)
     write_table(tmp_path / "x.csv", X)
-    ref = Autoencoder(16, max_iter=15, random_state=0).fit(X)
+    ref = Autoencoder(16, max_iter=8, random_state=0).fit(X)
     for name in ("x.npy", "x.csv"):
-        ae = Autoencoder(16, max_iter=15, random_state=0).fit_file(tmp_path / name, chunk_rows=500)
-        assert ae.n_features_in_ == 64 and len(ae.loss_curve_) == 15
+        ae = Autoencoder(16, max_iter=8, random_state=0).fit_file(tmp_path / name, chunk_rows=500)
+        assert ae.n_features_in_ == 64 and len(ae.loss_curve_) == 8
         assert -ae.score(X) < 1.2 * -ref.score(X)
     bad = X.copy()
     bad[1234, 5] = np.inf

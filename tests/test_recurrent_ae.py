@@ -171,12 +171,12 @@ def test_experiment_runs_small(tmp_path):
     cfg = Config(
         symbols=5,
         hidden=12,
-        seed_steps=500,
-        ours_steps=300,
+        seed_steps=200,
+        ours_steps=100,
         lengths=(5,),
         length_hiddens=(12,),
-        length_steps=300,
-        test_orders=50,
+        length_steps=100,
+        test_orders=30,
     )
     result = run(cfg, tmp_path)
     assert len(result.rows) == 3

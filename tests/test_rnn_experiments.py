@@ -28,7 +28,7 @@ def _check(result, cfg, tmp_path):
 
 
 def test_reber_experiment_small(tmp_path):
-    cfg = dataclasses.replace(reber.Config.quick(), n_train=100, n_test=20, n_samples=50,
+    cfg = dataclasses.replace(reber.Config.quick(), n_train=60, n_test=20, n_samples=20,
                               seed_epochs=2, ours_epochs=2)
     result = reber.run(cfg, tmp_path)
     _check(result, cfg, tmp_path)
