@@ -18,7 +18,9 @@ def multidevice_run(tmp_path_factory):
     dump = tmp_path_factory.mktemp("hlo")
     env = {
         **os.environ,
-        "XLA_FLAGS": f"--xla_force_host_platform_device_count=4 --xla_dump_to={dump} "
+        # The suite's own flags too (make test lowers the optimisation level).
+        "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} "
+        f"--xla_force_host_platform_device_count=4 --xla_dump_to={dump} "
         "--xla_dump_hlo_as_text",
         # Compile here (the test reads XLA's dumps), not from the suite's persistent cache.
         "JAX_ENABLE_COMPILATION_CACHE": "false",
