@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
 from sklearn.exceptions import ConvergenceWarning
 
-__all__ = ["Timer", "figure_path", "quiet", "image_figures"]
+__all__ = ["Timer", "figure_path", "quiet", "image_figures", "in_parallel", "timed"]
 
 
 class Timer:
@@ -23,6 +26,31 @@ class Timer:
     def __exit__(self, *exc):
         self.seconds = time.perf_counter() - self._start
         return False
+
+
+def timed(fn: Callable, *args, **kwargs):
+    """``(fn(*args, **kwargs), wall seconds)``."""
+    with Timer() as t:
+        out = fn(*args, **kwargs)
+    return out, t.seconds
+
+
+def in_parallel(jobs: Sequence[Callable[[], object]], workers: int | None = None) -> list:
+    """Run independent jobs (fits) on ``workers`` threads (default: the CPU count, at most
+    4); returns their results in order.
+
+    XLA compiles and runs a program with the GIL released, on one core for these small
+    models, so two fits on two cores take about the time of one: the compilation of one
+    overlaps the training of the other. Each job draws from its own Generator and key, so
+    the results are those of the jobs run one after another; only their wall times
+    overlap (and each is a little longer than alone).
+    """
+    workers = workers or max(1, min(4, os.cpu_count() or 1))
+    if workers == 1 or len(jobs) <= 1:
+        return [job() for job in jobs]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(job) for job in jobs]
+        return [f.result() for f in futures]
 
 
 def figure_path(out_dir: Path, name: str) -> Path:

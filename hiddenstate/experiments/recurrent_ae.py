@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import equinox as eqx
 import jax
 import numpy as np
 
@@ -14,7 +15,7 @@ from ..nn._recurrent_ae import RecurrentAutoencoderNet, recall_per_position
 from ..objectives import RecurrentAEObjective
 from ..optim import make_optimizer
 from ..report import ExperimentResult, ResultRow
-from ._common import Timer, figure_path
+from ._common import Timer, figure_path, in_parallel, timed
 
 NAME = "recurrent-ae"
 TITLE = "W5 recurrent autoencoder: 8 one-hot symbols folded into 24 units (seed 000)"
@@ -50,6 +51,9 @@ class Config:
         """``reproduce --quick``: the stream-length sweep at a fifth of its steps (at least 500)."""
         full = cls()
         return dataclasses.replace(full, length_steps=max(500, full.length_steps // 5))
+
+
+_recall = eqx.filter_jit(recall_per_position)  # one program per net size, not ~10 eager ones
 
 
 def fit_recipe(
@@ -142,14 +146,21 @@ def run(config: Config, out_dir: Path) -> ExperimentResult:
         config.test_orders, config.symbols, rng=np.random.default_rng(config.random_state + 10_000)
     )
     recalls = {}
+    variants = (("seed algorithm", seed_recipe(config)), ("hiddenstate", ours_recipe(config)))
+    steps = config.length_steps
+    sweep = [(hidden, T) for hidden in config.length_hiddens for T in config.lengths]
     with Timer() as total:
-        for variant, recipe in (
-            ("seed algorithm", seed_recipe(config)),
-            ("hiddenstate", ours_recipe(config)),
-        ):
-            with Timer() as t:
-                result = fit_recipe(seed=config.random_state, **recipe)
-            per_pos = np.asarray(recall_per_position(result.model, test))
+        # Every run is independent (its own seed's Generator and key): train them all at
+        # once, two at a time on two cores, the longest first.
+        jobs = [lambda r=recipe: timed(fit_recipe, seed=config.random_state, **r)
+                for _, recipe in variants]
+        jobs += [lambda h=hidden, T=T: timed(
+                     fit_recipe, seed=config.random_state,
+                     **ours_recipe(config, symbols=T, steps=steps, hidden=h))
+                 for hidden, T in sweep]
+        fitted = in_parallel(jobs)
+        for (variant, _), (result, seconds) in zip(variants, fitted[:len(variants)], strict=True):
+            per_pos = np.asarray(_recall(result.model, test))
             recall = float(per_pos.mean())
             recalls[variant] = per_pos
             if variant.startswith("seed"):
@@ -159,7 +170,7 @@ def run(config: Config, out_dir: Path) -> ExperimentResult:
                         f"recall of {config.symbols} positions",
                         0.38,
                         recall,
-                        t.seconds,
+                        seconds,
                         variant,
                         passed=0.30 <= recall <= 0.50,
                         target="about 0.38 (the last 2-3 recalled)",
@@ -172,7 +183,7 @@ def run(config: Config, out_dir: Path) -> ExperimentResult:
                         f"recall of {config.symbols} positions",
                         0.38,
                         recall,
-                        t.seconds,
+                        seconds,
                         variant,
                         passed=recall >= 0.9995,
                         target=f"1.000 on {config.test_orders} fresh orders",
@@ -205,32 +216,25 @@ def run(config: Config, out_dir: Path) -> ExperimentResult:
         )
         figures["W5 recall per input position, seed algorithm vs hiddenstate"] = str(path)
 
-        steps = config.length_steps
         by_length = {}
-        for hidden in config.length_hiddens:
-            for T in config.lengths:
-                test_T = make_permutation_streams(
-                    config.test_orders, T, rng=np.random.default_rng(config.random_state + T)
+        for (hidden, T), (result, seconds) in zip(sweep, fitted[len(variants):], strict=True):
+            test_T = make_permutation_streams(
+                config.test_orders, T, rng=np.random.default_rng(config.random_state + T)
+            )
+            recall = float(np.asarray(_recall(result.model, test_T)).mean())
+            by_length[f"{T} symbols, hidden {hidden}"] = recall
+            rows.append(
+                ResultRow(
+                    NAME,
+                    f"recall of {T} positions, hidden {hidden}",
+                    None,
+                    recall,
+                    seconds,
+                    "hiddenstate",
+                    target="report",
+                    passed=None,
                 )
-                with Timer() as t:
-                    result = fit_recipe(
-                        seed=config.random_state,
-                        **ours_recipe(config, symbols=T, steps=steps, hidden=hidden),
-                    )
-                recall = float(np.asarray(recall_per_position(result.model, test_T)).mean())
-                by_length[f"{T} symbols, hidden {hidden}"] = recall
-                rows.append(
-                    ResultRow(
-                        NAME,
-                        f"recall of {T} positions, hidden {hidden}",
-                        None,
-                        recall,
-                        t.seconds,
-                        "hiddenstate",
-                        target="report",
-                        passed=None,
-                    )
-                )
+            )
         path = figure_path(out_dir, "recurrent_ae_recall_vs_length.png")
         plotting.bar_chart(
             by_length,
