@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -28,6 +30,10 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", **kwargs) -> Iterato
         with os.fdopen(fd, mode, **kwargs) as handle:
             yield handle
             handle.flush()
+            # mkstemp makes the file private (0600); give it the mode a plain open() would:
+            # the replaced file's, or 0666 less the umask for a new one.
+            with contextlib.suppress(OSError):
+                os.chmod(handle.fileno(), _mode_for(path))
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
@@ -40,6 +46,30 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", **kwargs) -> Iterato
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+_UMASK_LOCK = threading.Lock()
+
+
+def _umask() -> int:
+    try:  # Linux: read it without changing it (os.umask would, for a moment, in every thread)
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+def _mode_for(path: Path) -> int:
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return 0o666 & ~_umask()
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
