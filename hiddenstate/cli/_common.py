@@ -359,6 +359,9 @@ def write_or_print(array, out: str | None, column_names=None) -> None:
 
     from ..datasets import write_table
 
+    array = np.asarray(array)
+    if array.ndim == 1:  # one value per row (scores): one column
+        array = array[:, None]
     if out:
         write_table(out, array, column_names=column_names)
         print(f"wrote {out} ({array.shape[0]} rows)", file=sys.stderr)
