@@ -11,7 +11,7 @@ from .. import plotting
 from ..datasets import make_donut
 from ..estimators import Autoencoder
 from ..report import ExperimentResult, ResultRow
-from ._common import Timer, figure_path, quiet
+from ._common import Timer, figure_path, in_parallel, quiet, timed
 
 NAME = "donut"
 TITLE = "W1 donut: tied autoencoder 4 -> 2 -> 4 (seed 004)"
@@ -56,20 +56,22 @@ def run(config: Config, out_dir: Path) -> ExperimentResult:
     rows, figures, curves = [], {}, {}
     with Timer() as total:
         seed_mse = None
-        for variant, est in (("seed algorithm", seed_estimator(config)),
-                             ("hiddenstate default", ours_estimator(config))):
-            with quiet(), Timer() as t:
-                est.fit(X)
+        variants = (("seed algorithm", seed_estimator(config)),
+                    ("hiddenstate default", ours_estimator(config)))
+        with quiet():  # the two fits at once, on two cores
+            seconds = [s for _, s in in_parallel([lambda e=est: timed(e.fit, X)
+                                                  for _, est in variants])]
+        for (variant, est), fit_seconds in zip(variants, seconds, strict=True):
             mse = -est.score(X)
             curves[f"{variant} ({est.n_iter_} epochs)"] = np.asarray(est.loss_curve_)
             if seed_mse is None:
                 seed_mse = mse
-                rows.append(ResultRow(NAME, "final MSE", 1.2e-4, mse, t.seconds, variant,
+                rows.append(ResultRow(NAME, "final MSE", 1.2e-4, mse, fit_seconds, variant,
                                       passed=abs(mse - 3.0e-4) <= 0.05 * 3.0e-4,
                                       target="within 5% of 3.0e-4"))
             else:
                 reached = np.flatnonzero(np.asarray(est.loss_curve_) <= seed_mse)
-                rows.append(ResultRow(NAME, "final MSE", 1.2e-4, mse, t.seconds, variant,
+                rows.append(ResultRow(NAME, "final MSE", 1.2e-4, mse, fit_seconds, variant,
                                       passed=mse <= seed_mse * 1.01,
                                       target=f"<= seed's {seed_mse:.3g} in 1/10 the epochs"))
                 rows.append(ResultRow(
