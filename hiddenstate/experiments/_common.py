@@ -12,7 +12,8 @@ from pathlib import Path
 
 from sklearn.exceptions import ConvergenceWarning
 
-__all__ = ["Timer", "figure_path", "quiet", "image_figures", "in_parallel", "timed"]
+__all__ = ["Timer", "figure_path", "quiet", "image_figures", "in_parallel", "timed",
+           "quick_note"]
 
 
 class Timer:
@@ -51,6 +52,24 @@ def in_parallel(jobs: Sequence[Callable[[], object]], workers: int | None = None
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(job) for job in jobs]
         return [f.result() for f in futures]
+
+
+def quick_note(config, against_full: str) -> str:
+    """The line a quick run adds to its notes: the fields ``Config.quick()`` changes that
+    this config has too, with the full values, and ``against_full`` (how the quick rows
+    compare with a full run's, as measured). Empty for any other config."""
+    import dataclasses
+
+    cls = type(config)
+    full, quick = cls(), cls.quick()
+    changed = [f.name for f in dataclasses.fields(cls)
+               if getattr(quick, f.name) != getattr(full, f.name)
+               and getattr(config, f.name) == getattr(quick, f.name)]
+    if not changed:
+        return ""
+    what = ", ".join(f"{f}={getattr(config, f)!r} (full: {getattr(full, f)!r})"
+                     for f in changed)
+    return f" Quick run: {what}. {against_full}"
 
 
 def figure_path(out_dir: Path, name: str) -> Path:

@@ -11,7 +11,7 @@ from .. import plotting
 from ..datasets import make_sincos
 from ..estimators import SequenceModel
 from ..report import ExperimentResult, ResultRow
-from ._common import Timer, figure_path, in_parallel, quiet, timed
+from ._common import Timer, figure_path, in_parallel, quick_note, quiet, timed
 
 NAME = "scan-exercise"
 TITLE = "W6 nested-scan exercise: an Elman net predicts the previous sin/cos point"
@@ -97,4 +97,10 @@ def run(config: Config, out_dir: Path) -> ExperimentResult:
                                  ylabel="value", title="W6: targets and outputs, first sequence")
         figures["Targets (the previous point) and the nets' outputs along the first sequence"] = \
             str(path)
-    return ExperimentResult(NAME, rows, figures, dataclasses.asdict(config), total.seconds)
+    return ExperimentResult(
+        NAME, rows, figures, dataclasses.asdict(config), total.seconds,
+        notes="The two fits train at once on two cores (each row's seconds overlap)."
+        + quick_note(config, "Against a full run: the seed algorithm's MSE after 2,000 steps "
+                     "is 1.9e-4, after the full 10,000 1.2e-4 (the seed's 1.3e-4); ours is "
+                     "the same run in both (1.1e-4), so the quick figure shows ours below the "
+                     "seed's curve as the full one does, the seed stopped at a fifth."))
