@@ -19,20 +19,20 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 
+from hiddenstate.estimators._anomaly import expected_false_alarms
 from hiddenstate.experiments import anomaly
 
 RATES = (0.01, 0.05)
 
 
 def _expected(rate: float, n_cal: int) -> float:
-    return math.floor(rate * (n_cal + 1) + 1e-9) / (n_cal + 1)
+    return expected_false_alarms(rate, n_cal)
 
 
 def cancer(config: anomaly.Config) -> dict:

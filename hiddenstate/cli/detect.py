@@ -348,7 +348,7 @@ def fit(args) -> int:
     import numpy as np
 
     from ..estimators import AnomalyDetector
-    from ..estimators._anomaly import needed_calibration
+    from ..estimators._anomaly import expected_false_alarms, needed_calibration
 
     kind = args.model
     cls = _model_class(kind)
@@ -411,9 +411,7 @@ def fit(args) -> int:
     det.save(args.out)
     n = det.calibration_scores_.size
     flagged = float(np.mean(det.calibration_scores_ < det.offset_))
-    # A new normal input's rank among the n + 1 is uniform: it is flagged with probability
-    # floor(alpha (n + 1)) / (n + 1), at most alpha.
-    expected = math.floor(det.contamination_ * (n + 1) + 1e-9) / (n + 1)
+    expected = expected_false_alarms(det.contamination_, n)
     print(f"contamination_ {det.contamination_:.4g} ({_rate_note(det)}); threshold offset_ "
           f"{det.offset_:.6g} (aggregate {det.aggregate}); false alarms expected on normal "
           f"inputs {expected:.2%}; calibration inputs flagged {flagged:.1%}; {seconds:.1f} s; "

@@ -48,6 +48,17 @@ def needed_calibration(rate: float) -> int:
     return max(math.ceil(1.0 / rate - 1e-9) - 1, 1)
 
 
+def expected_false_alarms(rate: float, n: int) -> float:
+    """The share of normal inputs flagged at ``rate`` with ``n`` calibration inputs:
+    a new normal input's rank among the ``n + 1`` is uniform, so it is flagged with
+    probability ``floor(rate (n + 1)) / (n + 1)``, at most ``rate``."""
+    return _flagged_ranks(rate, n) / (n + 1)
+
+
+def _flagged_ranks(rate: float, n: int) -> int:
+    return math.floor(rate * (n + 1) + 1e-9)
+
+
 @dataclasses.dataclass(frozen=True)
 class Explanation:
     """Why rows or sequences score as they do: their ``top`` largest error terms.
@@ -252,7 +263,6 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         self.n_features_in_ = int(model.n_features_in_)
         if hasattr(model, "feature_names_in_"):
             self.feature_names_in_ = model.feature_names_in_
-        self._count(cal, "calibration")
         try:
             per_item = self._per_item(cal)
         except InputError as exc:  # keep where it is wrong, say which data
@@ -379,7 +389,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         check_is_fitted(self)
         n = self.calibration_scores_.size
         # Flag p <= alpha  <=>  #{s_i <= s} <= k  <=>  s < s_(k), k = floor(alpha (n+1)) - 1.
-        k = math.floor(self._rate() * (n + 1) + 1e-9) - 1
+        k = _flagged_ranks(self._rate(), n) - 1
         return float(self.calibration_scores_[max(k, 0)])
 
     def pvalues(self, X) -> np.ndarray:
