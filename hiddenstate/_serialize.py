@@ -8,17 +8,27 @@ Layout (one file, safetensors format)::
 
 ``__metadata__`` holds string values: ``format`` = ``"hiddenstate"``,
 ``format_version`` (this module's :data:`FORMAT_VERSION`), ``library_version``,
-``class`` (the estimator's class name) and ``config``, a JSON document with the
-estimator's parameters (``get_params``) and fitted attributes. Loading reads
-the JSON itself, checks everything against the estimator's settings (names,
-shapes and dtypes of every tensor), and builds the estimator from plain arrays:
-no code from the file is ever run.
+``class`` (the estimator's class name), ``config``, a JSON document with the
+estimator's parameters (``get_params``) and fitted attributes, and ``sha256``:
+the SHA-256 digest of the whole file but that one value (see :func:`digest`).
+Loading reads the JSON itself, verifies the digest, checks everything against
+the estimator's settings (names, shapes and dtypes of every tensor, on an
+abstract model before anything is allocated), and builds the estimator from
+plain arrays: no code from the file is ever run.
+
+Reading is bounded: only regular files are opened (a FIFO, a device such as
+``/dev/zero``, or a symlink to one is refused before it is opened), the header
+is at most :data:`MAX_HEADER_BYTES`, JSON at most :data:`MAX_JSON_DEPTH` deep,
+and a model at most :data:`MAX_PARAMETERS` parameters.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
+import stat
 import struct
 from pathlib import Path
 from typing import Any
@@ -34,10 +44,19 @@ from ._io import atomic_write_bytes
 __all__ = ["FORMAT_VERSION", "save", "load", "module_to_tensors", "tensors_to_module", "register"]
 
 FORMAT = "hiddenstate"
-#: Bumped when the layout of the JSON or the tensor names change.
-FORMAT_VERSION = 1
+#: Bumped when the layout of the JSON or the tensor names change. Version 2 adds the
+#: ``sha256`` digest to ``__metadata__``; version 1 files (no digest) still load.
+FORMAT_VERSION = 2
+#: The versions :func:`read` accepts.
+READABLE_VERSIONS = ("1", "2")
 #: Refuse headers larger than this (a corrupted length field must not make us allocate GBs).
-MAX_HEADER_BYTES = 64 * 1024 * 1024
+MAX_HEADER_BYTES = 16 * 1024 * 1024
+#: Refuse JSON nested deeper than this (headers and settings are a few levels deep).
+MAX_JSON_DEPTH = 64
+#: Refuse settings that imply more parameters than this (checked on an abstract model).
+MAX_PARAMETERS = 2**31 - 1
+#: The ``__metadata__`` key of the digest.
+DIGEST_KEY = "sha256"
 
 _REGISTRY: dict[str, type] = {}
 
@@ -64,11 +83,18 @@ def module_to_tensors(module: eqx.Module, prefix: str = "") -> dict[str, np.ndar
     }
 
 
+def _is_array_like(x) -> bool:
+    return eqx.is_array(x) or isinstance(x, jax.ShapeDtypeStruct)
+
+
 def tensors_to_module(
     skeleton: eqx.Module, tensors: dict[str, np.ndarray], *, path: object, prefix: str = ""
 ) -> eqx.Module:
-    """Put ``tensors`` into the array leaves of ``skeleton``, checking names, shapes, dtypes."""
-    arrays, static = eqx.partition(skeleton, eqx.is_array)
+    """Put ``tensors`` into the array leaves of ``skeleton``, checking names, shapes, dtypes.
+
+    ``skeleton`` may be abstract (``jax.ShapeDtypeStruct`` leaves, from
+    ``eqx.filter_eval_shape``): nothing is allocated before every tensor matched."""
+    arrays, static = eqx.partition(skeleton, _is_array_like)
     leaves, treedef = jax.tree_util.tree_flatten_with_path(arrays)
     expected = {prefix + jax.tree_util.keystr(p).lstrip("."): leaf for p, leaf in leaves}
     names = {k for k in tensors if k.startswith(prefix)}
@@ -88,7 +114,9 @@ def tensors_to_module(
                 f"{path}: tensor {name!r} is {t.dtype}{list(t.shape)}, "
                 f"the settings need {np.dtype(leaf.dtype)}{list(leaf.shape)}"
             )
-        if not np.all(np.isfinite(t)):
+    for name in expected:
+        t = tensors[name]
+        if np.dtype(t.dtype).kind in "fc" and not np.all(np.isfinite(t)):
             raise ModelFileError(f"{path}: tensor {name!r} holds non-finite values")
         new.append(jnp.asarray(t))
     arrays = jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(arrays), new)
@@ -96,12 +124,154 @@ def tensors_to_module(
     return eqx.combine(arrays, static)
 
 
+# -- bounded, verified reading -----------------------------------------------------------------
+
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_KIND = ((stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"),
+         (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+         (stat.S_ISSOCK, "a socket"))
+
+
+def _not_regular(path, mode: int, what: str) -> ModelFileError:
+    kind = next((name for test, name in _KIND if test(mode)), "not a regular file")
+    return ModelFileError(f"{path}: is {kind}, not a {what}; only regular files are read")
+
+
+def read_regular(path: str | os.PathLike, what: str = "model file", *,
+                 limit: int | None = None) -> bytes:
+    """The bytes of ``path`` (the first ``limit`` of them, if given), refusing at once
+    anything but a regular file (FIFOs, devices, symlinks to them): ModelFileError."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise ModelFileError(f"{path}: no such {what}") from None
+    except OSError as exc:
+        raise ModelFileError(f"{path}: cannot read: {exc.strerror}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise _not_regular(path, st.st_mode, what)
+    try:
+        # O_NONBLOCK: should the path have become a FIFO since the stat, opening it does
+        # not wait for a writer (and the fstat below refuses it).
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise ModelFileError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise _not_regular(path, st.st_mode, what)
+        size = st.st_size if limit is None else min(st.st_size, limit)
+        chunks, got = [], 0
+        while got < size:
+            chunk = os.read(fd, min(size - got, 1 << 24))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            got += len(chunk)
+        return b"".join(chunks)
+    except OSError as exc:
+        raise ModelFileError(f"{path}: cannot read: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+
+
+def check_json_depth(text: bytes, path, what: str) -> None:
+    """ModelFileError when the JSON ``text`` nests deeper than :data:`MAX_JSON_DEPTH`
+    (before parsing it: Python's parser would recurse once per level)."""
+    if text.count(b"[") + text.count(b"{") <= MAX_JSON_DEPTH:
+        return
+    skeleton = np.frombuffer(_STRING.sub(b'""', text), np.uint8)
+    steps = ((skeleton == ord("[")) | (skeleton == ord("{"))).astype(np.int32)
+    steps -= (skeleton == ord("]")) | (skeleton == ord("}"))
+    depth = int(np.cumsum(steps).max()) if steps.size else 0
+    if depth > MAX_JSON_DEPTH:
+        raise ModelFileError(f"{path}: {what} nests {depth} levels deep, over the limit of "
+                             f"{MAX_JSON_DEPTH} (MAX_JSON_DEPTH)")
+
+
+def parse_json(text: bytes | str, path, what: str):
+    """``json.loads`` of ``text`` after the depth check; ModelFileError if it is not JSON."""
+    raw = text.encode("utf-8") if isinstance(text, str) else text
+    check_json_depth(raw, path, what)
+    try:
+        return json.loads(raw.decode("utf-8") if isinstance(text, bytes) else text)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        raise ModelFileError(f"{path}: {what} is not valid JSON (corrupted file?)") from None
+
+
+def split(blob: bytes, path, what: str = "model file") -> tuple[dict, memoryview]:
+    """``(header, tensor data)`` of a safetensors ``blob``, the header size and JSON
+    depth bounded; ModelFileError if it cannot be a safetensors file."""
+    if len(blob) < 8:
+        raise ModelFileError(f"{path}: too short to be a {what} ({len(blob)} bytes)")
+    (n,) = struct.unpack("<Q", blob[:8])
+    if n > MAX_HEADER_BYTES:
+        raise ModelFileError(
+            f"{path}: not a hiddenstate {what}, or corrupted (its header would be {n} bytes, "
+            f"over the limit of {MAX_HEADER_BYTES} (MAX_HEADER_BYTES))")
+    if 8 + n > len(blob):
+        raise ModelFileError(
+            f"{path}: not a hiddenstate {what}, or truncated "
+            f"(header says {n} bytes, the file has {len(blob) - 8} after the length field)")
+    header = parse_json(blob[8 : 8 + n], path, "the header")
+    if not isinstance(header, dict):
+        raise ModelFileError(f"{path}: the header is not a JSON object (corrupted file?)")
+    return header, memoryview(blob)[8 + n :]
+
+
+def digest(header: dict, data) -> str:
+    """SHA-256 of a safetensors file but its ``__metadata__.sha256``: the header as
+    canonical JSON (sorted keys), then the tensor bytes."""
+    meta = dict(header.get("__metadata__") or {})
+    meta.pop(DIGEST_KEY, None)
+    canon = json.dumps({**header, "__metadata__": meta}, sort_keys=True,
+                       separators=(",", ":"), ensure_ascii=True).encode("ascii")
+    h = hashlib.sha256(b"hiddenstate sha256 v1\0")
+    h.update(len(canon).to_bytes(8, "little"))
+    h.update(canon)
+    h.update(data)
+    return h.hexdigest()
+
+
+def sealed(tensors: dict[str, np.ndarray], metadata: dict[str, str]) -> bytes:
+    """A safetensors file of ``tensors`` whose metadata carries its own :func:`digest`."""
+    from safetensors.numpy import save as st_save
+
+    tensors = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
+    header, data = split(st_save(tensors, metadata=metadata), "<memory>")
+    return st_save(tensors, metadata={**metadata, DIGEST_KEY: digest(header, data)})
+
+
+def verify(header: dict, data, path, *, required: bool, what: str = "model file") -> None:
+    """ModelFileError unless the stored digest matches (``required``: it must be there)."""
+    meta = header.get("__metadata__") or {}
+    stored = meta.get(DIGEST_KEY)
+    if stored is None:
+        if required:
+            raise ModelFileError(f"{path}: the {what} holds no {DIGEST_KEY} digest "
+                                 "(corrupted file?)")
+        return
+    if not isinstance(stored, str) or stored != digest(header, data):
+        raise ModelFileError(
+            f"{path}: corrupted {what}: its content does not match the SHA-256 digest "
+            "stored when it was written (a changed bit, a partial copy or an edit)")
+
+
+def load_tensors(blob: bytes, path, what: str = "model file") -> dict[str, np.ndarray]:
+    from safetensors.numpy import load as st_load
+
+    try:
+        return st_load(blob)
+    except Exception as exc:  # safetensors raises its own error types
+        raise ModelFileError(f"{path}: corrupted tensor data in the {what} ({exc})") from None
+
+
+# -- model files -------------------------------------------------------------------------------
+
+
 def save(
     path: str | os.PathLike, cls_name: str, config: dict[str, Any], tensors: dict[str, np.ndarray]
 ) -> None:
-    """Write a model file atomically (temporary file, fsync, rename)."""
-    from safetensors.numpy import save as st_save
-
+    """Write a model file atomically (temporary file, fsync, rename), with its digest."""
     metadata = {
         "format": FORMAT,
         "format_version": str(FORMAT_VERSION),
@@ -109,45 +279,26 @@ def save(
         "class": cls_name,
         "config": json.dumps(config, sort_keys=True),
     }
-    blob = st_save({k: np.ascontiguousarray(v) for k, v in tensors.items()}, metadata=metadata)
-    atomic_write_bytes(path, blob)
+    atomic_write_bytes(path, sealed(tensors, metadata))
 
 
 def read(path: str | os.PathLike) -> tuple[str, dict[str, Any], dict[str, np.ndarray]]:
     """Read and validate a model file: ``(class name, config, tensors)``."""
-    from safetensors.numpy import load as st_load
-
     path = Path(path)
-    try:
-        blob = path.read_bytes()
-    except FileNotFoundError:
-        raise ModelFileError(f"{path}: no such model file") from None
-    except IsADirectoryError:
-        raise ModelFileError(f"{path}: is a directory, not a model file") from None
-    except OSError as exc:
-        raise ModelFileError(f"{path}: cannot read: {exc.strerror}") from None
-    if len(blob) < 8:
-        raise ModelFileError(f"{path}: too short to be a model file ({len(blob)} bytes)")
-    (n,) = struct.unpack("<Q", blob[:8])
-    if n > MAX_HEADER_BYTES or 8 + n > len(blob):
-        raise ModelFileError(
-            f"{path}: not a hiddenstate model file, or truncated "
-            f"(header says {n} bytes, the file has {len(blob) - 8} after the length field)"
-        )
-    try:
-        header = json.loads(blob[8 : 8 + n].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise ModelFileError(f"{path}: the header is not valid JSON (corrupted file?)") from None
-    meta = header.get("__metadata__") if isinstance(header, dict) else None
+    blob = read_regular(path)
+    header, data = split(blob, path)
+    meta = header.get("__metadata__")
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ModelFileError(f"{path}: not a hiddenstate model file (no hiddenstate header)")
     version = meta.get("format_version")
-    if version != str(FORMAT_VERSION):
+    if version not in READABLE_VERSIONS:
         raise ModelFileError(
             f"{path}: model file format version {version!r} is not supported by "
-            f"hiddenstate {_library_version()} (it reads version {FORMAT_VERSION}); "
+            f"hiddenstate {_library_version()} (it reads versions "
+            f"{', '.join(READABLE_VERSIONS)}); "
             f"the file was written by hiddenstate {meta.get('library_version', '?')}"
         )
+    verify(header, data, path, required=version != "1")
     from . import estimators  # noqa: F401  (their classes register themselves on import)
 
     cls_name = meta.get("class")
@@ -155,17 +306,12 @@ def read(path: str | os.PathLike) -> tuple[str, dict[str, Any], dict[str, np.nda
         raise ModelFileError(
             f"{path}: unknown model class {cls_name!r}; known: {', '.join(sorted(_REGISTRY))}"
         )
-    try:
-        config = json.loads(meta.get("config", ""))
-    except json.JSONDecodeError:
-        raise ModelFileError(f"{path}: the model settings are not valid JSON") from None
+    if not isinstance(meta.get("config"), str):
+        raise ModelFileError(f"{path}: the model settings are missing")
+    config = parse_json(meta["config"], path, "the model settings")
     if not isinstance(config, dict):
         raise ModelFileError(f"{path}: the model settings are not a JSON object")
-    try:
-        tensors = st_load(blob)
-    except Exception as exc:  # safetensors raises its own error types
-        raise ModelFileError(f"{path}: corrupted tensor data ({exc})") from None
-    return cls_name, config, tensors
+    return cls_name, config, load_tensors(blob, path)
 
 
 def load(path: str | os.PathLike):

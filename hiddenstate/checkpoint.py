@@ -12,6 +12,17 @@ history, the numpy Generator's state, and the epochs per compiled call.
 Files are written to a temporary name, fsynced and renamed, so a crash (even
 SIGKILL during the write) never leaves a half-written checkpoint under a real
 name; the previous checkpoints stay intact until the new one is complete.
+
+Since format version 2 the metadata also holds ``sha256``, the digest of the
+whole file but that value (:func:`hiddenstate._serialize.digest`); a checkpoint
+whose content does not match it is corrupted and skipped for the one before,
+with a warning. Version 1 checkpoints (no digest) are still read.
+
+One run per folder: a :class:`Checkpointer` that writes holds an OS lock on
+``<folder>/.checkpoint.lock`` (released by the OS when the process dies, even by
+SIGKILL); a second writer is refused with :class:`CheckpointFolderError`. A
+folder holding checkpoints of another run (other settings, seed or data) is
+refused when the writer claims it, so a run never prunes another's checkpoints.
 """
 
 from __future__ import annotations
@@ -21,20 +32,30 @@ import json
 import os
 import re
 import struct
+import warnings
 from pathlib import Path
 from typing import Any
 
 import jax
 import numpy as np
 
-from ._errors import ModelFileError
+from . import _serialize
+from ._errors import HiddenstateError, ModelFileError
 from ._io import atomic_write_bytes
 from .distributed import host
 
-__all__ = ["Checkpointer", "CHECKPOINT_FORMAT_VERSION"]
+__all__ = ["Checkpointer", "CHECKPOINT_FORMAT_VERSION", "CheckpointFolderError"]
 
 FORMAT = "hiddenstate-checkpoint"
-CHECKPOINT_FORMAT_VERSION = 1
+#: 2: the metadata holds a ``sha256`` digest (required); 1 (no digest) is still read.
+CHECKPOINT_FORMAT_VERSION = 2
+_READABLE = ("1", "2")
+#: The lock file a writing run holds in its folder.
+LOCK_NAME = ".checkpoint.lock"
+
+
+class CheckpointFolderError(HiddenstateError, RuntimeError):
+    """The checkpoint folder is in use by another run that is writing to it."""
 _NAME = re.compile(r"^checkpoint-(\d{8})\.safetensors$")
 
 
@@ -89,14 +110,12 @@ class Checkpointer:
         extra: dict | None = None,
     ) -> Path:
         """Write the checkpoint for ``epoch`` epochs done; returns its path."""
-        from safetensors.numpy import save as st_save
-
         from . import __version__
 
         path = self.directory / f"checkpoint-{int(epoch):08d}.safetensors"
         if jax.process_index() != 0:  # one writer in a multi-process run
             return path
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.acquire()
         leaves = jax.tree.leaves(carry)
         tensors = {f"carry.{i}": np.ascontiguousarray(host(x)) for i, x in enumerate(leaves)}
         state = {
@@ -114,7 +133,7 @@ class Checkpointer:
             "library_version": __version__,
             "state": json.dumps(state),
         }
-        atomic_write_bytes(path, st_save(tensors, metadata=metadata))
+        atomic_write_bytes(path, _serialize.sealed(tensors, metadata))
         self._prune()
         return path
 
@@ -122,10 +141,73 @@ class Checkpointer:
         for old in self.paths()[: -self.keep]:
             with contextlib.suppress(FileNotFoundError):
                 old.unlink()
-        # Temporary files of writes that a crash interrupted.
+        # Temporary files of writes that a crash interrupted (the lock says no other
+        # writer is at work here).
         for tmp in self.directory.glob(".checkpoint-*.tmp"):
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
+
+    # -- the folder --------------------------------------------------------------------------
+    def acquire(self) -> None:
+        """Claim the folder for this run (idempotent): create it, take its lock, and refuse
+        a folder holding another run's checkpoints.
+
+        Raises :class:`CheckpointFolderError` (naming the folder) when another run holds
+        the lock, :class:`ModelFileError` when the folder holds checkpoints of another run.
+        Released by :meth:`release`, or by the OS when the process ends.
+        """
+        if getattr(self, "_lock", None) is not None:
+            return
+        import filelock
+
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise type(exc)(exc.errno, f"{self.directory}: cannot create the checkpoint "
+                                       f"folder: {exc.strerror}") from None
+        lock = filelock.FileLock(self.directory / LOCK_NAME, timeout=0)
+        try:
+            lock.acquire()
+        except filelock.Timeout:
+            raise CheckpointFolderError(
+                f"{self.directory}: another run is writing checkpoints into this folder "
+                f"(it holds {LOCK_NAME}); wait for it to end or use another checkpoint_dir"
+            ) from None
+        try:
+            self._check_owner()
+        except BaseException:
+            lock.release()
+            raise
+        self._lock = lock
+
+    def release(self) -> None:
+        """Give the folder's lock back (see :meth:`acquire`)."""
+        lock, self._lock = getattr(self, "_lock", None), None
+        if lock is not None:
+            lock.release()
+
+    def _check_owner(self) -> None:
+        """ModelFileError if a readable checkpoint here belongs to a run with other settings."""
+        for path in reversed(self.paths()):
+            try:
+                state = self.read_state(path)
+            except ModelFileError:
+                continue  # unreadable: nobody's progress
+            self._check_settings(path, state, folder=True)
+
+    def _check_settings(self, path: Path, state: dict, *, folder: bool = False) -> None:
+        theirs = state.get("settings", {})
+        mine = self.settings.get("estimator")
+        where = (f"{self.directory}: holds {path.name}, which" if folder
+                 else f"{path}: this checkpoint")
+        advice = ("use another checkpoint_dir, or delete its checkpoint-*.safetensors files "
+                  "to start over")
+        if isinstance(theirs, dict) and theirs.get("estimator") not in (None, mine):
+            raise ModelFileError(f"{where} was written by a {theirs['estimator']}, not a "
+                                 f"{mine}; {advice}")
+        if theirs != self.settings:
+            raise ModelFileError(f"{where} belongs to a run with other settings or data; "
+                                 f"{advice}")
 
     # -- reading -----------------------------------------------------------------------------
     def paths(self) -> list[Path]:
@@ -136,61 +218,67 @@ class Checkpointer:
         return sorted(found, key=lambda p: int(_NAME.match(p.name).group(1)))
 
     @staticmethod
-    def read(path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        """``(state, tensors)`` of one checkpoint file; :class:`ModelFileError` if unusable."""
-        from safetensors.numpy import load as st_load
-
+    def _open(path, *, header_only: bool) -> tuple[dict, dict, bytes]:
+        """``(metadata, header, blob)`` of a checkpoint file, its format checked."""
         path = Path(path)
-        try:
-            blob = path.read_bytes()
-        except OSError as exc:
-            raise ModelFileError(f"{path}: cannot read checkpoint: {exc.strerror}") from None
-        if len(blob) < 8:
-            raise ModelFileError(f"{path}: truncated checkpoint")
-        (n,) = struct.unpack("<Q", blob[:8])
-        if 8 + n > len(blob):
-            raise ModelFileError(f"{path}: truncated checkpoint")
-        try:
-            meta = json.loads(blob[8 : 8 + n])["__metadata__"]
-            if meta["format"] != FORMAT:
-                raise KeyError("format")
-            if meta["format_version"] != str(CHECKPOINT_FORMAT_VERSION):
-                raise ModelFileError(
-                    f"{path}: checkpoint format version {meta['format_version']!r} is not "
-                    f"supported (this hiddenstate reads {CHECKPOINT_FORMAT_VERSION})"
-                )
-            state = json.loads(meta["state"])
-            tensors = st_load(blob)
-        except ModelFileError:
-            raise
-        except Exception:  # any parse failure means: not a usable checkpoint
-            raise ModelFileError(f"{path}: not a hiddenstate checkpoint, or corrupted") from None
-        return state, tensors
+        limit = None
+        if header_only:
+            head = _serialize.read_regular(path, "checkpoint", limit=8)
+            if len(head) == 8:
+                limit = 8 + min(struct.unpack("<Q", head)[0], _serialize.MAX_HEADER_BYTES + 1)
+        blob = _serialize.read_regular(path, "checkpoint", limit=limit)
+        header, _ = _serialize.split(blob, path, "checkpoint")
+        meta = header.get("__metadata__")
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            raise ModelFileError(f"{path}: not a hiddenstate checkpoint, or corrupted")
+        if meta.get("format_version") not in _READABLE:
+            raise ModelFileError(
+                f"{path}: checkpoint format version {meta.get('format_version')!r} is not "
+                f"supported (this hiddenstate reads {', '.join(_READABLE)})")
+        return meta, header, blob
+
+    @staticmethod
+    def _state(path, meta: dict) -> dict:
+        if not isinstance(meta.get("state"), str):
+            raise ModelFileError(f"{path}: not a hiddenstate checkpoint, or corrupted")
+        state = _serialize.parse_json(meta["state"], path, "the checkpoint state")
+        if not isinstance(state, dict):
+            raise ModelFileError(f"{path}: not a hiddenstate checkpoint, or corrupted")
+        return state
+
+    @classmethod
+    def read_state(cls, path) -> dict[str, Any]:
+        """The JSON state of a checkpoint, from its header only (the digest unchecked)."""
+        meta, _, _ = cls._open(path, header_only=True)
+        return cls._state(path, meta)
+
+    @classmethod
+    def read(cls, path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """``(state, tensors)`` of one checkpoint file, its digest verified;
+        :class:`ModelFileError` if unusable."""
+        meta, header, blob = cls._open(path, header_only=False)
+        _, data = _serialize.split(blob, path, "checkpoint")
+        _serialize.verify(header, data, path, required=meta["format_version"] != "1",
+                          what="checkpoint")
+        state = cls._state(path, meta)
+        return state, _serialize.load_tensors(blob, path, "checkpoint")
 
     def latest(self, skeleton_carry):
         """The newest usable checkpoint restored onto ``skeleton_carry``, or ``None``.
 
-        Returns ``(carry, state)``. Corrupted files are skipped (an older one is
-        used); a checkpoint of a run with other settings raises ModelFileError.
+        Returns ``(carry, state)``. Corrupted files (truncated, or not matching their
+        digest) are skipped with a warning (an older one is used); a checkpoint of a
+        run with other settings raises ModelFileError.
         """
         leaves, treedef = jax.tree.flatten(skeleton_carry)
         for path in reversed(self.paths()):
             try:
                 state, tensors = self.read(path)
-            except ModelFileError:
+            except ModelFileError as exc:
+                warnings.warn(f"skipping an unusable checkpoint: {exc}", UserWarning,
+                              stacklevel=2)
                 continue
-            theirs = state.get("settings", {})
-            mine = self.settings.get("estimator")
-            if isinstance(theirs, dict) and theirs.get("estimator") not in (None, mine):
-                raise ModelFileError(
-                    f"{path}: this checkpoint was written by a {theirs['estimator']}, not a "
-                    f"{mine}; use another checkpoint_dir or resume=False"
-                )
-            if theirs != self.settings:
-                raise ModelFileError(
-                    f"{path}: this checkpoint belongs to a run with other settings or data; "
-                    "use another checkpoint_dir or resume=False"
-                )
+            self._check_settings(path, state)
             new = []
             for i, leaf in enumerate(leaves):
                 t = tensors.get(f"carry.{i}")

@@ -21,6 +21,7 @@ own:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import warnings
@@ -69,6 +70,67 @@ _NOT_SETTINGS = {
     "warm_start",
     "devices",
 }
+
+
+#: Settings that describe the machine a model was trained on, not the model: a model
+#: file never sets them (they are reset to their defaults on loading).
+MACHINE_LOCAL = ("checkpoint_dir", "resume", "devices", "init_from")
+#: Settings that are sizes: a network with a dimension ``d`` has at least ``d`` parameters.
+_SIZE_SETTINGS = ("n_components", "hidden_size", "embedding_dim")
+#: Settings that count layers: each layer has at least one tensor.
+_LAYER_SETTINGS = ("num_layers",)
+
+
+def _check_sizes(params: dict, tensors: dict, path) -> None:
+    """ModelFileError when a size or layer count in ``params`` cannot fit the tensors the
+    file holds: checked before any network (even an abstract one) is built, so that the
+    time and memory of loading are bounded by the file's size."""
+    n_tensors = len(tensors)
+    n_values = sum(int(np.size(t)) for t in tensors.values())
+    for name in _LAYER_SETTINGS:
+        value = params.get(name)
+        if isinstance(value, Integral) and value > n_tensors:
+            raise ModelFileError(f"{path}: setting {name}={value} needs at least {value} "
+                                 f"tensors, the file holds {n_tensors}")
+    for name in _SIZE_SETTINGS:
+        value = params.get(name)
+        sizes = list(value) if isinstance(value, list | tuple) else [value]
+        if len(sizes) > n_tensors:
+            raise ModelFileError(f"{path}: setting {name} lists {len(sizes)} layers, the file "
+                                 f"holds {n_tensors} tensors")
+        for size in sizes:
+            if isinstance(size, Integral) and size > n_values:
+                raise ModelFileError(f"{path}: setting {name}={size} needs at least {size} "
+                                     f"parameters, the file holds {n_values}")
+
+
+def _check_recurrent_sizes(est, tensors: dict, path) -> None:
+    """ModelFileError unless the recurrent network the settings describe (``num_layers``
+    recurrent ``h x h`` matrices, ``h x n_in`` inputs, ``h x n_out`` readout, a
+    ``vocabulary x embedding`` table) can fit the values the file holds: then building
+    it allocates no more than a few times the file's size."""
+    n_values = sum(int(np.size(t)) for t in tensors.values())
+    params = est.get_params(deep=False)
+    hidden = params.get("hidden_size", params.get("n_components"))
+    if not isinstance(hidden, Integral):
+        return
+    layers = params.get("num_layers", 1)
+    layers = int(layers) if isinstance(layers, Integral) else 1
+    vocabulary = getattr(est, "vocabulary_", None)
+    width = params.get("embedding_dim") or getattr(est, "n_features_in_", 1)
+    needs = {
+        f"num_layers x hidden_size**2 = {layers} x {hidden}**2": layers * hidden * hidden,
+        f"n_features_in x hidden = {getattr(est, 'n_features_in_', 1)} x {hidden}":
+            int(getattr(est, "n_features_in_", 1)) * hidden,
+        f"n_outputs x hidden = {getattr(est, 'n_outputs_', 1)} x {hidden}":
+            int(getattr(est, "n_outputs_", 1) or 1) * hidden,
+    }
+    if vocabulary is not None:
+        needs[f"vocabulary x width = {len(vocabulary)} x {width}"] = len(vocabulary) * int(width)
+    for what, need in needs.items():
+        if need > n_values:
+            raise ModelFileError(f"{path}: the settings need at least {need} parameters "
+                                 f"({what}), the file holds {n_values}")
 
 
 def check_finite(
@@ -160,41 +222,111 @@ class TrainingMixin:
 
     # -- the skeleton --------------------------------------------------------------------------
     def _fit(self, X, y=None, *, incremental: bool = False, **fit_params):
-        """Train: a fresh fit, a warm start (``warm_start``) or one epoch (``incremental``)."""
+        """Train: a fresh fit, a warm start (``warm_start``) or one epoch (``incremental``).
+
+        All or nothing: if the call raises anything but the DivergenceError of a run
+        stored whole (bad input found late, Ctrl-C, a refused checkpoint folder, a
+        failing ``_after_train``), the estimator is left exactly as before the call.
+        A run that diverges stores its last finite model (``_after_train`` included)
+        and then raises DivergenceError; see :meth:`_check_blow_up` for a loss that
+        stays finite but ends far above where it began.
+        """
+        before = dict(self.__dict__)
+        rng = before.get("_rng")
+        rng_state = rng.bit_generator.state if isinstance(rng, np.random.Generator) else None
+        try:
+            return self._fit_once(X, y, incremental=incremental, **fit_params)
+        except DivergenceError as err:
+            if getattr(err, "stored", False):
+                raise
+            self._restore_state(before, rng, rng_state)
+            raise
+        except BaseException:
+            self._restore_state(before, rng, rng_state)
+            raise
+
+    def _restore_state(self, before: dict, rng, rng_state) -> None:
+        self.__dict__.clear()
+        self.__dict__.update(before)
+        if rng_state is not None:  # the Generator is advanced in place by a continued run
+            rng.bit_generator.state = rng_state
+
+    def _fit_once(self, X, y=None, *, incremental: bool = False, **fit_params):
         fitted = hasattr(self, "model_")
         continuing = fitted and (incremental or bool(self.warm_start))
         self._check_settings()
         prepared = self._prepare(X, y, reset=not continuing, **fit_params)
         if continuing or incremental:
             self._no_checkpoints("continues a fitted model" if continuing else "is partial_fit")
-        if continuing:
-            rng, checkpointing = self._rng, None
-            model, opt_state, step = self.model_, self._opt_state, self._step
-        else:
-            seed = self._run_seed()
-            rng = np.random.default_rng(seed)
-            checkpointing = None if incremental else self._checkpointing(prepared, seed)
-            model, opt_state, step = self._new_model(self._key(rng)), None, 0
-        train_key = self._key(rng)
-        training, stopping = self._split(prepared, rng, incremental)
-        plan = self._plan(training, curriculum=0 if continuing else self._curriculum())
-        from .. import train
+        with contextlib.ExitStack() as stack:
+            if continuing:
+                rng, checkpointing = self._rng, None
+                model, opt_state, step = self.model_, self._opt_state, self._step
+            else:
+                seed = self._run_seed()
+                rng = np.random.default_rng(seed)
+                checkpointing = None if incremental else self._checkpointing(prepared, seed)
+                if checkpointing is not None:
+                    self._claim(checkpointing.checkpointer, stack)
+                model, opt_state, step = self._new_model(self._key(rng)), None, 0
+            train_key = self._key(rng)
+            training, stopping = self._split(prepared, rng, incremental)
+            plan = self._plan(training, curriculum=0 if continuing else self._curriculum())
+            from .. import train
 
-        try:
-            result = train.fit(
-                model, training.data, objective=self._objective(),
-                optimizer=self._optimizer(plan.steps_per_epoch),
-                max_iter=1 if incremental else int(self.max_iter), rng=rng, key=train_key,
-                plan=plan, early_stopping=stopping, checkpointing=checkpointing,
-                devices=self.devices, progress=train.Progress(self.verbose, self._description()),
-                opt_state=opt_state, step=step, epochs_per_call=1 if incremental else None)
-        except DivergenceError as err:
-            self._store(err.result, rng, prepared, append=incremental and fitted)  # type: ignore
-            raise
+            diverged = None
+            try:
+                result = train.fit(
+                    model, training.data, objective=self._objective(),
+                    optimizer=self._optimizer(plan.steps_per_epoch),
+                    max_iter=1 if incremental else int(self.max_iter), rng=rng, key=train_key,
+                    plan=plan, early_stopping=stopping, checkpointing=checkpointing,
+                    devices=self.devices,
+                    progress=train.Progress(self.verbose, self._description()),
+                    opt_state=opt_state, step=step, epochs_per_call=1 if incremental else None)
+            except DivergenceError as err:
+                diverged, result = err, err.result  # type: ignore[attr-defined]
         self._store(result, rng, prepared, append=incremental and fitted)
+        if diverged is None and not incremental:
+            diverged = self._check_blow_up(result)
+        if diverged is not None:
+            diverged.stored = True  # type: ignore[attr-defined]
+            raise diverged
         if not incremental:
             self._warn_convergence(result.history)
         return self
+
+    #: A run whose last epoch's loss is more than this many times its first epoch's
+    #: (both finite, the first positive) has blown up: DivergenceError (see _check_blow_up).
+    _BLOW_UP_RATIO = 1e3
+
+    def _check_blow_up(self, result) -> DivergenceError | None:
+        """The documented rule for a loss that stayed finite but exploded: when this fit's
+        last epoch loss exceeds :attr:`_BLOW_UP_RATIO` times its first epoch loss (both
+        finite, the first > 0, at least two epochs), the run is kept (stored whole, as
+        after a non-finite divergence) and DivergenceError is raised."""
+        loss = [float(x) for x in result.history.loss]
+        if len(loss) < 2 or not (np.isfinite(loss[0]) and np.isfinite(loss[-1])):
+            return None
+        if loss[0] <= 0 or loss[-1] <= self._BLOW_UP_RATIO * loss[0]:
+            return None
+        err = DivergenceError(
+            f"training diverged: the loss grew from {loss[0]:.4g} in epoch 1 to "
+            f"{loss[-1]:.4g} in epoch {len(loss)}, more than {self._BLOW_UP_RATIO:g} times "
+            "its start; the parameters of the last epoch were kept. Lower the learning rate "
+            "or set a gradient clip norm.", epoch=len(loss) - 1)
+        err.result = result  # type: ignore[attr-defined]
+        return err
+
+    @staticmethod
+    def _claim(checkpointer, stack: contextlib.ExitStack) -> None:
+        """Hold the checkpoint folder for this run (one writing process of a run)."""
+        import jax
+
+        if jax.process_index() != 0:
+            return
+        checkpointer.acquire()
+        stack.callback(checkpointer.release)
 
     def _no_checkpoints(self, why: str) -> None:
         if self.checkpoint_dir is not None:
@@ -378,24 +510,47 @@ class TrainingMixin:
 
     @classmethod
     def _from_file(cls, config: dict, tensors: dict, *, path):
-        """Rebuild a fitted estimator from a model file, checking every setting and tensor."""
+        """Rebuild a fitted estimator from a model file, checking every setting and tensor.
+
+        Bounded: machine-local settings (:data:`MACHINE_LOCAL`) are reset to their
+        defaults, the settings are validated, the sizes they name are checked against
+        what the file holds, and the network is first built abstractly
+        (``eqx.filter_eval_shape``: shapes only) and compared with the tensors; only a
+        file that matches is turned into arrays.
+        """
+        import equinox as eqx
         import jax
 
         params = config.get("params")
         if not isinstance(params, dict):
             raise ModelFileError(f"{path}: the model settings hold no parameters")
-        unknown = set(params) - set(cls().get_params())
+        defaults = cls().get_params(deep=False)
+        unknown = set(params) - set(defaults)
         if unknown:
             raise ModelFileError(f"{path}: unknown settings {sorted(unknown)}")
+        params = {**params, **{k: defaults[k] for k in MACHINE_LOCAL if k in defaults}}
         est = cls(**params)
         try:
             est._check_settings()
         except (ValueError, TypeError) as exc:
             raise ModelFileError(f"{path}: invalid settings: {exc}") from None
+        _check_sizes(params, tensors, path)
         est._restore_fitted(config, path)
         extra = est._extra_tensors_expected()
         model_tensors = {k: v for k, v in tensors.items() if k not in extra}
-        skeleton = est._new_model(jax.random.key(0))
+        try:
+            skeleton = eqx.filter_eval_shape(est._new_model, jax.random.key(0))
+        except TypeError:
+            # Networks whose weights are drawn with NumPy on the host cannot be built
+            # abstractly: bound what building one allocates by what the file holds first.
+            _check_recurrent_sizes(est, tensors, path)
+            skeleton = est._new_model(jax.random.key(0))
+        n_params = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(skeleton)
+                       if isinstance(x, jax.ShapeDtypeStruct | jax.Array))
+        if n_params > _serialize.MAX_PARAMETERS:
+            raise ModelFileError(
+                f"{path}: the settings imply {n_params} parameters, over the limit of "
+                f"{_serialize.MAX_PARAMETERS} (MAX_PARAMETERS)")
         est.model_ = _serialize.tensors_to_module(skeleton, model_tensors, path=path,
                                                   prefix=est._tensor_prefix)
         leftover = sorted(set(model_tensors) - set(_serialize.module_to_tensors(
