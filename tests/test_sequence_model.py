@@ -104,7 +104,7 @@ def test_bad_input(seed_model):
     with pytest.raises(InputError, match=r"sequence 1, column 3: symbol 'Q'"):
         SequenceModel(max_iter=1).fit(["BTXSE", "BTQ"], alphabet=REBER_ALPHABET)
     with pytest.raises(InputError, match="sequence 0: a string needs at least 2"):
-        SequenceModel(max_iter=1).fit(["B"])
+        SequenceModel(max_iter=1, markers=False).fit(["B"])
     with pytest.raises(InputError, match="2 input sequences but 1 target"):
         SequenceModel(max_iter=1).fit([np.ones((3, 2))] * 2, [np.ones((3, 1))])
     with pytest.raises(InputError, match="different widths"):

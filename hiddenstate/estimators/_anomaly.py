@@ -437,7 +437,10 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         value = np.full((n, top), np.nan)
         share = np.full((n, top), np.nan)
         label = np.full((n, top), "", dtype=object)
-        offset = 1 if self.kind_ == "sequence-model" else 0
+        # A sequence model's step t scores symbol t + 1, or symbol t when it adds its own
+        # begin marker (and its last step the end, shown as '</s>').
+        offset = int(self.kind_ == "sequence-model"
+                     and not getattr(self.model_, "markers_", False))
         for i, e in enumerate(per):
             order = np.argsort(-e, kind="stable")[:top]
             total = e.sum()

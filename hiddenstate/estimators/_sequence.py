@@ -22,7 +22,15 @@ from ._base import TRAINING_CONSTRAINTS, IncrementalMixin, TrainingData, Trainin
 from ._inference import apply_batched
 from ._tokens import Vocabulary, as_token_sequences, is_token_input, pad_ids
 
-__all__ = ["SequenceModel", "SequenceObjective"]
+__all__ = ["END", "SequenceModel", "SequenceObjective"]
+
+#: How :meth:`SequenceModel.predict` shows the reserved end marker (as token models do).
+END = "</s>"
+#: Most symbols :meth:`SequenceModel.sample` draws in one call (``n * max_length``): the
+#: drawn indices and random keys take about 12 bytes each.
+MAX_SAMPLE_SYMBOLS = 10**8
+#: Samples drawn per compiled call: at most this many symbols at once (about 200 MB).
+_SAMPLE_CHUNK_SYMBOLS = 1 << 24
 
 #: Training pads minibatches to at most this many lengths, multiples of _STEP. Each bucket
 #: is one more branch of the compiled epoch (about 0.35 s more XLA compilation on 2 cores);
@@ -44,12 +52,7 @@ def _step_losses(model, batch, objective: SequenceObjective):
 
 @eqx.filter_jit
 def _forward(model, xs, output: str):
-    z = jax.vmap(model)(xs)
-    if output == "sigmoid":
-        return jax.nn.sigmoid(z)
-    if output == "softmax":
-        return jax.nn.softmax(z, axis=-1)
-    return z
+    return _outputs(jax.vmap(model)(xs), output)
 
 
 def _init_net(key, **settings) -> SequenceNet:
@@ -57,15 +60,22 @@ def _init_net(key, **settings) -> SequenceNet:
 
 
 @eqx.filter_jit
-def _sample(model, start, key, *, n: int, steps: int, stop: int, n_stops: int, output: str,
+def _sample(model, prefix, keys, *, steps: int, stop: int, n_stops: int, end: int, output: str,
             temperature: float):
-    """Draw ``n`` continuations of ``start`` (a one-hot row) for ``steps`` steps at once."""
-    n_out = start.shape[-1]
+    """Continue ``prefix`` (one-hot rows, at least one) for ``steps`` draws, once per key.
+
+    Drawn symbols are returned as their index; after the ``n_stops``-th ``stop`` (kept)
+    or the ``end`` index (reserved end marker, not kept; -1: none) every entry is -1.
+    """
+    n_in = prefix.shape[-1]
 
     def one(k):
+        state, _ = jax.lax.scan(lambda s, x: (model.step(s, x)[0], None),
+                                model.initial_state(), prefix[:-1])
+
         def body(carry, k_t):
-            state, x, stops = carry
-            done = stops >= n_stops
+            state, x, stops, ended = carry
+            done = (stops >= n_stops) | ended
             state, z = model.step(state, x)
             if output == "sigmoid":  # the seed normalises the multi-hot outputs
                 p = jax.nn.sigmoid(z)
@@ -73,15 +83,59 @@ def _sample(model, start, key, *, n: int, steps: int, stop: int, n_stops: int, o
             else:
                 logp = z / temperature
             sym = jax.random.categorical(k_t, logp)
-            x = jax.nn.one_hot(sym, n_out)
-            sym = jnp.where(done, -1, sym)
-            return (state, x, stops + (sym == stop)), sym
+            is_end = sym == end
+            x = jax.nn.one_hot(sym, n_in)
+            sym = jnp.where(done | is_end, -1, sym)
+            return (state, x, stops + (sym == stop), ended | is_end), sym
 
-        keys = jax.random.split(k, steps)
-        _, syms = jax.lax.scan(body, (model.initial_state(), start, jnp.asarray(0)), keys)
+        carry = (state, prefix[-1], jnp.asarray(0), jnp.asarray(False))
+        _, syms = jax.lax.scan(body, carry, jax.random.split(k, steps))
         return syms
 
-    return jax.vmap(one)(jax.random.split(key, n))
+    return jax.vmap(one)(keys)
+
+
+def _outputs(z, output: str):
+    if output == "sigmoid":
+        return jax.nn.sigmoid(z)
+    if output == "softmax":
+        return jax.nn.softmax(z, axis=-1)
+    return z
+
+
+@eqx.filter_jit
+def _step(model, state, x, output: str):
+    state, z = jax.vmap(model.step)(state, x)
+    return state, _outputs(z, output)
+
+
+@eqx.filter_jit
+def _forecast(model, xs, lengths, *, steps: int):
+    """Read each padded sequence up to its length, then feed each prediction back as the
+    next input for ``steps`` steps: ``(n, steps, n_out)``."""
+
+    def one(x, length):
+        def read(carry, inp):
+            state, last = carry
+            x_t, t = inp
+            new, z = model.step(state, x_t)
+            keep = t < length
+            state = jax.tree.map(lambda a, b: jnp.where(keep, a, b), new, state)
+            return (state, jnp.where(keep, z, last)), None
+
+        z0 = jnp.zeros(model.c.shape, model.c.dtype)
+        (state, z), _ = jax.lax.scan(read, (model.initial_state(), z0),
+                                     (x, jnp.arange(x.shape[0])))
+
+        def ahead(carry, _):
+            state, z = carry
+            state, z_next = model.step(state, z)
+            return (state, z_next), z
+
+        _, out = jax.lax.scan(ahead, (state, z), None, length=steps)
+        return out
+
+    return jax.vmap(one)(xs, lengths)
 
 
 def length_buckets(lengths, max_buckets: int = _MAX_BUCKETS,
@@ -130,7 +184,15 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
     maps them to ids (0 for tokens out of the vocabulary, 1 for the end marker),
     the network reads their learned embeddings and learns to predict each next
     token and, after the last one, the end marker (softmax over the vocabulary,
-    from integer targets). Sequences are padded to a
+    from integer targets).
+
+    Begin and end of a symbol string: with ``markers='auto'`` (the default) the model
+    adds a reserved boundary symbol before and after every string (one more input and
+    output unit), so it learns how strings start and when they end, and
+    :meth:`sample` needs no start or stop symbol: any file of strings works as it is.
+    Strings that carry the seed's own delimiters (every string begins with ``B`` and
+    ends with ``E``, as the Reber grammar's) are used as they are, exactly the seed's
+    recipe; so are strings given with targets ``Y``. Sequences are padded to a
     multiple of 8 steps with a mask; a whole epoch is one compiled loop. Minibatches
     are drawn from at most two length buckets (multiples of 4 steps), each
     minibatch from one bucket, so short sequences are not run to the longest one's
@@ -193,6 +255,15 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
     max_features : int or None, default=None
         Keep only this many of the most frequent tokens (token sequences only;
         None: all).
+    markers : {'auto', True, False}, default='auto'
+        Reserved begin and end markers around each symbol string (symbol strings
+        only). ``True``: always; ``False``: never (the strings carry their own, as the
+        seed's ``B...E``); ``'auto'``: unless every string begins with ``B`` and ends
+        with ``E`` (the seed's convention, :meth:`sample`'s default start and stop) or
+        targets ``Y`` are given. With markers,
+        :meth:`predict_proba` and :meth:`score_samples` have one more step than the
+        string has symbols (the first symbol's prediction to the end's), the outputs
+        one more column (the end, last), and strings may have any length.
     random_state, verbose, warm_start, early_stopping, ... : as the Autoencoder.
 
     Attributes
@@ -200,6 +271,8 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
     model_ : SequenceNet
     alphabet_ : str or None
         The symbols, for string data.
+    markers_ : bool
+        Whether the model adds its reserved begin and end markers (string data).
     vocabulary_ : Vocabulary or None
         The tokens, for token sequences (learned by a fresh fit, kept by a warm
         start or ``partial_fit``).
@@ -222,6 +295,7 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         "embedding_dim": [Interval(Integral, 1, None, closed="left")],
         "min_count": [Interval(Integral, 1, None, closed="left")],
         "max_features": [Interval(Integral, 1, None, closed="left"), None],
+        "markers": [StrOptions({"auto"}), "boolean"],
         **TRAINING_CONSTRAINTS,
     }
 
@@ -229,7 +303,7 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
                  init="glorot_uniform", forget_bias=2.0, activation="tanh", optimizer="adam",
                  learning_rate=0.01, learning_rate_schedule="cosine", momentum=0.9,
                  clip_norm=None, batch_size=1, bucket_lengths=None, curriculum=1, max_iter=8,
-                 embedding_dim=32, min_count=1, max_features=None, shuffle=True,
+                 embedding_dim=32, min_count=1, max_features=None, markers="auto", shuffle=True,
                  early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-4, random_state=None,
                  verbose=False, warm_start=False, checkpoint_dir=None, checkpoint_every=10,
@@ -253,6 +327,7 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         self.embedding_dim = embedding_dim
         self.min_count = min_count
         self.max_features = max_features
+        self.markers = markers
         self.shuffle = shuffle
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
@@ -267,24 +342,61 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         self.devices = devices
 
     # -- data ----------------------------------------------------------------------------------
-    def _encode_strings(self, strings, alphabet: str) -> list[np.ndarray]:
+    @staticmethod
+    def _encode_strings(strings, alphabet: str, markers: bool = False) -> list[np.ndarray]:
+        """Each string's one-hot rows; with ``markers``, between the reserved boundary
+        (index ``len(alphabet)``) before the first symbol and after the last."""
         index = {c: i for i, c in enumerate(alphabet)}
+        n = len(alphabet)
+        eye = np.eye(n + int(markers), dtype=np.float32)
         out = []
         for i, s in enumerate(strings):
             if not isinstance(s, str):
                 raise InputError(f"expected a string, got {type(s).__name__}", index=i)
-            if len(s) < 2:
+            if len(s) < 2 and not markers:
                 raise InputError("a string needs at least 2 symbols (an input and a next one)",
                                  index=i)
-            codes = np.empty(len(s), np.int64)
+            codes = np.empty(len(s) + 2 * int(markers), np.int64)
             for j, ch in enumerate(s):
                 if ch not in index:
                     raise InputError(
                         f"symbol {ch!r} is not in the alphabet {alphabet!r}", index=i,
                         column=j + 1)
-                codes[j] = index[ch]
-            out.append(np.eye(len(alphabet), dtype=np.float32)[codes])
+                codes[j + int(markers)] = index[ch]
+            if markers:
+                codes[0] = codes[-1] = n
+            out.append(eye[codes])
         return out
+
+    @staticmethod
+    def _check_alphabet(alphabet) -> str:
+        if not isinstance(alphabet, str) or not alphabet:
+            raise ValueError(f"alphabet must be a non-empty string of symbols, got {alphabet!r}")
+        seen: set[str] = set()
+        for j, ch in enumerate(alphabet):
+            if ch in seen:
+                raise ValueError(f"alphabet {alphabet!r} repeats the symbol {ch!r} "
+                                 f"(position {j + 1}); each symbol must appear once")
+            seen.add(ch)
+        return alphabet
+
+    def _resolve_markers(self, strings, Y) -> bool:
+        """Whether a fresh fit on ``strings`` adds the reserved markers."""
+        if isinstance(self.markers, str):  # 'auto'
+            seeds = all(len(s) >= 2 and s[0] == "B" and s[-1] == "E" for s in strings)
+            return Y is None and not seeds
+        if self.markers and Y is not None:
+            raise ValueError("markers=True needs next-symbol targets (Y=None): the targets "
+                             "Y give one row per symbol after the first; pass "
+                             "markers=False or 'auto' with Y")
+        return bool(self.markers)
+
+    def _no_markers_setting(self, what: str) -> None:
+        if self.markers != "auto":
+            raise ValueError(f"markers={self.markers!r} applies to symbol strings; {what} "
+                             f"take markers='auto'"
+                             + (" (their vocabulary has its own end marker)"
+                                if what == "token sequences" else ""))
 
     @staticmethod
     def _is_strings(X) -> bool:
@@ -305,7 +417,8 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
             raise InputError(f"this model was trained on {what}, not token sequences")
         seqs = as_token_sequences(X, split_strings=False)
         if fitting:
-            self.alphabet_ = None
+            self._no_markers_setting("token sequences")
+            self.alphabet_, self.markers_ = None, False
             self.vocabulary_ = Vocabulary.learn(seqs, min_count=int(self.min_count),
                                                 max_features=self.max_features)
         ids = [self.vocabulary_.encode(s, end=True) for s in seqs]
@@ -326,17 +439,25 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
                                        else "real-valued sequences"))
         if self._is_strings(X):
             if fitting:
-                self.alphabet_ = alphabet or "".join(sorted(set("".join(X))))
+                self.alphabet_ = (self._check_alphabet(alphabet) if alphabet is not None
+                                  else "".join(sorted(set("".join(X)))))
                 self.vocabulary_ = None
+                self.markers_ = self._resolve_markers(X, Y)
             elif getattr(self, "alphabet_", None) is None:
                 raise InputError("this model was trained on real-valued sequences, not strings")
-            onehots = self._encode_strings(X, self.alphabet_)
+            markers = bool(getattr(self, "markers_", False))
+            if markers and Y is not None:
+                raise InputError("this model adds begin and end markers: it learns next "
+                                 "symbols, not given targets Y")
+            onehots = self._encode_strings(X, self.alphabet_, markers)
             xs = [o[:-1] for o in onehots]
             ys = [o[1:] for o in onehots] if Y is None else [np.asarray(y, np.float32)
                                                               for y in Y]
         else:
             if fitting:
+                self._no_markers_setting("real-valued sequences")
                 self.alphabet_ = self.vocabulary_ = None
+                self.markers_ = False
             xs = self._real_sequences(X)
             ys = None if Y is None else [np.asarray(y, np.float32) for y in Y]
         if ys is not None:
@@ -409,6 +530,24 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         # each sequence to the shortest bucket that holds it
         return np.searchsorted(np.asarray(lengths), seq_lengths).astype(np.int32), lengths
 
+    @staticmethod
+    def _check_padded_memory(xs, ys, seq_lengths: np.ndarray, length: int) -> None:
+        """Refuse training data whose padded copy (every sequence padded to the longest
+        bucket) would take more than half the memory this process may use."""
+        from .._limits import available_memory, format_bytes
+
+        width = 2 if xs[0].ndim == 1 else xs[0].shape[1] + ys[0].shape[1]
+        need = 4 * len(xs) * int(length) * (width + 1)
+        have = available_memory() // 2
+        if need > have:
+            i = int(np.argmax(seq_lengths))
+            raise InputError(
+                f"padding the {len(xs):,} sequences to {int(length):,} steps (the longest "
+                f"bucket) needs {format_bytes(need)}, more than half the memory this machine "
+                f"allows ({format_bytes(have)}); the longest sequence has "
+                f"{int(seq_lengths[i]):,} steps: split or drop long sequences, or give shorter "
+                f"bucket_lengths", index=i)
+
     # -- training ------------------------------------------------------------------------------
     def _new_model(self, key) -> SequenceNet:
         vocabulary = getattr(self, "vocabulary_", None)
@@ -443,6 +582,7 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
                              f"{self.n_outputs_}")
         seq_lengths = np.array([len(x) for x in xs])
         row_bucket, lengths = self._buckets(seq_lengths, reset)
+        self._check_padded_memory(xs, ys, seq_lengths, lengths[-1])
         self._bucket_lengths = lengths
         return TrainingData(self._padded(xs, ys, lengths[-1]), (row_bucket, lengths),
                             seq_lengths)
@@ -487,7 +627,9 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
     def predict_proba(self, X):
         """Per-step outputs: a list of ``(T_i, n_out)`` arrays (probabilities, or values;
         tokens: ``(T_i, len(vocabulary_))``, row ``t`` the distribution of the token after
-        token ``t``, the last row that of the end marker's place)."""
+        token ``t``, the last row that of the end marker's place; strings with
+        ``markers_``: ``(len + 1, len(alphabet_) + 1)``, row ``t`` the distribution of the
+        symbol after the first ``t`` symbols, the last column the end)."""
         check_is_fitted(self)
         xs, _ = self._sequences(X, None, None, fitting=False)
         out = self._by_length(lambda b: _forward(self.model_, jnp.asarray(b[0]), self.output),
@@ -495,14 +637,18 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         return [o[: len(x)] for o, x in zip(out, xs, strict=True)]
 
     def predict(self, X):
-        """Most likely next symbol per step (strings), next token per step (lists of str,
-        with ``'</s>'`` for the end and ``'<unk>'`` for a token out of the vocabulary),
-        multi-hot decisions, or values."""
+        """Most likely next symbol per step (strings; with ``markers_``, lists of symbols
+        with ``'</s>'`` for the end), next token per step (lists of str, with ``'</s>'``
+        for the end and ``'<unk>'`` for a token out of the vocabulary), multi-hot
+        decisions, or values."""
         probs = self.predict_proba(X)
         if self.output == "softmax":
             if self.vocabulary_ is not None:
                 return [self.vocabulary_.decode(p.argmax(-1)) for p in probs]
             if self.alphabet_ is not None:
+                if self.markers_:  # lists, to show the end marker as token models do
+                    symbols = [*self.alphabet_, END]
+                    return [[symbols[k] for k in p.argmax(-1)] for p in probs]
                 return ["".join(self.alphabet_[k] for k in p.argmax(-1)) for p in probs]
             return [p.argmax(-1) for p in probs]
         if self.output == "sigmoid":
@@ -537,7 +683,9 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         over the outputs. ``Y`` as for :meth:`score` (targets of real-valued sequences).
 
         With ``per_step=True``, a list of ``(T_i,)`` arrays: minus each step's loss (for
-        a string of ``k`` symbols, ``k - 1`` steps: entry ``t`` scores symbol ``t + 1``).
+        a string of ``k`` symbols, ``k - 1`` steps: entry ``t`` scores symbol ``t + 1``;
+        with ``markers_``, ``k + 1`` steps: entry ``t`` scores symbol ``t``, the last the
+        end, so the score is the whole string's log-likelihood).
         """
         xs, steps = self._losses(X, Y, _step_losses, ragged=True)
         steps = [-s[: len(x)].astype(np.float64) for s, x in zip(steps, xs, strict=True)]
@@ -545,14 +693,34 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
             return steps
         return np.array([s.sum() for s in steps])
 
-    def sample(self, n: int = 1, *, start: str = "B", stop: str = "E", n_stops: int = 1,
-               max_length: int = 100, temperature: float = 1.0,
+    def sample(self, n: int = 1, *, start: str | None = None, stop: str | None = None,
+               n_stops: int = 1, max_length: int = 100, temperature: float = 1.0,
                random_state=None) -> list[str]:
-        """Generate ``n`` strings at once (one compiled loop): from ``start``, drawing each
-        next symbol from the model's output, until the ``n_stops``-th ``stop`` symbol (2 for
-        the embedded Reber grammar, whose inner string ends in ``E`` too) or ``max_length``
-        symbols. Sigmoid (multi-hot) outputs are normalised to a distribution, as the seed
-        does; ``temperature`` divides the log-probabilities."""
+        """Generate ``n`` strings (one compiled loop per chunk of samples).
+
+        Each string begins with ``start`` and continues with symbols drawn from the
+        model's output until the ``n_stops``-th ``stop`` symbol (kept; 2 for the embedded
+        Reber grammar, whose inner string ends in ``E`` too), the end marker, or
+        ``max_length`` symbols in all. Sigmoid (multi-hot) outputs are normalised to a
+        distribution, as the seed does; ``temperature`` divides the log-probabilities.
+
+        Parameters
+        ----------
+        n : int, default=1
+            Strings to draw (``n * max_length`` at most :data:`MAX_SAMPLE_SYMBOLS`).
+        start : str or None
+            A prefix the strings continue. With ``markers_`` it may be empty (the
+            default: from the begin marker); otherwise it has at least one symbol
+            (default ``'B'``, the seed's begin symbol).
+        stop : str or None
+            A symbol that ends a string once seen ``n_stops`` times. Default: with
+            ``markers_`` none (strings end at the end marker), otherwise ``'E'``.
+        n_stops : int, default=1
+        max_length : int, default=100
+            Most symbols in a string, ``start`` included.
+        temperature : float, default=1.0
+        random_state : int, Generator or None
+        """
         check_is_fitted(self)
         if self.vocabulary_ is not None:
             raise InputError("sample draws symbol strings; this model was trained on token "
@@ -560,24 +728,170 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         if self.alphabet_ is None:
             raise InputError("sample needs a model trained on symbol strings, this one was "
                              "trained on real-valued sequences")
-        for name, sym in (("start", start), ("stop", stop)):
-            if len(sym) != 1 or sym not in self.alphabet_:
-                raise InputError(f"{name} symbol {sym!r} is not in the alphabet "
-                                 f"{self.alphabet_!r}")
-        if not temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {temperature}")
+        markers = bool(self.markers_)
+        start, stop = self._sample_symbols(start, stop)
+        for name, value in (("n", n), ("max_length", max_length), ("n_stops", n_stops)):
+            if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not (isinstance(temperature, Real) and np.isfinite(temperature)
+                and temperature > 0):
+            raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
+        if len(start) > max_length:
+            raise ValueError(f"start has {len(start)} symbols, more than max_length="
+                             f"{max_length}")
+        if n * max_length > MAX_SAMPLE_SYMBOLS:
+            raise ValueError(f"n * max_length = {n * max_length:,} symbols is more than one "
+                             f"call draws ({MAX_SAMPLE_SYMBOLS:,}, about "
+                             f"{12 * MAX_SAMPLE_SYMBOLS / 1e9:.1f} GB); draw in several calls")
+        steps = int(max_length) - len(start) + int(markers)  # markers: one draw for the end
+        if steps == 0:
+            return [start] * int(n)
+        size = len(self.alphabet_)
+        codes = ([size] if markers else []) + [self.alphabet_.index(c) for c in start]
+        prefix = jnp.asarray(np.eye(size + int(markers), dtype=np.float32)[codes])
         rng = np.random.default_rng(random_state)
-        key = jax.random.key(int(rng.integers(2**31 - 1)))
-        first = jnp.eye(len(self.alphabet_))[self.alphabet_.index(start)]
-        syms = np.asarray(_sample(self.model_, first, key, n=int(n), steps=int(max_length) - 1,
-                                  stop=self.alphabet_.index(stop), n_stops=int(n_stops),
-                                  output=self.output, temperature=float(temperature)))
-        return [start + "".join(self.alphabet_[k] for k in row if k >= 0) for row in syms]
+        keys = jax.random.split(jax.random.key(int(rng.integers(2**31 - 1))), int(n))
+        chunk = max(1, min(int(n), _SAMPLE_CHUNK_SYMBOLS // steps))
+        stop_index = -1 if stop is None else self.alphabet_.index(stop)
+        out = []
+        for i in range(0, int(n), chunk):
+            part = keys[i : i + chunk]
+            rows = part.shape[0]
+            if rows < chunk:  # the same compiled shape for the last chunk
+                part = jnp.concatenate([part, keys[: chunk - rows]])
+            syms = np.asarray(_sample(
+                self.model_, prefix, part, steps=steps, stop=stop_index,
+                n_stops=int(n_stops), end=size if markers else -1, output=self.output,
+                temperature=float(temperature)))[:rows, : int(max_length) - len(start)]
+            out.extend(start + "".join(self.alphabet_[k] for k in row if k >= 0)
+                       for row in syms)
+        return out
+
+    def _sample_symbols(self, start, stop) -> tuple[str, str | None]:
+        """:meth:`sample`'s ``start`` and ``stop`` with their defaults, checked."""
+        markers = bool(self.markers_)
+        start = ("" if markers else "B") if start is None else start
+        if stop is None and not markers:
+            stop = "E"
+        if not isinstance(start, str) or (not start and not markers):
+            raise InputError(f"start must be a string of symbols of {self.alphabet_!r}"
+                             + ("" if markers else " (at least one: this model has no begin "
+                                "marker)") + f", got {start!r}")
+        for j, sym in enumerate(start):
+            if sym not in self.alphabet_:
+                raise InputError(f"start symbol {sym!r} (position {j + 1}) is not in the "
+                                 f"alphabet {self.alphabet_!r}")
+        if stop is not None and (not isinstance(stop, str) or len(stop) != 1
+                                 or stop not in self.alphabet_):
+            raise InputError(f"stop symbol {stop!r} is not in the alphabet {self.alphabet_!r}")
+        return start, stop
+
+    # -- state carried between calls ----------------------------------------------------------
+    def _step_inputs(self, x, n: int | None = None):
+        """One input per stream as the network reads it: one-hot rows, ids, or values."""
+        if self.vocabulary_ is not None:
+            tokens = [x] if isinstance(x, str) else list(x)
+            ids = np.array([self.vocabulary_.encode([t], end=False)[0] for t in tokens],
+                           np.int32)
+            return jnp.asarray(ids)
+        if self.alphabet_ is not None:
+            if not isinstance(x, str) and not (isinstance(x, list | tuple)
+                                               and all(isinstance(c, str) for c in x)):
+                raise InputError(f"step takes one symbol per stream (a string of {n or 'n'} "
+                                 f"symbols), got {type(x).__name__}")
+            codes = []
+            for j, ch in enumerate(x):
+                if len(ch) != 1 or ch not in self.alphabet_:
+                    raise InputError(f"symbol {ch!r} (stream {j}) is not in the alphabet "
+                                     f"{self.alphabet_!r}")
+                codes.append(self.alphabet_.index(ch))
+            return jnp.asarray(np.eye(int(self.n_features_in_), dtype=np.float32)[codes])
+        v = np.asarray(x, np.float32)
+        if v.ndim == 1:
+            v = v[None]
+        if v.ndim != 2 or v.shape[1] != self.n_features_in_:
+            raise InputError(f"step takes one ({self.n_features_in_},) vector per stream, an "
+                             f"(n, {self.n_features_in_}) array; got shape {np.shape(x)}")
+        if not np.isfinite(v).all():
+            raise InputError("non-finite input value")
+        return jnp.asarray(v)
+
+    def initial_state(self, n: int = 1):
+        """The recurrent state of ``n`` fresh streams, for :meth:`step` (an opaque pytree
+        of arrays with ``n`` rows). With ``markers_`` the begin marker has been read.
+
+        A stream's state carries everything the model has read: feeding a sequence in
+        pieces, each :meth:`step` (or each piece) continuing from the state the previous
+        returned, gives the outputs of :meth:`predict_proba` on the whole sequence.
+        """
+        check_is_fitted(self)
+        if isinstance(n, bool) or not isinstance(n, Integral) or n < 1:
+            raise ValueError(f"n must be a positive integer, got {n!r}")
+        state = jax.tree.map(lambda a: jnp.broadcast_to(a, (int(n), *a.shape)),
+                             self.model_.initial_state())
+        if self.markers_:
+            begin = np.zeros((int(n), int(self.n_features_in_)), np.float32)
+            begin[:, -1] = 1
+            state, _ = _step(self.model_, state, jnp.asarray(begin), self.output)
+        return state
+
+    def step(self, state, x):
+        """Read one input per stream and return ``(state, outputs)``.
+
+        ``x``: a string of ``n`` symbols (one per stream), a list of ``n`` tokens, or an
+        ``(n, n_features_in_)`` array; ``outputs`` ``(n, n_outputs_)``: the distribution
+        of each stream's next symbol or token (with ``markers_``, the last column is the
+        end), or the values. ``state`` from :meth:`initial_state` or a previous step.
+        """
+        check_is_fitted(self)
+        n = jax.tree.leaves(state)[0].shape[0]
+        xs = self._step_inputs(x, n)
+        if xs.shape[0] != n:
+            raise InputError(f"state holds {n} streams, got {xs.shape[0]} inputs")
+        state, out = _step(self.model_, state, xs, self.output)
+        return state, np.asarray(out)
+
+    def forecast(self, X, steps: int):
+        """Predict ``steps`` values past the end of each real-valued sequence, each
+        prediction fed back as the next input (one compiled loop).
+
+        For a model trained to predict each next step of a series (``fit(X, Y)`` with
+        ``Y`` the inputs one step later, ``output='linear'``, as many outputs as inputs).
+        ``X``: one ``(T, n_features)`` array or a list of them; returns one ``(steps,
+        n_features)`` array or a list. Row 0 is the one-step forecast.
+        """
+        check_is_fitted(self)
+        if self.alphabet_ is not None or self.vocabulary_ is not None:
+            raise InputError("forecast extends real-valued sequences; for symbol strings use "
+                             "sample(start=prefix)")
+        if self.output != "linear" or self.n_outputs_ != self.n_features_in_:
+            raise InputError(f"forecast feeds each prediction back as the next input: it needs "
+                             f"output='linear' and as many outputs as inputs, this model has "
+                             f"output={self.output!r}, {self.n_features_in_} inputs and "
+                             f"{self.n_outputs_} outputs")
+        if isinstance(steps, bool) or not isinstance(steps, Integral) or steps < 1:
+            raise ValueError(f"steps must be a positive integer, got {steps!r}")
+        single = isinstance(X, np.ndarray) and X.ndim == 2
+        xs, _ = self._sequences([X] if single else X, None, None, fitting=False)
+        if len(xs) * int(steps) * int(self.n_outputs_) > MAX_SAMPLE_SYMBOLS:
+            raise ValueError(f"{len(xs)} sequences x {steps} steps x {self.n_outputs_} values "
+                             f"is more than one call returns ({MAX_SAMPLE_SYMBOLS:,})")
+
+        def batch(rows, size, length):
+            rows = list(rows) + [rows[0]] * (size - len(rows))
+            lengths = np.array([len(xs[i]) for i in rows], np.int32)
+            return self._pad([xs[i] for i in rows], length), lengths
+
+        out = apply_batched(
+            lambda b, lengths: _forecast(self.model_, jnp.asarray(b), jnp.asarray(lengths),
+                                         steps=int(steps)),
+            len(xs), batch, lengths=[len(x) for x in xs])
+        return out[0] if single else list(out)
 
     # -- files ---------------------------------------------------------------------------------
     def _fitted_config(self) -> dict:
         return {"n_features_in": int(self.n_features_in_), "n_outputs": int(self.n_outputs_),
-                "alphabet": self.alphabet_,
+                "alphabet": self.alphabet_, "markers": bool(self.markers_),
                 "vocabulary": None if self.vocabulary_ is None else self.vocabulary_.to_config()}
 
     def _restore_fitted(self, config: dict, path) -> None:
@@ -586,9 +900,18 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
             raise ModelFileError(f"{path}: invalid sizes {n_in} -> {n_out}")
         self.n_features_in_, self.n_outputs_ = n_in, n_out
         self.alphabet_ = config.get("alphabet")
-        if self.alphabet_ is not None and (not isinstance(self.alphabet_, str)
-                                           or len(self.alphabet_) != n_in):
-            raise ModelFileError(f"{path}: alphabet does not match the input size")
+        # Files written before the markers hold no such key: no markers.
+        markers = config.get("markers", False)
+        if not isinstance(markers, bool):
+            raise ModelFileError(f"{path}: markers must be true or false, got {markers!r}")
+        self.markers_ = markers
+        if self.alphabet_ is not None:
+            if not isinstance(self.alphabet_, str) or len(self.alphabet_) + markers != n_in:
+                raise ModelFileError(f"{path}: alphabet does not match the input size")
+            if len(set(self.alphabet_)) != len(self.alphabet_):
+                raise ModelFileError(f"{path}: the alphabet repeats a symbol")
+        elif markers:
+            raise ModelFileError(f"{path}: markers without an alphabet")
         # Files written before token sequences hold no vocabulary.
         tokens = config.get("vocabulary")
         self.vocabulary_ = None if tokens is None else Vocabulary.from_config(tokens, path)
