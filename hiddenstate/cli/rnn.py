@@ -1,4 +1,5 @@
-"""``hiddenstate rnn``: Elman/LSTM/GRU sequence models on symbol strings."""
+"""``hiddenstate rnn``: Elman/LSTM/GRU sequence models on symbol strings and real-valued
+series."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from ._common import add_estimator_options, estimator_kwargs, load_model
+from ._common import add_estimator_options, check_out, estimator_kwargs, load_model
 
 __all__ = ["register"]
 
@@ -17,25 +18,42 @@ __all__ = ["register"]
 # samples about 0.989 of its strings in the grammar (random states 0-9); 24 epochs reach only
 # about 0.997 (the training loss falls below the grammar's entropy); 5000 give about 0.999.
 BUILTIN_STRINGS = 5000
+#: Extensions read as real-valued series by ``--format auto``; other files hold symbols.
+SERIES_EXTENSIONS = (".csv", ".tsv", ".npy")
 
 
 def register(sub) -> None:
-    sub.add_parser("rnn", help="Elman/LSTM/GRU sequence models on symbol strings", build=_build)
+    sub.add_parser("rnn", help="Elman/LSTM/GRU sequence models on symbol strings and series",
+                   build=_build)
 
 
 def _build(parser) -> None:
     actions = parser.add_subparsers(dest="command", metavar="ACTION", required=True)
-    actions.add_parser("fit", help="train on DATA (one sequence per line), write MODEL",
-                       build=_build_fit)
-    sample_parser = actions.add_parser("sample", help="generate strings, one per line")
+    actions.add_parser("fit", help="train on DATA (symbol strings, one per line, or a "
+                       "real-valued series), write MODEL", build=_build_fit)
+    sample_parser = actions.add_parser(
+        "sample", help="generate strings, one per line",
+        description="Draw strings from a model trained on symbol strings. A model that adds "
+                    "its own begin and end markers (the default for strings that do not "
+                    "begin with B and end with E) needs neither --start nor --stop.")
     sample_parser.add_argument("model", metavar="MODEL")
-    sample_parser.add_argument("-n", type=int, default=20)
-    sample_parser.add_argument("--temperature", type=float, default=1.0)
-    sample_parser.add_argument("--seed", type=int, default=None)
-    sample_parser.add_argument("--start", default="B")
-    sample_parser.add_argument("--stop", default="E")
-    sample_parser.add_argument("--n-stops", type=int, default=1)
-    sample_parser.add_argument("--max-length", type=int, default=100)
+    sample_parser.add_argument("-n", type=int, default=20, help="strings to draw (default: 20)")
+    sample_parser.add_argument("--temperature", type=float, default=1.0,
+                               help="divides the log-probabilities: below 1 more likely "
+                                    "strings, above 1 more varied ones (default: 1)")
+    sample_parser.add_argument("--seed", type=int, default=None,
+                               help="random seed (default: a fresh one)")
+    sample_parser.add_argument("--start", default=None,
+                               help="a prefix every string continues (default: none with "
+                                    "markers, else B)")
+    sample_parser.add_argument("--stop", default=None,
+                               help="a symbol that ends a string (kept; default: the end "
+                                    "marker, else E)")
+    sample_parser.add_argument("--n-stops", type=int, default=1,
+                               help="end at the N-th --stop symbol (2 for the embedded Reber "
+                                    "grammar; default: 1)")
+    sample_parser.add_argument("--max-length", type=int, default=100,
+                               help="most symbols in a string, --start included (default: 100)")
     sample_parser.set_defaults(func=sample)
     eval_parser = actions.add_parser("evaluate", help="score, next-symbol and grammar figures")
     eval_parser.add_argument("model", metavar="MODEL")
@@ -43,6 +61,34 @@ def _build(parser) -> None:
     eval_parser.add_argument("--data-seed", type=int, default=1)
     eval_parser.add_argument("--json", action="store_true")
     eval_parser.set_defaults(func=evaluate)
+    score_parser = actions.add_parser(
+        "score", help="log-likelihood of each sequence in DATA (higher: more usual)",
+        description="Write one row per sequence of DATA: its log-likelihood under MODEL (for "
+                    "symbols, in nats; for series, minus the summed squared error of each "
+                    "next-step prediction). With --per-step, one row per step.")
+    score_parser.add_argument("model", metavar="MODEL")
+    score_parser.add_argument("data", metavar="DATA",
+                              help="a file like the one the model was trained on")
+    score_parser.add_argument("--per-step", action="store_true",
+                              help="one row per predicted step: sequence, step, score")
+    score_parser.add_argument("--out", metavar="FILE",
+                              help="write a table (.csv, .tsv, .npy) instead of printing")
+    score_parser.set_defaults(func=score)
+    forecast_parser = actions.add_parser(
+        "forecast", help="predict the next values of each series in DATA",
+        description="For a model trained on a real-valued series: continue each series of "
+                    "DATA (each file block, or the whole file) by --steps values, each "
+                    "prediction fed back as the next input. Writes rows of sequence, step "
+                    "(1 = the first value after the series), then one column per feature.")
+    forecast_parser.add_argument("model", metavar="MODEL")
+    forecast_parser.add_argument("data", metavar="DATA",
+                                 help="series file (.csv, .tsv, .npy; blocks separated by "
+                                      "blank lines are separate series)")
+    forecast_parser.add_argument("--steps", type=int, required=True,
+                                 help="values to predict past the end of each series")
+    forecast_parser.add_argument("--out", metavar="FILE",
+                                 help="write a table (.csv, .tsv, .npy) instead of printing")
+    forecast_parser.set_defaults(func=forecast)
 
 
 def _build_fit(fit_parser) -> None:
@@ -50,15 +96,43 @@ def _build_fit(fit_parser) -> None:
 
     fit_parser.add_argument(
         "data", metavar="DATA",
-        help=f"text file (one sequence per line), or built-in: reber or embedded-reber, "
+        help=f"text file of symbol strings (one per line; the model adds its own begin and "
+             f"end markers unless every line begins with B and ends with E), a real-valued "
+             f"series ({', '.join(SERIES_EXTENSIONS)}: one row per step, one column per "
+             f"feature, blank lines between series), or built-in: reber or embedded-reber, "
              f"{BUILTIN_STRINGS} strings each of more than 10 symbols (the seed's recipe, "
              f"WORKLOADS.md W3/W4, trains on 1000: too few for the default model to sample "
              f">= 99.5%% of its strings in the grammar)")
     fit_parser.add_argument("--out", required=True, metavar="MODEL")
+    fit_parser.add_argument("--format", choices=("auto", "symbols", "series"), default="auto",
+                            help=f"what DATA holds (default: auto, series for "
+                                 f"{', '.join(SERIES_EXTENSIONS)} files, else symbols)")
     fit_parser.add_argument("--alphabet", help="the symbols (default: those in DATA)")
+    fit_parser.add_argument("--window", type=int, default=None, metavar="N",
+                            help="series: train on every run of N steps (and the value after "
+                                 "it) instead of on each whole series")
+    fit_parser.add_argument("--stride", type=int, default=None, metavar="N",
+                            help="series with --window: steps between window starts "
+                                 "(default: 1)")
     fit_parser.add_argument("--data-seed", type=int, default=0, help="seed of built-in data")
     add_estimator_options(fit_parser, SequenceModel)
     fit_parser.set_defaults(func=fit)
+
+
+def _is_series(spec: str, fmt: str = "auto") -> bool:
+    if fmt != "auto":
+        return fmt == "series"
+    return Path(spec).suffix.lower() in SERIES_EXTENSIONS
+
+
+def _series(spec: str, window: int | None = None, stride: int | None = None):
+    """Inputs and next-step targets from a series file (cut into windows with ``window``)."""
+    from ..datasets._series import load_series, next_step_pairs, windows
+
+    seqs, _ = load_series(spec)
+    if window is not None:
+        seqs = windows(seqs, window, 1 if stride is None else stride)
+    return next_step_pairs(seqs, what="window" if window is not None else "series")
 
 
 def _data(spec: str, alphabet: str | None, seed: int):
@@ -81,12 +155,29 @@ def _load(path):
 
 
 def fit(args) -> int:
+    from .._errors import InputError
     from ..estimators import SequenceModel
 
-    seqs, alphabet = _data(args.data, args.alphabet, args.data_seed)
-    est = SequenceModel(**estimator_kwargs(args, SequenceModel))
+    check_out(args.out, args.data)
+    kwargs = estimator_kwargs(args, SequenceModel)
+    if _is_series(args.data, args.format):
+        if args.alphabet is not None:
+            raise InputError("--alphabet is for symbol strings; DATA is read as a series")
+        if kwargs.setdefault("output", "linear") != "linear":
+            raise InputError(f"a series model predicts values: --output linear, not "
+                             f"{kwargs['output']}")
+        seqs, targets = _series(args.data, args.window, args.stride)
+        fit_kwargs = {}
+    else:
+        for option in ("window", "stride"):
+            if getattr(args, option) is not None:
+                raise InputError(f"--{option} is for real-valued series; DATA is read as "
+                                 "symbol strings (give --format series for a series file)")
+        seqs, alphabet = _data(args.data, args.alphabet, args.data_seed)
+        targets, fit_kwargs = None, {"alphabet": alphabet}
+    est = SequenceModel(**kwargs)
     t0 = time.perf_counter()
-    est.fit(seqs, alphabet=alphabet)
+    est.fit(seqs, targets, **fit_kwargs)
     est.save(args.out)
     print(f"trained {est.n_iter_} epochs on {len(seqs)} sequences in "
           f"{time.perf_counter() - t0:.2f} s; final loss {est.loss_curve_[-1]:.5g}; "
@@ -100,6 +191,58 @@ def sample(args) -> int:
                           max_length=args.max_length, temperature=args.temperature,
                           random_state=args.seed):
         print(s)
+    return 0
+
+
+def _model_data(model, spec: str):
+    """DATA read the way ``model`` was trained: ``(X, Y or None)``."""
+    from .._errors import InputError
+    from ..datasets import load_sequences
+
+    if model.alphabet_ is not None:
+        return load_sequences(spec, model.alphabet_)[0], None
+    if model.vocabulary_ is not None:
+        raise InputError("this model reads token sequences; use it from Python")
+    return _series(spec)
+
+
+def score(args) -> int:
+    import numpy as np
+
+    from . import _common
+
+    check_out(args.out, args.data, args.model, table=True)
+    model = _load(args.model)
+    X, Y = _model_data(model, args.data)
+    if args.per_step:
+        steps = model.score_samples(X, Y, per_step=True)
+        rows = np.array([(i, t, v) for i, s in enumerate(steps) for t, v in enumerate(s)])
+        _common.write_or_print(rows, args.out, ["sequence", "step", "log_likelihood"])
+    else:
+        scores = model.score_samples(X, Y)
+        _common.write_or_print(np.column_stack([np.arange(len(scores)), scores]), args.out,
+                               ["sequence", "log_likelihood"])
+    return 0
+
+
+def forecast(args) -> int:
+    import numpy as np
+
+    from ..datasets._series import load_series
+    from . import _common
+
+    check_out(args.out, args.data, args.model, table=True)
+    model = _load(args.model)
+    if isinstance(args.steps, bool) or args.steps < 1:
+        from .._errors import InputError
+
+        raise InputError(f"--steps must be a positive number of values, got {args.steps}")
+    seqs, names = load_series(args.data)
+    out = model.forecast(seqs, args.steps)
+    rows = [np.column_stack([np.full(args.steps, i), np.arange(1, args.steps + 1), f])
+            for i, f in enumerate(out)]
+    columns = names or [f"x{j}" for j in range(out[0].shape[1])]
+    _common.write_or_print(np.concatenate(rows), args.out, ["sequence", "step", *columns])
     return 0
 
 
@@ -124,9 +267,13 @@ def _figures(model, seqs, spec: str) -> dict:
 
     result = {"sequences": len(seqs), "score": model.score(seqs)}
     probs = model.predict_proba(seqs)
-    nxt = [np.eye(len(model.alphabet_))[[model.alphabet_.index(c) for c in s[1:]]] for s in seqs]
+    n = len(model.alphabet_)
+    if model.markers_:  # every symbol, then the end (index n), is predicted
+        nxt = [np.eye(n + 1)[[*(model.alphabet_.index(c) for c in s), n]] for s in seqs]
+    else:
+        nxt = [np.eye(n)[[model.alphabet_.index(c) for c in s[1:]]] for s in seqs]
     result["next_symbol_accuracy"] = legal_next_accuracy(probs, nxt)
-    if set(model.alphabet_) == set(datasets.REBER_ALPHABET):
+    if set(model.alphabet_) == set(datasets.REBER_ALPHABET) and not model.markers_:
         embedded = spec == "embedded-reber" or datasets.in_embedded_reber_grammar(seqs[0])
         check = datasets.in_embedded_reber_grammar if embedded else datasets.in_reber_grammar
         samples = model.sample(1000, n_stops=2 if embedded else 1, random_state=0)

@@ -736,6 +736,9 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         if not (isinstance(temperature, Real) and np.isfinite(temperature)
                 and temperature > 0):
             raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
+        if stop is None and n_stops != 1:
+            raise ValueError(f"n_stops={n_stops} counts a stop symbol; this model's strings end "
+                             f"at its end marker: give stop= as well")
         if len(start) > max_length:
             raise ValueError(f"start has {len(start)} symbols, more than max_length="
                              f"{max_length}")

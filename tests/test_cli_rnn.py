@@ -1,0 +1,111 @@
+"""``hiddenstate rnn`` on a user's own files: symbol strings without hand-made markers,
+real-valued series (fit, forecast, score), and the errors of each."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import hiddenstate as hs
+from hiddenstate.cli import main
+from hiddenstate.datasets import read_table
+
+from .test_sequence_api import balanced, is_balanced
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+def test_symbol_file_without_markers_fit_sample_score(tmp_path, capsys):
+    data = tmp_path / "brackets.txt"
+    strings = balanced(1500, np.random.default_rng(3))
+    data.write_text("\n".join(strings) + "\n")
+    model = tmp_path / "b.hsm"
+    assert main(["rnn", "fit", str(data), "--max-iter", "6", "--random-state", "0",
+                 "--out", str(model)]) == 0
+    capsys.readouterr()
+    assert main(["rnn", "sample", str(model), "-n", "500", "--seed", "0"]) == 0
+    samples = capsys.readouterr().out.split("\n")[:-1]
+    assert len(samples) == 500
+    assert np.mean([is_balanced(s) for s in samples]) >= 0.99
+    assert main(["rnn", "sample", str(model), "-n", "5", "--start", "((", "--seed", "1"]) == 0
+    assert all(s.startswith("((") for s in capsys.readouterr().out.split())
+    scores = tmp_path / "scores.csv"
+    assert main(["rnn", "score", str(model), str(data), "--out", str(scores)]) == 0
+    values, names = read_table(scores)
+    assert names == ["sequence", "log_likelihood"] and values.shape == (1500, 2)
+    np.testing.assert_allclose(values[:, 1], hs.load(model).score_samples(strings), rtol=1e-5)
+    assert main(["rnn", "evaluate", str(model), str(data)]) == 0
+    assert "next_symbol_accuracy" in capsys.readouterr().out
+
+
+def sine_csv(path, start: int, stop: int, *, blank_at: int | None = None) -> np.ndarray:
+    t = np.arange(start, stop)
+    x = np.sin(2 * np.pi * t / 20) + 0.5 * np.sin(2 * np.pi * t / 7)
+    rows = [f"{v:.6f}" for v in x]
+    if blank_at is not None:
+        rows.insert(blank_at, "")
+    path.write_text("value\n" + "\n".join(rows) + "\n")
+    return x
+
+
+def test_series_fit_forecast_score(tmp_path, capsys):
+    train, test = tmp_path / "train.csv", tmp_path / "test.csv"
+    sine_csv(train, 0, 600)
+    x = sine_csv(test, 1000, 1060, blank_at=30)  # two series of 30 steps
+    model = tmp_path / "s.hsm"
+    assert main(["rnn", "fit", str(train), "--window", "30", "--stride", "3", "--cell", "elman",
+                 "--hidden-size", "16", "--batch-size", "16", "--max-iter", "25",
+                 "--learning-rate-schedule", "constant", "--random-state", "0",
+                 "--out", str(model)]) == 0
+    assert "on 190 sequences" in capsys.readouterr().err  # (600 - 30) / 3 windows
+    est = hs.load(model)
+    assert est.output == "linear" and est.n_features_in_ == 1
+    out = tmp_path / "f.csv"
+    assert main(["rnn", "forecast", str(model), str(test), "--steps", "4",
+                 "--out", str(out)]) == 0
+    values, names = read_table(out)
+    assert names == ["sequence", "step", "value"] and values.shape == (8, 3)
+    np.testing.assert_array_equal(values[:, :2], [[0, 1], [0, 2], [0, 3], [0, 4],
+                                                  [1, 1], [1, 2], [1, 3], [1, 4]])
+    expected = est.forecast([x[:30, None].astype(np.float32), x[30:, None].astype(np.float32)], 4)
+    np.testing.assert_allclose(values[:, 2], np.concatenate(expected)[:, 0], rtol=1e-4, atol=1e-5)
+    # The first block's next value is the second block's first: the forecast is close.
+    assert abs(values[0, 2] - x[30]) < 0.3
+    assert main(["rnn", "score", str(model), str(test), "--per-step"]) == 0
+    lines = capsys.readouterr().out.split()
+    assert lines[0] == "sequence,step,log_likelihood" and len(lines) == 1 + 2 * 29
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["forecast", "{model}", "{series}", "--steps", "0"], "--steps must be a positive"),
+    (["fit", "{series}", "--window", "500", "--out", "{tmp}/m.hsm"],
+     "--window 500 needs series of at least 501 steps; series 0 has 60"),
+    (["fit", "{strings}", "--window", "5", "--out", "{tmp}/m.hsm"],
+     "--window is for real-valued series"),
+    (["fit", "{series}", "--output", "softmax", "--out", "{tmp}/m.hsm"],
+     "a series model predicts values: --output linear"),
+    (["fit", "{series}", "--alphabet", "ab", "--out", "{tmp}/m.hsm"],
+     "--alphabet is for symbol strings"),
+    (["fit", "{bad}", "--out", "{tmp}/m.hsm"], "line 3, column 2: 'x' is not a number"),
+    (["fit", "{series}", "--out", "{series}"], "is also an input of this command"),
+    (["sample", "{strings_model}", "-n", "-1"], "n must be a positive integer"),
+    (["sample", "{strings_model}", "--max-length", "0"], "max_length must be a positive integer"),
+    (["forecast", "{strings_model}", "{series}", "--steps", "2"], "for symbol strings use"),
+])
+def test_rnn_errors_are_one_line(tmp_path, capsys, argv, message):
+    series = tmp_path / "series.csv"
+    sine_csv(series, 0, 60)
+    strings = tmp_path / "s.txt"
+    strings.write_text("abab\nbaab\n")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n3,x\n")
+    model, strings_model = tmp_path / "m1.hsm", tmp_path / "m2.hsm"
+    hs.SequenceModel("elman", output="linear", hidden_size=4, max_iter=1).fit(
+        [np.ones((5, 1), np.float32)], [np.ones((5, 1), np.float32)]).save(model)
+    hs.SequenceModel("elman", hidden_size=4, max_iter=1).fit(["abab", "ba"]).save(strings_model)
+    capsys.readouterr()
+    names = {"model": model, "series": series, "strings": strings, "bad": bad, "tmp": tmp_path,
+             "strings_model": strings_model}
+    assert main(["rnn", *(a.format(**names) for a in argv)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1, err
