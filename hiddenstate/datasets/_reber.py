@@ -5,6 +5,8 @@ Strings include the start symbol ``B`` and the end symbol ``E``.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 __all__ = [
@@ -47,14 +49,69 @@ def _generator(rng) -> np.random.Generator:
     return rng
 
 
+#: The largest ``min_length`` the generators accept (a string is about that long).
+MAX_MIN_LENGTH = 100_000
+
+#: Below this chance of drawing a long-enough string, strings are drawn directly from
+#: the grammar conditioned on their length instead of by rejection.
+_REJECTION_FLOOR = 1e-3
+
+
+@functools.lru_cache(maxsize=16)
+def _log_tail(min_length: int) -> np.ndarray:
+    """``log P(a walk from node k emits at least r more symbols)``, ``(min_length + 1, 7)``."""
+    out = np.full((min_length + 1, 7), -np.inf)
+    out[0] = 0.0
+    for r in range(1, min_length + 1):
+        for node, edges in _GRAPH.items():
+            out[r, node] = np.logaddexp.reduce(
+                [out[r - 1, nxt] - np.log(len(edges)) for nxt, _ in edges])
+    out.setflags(write=False)
+    return out
+
+
+def _one_long_reber(rng: np.random.Generator, min_length: int) -> str:
+    """A Reber string of more than ``min_length`` symbols, drawn from the grammar's
+    distribution conditioned on that length (exactly what rejection would give, in
+    one pass): each move is weighted by the chance that the walk after it is still
+    long enough."""
+    tail = _log_tail(min_length)
+    node, need, out = 0, min_length, ["B"]
+    while node != 6:
+        edges = _GRAPH[node]
+        logw = np.array([tail[max(need - 1, 0), nxt] for nxt, _ in edges])
+        w = np.exp(logw - logw.max())
+        k = int(np.searchsorted(np.cumsum(w / w.sum()), rng.random(), side="right"))
+        node, sym = edges[min(k, len(edges) - 1)]
+        out.append(sym)
+        need = max(need - 1, 0)
+    return "".join(out)
+
+
+def _check_sizes(n, min_length) -> tuple[int, int]:
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
+        raise ValueError(f"n must be an integer >= 0, got {n!r}")
+    if (isinstance(min_length, bool) or not isinstance(min_length, int | np.integer)
+            or not 0 <= min_length <= MAX_MIN_LENGTH):
+        raise ValueError(f"min_length must be an integer in [0, {MAX_MIN_LENGTH}], "
+                         f"got {min_length!r}")
+    return int(n), int(min_length)
+
+
 def make_reber(n: int, rng=None, min_length: int = 10) -> list[str]:
     """``n`` strings of the Reber grammar with more than ``min_length`` symbols.
 
     Strings that are too short are regenerated (WORKLOADS.md W3); ``min_length=0``
-    gives the grammar's own distribution.
+    gives the grammar's own distribution. When fewer than one string in 1,000 is
+    long enough (``min_length`` above 26), each string is drawn directly from the
+    same conditional distribution instead, so any ``min_length`` up to
+    :data:`MAX_MIN_LENGTH` takes time proportional to the strings' length.
     """
+    n, min_length = _check_sizes(n, min_length)
     rng = _generator(rng)
     out = []
+    if np.exp(_log_tail(min_length)[min_length, 0]) < _REJECTION_FLOOR:
+        return [_one_long_reber(rng, min_length) for _ in range(n)]
     while len(out) < n:
         s = _one_reber(rng)
         if len(s) > min_length:
@@ -69,6 +126,7 @@ def make_embedded_reber(n: int, rng=None, min_length: int = 10) -> list[str]:
     dependency between the two ``e`` spans at least ``min_length + 1`` steps;
     ``min_length=0`` is the classic grammar of Hochreiter & Schmidhuber (1997).
     """
+    n, min_length = _check_sizes(n, min_length)
     rng = _generator(rng)
     out = []
     for _ in range(n):

@@ -6,29 +6,35 @@ import os
 from pathlib import Path
 
 from .._errors import InputError
+from .._limits import MAX_LINE_CHARS
+from ._lines import read_text, split_lines
 
 __all__ = ["load_sequences"]
 
 
 def load_sequences(path: str | os.PathLike, alphabet: str | None = None) -> tuple[list[str], str]:
-    """Read one sequence per line (UTF-8; blank lines skipped, trailing spaces kept out).
+    """Read one sequence per line: every character of a line is a symbol.
+
+    Lines are read as :mod:`hiddenstate.datasets._lines` reads every file of one
+    item per line (UTF-8 with an optional BOM that never becomes a symbol; lines
+    end at ``"\\n"`` only, so U+2028 or a form feed is a symbol, not a break;
+    lines of at most :data:`~hiddenstate._limits.MAX_LINE_CHARS` characters);
+    here blank lines are skipped and trailing blanks (spaces, tabs, ``"\\r"``)
+    dropped.
 
     Returns ``(sequences, alphabet)``; the alphabet is inferred (sorted symbols) when
-    not given. A symbol outside a given alphabet is an :class:`InputError` naming the
-    file, line and column.
+    not given. A given alphabet must not repeat a symbol; a symbol outside it is an
+    :class:`InputError` naming the file, line and column.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("no such file", path=path) from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 text (byte {exc.start})", path=path) from None
-    except OSError as exc:
-        raise InputError(f"cannot read the file: {exc.strerror}", path=path) from None
+    if alphabet is not None:
+        _check_alphabet(alphabet)
     seqs, lines = [], []
-    for number, line in enumerate(text.splitlines(), 1):
-        line = line.rstrip()
+    for number, line in enumerate(split_lines(read_text(path, "sequence")), 1):
+        line = line.rstrip(" \t\r\v")
+        if len(line) > MAX_LINE_CHARS:
+            raise InputError(f"a sequence of {len(line):,} symbols; a line may have at most "
+                             f"{MAX_LINE_CHARS:,}", path=path, line=number)
         if line:
             seqs.append(line)
             lines.append(number)
@@ -45,3 +51,14 @@ def load_sequences(path: str | os.PathLike, alphabet: str | None = None) -> tupl
         if len(s) < 2:
             raise InputError("a sequence needs at least 2 symbols", path=path, line=number)
     return seqs, alphabet
+
+
+def _check_alphabet(alphabet: str) -> None:
+    if not isinstance(alphabet, str) or not alphabet:
+        raise InputError(f"the alphabet must be a non-empty string of symbols, got {alphabet!r}")
+    seen: dict[str, int] = {}
+    for i, ch in enumerate(alphabet):
+        if ch in seen:
+            raise InputError(f"the alphabet {alphabet!r} repeats the symbol {ch!r} (positions "
+                             f"{seen[ch] + 1} and {i + 1}); each symbol must appear once")
+        seen[ch] = i

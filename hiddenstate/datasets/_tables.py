@@ -10,6 +10,7 @@ import csv
 import itertools
 import math
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -53,6 +54,16 @@ def _is_number(cell: str) -> bool:
     return True
 
 
+def _looks_like_header(cells: list[str]) -> bool:
+    """The header rule: a first row is a header when none of its cells is a number and
+    at least one is not blank. A row with a number in it is data, so a typo there
+    (``1,2,x``) is an error naming its column, never a header silently dropped."""
+    return any(c.strip() for c in cells) and not any(_is_number(c) for c in cells)
+
+
+_ASCII_BLANKS = re.compile(r"[ \t\r\f\v]+")
+
+
 # ----------------------------------------------------------------------------- text
 
 
@@ -80,7 +91,8 @@ def _text_rows(handle: IO[str], ext: str, path: Path) -> Iterator[tuple[int, lis
             delimiter = ","
         else:
             for number, line in enumerate(lines, start=skipped + 1):
-                cells = line.split()
+                # ASCII blanks only: str.split() would also split on U+2028, \x1c-\x1f, ...
+                cells = [c for c in _ASCII_BLANKS.split(line.rstrip("\n")) if c]
                 if cells:
                     yield number, cells
             return
@@ -164,7 +176,7 @@ def _text_stream(
             last_line = first_line
             is_header = header
             if is_header is None:
-                is_header = any(c.strip() and not _is_number(c) for c in first_cells)
+                is_header = _looks_like_header(first_cells)
             names = [c.strip() for c in first_cells] if is_header else None
             yield names
             n_columns = len(first_cells)
@@ -291,8 +303,11 @@ def read_table(
     ----------
     path : str or PathLike
     header : bool or None, default None
-        Text files only. ``None``: the first row is a header when any of its
-        cells is not a number; ``True``/``False`` force it.
+        Text files only. ``None``: the first row is a header when none of its
+        cells is a number (and not all are blank), so ``a,b,c`` is a header
+        and ``1,2,x`` a row with an error in column 3; ``True``/``False``
+        force it. A number is what Python's ``float`` reads (``True``,
+        ``0x10`` and ``(1+2j)`` are not numbers).
 
     Returns
     -------

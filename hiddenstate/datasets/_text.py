@@ -41,11 +41,14 @@ def _read_sentences(path: Path) -> list[list[str]]:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise InputError("file not found", path=path) from None
+    except OSError as exc:
+        raise InputError(f"cannot read the file: {exc.strerror}", path=path) from None
     if not raw.strip():
         raise InputError("the file is empty", path=path)
     sentences = []
-    lines = raw.decode("latin-1").split("\n")
-    if lines[-1] == "":
+    # A UTF-8 byte order mark (an editor's) is no part of the first word.
+    lines = raw.removeprefix(b"\xef\xbb\xbf").decode("latin-1").split("\n")
+    while lines and not lines[-1].strip(" \t\r"):  # blank lines at the end: no sentences
         lines.pop()
     for number, line in enumerate(lines, start=1):
         # Split on ASCII blanks only: the text holds latin-1 bytes such as 0x85
@@ -54,6 +57,8 @@ def _read_sentences(path: Path) -> list[list[str]]:
         if not words:
             raise InputError("empty sentence (a blank line)", path=path, line=number)
         sentences.append(words)
+    if not sentences:
+        raise InputError("the file is empty", path=path)
     return sentences
 
 

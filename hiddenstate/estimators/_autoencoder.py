@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import _serialize
 from .._errors import InputError, ModelFileError
+from .._limits import check_float32, check_memory
 from ..nn._activations import ACTIVATIONS
 from ..nn._autoencoder import AutoencoderNet
 from ..objectives import AutoencoderObjective
@@ -317,11 +318,28 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Incremental
             self, X, reset=reset, dtype=[np.float32, np.float64], ensure_all_finite=False
         )
         check_finite(X, columns=getattr(self, "feature_names_in_", None))
+        check_float32(X)  # finite in float64 is not enough: 1e39 is inf in float32
         return np.asarray(X, np.float32)
+
+    def _n_parameters(self, n_features: int) -> int:
+        """Parameters of the network for ``n_features`` inputs (Python ints: no overflow)."""
+        sizes = (int(n_features), *self._hidden_sizes())
+        weights = sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+        return weights * (1 if self.tied else 2) + sum(sizes[1:]) + sum(sizes[:-1])
+
+    def _check_memory(self, n_features: int, n_rows: int) -> None:
+        """Refuse sizes whose training cannot fit in this machine's memory (an estimate)."""
+        batch = self._resolve_batch_size(n_rows) or n_rows
+        sizes = (int(n_features), *self._hidden_sizes())
+        check_memory(self._n_parameters(n_features), f"Autoencoder(n_components="
+                     f"{self.n_components!r}) on {n_features} features",
+                     activations=batch * 2 * sum(sizes))
 
     def _prepare(self, X, y=None, *, reset: bool) -> TrainingData:
         del y
-        return TrainingData(self._validate_X(X, reset=reset))
+        X = self._validate_X(X, reset=reset)
+        self._check_memory(X.shape[1], X.shape[0])
+        return TrainingData(X)
 
     # -- training ----------------------------------------------------------------------------
     def fit(self, X, y=None):
@@ -351,9 +369,16 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Incremental
         if self.checkpoint_dir is not None:
             raise ValueError("fit_file does not support checkpoint_dir (it streams the file "
                              "block by block); use fit on data in memory")
+        if isinstance(chunk_rows, bool) or not (chunk_rows is None or (
+                isinstance(chunk_rows, Integral) and chunk_rows >= 1)):
+            raise ValueError(f"chunk_rows must be a positive integer or None, got {chunk_rows!r}")
+
+        def first_width(path, header) -> int:
+            return next(iter_table_chunks(path, 1, header=header)).shape[1]
+
         if chunk_rows is None:
-            first = next(iter_table_chunks(path, 1, header=header))
-            chunk_rows = max(1024, (64 << 20) // (4 * first.shape[1]))
+            chunk_rows = max(1024, (64 << 20) // (4 * first_width(path, header)))
+        self._check_memory(first_width(path, header), chunk_rows)
         sizes = [block.shape for block in iter_table_chunks(path, chunk_rows, header=header)]
         self.n_features_in_ = sizes[0][1]
         if hasattr(self, "feature_names_in_"):

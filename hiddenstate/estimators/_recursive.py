@@ -15,6 +15,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .. import _serialize
 from .._errors import InputError, ModelFileError
+from .._limits import MAX_SENTENCE_WORDS, check_memory
 from ..nn._recursive import RecursiveAutoencoderNet
 from ..objectives import RAEObjective
 from ._base import TRAINING_CONSTRAINTS, TrainingData, TrainingMixin
@@ -22,8 +23,39 @@ from ._inference import apply_batched
 
 __all__ = ["RecursiveAutoencoder"]
 
+def _as_labels(y, n: int) -> np.ndarray:
+    """``y`` as one array of one kind of label: numbers, or strings; not a mix of both
+    (``[1, "1"]`` would be two classes that print alike)."""
+    if y is None:
+        raise InputError(f"y is missing; give one label per sentence ({n})")
+    if isinstance(y, str | bytes):
+        raise InputError("y must be a sequence of labels, not one string")
+    values = list(y) if isinstance(y, list | tuple) else None
+    y = np.asarray(y)
+    if values is None and y.dtype == object:  # e.g. a pandas column of strings
+        values = y.ravel().tolist()
+    if values is not None:
+        strings = [isinstance(v, str | np.str_) for v in values]
+        if any(strings) and not all(strings):
+            other = next(type(v).__name__ for v, s in zip(values, strings, strict=True)
+                         if not s)
+            raise InputError(f"y mixes strings and {other} labels; give labels of one kind "
+                             "(all numbers or all strings)")
+    if y.dtype == object:
+        y = np.asarray(y.ravel().tolist()).reshape(y.shape)
+        if y.dtype == object:
+            raise InputError("y holds labels that are neither numbers nor strings")
+    if y.ndim != 1 or y.shape[0] != n:
+        raise InputError(f"y has shape {y.shape}, but there are {n} sentences; give one "
+                         "label per sentence")
+    if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
+        raise InputError("y holds NaN or inf labels")
+    return y
+
+
 def _as_sentences(sentences, name: str = "sentences") -> list[list[str]]:
-    """Lists of words; a string sentence is split on whitespace. Empty ones are errors."""
+    """Lists of words; a string sentence is split on whitespace. Empty ones, and ones
+    longer than :data:`~hiddenstate._limits.MAX_SENTENCE_WORDS` words, are errors."""
     if isinstance(sentences, str | bytes):
         raise InputError(f"{name} must be a list of sentences, not one string; wrap it: [s]")
     out = []
@@ -39,6 +71,11 @@ def _as_sentences(sentences, name: str = "sentences") -> list[list[str]]:
             )
         if not words:
             raise InputError(f"sentence {i} is an empty sentence (no words)")
+        if len(words) > MAX_SENTENCE_WORDS:
+            raise InputError(f"sentence {i} has {len(words):,} words; at most "
+                             f"{MAX_SENTENCE_WORDS:,} (MAX_SENTENCE_WORDS: a greedy tree costs "
+                             "the square of the length, and training pads every sentence to "
+                             "the longest)")
         out.append(words)
     if not out:
         raise InputError(f"{name} is empty")
@@ -182,18 +219,15 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
     # -- training ----------------------------------------------------------------------------
     def _prepare(self, sentences, y, *, reset: bool) -> TrainingData:
         sentences = _as_sentences(sentences)
-        y = np.asarray(y) if y is not None else None
-        if y is None or y.ndim != 1 or y.shape[0] != len(sentences):
-            raise InputError(
-                f"y has shape {None if y is None else y.shape}, but there are "
-                f"{len(sentences)} sentences; give one label per sentence"
-            )
+        y = _as_labels(y, len(sentences))
         if reset:
             classes = np.unique(y)
             if classes.size < 2:
                 raise InputError(f"y holds a single class {classes[0]!r}; need at least two")
             counts = Counter(w for s in sentences for w in s)
             words_kept = sorted(w for w, c in counts.items() if c >= self.min_count)
+            self._check_memory(len(words_kept) + 1, classes.size,
+                               max(len(s) for s in sentences), len(sentences))
             self.classes_ = classes
             self.vocabulary_ = {w: i + 1 for i, w in enumerate(words_kept)}
         unknown = np.setdiff1d(y, self.classes_)
@@ -203,6 +237,15 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
         y_idx = np.searchsorted(self.classes_, y).astype(np.int32)
         words, lengths = self._encode(sentences)
         return TrainingData((words, lengths, y_idx), extra=(sentences, y_idx))
+
+    def _check_memory(self, n_words: int, n_classes: int, length: int, n: int) -> None:
+        """Refuse sizes whose training cannot fit in this machine's memory (an estimate)."""
+        d = int(self.n_components)
+        params = n_words * d + 4 * d * d + 3 * d + d * n_classes + n_classes
+        batch = self._resolve_batch_size(n) or n
+        # every node of every padded sentence: its vector, candidates and reconstructions
+        check_memory(params, f"RecursiveAutoencoder(n_components={d}) with {n_words:,} words",
+                     activations=batch * 2 * length * d * 4)
 
     def _new_model(self, key) -> RecursiveAutoencoderNet:
         return RecursiveAutoencoderNet(len(self.vocabulary_) + 1, int(self.n_components),
