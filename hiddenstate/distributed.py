@@ -29,22 +29,84 @@ __all__ = ["initialize", "is_initialized", "process_rows", "allgather_rows", "ho
 _initialized = False
 
 
-def initialize(coordinator: str, num_processes: int, process_id: int) -> None:
-    """Join a multi-process run (``jax.distributed.initialize``); CPU collectives via Gloo."""
+#: Seconds :func:`initialize` waits for every process to join, by default.
+DEFAULT_TIMEOUT = 300.0
+
+
+def _check_address(coordinator: str) -> tuple[str, int]:
+    host, sep, port = str(coordinator).rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"coordinator must be HOST:PORT (a port in 1..65535), got "
+                         f"{coordinator!r}")
+    return host.strip("[]"), int(port)
+
+
+def _timeout_message(coordinator: str, num_processes: int, process_id: int,
+                     timeout: float) -> str:
+    if process_id == 0:
+        waited = (f"process 0 hosts the coordinator at {coordinator} and waited {timeout:g} s "
+                  f"for the other {num_processes - 1} process(es)")
+    else:
+        waited = (f"process {process_id} waited {timeout:g} s for the coordinator at "
+                  f"{coordinator} (process 0) and every other process")
+    return (f"the distributed start-up did not finish: {waited}; start the same command "
+            f"once for each --process-id 0..{num_processes - 1}, with the same coordinator "
+            "address, reachable from every machine")
+
+
+def initialize(coordinator: str, num_processes: int, process_id: int, *,
+               timeout: float = DEFAULT_TIMEOUT) -> None:
+    """Join a multi-process run (``jax.distributed.initialize``); CPU collectives via Gloo.
+
+    When not every process has joined within ``timeout`` seconds, the process
+    prints one line to stderr (``hiddenstate: error: the distributed start-up did
+    not finish ...``, naming the coordinator and the process) and exits with
+    status 2. (JAX itself would abort the whole process with a C++ stack trace
+    after its own timeout: the wait cannot be interrupted and turned into a
+    Python exception, so this exits instead.)
+    """
     global _initialized
+    import os
+    import sys
+    import threading
+
     import jax
 
-    if not 0 <= int(process_id) < int(num_processes):
+    num_processes, process_id = int(num_processes), int(process_id)
+    if num_processes < 1:
+        raise ValueError(f"num_processes must be at least 1, got {num_processes}")
+    if not 0 <= process_id < num_processes:
         raise ValueError(f"process_id must be in [0, {num_processes}), got {process_id}")
-    if ":" not in coordinator:
-        raise ValueError(f"coordinator must be HOST:PORT, got {coordinator!r}")
+    _check_address(coordinator)
+    if not float(timeout) > 0:
+        raise ValueError(f"timeout must be positive, got {timeout}")
     try:
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
     except (AttributeError, ValueError):  # older JAX: CPU collectives not configurable
         pass
-    jax.distributed.initialize(
-        coordinator, num_processes=int(num_processes), process_id=int(process_id)
-    )
+    done = threading.Event()
+
+    def give_up() -> None:
+        if done.wait(float(timeout)):
+            return
+        message = _timeout_message(coordinator, num_processes, process_id, float(timeout))
+        try:
+            sys.stderr.write(f"hiddenstate: error: {message}\n")
+            sys.stderr.flush()
+        finally:
+            os._exit(2)
+
+    watchdog = threading.Thread(target=give_up, name="hiddenstate-distributed-timeout",
+                                daemon=True)
+    watchdog.start()
+    try:
+        jax.distributed.initialize(
+            coordinator, num_processes=num_processes, process_id=process_id,
+            # JAX's own deadline, later than ours: ours speaks first.
+            initialization_timeout=int(float(timeout)) + 60,
+        )
+    finally:
+        done.set()
     _initialized = True
 
 

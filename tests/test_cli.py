@@ -169,7 +169,7 @@ def test_rae_fit_predict_and_label_mismatch(tmp_path, capsys):
     assert "40 sentences but 2 labels" in capsys.readouterr().err
 
 
-class _Stop(Exception):
+class _Stop(BaseException):  # not an Exception: the CLI turns those into one line
     pass
 
 

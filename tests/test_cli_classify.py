@@ -130,7 +130,7 @@ def test_unreadable_lines_name_the_file_and_line(content, message, labelled, tmp
 # -- every estimator option reaches the classifier (fit stopped before training) -------------
 
 
-class _Stop(Exception):
+class _Stop(BaseException):  # not an Exception: the CLI turns those into one line
     pass
 
 

@@ -18,6 +18,9 @@ __all__ = [
     "BUILTIN_DATA",
     "Parser",
     "add_estimator_options",
+    "add_header_option",
+    "check_checkpoint_dir",
+    "check_out",
     "cli_parameters",
     "console",
     "estimator_kwargs",
@@ -344,14 +347,104 @@ def _parameter_help(cls) -> dict[str, str]:
 # -- data in and out ------------------------------------------------------------------------
 
 
-def read_data(spec: str):
+def add_header_option(parser) -> None:
+    """``--header/--no-header``: whether a text table's first line holds column names."""
+    parser.add_argument("--header", action=argparse.BooleanOptionalAction, default=None,
+                        help="the first line of a text table is (not) a header (default: "
+                             "a header when none of its cells is a number)")
+
+
+def read_data(spec: str, header: bool | None = None):
     """A table file (.csv, .tsv, .txt, .npy) or a built-in data set name."""
     from .. import datasets
 
     if spec in BUILTIN_DATA and not Path(spec).exists():
         X, _ = datasets.make_donut() if spec == "donut" else datasets.load_digits()
         return X, None
-    return datasets.read_table(spec)
+    return datasets.read_table(spec, header=header)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return a.resolve() == b.resolve()
+
+
+def _input_paths(spec) -> list[Path]:
+    """The files an input argument stands for (a folder: the files in it too)."""
+    if spec is None:
+        return []
+    path = Path(spec)
+    if path.is_dir():
+        try:
+            return [path, *(p for p in path.iterdir() if p.is_file())]
+        except OSError:
+            return [path]
+    return [path]
+
+
+def check_out(out, *inputs, option: str = "--out", table: bool = False) -> None:
+    """Refuse, before any work, an output the command could not or should not write.
+
+    ``out`` must not be one of the command's ``inputs`` (data, labels, a model read,
+    or a file inside an input folder): the write would replace what the command reads.
+    Its folder must exist (it is not created: a typo there should not make a new
+    folder) and be writable; an existing ``out`` must be a regular file (not a folder,
+    device or FIFO). ``table``: the extension must be one :func:`write_table` writes.
+    """
+    from .._errors import InputError
+    from .._io import check_regular_target
+
+    if out is None:
+        return
+    path = Path(out)
+    if not str(out) or path.name in ("", ".", ".."):
+        raise InputError(f"{option} {out!r}: give a file name")
+    for spec in inputs:
+        for source in _input_paths(spec):
+            if _same_file(path, source):
+                raise InputError(f"{option} {out} is also an input of this command ({source}); "
+                                 "writing it would replace what the command reads: choose "
+                                 "another file")
+    if table:
+        from ..datasets import TABLE_EXTENSIONS
+
+        if path.suffix.lower() not in TABLE_EXTENSIONS:
+            raise InputError(f"{option} {out}: write one of {', '.join(TABLE_EXTENSIONS)}")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.exists():
+        raise InputError(f"{option} {out}: the folder {folder} does not exist; create it "
+                         "first")
+    if not folder.is_dir():
+        raise InputError(f"{option} {out}: {folder} is not a folder")
+    check_regular_target(path)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(f"{option} {out}: the folder {folder} is not writable")
+
+
+def check_checkpoint_dir(directory) -> None:
+    """An existing ``--checkpoint-dir`` must be a writable folder; a new one needs its
+    nearest existing parent to be a writable folder (checked before training)."""
+    from .._errors import InputError
+
+    if directory is None:
+        return
+    path = Path(directory)
+    if path.exists():
+        if not path.is_dir():
+            raise InputError(f"--checkpoint-dir {directory}: not a folder")
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise InputError(f"--checkpoint-dir {directory}: the folder is not writable")
+        return
+    parent = path.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"--checkpoint-dir {directory}: cannot be created ({parent} is not "
+                         "a writable folder)")
 
 
 def write_or_print(array, out: str | None, column_names=None) -> None:

@@ -10,6 +10,9 @@ from pathlib import Path
 from ._common import (
     BUILTIN_DATA,
     add_estimator_options,
+    add_header_option,
+    check_checkpoint_dir,
+    check_out,
     console,
     estimator_kwargs,
     frame,
@@ -34,6 +37,7 @@ def _build(parser) -> None:
         p.add_argument("model", metavar="MODEL")
         p.add_argument("data", metavar="DATA")
         p.add_argument("--out", metavar="FILE", help=".npy/.csv/.tsv (default: CSV on stdout)")
+        add_header_option(p)
         p.set_defaults(func=apply)
     plot_parser = actions.add_parser("plot", help="feature tiles or the learning curve as PNG")
     plot_parser.add_argument("model", metavar="MODEL")
@@ -50,13 +54,20 @@ def _build_fit(fit_parser) -> None:
         "data", metavar="DATA",
         help=f".csv, .tsv, .txt or .npy file, or one of {', '.join(BUILTIN_DATA)}")
     fit_parser.add_argument("--out", required=True, metavar="MODEL", help="model file to write")
+    add_header_option(fit_parser)
     fit_parser.add_argument("--chunk-rows", type=int, metavar="N",
-                            help="stream the file in blocks of N rows (bounded memory)")
+                            help="stream the file in blocks of N rows (bounded memory; not "
+                                 "with --early-stopping, --checkpoint-dir or several "
+                                 "processes)")
     dist = fit_parser.add_argument_group("several processes (jax.distributed)")
     dist.add_argument("--coordinator", metavar="HOST:PORT",
                       help="address of process 0's coordinator")
     dist.add_argument("--num-processes", type=int, default=1, metavar="N")
-    dist.add_argument("--process-id", type=int, default=0, metavar="I")
+    dist.add_argument("--process-id", type=int, default=0, metavar="I",
+                      help="this process, in [0, N) (default: 0)")
+    dist.add_argument("--distributed-timeout", type=float, default=300, metavar="SECONDS",
+                      help="give up (exit status 2) when not every process has joined "
+                           "after this long (default: 300)")
     add_estimator_options(fit_parser, Autoencoder)
     fit_parser.set_defaults(func=fit)
 
@@ -64,19 +75,58 @@ def _build_fit(fit_parser) -> None:
 # -- fit ------------------------------------------------------------------------------------
 
 
+def _check_fit_options(args, kwargs: dict) -> None:
+    """Options that cannot work together are refused before anything is read or trained."""
+    from .._errors import InputError
+
+    if args.num_processes < 1:
+        raise InputError(f"--num-processes must be at least 1, got {args.num_processes}")
+    if args.process_id < 0:
+        raise InputError(f"--process-id must be at least 0, got {args.process_id}")
+    if args.process_id >= args.num_processes:
+        raise InputError(f"--process-id {args.process_id} needs --num-processes N with N > "
+                         f"{args.process_id} (and --coordinator HOST:PORT); --num-processes is "
+                         f"{args.num_processes}")
+    if args.num_processes > 1 and not args.coordinator:
+        raise InputError("--num-processes > 1 needs --coordinator HOST:PORT")
+    if args.coordinator and args.num_processes == 1:
+        raise InputError("--coordinator is for several processes: give --num-processes N "
+                         "(N > 1) and --process-id I")
+    if not args.distributed_timeout > 0:
+        raise InputError(f"--distributed-timeout must be positive, got "
+                         f"{args.distributed_timeout}")
+    if args.chunk_rows is not None:
+        if args.chunk_rows < 1:
+            raise InputError(f"--chunk-rows must be at least 1, got {args.chunk_rows}")
+        clash = [flag for flag, on in (
+            ("--early-stopping", kwargs.get("early_stopping")),
+            ("--checkpoint-dir", kwargs.get("checkpoint_dir") is not None),
+            ("--resume", kwargs.get("resume")),
+            ("--num-processes", args.num_processes > 1)) if on]
+        if clash:
+            raise InputError(f"--chunk-rows cannot be combined with {clash[0]}: streaming the "
+                             "file block by block keeps no validation split, checkpoints or "
+                             "shared rows; drop one of the two")
+        if args.data in BUILTIN_DATA and not Path(args.data).exists():
+            raise InputError(f"--chunk-rows streams a file; {args.data} is built-in data: "
+                             "drop --chunk-rows")
+    check_out(args.out, args.data)
+    check_checkpoint_dir(kwargs.get("checkpoint_dir"))
+
+
 def fit(args) -> int:
     from ..estimators import Autoencoder
 
-    est = Autoencoder(**estimator_kwargs(args, Autoencoder))
+    kwargs = estimator_kwargs(args, Autoencoder)
+    _check_fit_options(args, kwargs)
+    est = Autoencoder(**kwargs)
     out = console(stderr=True)
-    if args.num_processes > 1 and not args.coordinator:
-        raise ValueError("--num-processes > 1 needs --coordinator HOST:PORT")
     if args.chunk_rows is not None:
         return _fit_in_blocks(args, est, out)
     if args.num_processes > 1:
         X, columns = _read_process_rows(args)
     else:
-        X, columns = read_data(args.data)
+        X, columns = read_data(args.data, args.header)
     out.print(f"[bold]Autoencoder[/] on {args.data} {X.shape}: {json.dumps(est.get_params())}")
     data = frame(X, columns)
     t0 = time.perf_counter()
@@ -96,7 +146,7 @@ def fit(args) -> int:
 def _fit_in_blocks(args, est, out) -> int:
     t0 = time.perf_counter()
     out.print(f"[bold]Autoencoder[/] on {args.data} in blocks of {args.chunk_rows} rows")
-    est.fit_file(args.data, chunk_rows=args.chunk_rows)
+    est.fit_file(args.data, chunk_rows=args.chunk_rows, header=args.header)
     est.save(args.out)
     out.print(
         f"trained {est.n_iter_} epochs in {time.perf_counter() - t0:.2f} s; final loss "
@@ -111,7 +161,8 @@ def _read_process_rows(args):
 
     from .. import distributed
 
-    distributed.initialize(args.coordinator, args.num_processes, args.process_id)
+    distributed.initialize(args.coordinator, args.num_processes, args.process_id,
+                           timeout=args.distributed_timeout)
     if str(args.data).endswith(".npy") and Path(args.data).exists():
         whole = np.load(args.data, mmap_mode="r", allow_pickle=False)
         if whole.ndim != 2:
@@ -119,7 +170,7 @@ def _read_process_rows(args):
         mine = np.asarray(whole[distributed.process_rows(whole.shape[0])], np.float32)
         columns = None
     else:  # text and built-in data: parsed whole, then this process's block is kept
-        X, columns = read_data(args.data)
+        X, columns = read_data(args.data, args.header)
         mine = X[distributed.process_rows(X.shape[0])]
     return distributed.allgather_rows(mine), columns
 
@@ -140,8 +191,9 @@ def _load(path):
 
 
 def apply(args) -> int:
+    check_out(args.out, args.model, args.data, table=True)
     model = _load(args.model)
-    X, columns = read_data(args.data)
+    X, columns = read_data(args.data, args.header)
     data = model_input(model, X, columns)
     if args.command == "transform":
         result = model.transform(data)
@@ -166,6 +218,7 @@ def plot(args) -> int:
 
     from .. import plotting
 
+    check_out(args.out, args.model)
     model = _load(args.model)
     W = np.asarray(model.model_.weights[0])
     n = W.shape[0]

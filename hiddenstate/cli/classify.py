@@ -8,7 +8,14 @@ import sys
 import time
 from pathlib import Path
 
-from ._common import Parser, add_estimator_options, estimator_kwargs, load_model
+from ._common import (
+    Parser,
+    add_estimator_options,
+    check_checkpoint_dir,
+    check_out,
+    estimator_kwargs,
+    load_model,
+)
 
 __all__ = ["register"]
 
@@ -25,7 +32,10 @@ DATA is one of:
                  labelled consistent, or swapped when the second-to-last
                  symbol was swapped (T <-> P): the only difference lies more
                  than 10 steps after the symbol it must repeat.
-Blank lines are errors: every line is one sequence."""
+Files are UTF-8 (a BOM allowed) and lines end at a newline only; a blank
+line is an error (blank lines at the end are ignored): every line is one
+sequence, or one label. Labels that are numbers are taken by value: 1, 1.0
+and +1 are the class 1."""
 
 _PRETRAINERS = {"sequence-ae": "SequenceAutoencoder", "language-model": "SequenceModel"}
 
@@ -127,32 +137,13 @@ def _build_fit(fit_parser) -> None:
 
 
 def _lines(path, what: str = "sequence") -> list[str]:
-    """The lines of a UTF-8 file (or ``-``: standard input), stripped; an error naming the
-    file and line for bytes that are not UTF-8, a blank line, or an empty file."""
-    from .._errors import InputError
+    """The lines of a UTF-8 file (or ``-``: standard input), stripped: see
+    :func:`hiddenstate.datasets._lines.read_lines` (a BOM is no part of the first line,
+    lines end at ``"\\n"`` only, a blank line or an empty file is an error naming the file
+    and line)."""
+    from ..datasets._lines import read_lines
 
-    if str(path) == "-":
-        text, path = sys.stdin.read(), "<stdin>"
-    else:
-        try:
-            data = Path(path).read_bytes()
-        except FileNotFoundError:
-            raise InputError("no such file", path=path) from None
-        except IsADirectoryError:
-            raise InputError(f"a folder, not a file of one {what} per line", path=path) from None
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            line = data[: exc.start].count(b"\n") + 1
-            raise InputError(f"not UTF-8 text (byte 0x{data[exc.start]:02x})", path=path,
-                             line=line) from None
-    lines = [ln.strip() for ln in text.splitlines()]
-    for i, ln in enumerate(lines):
-        if not ln:
-            raise InputError(f"blank line: every line is one {what}", path=path, line=i + 1)
-    if not lines:
-        raise InputError(f"empty file: no {what}s", path=path)
-    return lines
+    return read_lines(path, what)
 
 
 def _tokens(seqs: list, analyzer: str) -> list[list[str]]:
@@ -186,7 +177,9 @@ def _data(args) -> tuple[list, list[str]]:
     if not args.labels:
         raise InputError("a text file needs --labels FILE (one label per line); or give a "
                          "folder holding rt-polarity.pos/.neg, or embedded-reber", path=path)
-    seqs, labels = _lines(path), _lines(args.labels, "label")
+    from ..datasets._lines import read_labels
+
+    seqs, labels = _lines(path), read_labels(args.labels)
     if len(seqs) != len(labels):
         raise InputError(f"{path} has {len(seqs)} sequences but {args.labels} has "
                          f"{len(labels)} labels; give one label per sequence")
@@ -271,6 +264,11 @@ def _pretrain(args, seqs: list[list[str]], kwargs: dict):
 def fit(args) -> int:
     from ..estimators import SequenceClassifier
 
+    inputs = (args.data, args.labels, *args.unlabelled, args.init_from)
+    check_out(args.out, *inputs)
+    check_out(args.pretrain_out, *inputs, option="--pretrain-out")
+    if args.pretrain_out and Path(args.pretrain_out).absolute() == Path(args.out).absolute():
+        raise ValueError("--pretrain-out and --out name the same file: give two")
     if not args.pretrain:
         given = [flag for flag, typed in (
             ("--unlabelled", args.unlabelled), ("--pretrain-out", args.pretrain_out),
@@ -280,6 +278,7 @@ def fit(args) -> int:
             raise ValueError(f"{given[0]} is for --pretrain sequence-ae|language-model")
     seqs, labels = _data(args)
     kwargs = estimator_kwargs(args, SequenceClassifier)
+    check_checkpoint_dir(kwargs.get("checkpoint_dir"))
     if _is_builtin(args.data) and "analyzer" not in kwargs:
         kwargs["analyzer"] = "char"  # symbol strings: predict reads "BTSXSE" symbol by symbol
     if args.init_from:
@@ -346,7 +345,12 @@ def evaluate(args) -> int:
 
     model = _load(args.model)
     seqs, labels = _data(args)
+    from ..datasets._lines import canonical_label
+
     classes = [str(c) for c in model.classes_]
+    # A model trained before labels were read by value may spell a class "1.0".
+    by_value = {canonical_label(c): c for c in classes}
+    labels = [label if label in classes else by_value.get(label, label) for label in labels]
     unknown = next((i for i, label in enumerate(labels) if label not in classes), None)
     if unknown is not None:
         raise InputError(f"label {labels[unknown]!r} is not one of the model's classes "

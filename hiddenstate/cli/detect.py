@@ -15,6 +15,8 @@ from ._common import (
     Parser,
     _forms,
     add_estimator_options,
+    check_checkpoint_dir,
+    check_out,
     cli_parameters,
     estimator_kwargs,
     frame,
@@ -350,10 +352,12 @@ def fit(args) -> int:
     from ..estimators import AnomalyDetector
     from ..estimators._anomaly import expected_false_alarms, needed_calibration
 
+    check_out(args.out, args.data, args.calibration)
     kind = args.model
     cls = _model_class(kind)
     analyzer = getattr(args, "analyzer", "char")
     model_kwargs = estimator_kwargs(args, cls)
+    check_checkpoint_dir(model_kwargs.get("checkpoint_dir"))
     det_kwargs = {k: getattr(args, k) for k in _DETECTOR_OPTIONS if hasattr(args, k)}
     if "random_state" in model_kwargs:
         det_kwargs["random_state"] = model_kwargs["random_state"]
@@ -468,6 +472,7 @@ def score(args) -> int:
     from ..estimators import AnomalyDetector
 
     out_format = _out_format(args.out)
+    check_out(args.out, args.detector, args.data)
     det = load_model(args.detector, AnomalyDetector)
     if hasattr(args, "contamination"):
         from ..estimators._anomaly import needed_calibration
@@ -510,7 +515,9 @@ def score(args) -> int:
     if args.out is None:
         _write_rows(sys.stdout, out_format, header, rows)
     else:
-        with open(args.out, "w", newline="", encoding="utf-8") as handle:
+        from .._io import atomic_write
+
+        with atomic_write(args.out, "w", newline="", encoding="utf-8") as handle:
             _write_rows(handle, out_format, header, rows)
     n_flagged = int(np.sum(outlier))
     wrote = f"; wrote {args.out}" if args.out else ""

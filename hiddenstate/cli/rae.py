@@ -7,7 +7,13 @@ import sys
 import time
 from pathlib import Path
 
-from ._common import add_estimator_options, estimator_kwargs, load_model
+from ._common import (
+    add_estimator_options,
+    check_checkpoint_dir,
+    check_out,
+    estimator_kwargs,
+    load_model,
+)
 
 __all__ = ["register"]
 
@@ -39,43 +45,53 @@ def _build_fit(fit_parser) -> None:
     fit_parser.set_defaults(func=fit)
 
 
-def _lines(path) -> list[str]:
-    from .._errors import InputError
-
-    try:
-        return [ln.strip() for ln in Path(path).read_text(encoding="utf-8").splitlines()
-                if ln.strip()]
-    except FileNotFoundError:
-        raise InputError("no such file", path=path) from None
-    except UnicodeDecodeError:
-        raise InputError("not UTF-8 text", path=path) from None
-
-
 def _data(args):
-    """(sentences, labels): an rt-polarity folder, or a sentences file with --labels."""
+    """(sentences, labels): an rt-polarity folder, or a sentences file with --labels.
+
+    A sentences file and its labels file are read alike (see
+    :mod:`hiddenstate.datasets._lines`): UTF-8 with an optional BOM, lines cut at
+    ``"\\n"`` only, a blank line refused with its number (so sentences and labels
+    never slip out of line), labels that are numbers taken by value (``1`` and
+    ``1.0`` are one class).
+    """
     from .._errors import InputError
+    from .._limits import MAX_SENTENCE_WORDS
     from ..datasets import load_rt_polarity
+    from ..datasets._lines import read_labels, read_lines
 
     path = Path(args.data)
     if path.is_dir():
+        if args.labels:
+            raise InputError("--labels is for a sentences file; an rt-polarity folder holds "
+                             "its own labels", path=path)
         return load_rt_polarity(path)
+    if not path.exists():
+        raise InputError("no such file or folder (DATA: a folder with rt-polarity.pos/.neg, "
+                         "or a sentences file with --labels FILE)", path=path)
     if not args.labels:
-        raise ValueError(f"{path}: give a folder with rt-polarity.pos/.neg, or a sentences file "
-                         "(one per line) with --labels FILE (one label per line)")
-    sentences, labels = _lines(path), _lines(args.labels)
+        raise InputError("give a folder with rt-polarity.pos/.neg, or a sentences file "
+                         "(one per line) with --labels FILE (one label per line)", path=path)
+    sentences = [s.split() for s in read_lines(path, "sentence")]
+    labels = read_labels(args.labels)
     if len(sentences) != len(labels):
         raise InputError(f"{len(sentences)} sentences but {len(labels)} labels in "
-                         f"{args.labels}", path=path)
-    if not sentences:
-        raise InputError("no sentences", path=path)
-    return [s.split() for s in sentences], labels
+                         f"{args.labels}; give one label per sentence", path=path)
+    for number, words in enumerate(sentences, start=1):
+        if len(words) > MAX_SENTENCE_WORDS:
+            raise InputError(f"a sentence of {len(words):,} words; the recursive autoencoder "
+                             f"takes at most {MAX_SENTENCE_WORDS:,} (its trees cost the square "
+                             "of the length)", path=path, line=number)
+    return sentences, labels
 
 
 def fit(args) -> int:
     from ..estimators import RecursiveAutoencoder
 
+    kwargs = estimator_kwargs(args, RecursiveAutoencoder)
+    check_out(args.out, args.data, args.labels)
+    check_checkpoint_dir(kwargs.get("checkpoint_dir"))
     sentences, labels = _data(args)
-    est = RecursiveAutoencoder(**estimator_kwargs(args, RecursiveAutoencoder))
+    est = RecursiveAutoencoder(**kwargs)
     t0 = time.perf_counter()
     est.fit(sentences, labels)
     est.save(args.out)
