@@ -36,6 +36,7 @@ QUICK = {
                         "lm_epochs": 1, "sa_epochs": 1, "check_targets": False},
     "anomaly": {"mnist": False, "reber_train": 1000, "reber_calibration": 200, "reber_test": 300,
                 "sa_train": 0, "check_targets": False},
+    "forecast": {},
 }
 
 

@@ -18,8 +18,8 @@ if TYPE_CHECKING:
 __all__ = ["EXPERIMENTS", "EXPERIMENT_NAMES", "Experiment", "reproduce", "resolved_configs"]
 
 _REGISTRY = {"EXPERIMENTS", "Experiment", "reproduce", "resolved_configs"}
-_MODULES = {"anomaly", "digits", "donut", "embedded_reber", "mnist", "reber", "recurrent_ae",
-            "scan_exercise", "sentence_models", "sentiment"}
+_MODULES = {"anomaly", "digits", "donut", "embedded_reber", "forecast", "mnist", "reber",
+            "recurrent_ae", "scan_exercise", "sentence_models", "sentiment"}
 
 
 def __getattr__(name: str):

@@ -19,4 +19,5 @@ EXPERIMENT_NAMES: tuple[str, ...] = (
     "sentiment",
     "sentence-models",
     "anomaly",
+    "forecast",
 )

@@ -11,6 +11,7 @@ from . import (
     digits,
     donut,
     embedded_reber,
+    forecast,
     mnist,
     reber,
     recurrent_ae,
@@ -62,6 +63,7 @@ EXPERIMENTS: dict[str, Experiment] = {
                                   available=sentence_models.available),
     "anomaly": Experiment("anomaly", anomaly.TITLE, anomaly.run, anomaly.Config, uses_data=True,
                           available=anomaly.available),
+    "forecast": Experiment("forecast", forecast.TITLE, forecast.run, forecast.Config),
 }
 
 
