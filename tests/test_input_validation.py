@@ -130,6 +130,13 @@ def test_a_bom_is_never_a_class_word_or_symbol(tmp_path):
     (folder / "rt-polarity.neg").write_bytes(b"a dull film\n")
     sentences, _ = load_rt_polarity(folder)
     assert sentences[0] == ["a", "fine", "film"]
+    # Strings handed to the estimators, read without utf-8-sig.
+    from hiddenstate.estimators._recursive import _as_sentences
+    from hiddenstate.estimators._tokens import as_token_sequences
+
+    assert as_token_sequences([f"{bom}good film"]) == [["good", "film"]]
+    assert as_token_sequences([f"{bom}BT"], analyzer="char") == [["B", "T"]]
+    assert _as_sentences([f"{bom}good film"]) == [["good", "film"]]
 
 
 @pytest.mark.parametrize("sep", ["\u2028", "\u2029", "\x0c", "\x1c", "\x1d", "\x1e", "\x85",
@@ -238,6 +245,8 @@ def test_finite_float64_beyond_float32_is_refused(tmp_path):
     est = hs.Autoencoder(1, max_iter=1, random_state=0).fit(np.zeros((8, 2)))
     with pytest.raises(InputError, match="beyond float32"):
         est.transform(X)
+    with pytest.raises(InputError, match=r"codes holds 1e\+39 at row 0, column 0"):
+        est.inverse_transform(np.array([[1e39]]))
     check_float32(np.array([[3.4028235e38]]))  # float32's max rounds to itself: accepted
     (tmp_path / "t.csv").write_text("1,2\n3,-1e39\n")
     with pytest.raises(InputError, match="float32") as info:

@@ -434,6 +434,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Incremental
             raise InputError(
                 f"codes must have shape (n_samples, {self._n_features_out}), got {codes.shape}"
             )
+        check_float32(codes, name="codes")
         codes = codes.astype(np.float32)
         check_finite(codes, name="codes")
         return _rows(_decode, self.model_, codes)

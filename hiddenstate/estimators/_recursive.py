@@ -61,7 +61,7 @@ def _as_sentences(sentences, name: str = "sentences") -> list[list[str]]:
     out = []
     for i, s in enumerate(sentences):
         if isinstance(s, str):
-            words = s.split()
+            words = s.lstrip("\ufeff").split()  # a byte order mark is no word
         elif isinstance(s, list | tuple) and all(isinstance(w, str) for w in s):
             words = [w for w in s if w]
         else:

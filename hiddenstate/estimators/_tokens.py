@@ -49,8 +49,8 @@ ANALYZERS = ("word", "char")
 def as_token_sequences(X, *, split_strings: bool = True,
                        analyzer: str = "word") -> list[list[str]]:
     """Lists of tokens: each item a list (or tuple) of strings, or a string split by
-    ``analyzer`` (:data:`ANALYZERS`; with ``split_strings``). Empty sequences and
-    non-string tokens are errors naming the sequence."""
+    ``analyzer`` (:data:`ANALYZERS`; with ``split_strings``; a leading byte order mark
+    dropped). Empty sequences and non-string tokens are errors naming the sequence."""
     if analyzer not in ANALYZERS:
         raise ValueError(f"unknown analyzer {analyzer!r}; valid: {', '.join(ANALYZERS)}")
     if isinstance(X, str):
@@ -60,6 +60,7 @@ def as_token_sequences(X, *, split_strings: bool = True,
         if isinstance(s, str):
             if not split_strings:
                 raise InputError("expected a list of tokens, got a string", index=i)
+            s = s.lstrip("\ufeff")  # a byte order mark read with the text is no token
             tokens = s.split() if analyzer == "word" else list(s)
         elif isinstance(s, list | tuple):
             tokens = list(s)
