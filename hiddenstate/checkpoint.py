@@ -148,9 +148,10 @@ class Checkpointer:
                 tmp.unlink()
 
     # -- the folder --------------------------------------------------------------------------
-    def acquire(self) -> None:
-        """Claim the folder for this run (idempotent): create it, take its lock, and refuse
-        a folder holding another run's checkpoints.
+    def acquire(self, expected_bytes: int | None = None) -> None:
+        """Claim the folder for this run (idempotent): create it, take its lock, refuse a
+        folder holding another run's checkpoints, and (given ``expected_bytes``, the
+        size of one checkpoint) one without room for two checkpoints.
 
         Raises :class:`CheckpointFolderError` (naming the folder) when another run holds
         the lock, :class:`ModelFileError` when the folder holds checkpoints of another run.
@@ -173,12 +174,29 @@ class Checkpointer:
                 f"{self.directory}: another run is writing checkpoints into this folder "
                 f"(it holds {LOCK_NAME}); wait for it to end or use another checkpoint_dir"
             ) from None
+        except OSError as exc:
+            raise type(exc)(exc.errno, f"{self.directory}: cannot write checkpoints here: "
+                                       f"{exc.strerror}") from None
         try:
             self._check_owner()
+            if expected_bytes:
+                self._check_space(int(expected_bytes))
         except BaseException:
             lock.release()
             raise
         self._lock = lock
+
+    def _check_space(self, expected_bytes: int) -> None:
+        """OSError(ENOSPC) naming the folder when it has not room for two checkpoints of
+        about ``expected_bytes`` (the newest is written before an old one is deleted)."""
+        import errno
+        import shutil
+
+        free = shutil.disk_usage(self.directory).free
+        if free < 2 * expected_bytes:
+            raise OSError(errno.ENOSPC, f"{self.directory}: {free} bytes free, a checkpoint of "
+                                        f"this run needs about {expected_bytes} (and two "
+                                        "exist while the newest is written)")
 
     def release(self) -> None:
         """Give the folder's lock back (see :meth:`acquire`)."""
@@ -189,8 +207,12 @@ class Checkpointer:
     def _check_owner(self) -> None:
         """ModelFileError if a readable checkpoint here belongs to a run with other settings."""
         for path in reversed(self.paths()):
-            try:
-                state = self.read_state(path)
+            try:  # verified: a flipped bit in a settings value must not pose as a stranger
+                meta, header, blob = self._open(path, header_only=False)
+                _, data = _serialize.split(blob, path, "checkpoint")
+                _serialize.verify(header, data, path, what="checkpoint",
+                                  required=meta["format_version"] != "1")
+                state = self._state(path, meta)
             except ModelFileError:
                 continue  # unreadable: nobody's progress
             self._check_settings(path, state, folder=True)

@@ -422,3 +422,36 @@ def test_the_parameter_limit_is_checked_on_the_abstract_model(model_file, monkey
     with pytest.raises(ModelFileError, match=r"the settings imply 19 parameters, over the "
                                              r"limit of 10 \(MAX_PARAMETERS\)"):
         hs.load(model_file)
+
+
+def test_a_flipped_settings_bit_in_our_newest_checkpoint_is_not_a_stranger(tmp_path):
+    """The start-of-fit owner check verifies digests: our own newest checkpoint with a
+    changed seed in its settings is corrupted (skipped, warning), not another run's."""
+    X, kw, ref = _checkpointed(tmp_path)
+    Autoencoder(**kw, checkpoint_dir=tmp_path, checkpoint_every=2).fit(X)
+    newest = tmp_path / "checkpoint-00000006.safetensors"
+    blob = newest.read_bytes()
+    edited = blob.replace(b'\\"seed\\": 2', b'\\"seed\\": 3')
+    assert edited != blob and len(edited) == len(blob)
+    newest.write_bytes(edited)
+    with pytest.warns(UserWarning, match=r"skipping an unusable checkpoint.*00000006"):
+        resumed = Autoencoder(**kw, checkpoint_dir=tmp_path, checkpoint_every=2,
+                              resume=True).fit(X)
+    assert all(np.array_equal(a, b) for a, b in zip(_leaves(ref), _leaves(resumed), strict=True))
+
+
+def test_a_checkpoint_folder_without_room_is_refused_before_training(tmp_path, monkeypatch):
+    """Finding "disk-full ... only after training": checkpoint_dir's free space is checked
+    at the start of fit (room for two checkpoints), with an error naming the folder."""
+    import errno
+    import shutil
+
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage._replace(free=1000))
+    X, kw, _ = _checkpointed(tmp_path)
+    est = Autoencoder(**kw, checkpoint_dir=tmp_path / "ck")
+    with pytest.raises(OSError, match=rf"{tmp_path / 'ck'}: 1000 bytes free, a checkpoint of "
+                                      r"this run needs about \d+") as info:
+        est.fit(X)
+    assert info.value.errno == errno.ENOSPC and not hasattr(est, "model_")
+    assert not Checkpointer(tmp_path / "ck").paths()

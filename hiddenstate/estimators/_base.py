@@ -266,9 +266,9 @@ class TrainingMixin:
                 seed = self._run_seed()
                 rng = np.random.default_rng(seed)
                 checkpointing = None if incremental else self._checkpointing(prepared, seed)
-                if checkpointing is not None:
-                    self._claim(checkpointing.checkpointer, stack)
                 model, opt_state, step = self._new_model(self._key(rng)), None, 0
+                if checkpointing is not None:
+                    self._claim(checkpointing.checkpointer, stack, model)
             train_key = self._key(rng)
             training, stopping = self._split(prepared, rng, incremental)
             plan = self._plan(training, curriculum=0 if continuing else self._curriculum())
@@ -319,13 +319,19 @@ class TrainingMixin:
         return err
 
     @staticmethod
-    def _claim(checkpointer, stack: contextlib.ExitStack) -> None:
-        """Hold the checkpoint folder for this run (one writing process of a run)."""
+    def _claim(checkpointer, stack: contextlib.ExitStack, model) -> None:
+        """Hold the checkpoint folder for this run (one writing process of a run), before
+        training: refused if another run holds it, if it holds another run's checkpoints,
+        or if it has no room for two checkpoints (parameters and an optimizer state of
+        up to twice their size)."""
+        import equinox as eqx
         import jax
 
         if jax.process_index() != 0:
             return
-        checkpointer.acquire()
+        params = jax.tree.leaves(eqx.filter(model, eqx.is_inexact_array))
+        size = sum(int(np.prod(p.shape)) * p.dtype.itemsize for p in params)
+        checkpointer.acquire(expected_bytes=3 * size + 65536)
         stack.callback(checkpointer.release)
 
     def _no_checkpoints(self, why: str) -> None:
