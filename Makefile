@@ -30,8 +30,12 @@ test: $(VENV)/.installed
 test-slow: $(VENV)/.installed
 	$(BIN)/python -m pytest -q -m slow
 
+# 10,000 inputs per loader (the text tables, sequences, sentences, labels, rt-polarity,
+# .npy, IDX and model-file fuzzers), 500 command lines per CLI fuzzer (run in a child
+# under a memory limit); the statistics say how many inputs each test ran.
 fuzz: $(VENV)/.installed
-	HYPOTHESIS_PROFILE=full HIDDENSTATE_CLI_FUZZ=500 $(BIN)/python -m pytest -q tests/test_fuzz.py
+	HYPOTHESIS_PROFILE=full HIDDENSTATE_CLI_FUZZ=500 $(BIN)/python -m pytest -q tests/test_fuzz.py \
+		-p no:cacheprovider --hypothesis-show-statistics
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/run.py --out benchmarks/results
