@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from ._errors import DivergenceError, HiddenstateError, InputError, ModelFileError
 
 if TYPE_CHECKING:
+    from ._pipeline import save
     from ._serialize import load
     from .estimators import (
         AnomalyDetector,
@@ -44,6 +45,7 @@ __all__ = [
     "InputError",
     "ModelFileError",
     "load",
+    "save",
     "__version__",
 ]
 
@@ -57,6 +59,7 @@ _LAZY = {
     "SequenceClassifier": ".estimators",
     "SequenceRegressor": ".estimators",
     "load": "._serialize",
+    "save": "._pipeline",
 }
 
 

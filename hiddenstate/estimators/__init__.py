@@ -1,5 +1,6 @@
 """scikit-learn-style estimators, all on one training template (``_base.TrainingMixin``)."""
 
+from .. import _pipeline  # noqa: F401  (registers saved Pipelines with the loader)
 from ..objectives import AutoencoderObjective, SequenceObjective
 from ._anomaly import AnomalyDetector, Explanation
 from ._autoencoder import Autoencoder

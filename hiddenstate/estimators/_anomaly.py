@@ -465,6 +465,11 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
     def save(self, path: str | os.PathLike) -> None:
         """Write the fitted detector (its model, calibration scores and settings) to
         ``path`` (safetensors + JSON, atomically); :func:`hiddenstate.load` reads it."""
+        config, tensors = self._to_file()
+        _serialize.save(path, type(self).__name__, config, tensors)
+
+    def _to_file(self) -> tuple[dict, dict[str, np.ndarray]]:
+        """``(settings, tensors)`` of the fitted detector, as :meth:`save` writes them."""
         check_is_fitted(self)
         model_config, model_tensors = self.model_._to_file()
         rs = self.random_state
@@ -478,7 +483,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         tensors = {_MODEL_PREFIX + k: v for k, v in model_tensors.items()}
         for a, scores in self.calibration_scores_by_aggregate_.items():
             tensors[_SCORES + a] = np.asarray(scores, np.float64)
-        _serialize.save(path, type(self).__name__, config, tensors)
+        return config, tensors
 
     @classmethod
     def _from_file(cls, config: dict, tensors: dict, *, path):

@@ -1,0 +1,210 @@
+"""scikit-learn Pipelines of scalers and one hiddenstate estimator, in model files.
+
+A model trained on scaled data is only usable with the same scaling, so the two are
+saved together: :func:`save` writes a fitted ``Pipeline`` whose steps are scalers
+(:data:`SCALERS`) followed by one hiddenstate estimator, and :func:`hiddenstate.load`
+gives the Pipeline back. The scalers' fitted arrays are tensors and their settings JSON,
+like the estimator's own: nothing is pickled, and loading runs no code from the file.
+"""
+
+from __future__ import annotations
+
+import os
+from numbers import Integral, Real
+
+import numpy as np
+
+from . import _serialize
+from ._errors import ModelFileError
+
+__all__ = ["SCALERS", "save"]
+
+#: The scalers a saved Pipeline may hold: class name -> (settings, fitted arrays).
+SCALERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "StandardScaler": (("with_mean", "with_std", "copy"), ("mean_", "var_", "scale_")),
+    "MinMaxScaler": (("feature_range", "clip", "copy"),
+                     ("min_", "scale_", "data_min_", "data_max_", "data_range_")),
+    "MaxAbsScaler": (("copy",), ("max_abs_", "scale_")),
+    "RobustScaler": (("with_centering", "with_scaling", "quantile_range", "unit_variance",
+                      "copy"), ("center_", "scale_")),
+}
+_PREFIX = "steps/"
+
+
+def _scaler_classes() -> dict[str, type]:
+    from sklearn import preprocessing
+
+    return {name: getattr(preprocessing, name) for name in SCALERS}
+
+
+def _json_value(value):
+    if isinstance(value, bool | str) or value is None:
+        return value
+    if isinstance(value, Integral):
+        return int(value)
+    if isinstance(value, Real):
+        return float(value)
+    if isinstance(value, tuple | list):
+        return [_json_value(v) for v in value]
+    raise TypeError(f"cannot store the setting {value!r}")
+
+
+def _estimator_to_file(est) -> tuple[dict, dict]:
+    to_file = getattr(type(est), "_to_file", None)
+    if to_file is None or type(est).__name__ not in _serialize._REGISTRY:
+        raise TypeError(f"the last step of a saved Pipeline must be a hiddenstate estimator, "
+                        f"got {type(est).__name__}")
+    return est._to_file()
+
+
+def _to_file(pipeline) -> tuple[dict, dict[str, np.ndarray]]:
+    from sklearn.utils.validation import check_is_fitted
+
+    steps, tensors = [], {}
+    *scalers, (last_name, last) = pipeline.steps
+    for i, (name, step) in enumerate(scalers):
+        kind = type(step).__name__
+        if kind not in SCALERS or type(step) is not _scaler_classes()[kind]:
+            raise TypeError(f"a saved Pipeline holds scalers ({', '.join(SCALERS)}) and then "
+                            f"one hiddenstate estimator; step {i} ({name!r}) is a {kind}")
+        check_is_fitted(step)
+        settings, arrays = SCALERS[kind]
+        stored = {"name": name, "class": kind,
+                  "params": {k: _json_value(getattr(step, k)) for k in settings},
+                  "n_features_in": int(step.n_features_in_),
+                  "n_samples_seen": (np.asarray(step.n_samples_seen_).tolist()
+                                     if hasattr(step, "n_samples_seen_") else None),
+                  "feature_names_in": (None if not hasattr(step, "feature_names_in_")
+                                       else [str(c) for c in step.feature_names_in_]),
+                  "none": []}
+        for a in arrays:
+            value = getattr(step, a)
+            if value is None:
+                stored["none"].append(a)
+            else:
+                tensors[f"{_PREFIX}{i}/{a}"] = np.asarray(value, np.float64)
+        steps.append(stored)
+    config, inner = _estimator_to_file(last)
+    steps.append({"name": last_name, "class": type(last).__name__, "config": config})
+    prefix = f"{_PREFIX}{len(scalers)}/"
+    tensors.update({prefix + k: v for k, v in inner.items()})
+    return {"steps": steps}, tensors
+
+
+def save(obj, path: str | os.PathLike) -> None:
+    """Write a fitted hiddenstate estimator, or a fitted scikit-learn ``Pipeline`` of
+    scalers (:data:`SCALERS`) and one hiddenstate estimator, to ``path`` (safetensors +
+    JSON, atomically); :func:`hiddenstate.load` reads either back."""
+    from sklearn.pipeline import Pipeline
+
+    if isinstance(obj, Pipeline):
+        config, tensors = _to_file(obj)
+        _serialize.save(path, "Pipeline", config, tensors)
+        return
+    if type(obj).__name__ in _serialize._REGISTRY and hasattr(obj, "save"):
+        obj.save(path)
+        return
+    raise TypeError(f"hiddenstate.save writes hiddenstate estimators and Pipelines of scalers "
+                    f"and one hiddenstate estimator, not a {type(obj).__name__}")
+
+
+def _scaler_from_file(i: int, stored: dict, tensors: dict, path):
+    kind = stored.get("class")
+    if kind not in SCALERS:
+        raise ModelFileError(f"{path}: step {i} is a {kind!r}, not one of {', '.join(SCALERS)}")
+    settings, arrays = SCALERS[kind]
+    params = stored.get("params")
+    if not isinstance(params, dict) or set(params) != set(settings):
+        raise ModelFileError(f"{path}: step {i} ({kind}) settings must be {sorted(settings)}")
+    if "feature_range" in params or "quantile_range" in params:
+        key = "feature_range" if "feature_range" in params else "quantile_range"
+        if not isinstance(params[key], list):
+            raise ModelFileError(f"{path}: step {i} ({kind}) {key} is not a pair")
+        params = {**params, key: tuple(params[key])}
+    scaler = _scaler_classes()[kind](**params)
+    try:
+        scaler._validate_params()
+    except (ValueError, TypeError) as exc:
+        raise ModelFileError(f"{path}: step {i} ({kind}): {exc}") from None
+    n = stored.get("n_features_in")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ModelFileError(f"{path}: step {i} ({kind}) n_features_in {n!r}")
+    none = stored.get("none", [])
+    if not isinstance(none, list) or not set(none) <= set(arrays):
+        raise ModelFileError(f"{path}: step {i} ({kind}) invalid list of unset arrays")
+    for a in arrays:
+        key = f"{_PREFIX}{i}/{a}"
+        if a in none:
+            setattr(scaler, a, None)
+            continue
+        if key not in tensors:
+            raise ModelFileError(f"{path}: step {i} ({kind}) has no tensor {a}")
+        value = np.asarray(tensors[key], np.float64)
+        if value.shape != (n,) or not np.isfinite(value).all():
+            raise ModelFileError(f"{path}: step {i} ({kind}) {a} must be {n} finite values, "
+                                 f"got shape {list(value.shape)}")
+        setattr(scaler, a, value)
+    # An int, a float (StandardScaler counts in float64), one count per feature, or
+    # nothing (RobustScaler keeps no count).
+    if stored.get("n_samples_seen") is None:
+        return _finish(scaler, stored, n, i, kind, path)
+    seen = np.asarray(stored["n_samples_seen"])
+    if seen.dtype.kind not in "iuf" or seen.ndim > 1 or not np.isfinite(seen).all() \
+            or (seen < 0).any() or (seen != np.round(seen)).any():
+        raise ModelFileError(f"{path}: step {i} ({kind}) n_samples_seen {seen.tolist()!r}")
+    if seen.ndim == 1:
+        scaler.n_samples_seen_ = seen.astype(np.int64)
+    else:
+        scaler.n_samples_seen_ = np.float64(seen) if seen.dtype.kind == "f" else int(seen)
+    return _finish(scaler, stored, n, i, kind, path)
+
+
+def _finish(scaler, stored: dict, n: int, i: int, kind: str, path):
+    scaler.n_features_in_ = n
+    names = stored.get("feature_names_in")
+    if names is not None:
+        if not (isinstance(names, list) and len(names) == n
+                and all(isinstance(c, str) for c in names)):
+            raise ModelFileError(f"{path}: step {i} ({kind}) feature names")
+        scaler.feature_names_in_ = np.asarray(names, dtype=object)
+    return stored.get("name"), scaler
+
+
+@_serialize.register
+class Pipeline:
+    """Reads a saved Pipeline (the model file's class ``"Pipeline"``): see :func:`save`."""
+
+    @classmethod
+    def _from_file(cls, config: dict, tensors: dict, *, path):
+        from sklearn.pipeline import Pipeline as SkPipeline
+
+        steps = config.get("steps")
+        if not isinstance(steps, list) or not steps or not all(isinstance(s, dict)
+                                                               for s in steps):
+            raise ModelFileError(f"{path}: the Pipeline's steps are missing")
+        out = [_scaler_from_file(i, s, tensors, path) for i, s in enumerate(steps[:-1])]
+        last = steps[-1]
+        est_cls = _serialize._REGISTRY.get(last.get("class"))
+        if est_cls is None or est_cls is cls or not isinstance(last.get("config"), dict):
+            raise ModelFileError(f"{path}: the Pipeline's last step {last.get('class')!r} is "
+                                 "not a hiddenstate estimator")
+        prefix = f"{_PREFIX}{len(steps) - 1}/"
+        scaler_keys = {f"{_PREFIX}{i}/{a}" for i, s in enumerate(steps[:-1])
+                       for a in SCALERS[s["class"]][1]}
+        unexpected = sorted(k for k in tensors if not k.startswith(prefix)
+                            and k not in scaler_keys)
+        if unexpected:
+            raise ModelFileError(f"{path}: unexpected tensors {unexpected}")
+        est = est_cls._from_file(last["config"],
+                                 {k[len(prefix):]: v for k, v in tensors.items()
+                                  if k.startswith(prefix)}, path=path)
+        names = [name for name, _ in out] + [last.get("name")]
+        if not all(isinstance(n, str) and n and "__" not in n for n in names) \
+                or len(set(names)) != len(names):
+            raise ModelFileError(f"{path}: the Pipeline's step names {names!r}")
+        for (name, scaler), nxt in zip(out, [*(s for _, s in out[1:]), est], strict=True):
+            width = getattr(nxt, "n_features_in_", None)
+            if width is not None and int(width) != scaler.n_features_in_:
+                raise ModelFileError(f"{path}: step {name!r} gives {scaler.n_features_in_} "
+                                     f"features, the next step reads {width}")
+        return SkPipeline([*out, (last["name"], est)])

@@ -1,0 +1,101 @@
+"""hiddenstate.save / load of scikit-learn Pipelines: scalers and one hiddenstate
+estimator in one model file, as tensors and JSON."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_breast_cancer
+from sklearn.decomposition import PCA
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, RobustScaler, StandardScaler
+
+import hiddenstate as hs
+from hiddenstate import ModelFileError, _serialize
+
+
+@pytest.fixture(scope="module")
+def X():
+    return load_breast_cancer().data[:200]
+
+
+def _ae():
+    return hs.Autoencoder(n_components=3, max_iter=5, random_state=0)
+
+
+@pytest.mark.parametrize("scalers", [
+    [StandardScaler()], [MinMaxScaler(feature_range=(-1, 1), clip=True)], [MaxAbsScaler()],
+    [RobustScaler(quantile_range=(10.0, 90.0))], [StandardScaler(with_mean=False),
+                                                  MinMaxScaler()],
+], ids=["standard", "minmax", "maxabs", "robust", "two"])
+def test_pipeline_round_trip(X, tmp_path, scalers):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pipe = make_pipeline(*scalers, _ae()).fit(X)
+    hs.save(pipe, tmp_path / "p.hsm")
+    back = hs.load(tmp_path / "p.hsm")
+    assert [name for name, _ in back.steps] == [name for name, _ in pipe.steps]
+    for (_, a), (_, b) in zip(pipe.steps[:-1], back.steps[:-1], strict=True):
+        assert type(a) is type(b) and a.get_params() == b.get_params()
+    np.testing.assert_allclose(back.transform(X), pipe.transform(X), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(back.score_samples(X), pipe.score_samples(X), rtol=1e-6)
+
+
+def test_pipeline_with_detector_and_feature_names(tmp_path):
+    pd = pytest.importorskip("pandas")
+    data = load_breast_cancer(as_frame=True).data.iloc[:200]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pipe = make_pipeline(StandardScaler(), hs.AnomalyDetector(_ae(), random_state=0))
+        pipe.fit(data)
+    hs.save(pipe, tmp_path / "d.hsm")
+    back = hs.load(tmp_path / "d.hsm")
+    assert list(back[0].feature_names_in_) == list(data.columns)
+    np.testing.assert_array_equal(back.predict(data), pipe.predict(data))
+    np.testing.assert_allclose(back.decision_function(data), pipe.decision_function(data),
+                               rtol=1e-6, atol=1e-9)
+    assert isinstance(data, pd.DataFrame)
+
+
+def test_what_cannot_be_saved_is_refused(X, tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pca = make_pipeline(PCA(3), _ae()).fit(X)
+        logistic = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, X[:, 0] > 10)
+    with pytest.raises(TypeError, match="step 0 \\('pca'\\) is a PCA"):
+        hs.save(pca, tmp_path / "x.hsm")
+    with pytest.raises(TypeError, match="must be a hiddenstate estimator, got LogisticRegression"):
+        hs.save(logistic, tmp_path / "x.hsm")
+    with pytest.raises(TypeError, match="not a dict"):
+        hs.save({}, tmp_path / "x.hsm")
+    assert not (tmp_path / "x.hsm").exists()
+
+
+def test_tampered_pipeline_files_are_refused(X, tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pipe = make_pipeline(StandardScaler(), _ae()).fit(X)
+    config, tensors = hs._pipeline._to_file(pipe)
+
+    def write(cfg, ts):
+        _serialize.save(tmp_path / "t.hsm", "Pipeline", cfg, ts)
+        return tmp_path / "t.hsm"
+
+    short = {**tensors, "steps/0/mean_": tensors["steps/0/mean_"][:5]}
+    with pytest.raises(ModelFileError, match="mean_ must be 30 finite values"):
+        hs.load(write(config, short))
+    steps = [dict(config["steps"][0], **{"class": "FunctionTransformer"}), config["steps"][1]]
+    with pytest.raises(ModelFileError, match="'FunctionTransformer', not one of"):
+        hs.load(write({"steps": steps}, tensors))
+    steps = [dict(config["steps"][0], n_features_in=29), config["steps"][1]]
+    cut = {k: (v[:29] if k.startswith("steps/0/") else v) for k, v in tensors.items()}
+    with pytest.raises(ModelFileError, match="gives 29 features, the next step reads 30"):
+        hs.load(write({"steps": steps}, cut))
+    with pytest.raises(ModelFileError, match="unexpected tensors \\['extra'\\]"):
+        hs.load(write(config, {**tensors, "extra": np.zeros(1)}))
+    steps = [config["steps"][0], dict(config["steps"][1], **{"class": "Pipeline"})]
+    with pytest.raises(ModelFileError, match="is not a hiddenstate estimator"):
+        hs.load(write({"steps": steps}, tensors))
