@@ -31,7 +31,6 @@ import contextlib
 import json
 import os
 import re
-import struct
 import warnings
 from pathlib import Path
 from typing import Any
@@ -208,11 +207,7 @@ class Checkpointer:
         """ModelFileError if a readable checkpoint here belongs to a run with other settings."""
         for path in reversed(self.paths()):
             try:  # verified: a flipped bit in a settings value must not pose as a stranger
-                meta, header, blob = self._open(path, header_only=False)
-                _, data = _serialize.split(blob, path, "checkpoint")
-                _serialize.verify(header, data, path, what="checkpoint",
-                                  required=meta["format_version"] != "1")
-                state = self._state(path, meta)
+                state, _ = self._verified(path)
             except ModelFileError:
                 continue  # unreadable: nobody's progress
             self._check_settings(path, state, folder=True)
@@ -240,49 +235,31 @@ class Checkpointer:
         return sorted(found, key=lambda p: int(_NAME.match(p.name).group(1)))
 
     @staticmethod
-    def _open(path, *, header_only: bool) -> tuple[dict, dict, bytes]:
-        """``(metadata, header, blob)`` of a checkpoint file, its format checked."""
+    def _verified(path) -> tuple[dict, bytes]:
+        """``(state, blob)`` of a checkpoint file, its format and digest checked."""
         path = Path(path)
-        limit = None
-        if header_only:
-            head = _serialize.read_regular(path, "checkpoint", limit=8)
-            if len(head) == 8:
-                limit = 8 + min(struct.unpack("<Q", head)[0], _serialize.MAX_HEADER_BYTES + 1)
-        blob = _serialize.read_regular(path, "checkpoint", limit=limit)
-        header, _ = _serialize.split(blob, path, "checkpoint")
+        blob = _serialize.read_regular(path, "checkpoint")
+        header, data = _serialize.split(blob, path, "checkpoint")
         meta = header.get("__metadata__")
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise ModelFileError(f"{path}: not a hiddenstate checkpoint, or corrupted")
-        if meta.get("format_version") not in _READABLE:
-            raise ModelFileError(
-                f"{path}: checkpoint format version {meta.get('format_version')!r} is not "
-                f"supported (this hiddenstate reads {', '.join(_READABLE)})")
-        return meta, header, blob
-
-    @staticmethod
-    def _state(path, meta: dict) -> dict:
+        version = meta.get("format_version")
+        if version not in _READABLE:
+            raise ModelFileError(f"{path}: checkpoint format version {version!r} is not "
+                                 f"supported (this hiddenstate reads {', '.join(_READABLE)})")
+        _serialize.verify(header, data, path, required=version != "1", what="checkpoint")
         if not isinstance(meta.get("state"), str):
             raise ModelFileError(f"{path}: not a hiddenstate checkpoint, or corrupted")
         state = _serialize.parse_json(meta["state"], path, "the checkpoint state")
         if not isinstance(state, dict):
             raise ModelFileError(f"{path}: not a hiddenstate checkpoint, or corrupted")
-        return state
-
-    @classmethod
-    def read_state(cls, path) -> dict[str, Any]:
-        """The JSON state of a checkpoint, from its header only (the digest unchecked)."""
-        meta, _, _ = cls._open(path, header_only=True)
-        return cls._state(path, meta)
+        return state, blob
 
     @classmethod
     def read(cls, path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """``(state, tensors)`` of one checkpoint file, its digest verified;
         :class:`ModelFileError` if unusable."""
-        meta, header, blob = cls._open(path, header_only=False)
-        _, data = _serialize.split(blob, path, "checkpoint")
-        _serialize.verify(header, data, path, required=meta["format_version"] != "1",
-                          what="checkpoint")
-        state = cls._state(path, meta)
+        state, blob = cls._verified(path)
         return state, _serialize.load_tensors(blob, path, "checkpoint")
 
     def latest(self, skeleton_carry):
@@ -323,7 +300,7 @@ class Checkpointer:
         """The state of the newest readable checkpoint, without tensors."""
         for path in reversed(self.paths()):
             try:
-                return self.read(path)[0]
+                return self._verified(path)[0]
             except ModelFileError:
                 continue
         return None

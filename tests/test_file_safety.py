@@ -455,3 +455,19 @@ def test_a_checkpoint_folder_without_room_is_refused_before_training(tmp_path, m
         est.fit(X)
     assert info.value.errno == errno.ENOSPC and not hasattr(est, "model_")
     assert not Checkpointer(tmp_path / "ck").paths()
+
+
+def test_version_1_checkpoints_without_a_digest_still_resume(tmp_path):
+    X, kw, ref = _checkpointed(tmp_path)
+    Autoencoder(**kw, checkpoint_dir=tmp_path, checkpoint_every=2).fit(X)
+    (tmp_path / "checkpoint-00000006.safetensors").unlink()
+    path = tmp_path / "checkpoint-00000004.safetensors"
+    header, _ = _serialize.split(path.read_bytes(), path)
+    meta = {k: v for k, v in header["__metadata__"].items() if k != _serialize.DIGEST_KEY}
+    _, tensors = Checkpointer.read(path)
+    path.write_bytes(st_save(tensors, metadata={**meta, "format_version": "1"}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        resumed = Autoencoder(**kw, checkpoint_dir=tmp_path, checkpoint_every=2,
+                              resume=True).fit(X)
+    assert all(np.array_equal(a, b) for a, b in zip(_leaves(ref), _leaves(resumed), strict=True))
