@@ -1,0 +1,130 @@
+"""``hiddenstate seqae``: the sequence autoencoder on a user's files - fit, transform (one
+code per sequence), reconstruct and score (reconstruction error per sequence)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from ._common import add_estimator_options, check_out, estimator_kwargs, load_model
+
+__all__ = ["register"]
+
+#: Extensions read as real-valued series by ``--format auto``; other files hold text.
+SERIES_EXTENSIONS = (".csv", ".tsv", ".npy")
+
+_DATA_HELP = ("a real-valued series file (.csv, .tsv, .npy: one row per step, one column per "
+              "feature; blank lines separate sequences; .npy: (T, F) one sequence, (N, T, F) "
+              "N sequences) or a text file, one sequence per line (--analyzer word: "
+              "whitespace-separated words; char: every character a symbol)")
+
+
+def register(sub) -> None:
+    sub.add_parser("seqae", help="sequence autoencoder: one code per sequence, and its "
+                   "reconstruction error", build=_build)
+
+
+def _add_data_options(p, *, fit: bool) -> None:
+    p.add_argument("--format", choices=("auto", "series", "text"), default="auto",
+                   help=f"what DATA holds (default: auto, series for "
+                        f"{', '.join(SERIES_EXTENSIONS)} files, else text)")
+    p.add_argument("--analyzer", choices=("word", "char"), default=None,
+                   help="text: how a line splits into tokens, as at fit (default: word)")
+    if fit:
+        p.add_argument("--window", type=int, default=None, metavar="N",
+                       help="series: train on every run of N steps instead of on each whole "
+                            "series")
+        p.add_argument("--stride", type=int, default=None, metavar="N",
+                       help="series with --window: steps between window starts (default: 1)")
+
+
+def _build(parser) -> None:
+    actions = parser.add_subparsers(dest="command", metavar="ACTION", required=True)
+    actions.add_parser("fit", help="train on DATA, write MODEL", build=_build_fit)
+    for action, help_text in (
+            ("transform", "one code per sequence of DATA (rows: sequences)"),
+            ("score", "reconstruction error per sequence of DATA (higher: more unusual)")):
+        p = actions.add_parser(action, help=help_text)
+        p.add_argument("model", metavar="MODEL")
+        p.add_argument("data", metavar="DATA", help=_DATA_HELP)
+        p.add_argument("--out", metavar="FILE",
+                       help="write a table (.csv, .tsv, .npy) instead of printing")
+        _add_data_options(p, fit=False)
+        p.set_defaults(func=apply)
+
+
+def _build_fit(fit_parser) -> None:
+    from ..estimators import SequenceAutoencoder
+
+    fit_parser.add_argument("data", metavar="DATA", help=_DATA_HELP)
+    fit_parser.add_argument("--out", required=True, metavar="MODEL", help="model file to write")
+    _add_data_options(fit_parser, fit=True)
+    add_estimator_options(fit_parser, SequenceAutoencoder)
+    fit_parser.set_defaults(func=fit)
+
+
+def _is_series(spec: str, fmt: str) -> bool:
+    return fmt == "series" or (fmt == "auto" and Path(spec).suffix.lower() in SERIES_EXTENSIONS)
+
+
+def _read(args, *, trained_on_text: bool | None = None, window=None, stride=None):
+    """DATA as the model reads it: a list of (T, F) arrays, or of token lists."""
+    from .._errors import InputError
+
+    series = _is_series(args.data, args.format)
+    if trained_on_text is not None and series == trained_on_text:
+        what = "text (token sequences)" if trained_on_text else "real-valued series"
+        raise InputError(f"this model was trained on {what}; give DATA of that kind "
+                         "(or --format)")
+    if series:
+        if args.analyzer is not None:
+            raise InputError("--analyzer is for text; DATA is read as a series")
+        from ..datasets._series import load_series, windows
+
+        seqs, _ = load_series(args.data)
+        if window is not None:
+            seqs = windows(seqs, window, 1 if stride is None else stride)
+            return [w[:-1] for w in seqs]  # the run of `window` steps
+        return seqs
+    if window is not None or stride is not None:
+        raise InputError("--window and --stride are for real-valued series; DATA is read as "
+                         "text (give --format series for a series file)")
+    from .classify import _lines
+
+    lines = _lines(args.data)
+    return [list(s) if (args.analyzer or "word") == "char" else s.split() for s in lines]
+
+
+def fit(args) -> int:
+    from ..estimators import SequenceAutoencoder
+
+    check_out(args.out, args.data)
+    X = _read(args, window=args.window, stride=args.stride)
+    est = SequenceAutoencoder(**estimator_kwargs(args, SequenceAutoencoder))
+    t0 = time.perf_counter()
+    est.fit(X)
+    est.save(args.out)
+    print(f"trained {est.n_iter_} epochs on {len(X)} sequences in "
+          f"{time.perf_counter() - t0:.2f} s; final loss {est.loss_curve_[-1]:.5g}; "
+          f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+def apply(args) -> int:
+    import numpy as np
+
+    from ..estimators import SequenceAutoencoder
+    from . import _common
+
+    check_out(args.out, args.data, args.model, table=True)
+    model = load_model(args.model, SequenceAutoencoder)
+    X = _read(args, trained_on_text=model.vocabulary_ is not None)
+    if args.command == "transform":
+        codes = model.transform(X)
+        _common.write_or_print(codes, args.out, [f"code{j}" for j in range(codes.shape[1])])
+    else:
+        errors = model.reconstruction_error(X)
+        _common.write_or_print(np.column_stack([np.arange(len(errors)), errors]), args.out,
+                               ["sequence", "reconstruction_error"])
+    return 0
