@@ -25,6 +25,7 @@ and a model at most :data:`MAX_PARAMETERS` parameters.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import re
@@ -137,10 +138,11 @@ def _not_regular(path, mode: int, what: str) -> ModelFileError:
     return ModelFileError(f"{path}: is {kind}, not a {what}; only regular files are read")
 
 
-def read_regular(path: str | os.PathLike, what: str = "model file", *,
-                 limit: int | None = None) -> bytes:
-    """The bytes of ``path`` (the first ``limit`` of them, if given), refusing at once
-    anything but a regular file (FIFOs, devices, symlinks to them): ModelFileError."""
+def read_regular(path: str | os.PathLike, what: str = "model file") -> bytes:
+    """The bytes of the safetensors file ``path``, read boundedly: anything but a regular
+    file (FIFOs, devices, symlinks to them) is refused at once, and the header is read
+    and checked (size, JSON depth, and that it describes exactly the file's length)
+    before the rest is read. ModelFileError naming the file otherwise."""
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -159,19 +161,38 @@ def read_regular(path: str | os.PathLike, what: str = "model file", *,
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise _not_regular(path, st.st_mode, what)
-        size = st.st_size if limit is None else min(st.st_size, limit)
-        chunks, got = [], 0
-        while got < size:
-            chunk = os.read(fd, min(size - got, 1 << 24))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            got += len(chunk)
-        return b"".join(chunks)
+        head = os.pread(fd, 8, 0)
+        if len(head) == 8:
+            (n,) = struct.unpack("<Q", head)
+            if n <= MAX_HEADER_BYTES and 8 + n <= st.st_size:
+                described = 8 + n + _data_length(
+                    split(head + os.pread(fd, n, 8), path, what)[0], path, what)
+                if described != st.st_size:
+                    raise ModelFileError(
+                        f"{path}: the file is {st.st_size} bytes, its header describes "
+                        f"{described} (truncated or padded: not a whole {what})")
+        os.lseek(fd, 0, os.SEEK_SET)
+        with io.FileIO(fd, "r", closefd=False) as handle:
+            return handle.readall()
     except OSError as exc:
         raise ModelFileError(f"{path}: cannot read: {exc.strerror}") from None
     finally:
         os.close(fd)
+
+
+def _data_length(header: dict, path, what: str) -> int:
+    """The tensor bytes a safetensors header describes (the largest end offset)."""
+    end = 0
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        offsets = entry.get("data_offsets") if isinstance(entry, dict) else None
+        if (not isinstance(offsets, list) or len(offsets) != 2
+                or not all(isinstance(o, int) and o >= 0 for o in offsets)):
+            raise ModelFileError(f"{path}: not a hiddenstate {what}, or corrupted (tensor "
+                                 f"{name!r} has no valid data_offsets)")
+        end = max(end, offsets[1])
+    return end
 
 
 def check_json_depth(text: bytes, path, what: str) -> None:

@@ -208,10 +208,11 @@ def _deep(path: Path, source: Path, *, in_header: bool) -> Path:
 
 def test_crafted_files_fail_fast_in_bounded_memory(model_file, sequence_file, tmp_path):
     """Findings "n_components 1e8", "100k layers", "[2]*100000", "100k nested brackets",
-    "/dev/zero symlink", "FIFO": each crafted file (with a valid digest, so that the size
-    checks are what stops it) ends in a ModelFileError naming the limit or the mismatch,
-    all of them together in a fresh process growing its peak memory by < 300 MB (and
-    the subprocess's timeout catches a hang)."""
+    "/dev/zero symlink", "FIFO", and a regular file grown to 8 GiB: each crafted file
+    (with a valid digest, so that the size checks are what stops it) ends in a
+    ModelFileError naming the limit or the mismatch, all of them together in a fresh
+    process growing its peak memory by < 300 MB (and the subprocess's timeout catches
+    a hang)."""
     cases = {
         _crafted(tmp_path / "ncomp.hs", model_file, params={"n_components": 100_000_000}):
             r"n_components=100000000 needs at least 100000000 parameters",
@@ -228,6 +229,10 @@ def test_crafted_files_fail_fast_in_bounded_memory(model_file, sequence_file, tm
         _deep(tmp_path / "deep-header.hs", model_file, in_header=True):
             r"the header nests 100001 levels deep, over the limit of 64",
     }
+    padded = tmp_path / "padded.hs"  # a valid file grown to 8 GiB (sparse: no disk used)
+    padded.write_bytes(model_file.read_bytes())
+    os.truncate(padded, 8 * 2**30)
+    cases[padded] = r"the file is 8589934592 bytes, its header describes \d+ \(truncated"
     os.symlink("/dev/zero", tmp_path / "zero.hs")
     cases[tmp_path / "zero.hs"] = r"is a character device, not a model file"
     os.mkfifo(tmp_path / "fifo.hs")
