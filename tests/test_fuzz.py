@@ -467,6 +467,7 @@ def test_fuzz_cli_fit(cli_worker, cli_files, data, out, opts, flags):
                  if name == "--checkpoint-dir" else values[i % len(values)]]
     argv += flags
     code, stderr = cli_worker.run(argv)
+    event(f"exit status {code}")
     _check_cli_answer(argv, code, stderr)
     if code == 0:
         assert target.name in written, argv
@@ -525,6 +526,7 @@ def test_fuzz_cli_text_commands(cli_worker, text_files, command, data, labels, o
                                                                   "--embedding-dim", "3"]
     before = {name: (text_files / name).read_bytes() for name in _TEXT_FILES}
     code, stderr = cli_worker.run(argv)
+    event(f"exit status {code}")
     _check_cli_answer(argv, code, stderr)
     if command != "datasets":
         assert out not in (data, labels) or code == 2  # an input is never the output
@@ -532,7 +534,7 @@ def test_fuzz_cli_text_commands(cli_worker, text_files, command, data, labels, o
     assert {name: (text_files / name).read_bytes() for name in kept} == {
         name: before[name] for name in kept}
     assert not (text_files / "missing").exists()
-    if code == 0 and labels == "y.txt":
+    if code == 0 and command != "datasets" and labels == "y.txt":
         assert len(hs.load(text_files / out).classes_) == 2  # "1" and "1.0": one class
     if code == 0 and command != "datasets":  # the next example starts from the same files
         (text_files / out).unlink()
