@@ -367,9 +367,10 @@ def _same_state(a: dict, b: dict) -> bool:
 
 
 def test_a_refit_that_fails_leaves_the_previous_fit(monkeypatch):
-    """Finding "refit leaves a mix": a refit on data of another width interrupted in
-    training (Ctrl-C), or whose last step fails, leaves every attribute of the previous
-    fit, the Generator state included."""
+    """Finding "refit leaves a mix": a refit on data of another width with a bad value
+    found late, interrupted in training (Ctrl-C), whose last step fails, or that diverges
+    and cannot be stored whole, leaves every attribute of the previous fit, the Generator
+    state included."""
     import hiddenstate.train as train
 
     X, _ = make_donut(60)
@@ -379,8 +380,13 @@ def test_a_refit_that_fails_leaves_the_previous_fit(monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(train, "_run_epochs", interrupted)
     wider = np.hstack([X, X])
+    bad = wider.copy()
+    bad[-1, -1] = np.nan  # found after the new width was learned
+    with pytest.raises(hs.InputError, match="NaN at row 59"):
+        est.fit(bad)
+    assert est.n_features_in_ == X.shape[1] and _same_state(_state(est), before)
+    monkeypatch.setattr(train, "_run_epochs", interrupted)
     with pytest.raises(KeyboardInterrupt):
         est.fit(wider)
     assert est.n_features_in_ == X.shape[1] and _same_state(_state(est), before)
@@ -396,7 +402,17 @@ def test_a_refit_that_fails_leaves_the_previous_fit(monkeypatch):
     with pytest.raises(ValueError, match="late failure"):
         est.fit(wider)
     assert est.n_features_in_ == X.shape[1] and _same_state(_state(est), before)
+    # A refit that diverges and cannot be stored whole: DivergenceError, the previous fit.
+    est.set_params(optimizer="sgd", learning_rate=1e6, activation="relu",
+                   learning_rate_schedule="constant", max_iter=20)
+    before = _state(est)
+    with pytest.raises(DivergenceError, match="non-finite") as info:
+        est.fit(wider * 1e4)
+    assert isinstance(info.value.__cause__, ValueError)
+    assert est.n_features_in_ == X.shape[1] and _same_state(_state(est), before)
     monkeypatch.undo()
+    est.set_params(optimizer="adam", learning_rate=0.02, activation="sigmoid",
+                   learning_rate_schedule="cosine", max_iter=2)
     assert np.array_equal(est.transform(X), Autoencoder(3, max_iter=2, random_state=0)
                           .fit(X).transform(X))
 

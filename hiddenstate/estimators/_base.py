@@ -286,7 +286,12 @@ class TrainingMixin:
                     opt_state=opt_state, step=step, epochs_per_call=1 if incremental else None)
             except DivergenceError as err:
                 diverged, result = err, err.result  # type: ignore[attr-defined]
-        self._store(result, rng, prepared, append=incremental and fitted)
+        try:
+            self._store(result, rng, prepared, append=incremental and fitted)
+        except Exception as exc:
+            if diverged is not None:  # not stored whole: _fit puts the previous state back
+                raise diverged from exc
+            raise
         if diverged is None and not incremental:
             diverged = self._check_blow_up(result)
         if diverged is not None:
