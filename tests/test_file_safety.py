@@ -94,6 +94,24 @@ def test_bit_flip_in_model_file_1000_flips_all_refused(model_file, sequence_file
         assert (refused, loaded) == (1000, [])
 
 
+@pytest.mark.slow
+def test_bit_flip_in_checkpoint_1000_flips_all_refused(tmp_path):
+    X, kw, _ = _checkpointed(tmp_path)
+    Autoencoder(**kw, checkpoint_dir=tmp_path, checkpoint_every=2).fit(X)
+    newest = tmp_path / "checkpoint-00000006.safetensors"
+    blob = newest.read_bytes()
+    refused = 0
+    for pos, bit in _flips(blob, 1000, seed=4):
+        bad = bytearray(blob)
+        bad[pos] ^= 1 << bit
+        newest.write_bytes(bytes(bad))
+        try:
+            Checkpointer.read(newest)
+        except ModelFileError:
+            refused += 1
+    assert refused == 1000
+
+
 def test_the_digest_covers_the_settings_not_only_the_tensors(model_file, tmp_path):
     """An edited setting (a lying n_components) is caught as corruption, and an edited
     file without its digest is refused."""
