@@ -289,14 +289,16 @@ def test_two_runs_one_folder_the_second_refuses_the_first_finishes(tmp_path):
     run into it refuses at the start of fit (naming the folder), leaves no trace, and
     the first one finishes with every checkpoint whole."""
     ckpt = tmp_path / "ckpt"
+    # 16 epochs, each checkpoint write paused 0.4 s: the first run holds the folder for
+    # over 6 s after its first write, while the second one starts.
     proc = subprocess.Popen([sys.executable, str(WORKER), str(ckpt), "--slow-write",
-                             "--max-iter", "8"], stdout=subprocess.PIPE, text=True,
+                             "--max-iter", "16"], stdout=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
         for line in proc.stdout:
             if line.startswith("WRITING"):
                 break
-        second = crash_worker.make_run(ckpt, resume=True, max_iter=8)
+        second = crash_worker.make_run(ckpt, resume=True, max_iter=16)
         with pytest.raises(CheckpointFolderError, match=rf"{ckpt}: another run is writing"):
             crash_worker.fit(second)
         assert not hasattr(second, "model_")
@@ -305,7 +307,7 @@ def test_two_runs_one_folder_the_second_refuses_the_first_finishes(tmp_path):
         proc.wait(timeout=300)
     assert proc.returncode == 0 and "DONE" in rest
     names = [p.name for p in Checkpointer(ckpt).paths()]
-    assert names[-1] == "checkpoint-00000008.safetensors"
+    assert names[-1] == "checkpoint-00000016.safetensors"
     for p in Checkpointer(ckpt).paths():
         Checkpointer.read(p)
 
