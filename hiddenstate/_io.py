@@ -86,6 +86,8 @@ def _named(exc: OSError, path: Path, tmp: str | None) -> OSError:
     ``tmp=None`` always (errors creating the temporary file)."""
     if exc.errno is None or (tmp is not None and exc.filename not in (None, tmp)):
         return exc
+    if exc.filename is None and str(exc.strerror or "").startswith(f"{path}: "):
+        return exc  # already names the target (check_regular_target)
     return type(exc)(exc.errno, f"{path}: cannot write: {exc.strerror}")
 
 
