@@ -122,6 +122,8 @@ class Checkpointer:
             "epoch": int(epoch),
             "loss": [float(x) for x in history.loss],
             "val_loss": [float(x) for x in history.val_loss],
+            "initial_loss": (None if getattr(history, "initial_loss", None) is None
+                             else float(history.initial_loss)),
             "rng": _jsonable(rng.bit_generator.state),
             "epochs_per_call": int(epochs_per_call),
             "extra": extra or {},

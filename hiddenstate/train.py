@@ -88,6 +88,9 @@ class History:
     stopped_early : bool
     diverged_at : int or None
         First epoch with a non-finite loss.
+    initial_loss : float or None
+        Loss of the untrained model on the run's first minibatch (computed before the
+        first update): the start a blown-up run is measured against.
     steps : int
         Updates applied.
     seconds : float
@@ -99,6 +102,7 @@ class History:
     best_epoch: int | None = None
     stopped_early: bool = False
     diverged_at: int | None = None
+    initial_loss: float | None = None
     steps: int = 0
     seconds: float = 0.0
 
@@ -538,14 +542,17 @@ def _run_epochs(carry: _Carry, static, data, val_data, idx, weight, bucket, acti
         total = jnp.sum(rows)
         mean = jnp.where(jnp.any(nonfinite), jnp.nan, jnp.sum(wloss) / jnp.maximum(total, 1.0))
         ran = on & (total > 0)
+        # The loss of the epoch's first minibatch, computed before its update.
+        first = jnp.where(rows[0] > 0, wloss[0] / jnp.maximum(rows[0], 1.0), jnp.nan)
         c, val = validate(c, ran) if has_val else (c, jnp.nan)
-        return c, (jnp.where(ran, mean, jnp.nan), jnp.where(ran, val, jnp.nan), ran)
+        return c, (jnp.where(ran, mean, jnp.nan), jnp.where(ran, val, jnp.nan), ran,
+                   first.astype(mean.dtype))
 
     def maybe_epoch(c: _Carry, xs):
         # The surplus epochs of a run's last call cost nothing.
         nan = jnp.asarray(jnp.nan, jnp.float32)
-        return jax.lax.cond(xs[-1], epoch, lambda c, xs: (c, (nan, nan, jnp.asarray(False))),
-                            c, xs)
+        return jax.lax.cond(xs[-1], epoch,
+                            lambda c, xs: (c, (nan, nan, jnp.asarray(False), nan)), c, xs)
 
     if precision is None:
         return jax.lax.scan(maybe_epoch, carry, (idx, weight, bucket, active))
@@ -621,6 +628,8 @@ class _Run:
         self.done = self.saved_at = int(state["epoch"])
         self.history.loss = list(state["loss"])
         self.history.val_loss = list(state["val_loss"])
+        initial = state.get("initial_loss")  # absent from checkpoints of earlier versions
+        self.history.initial_loss = None if initial is None else float(initial)
         self.rng.bit_generator.state = state["rng"]
         self.epochs_per_call = int(state["epochs_per_call"])
 
@@ -639,8 +648,10 @@ class _Run:
             self.rng.bit_generator.state = rng_before  # un-draw the lost call's orders
             self.checkpoint(force=True)
 
-    def record(self, losses, vals, ran, validating: bool) -> None:
+    def record(self, losses, vals, ran, firsts, validating: bool) -> None:
         ran = host(ran)
+        if self.history.initial_loss is None and not self.history.loss and ran.any():
+            self.history.initial_loss = float(host(firsts)[ran][0])
         self.history.loss.extend(float(x) for x in host(losses)[ran])
         if validating:
             self.history.val_loss.extend(float(x) for x in host(vals)[ran])
@@ -725,10 +736,10 @@ def fit(model, data, *, objective: Callable, optimizer: optax.GradientTransforma
             idx, w, bucket = plan.draw(rng, run.done, todo, run.epochs_per_call,
                                        gather_full=place.sharded)
             try:
-                carry, (losses, vals, ran) = _run_epochs(
+                carry, (losses, vals, ran, firsts) = _run_epochs(
                     run.carry, static, data, val, *place.split_batches(idx, w),
                     *place.inputs(bucket, active, key_data), **settings)
-                run.record(losses, vals, ran, val is not None)
+                run.record(losses, vals, ran, firsts, val is not None)
             except KeyboardInterrupt:
                 run.interrupted(rng_before)  # ``run.carry``: the state after the last call
                 raise

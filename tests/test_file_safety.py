@@ -445,7 +445,7 @@ def test_a_loss_that_explodes_but_stays_finite_raises(tmp_path):
     kw = dict(activation="linear", optimizer="sgd", learning_rate=0.02,
               learning_rate_schedule="constant", batch_size=None, random_state=0)
     est = Autoencoder(**kw, max_iter=14)
-    with pytest.raises(DivergenceError, match=r"grew from 25\.75 in epoch 1 to .*e\+12 in "
+    with pytest.raises(DivergenceError, match=r"grew from 25\.75 \(epoch 1\) to .*e\+12 in "
                                               r"epoch 14, more than 1000 times"):
         est.fit(X * 10)
     assert len(est.loss_curve_) == 14 and est.loss_curve_[-1] > 1000 * est.loss_curve_[0]
@@ -454,6 +454,20 @@ def test_a_loss_that_explodes_but_stays_finite_raises(tmp_path):
         warnings.simplefilter("error", UserWarning)
         ok = Autoencoder(**kw, max_iter=12).fit(X * 10)
     assert ok.loss_curve_[-1] < 1000 * ok.loss_curve_[0]
+
+
+def test_adam_at_1e6_blows_up_within_the_first_epoch_and_raises():
+    """Finding "Adam at 1e6": the loss explodes inside the first epoch (minibatches of
+    32), so it is measured against the untrained model's loss on the first minibatch,
+    which the training loop records before the first update."""
+    X, _ = make_donut()
+    est = Autoencoder(8, learning_rate=1e6, max_iter=5, random_state=0)
+    with pytest.raises(DivergenceError, match=r"grew from 3\.18\d* \(the untrained model's "
+                                              r"first minibatch\) to .* in epoch 5"):
+        est.fit(X)
+    assert est.loss_curve_[0] > 1e6 and 0 < est.loss_curve_[-1] < est.loss_curve_[0]
+    fine = Autoencoder(8, max_iter=5, random_state=0).fit(X)  # the default rate: no error
+    assert fine.loss_curve_[-1] < fine.loss_curve_[0]
 
 
 

@@ -301,22 +301,31 @@ class TrainingMixin:
             self._warn_convergence(result.history)
         return self
 
-    #: A run whose last epoch's loss is more than this many times its first epoch's
-    #: (both finite, the first positive) has blown up: DivergenceError (see _check_blow_up).
+    #: A run whose last epoch's loss is more than this many times its start (the
+    #: untrained model's loss on the first minibatch, or the first epoch's loss) has
+    #: blown up: DivergenceError (see _check_blow_up).
     _BLOW_UP_RATIO = 1e3
 
     def _check_blow_up(self, result) -> DivergenceError | None:
         """The documented rule for a loss that stayed finite but exploded: when this fit's
-        last epoch loss exceeds :attr:`_BLOW_UP_RATIO` times its first epoch loss (both
-        finite, the first > 0, at least two epochs), the run is kept (stored whole, as
-        after a non-finite divergence) and DivergenceError is raised."""
+        last epoch loss exceeds :attr:`_BLOW_UP_RATIO` times its start - the smaller of
+        the untrained model's loss on the first minibatch (before any update) and the
+        first epoch's mean loss, each counted when finite and > 0 - the run is kept
+        (stored whole, as after a non-finite divergence) and DivergenceError is raised.
+        (A first epoch alone can hold the whole blow-up: Adam at a learning rate of 1e6
+        reaches 1e24 within it.)"""
         loss = [float(x) for x in result.history.loss]
-        if len(loss) < 2 or not (np.isfinite(loss[0]) and np.isfinite(loss[-1])):
+        initial = getattr(result.history, "initial_loss", None)
+        starts = [(x, what) for x, what in ((initial, "the untrained model's first minibatch"),
+                                            (loss[0] if len(loss) > 1 else None, "epoch 1"))
+                  if x is not None and np.isfinite(x) and x > 0]
+        if not loss or not starts or not np.isfinite(loss[-1]):
             return None
-        if loss[0] <= 0 or loss[-1] <= self._BLOW_UP_RATIO * loss[0]:
+        start, what = min(starts)
+        if loss[-1] <= self._BLOW_UP_RATIO * start:
             return None
         err = DivergenceError(
-            f"training diverged: the loss grew from {loss[0]:.4g} in epoch 1 to "
+            f"training diverged: the loss grew from {start:.4g} ({what}) to "
             f"{loss[-1]:.4g} in epoch {len(loss)}, more than {self._BLOW_UP_RATIO:g} times "
             "its start; the parameters of the last epoch were kept. Lower the learning rate "
             "or set a gradient clip norm.", epoch=len(loss) - 1)
