@@ -91,6 +91,8 @@ def _typed_values(name: str, constraint, tmp_dir):
         return [(o, o) for o in sorted(constraint.options)]
     if (name, constraint) in NO_SPELLING:
         return []
+    if constraint == "boolean":  # beside other forms (markers: 'auto' or a boolean)
+        return [("true", True), ("false", False)]
     if constraint in (list, tuple):
         return [("3,5", [3, 5])]
     if constraint in (str, os.PathLike):
