@@ -109,6 +109,9 @@ def test_a_header_is_a_row_without_numbers_and_the_option_overrides(tmp_path, ca
     code, _, err = _cli(["autoencoder", "fit", path, "--out", tmp_path / "n.safetensors",
                          "--no-header", "--max-iter", "1"], capsys)
     assert code == 2 and "line 1, column 1: cannot read 'a'" in _one_error_line(err)
+    code, _, err = _cli(["detect", "fit", path, "--out", tmp_path / "det.safetensors",
+                         "--no-header"], capsys)
+    assert code == 2 and "line 1, column 1: cannot read 'a'" in _one_error_line(err)
 
 
 # -- text: BOM, line breaks, blank lines, labels ------------------------------------------------

@@ -15,6 +15,7 @@ from ._common import (
     Parser,
     _forms,
     add_estimator_options,
+    add_header_option,
     check_checkpoint_dir,
     check_out,
     cli_parameters,
@@ -161,6 +162,7 @@ def _build_score(p) -> None:
     p.add_argument("data", metavar="DATA", help="a table, a text file of sequences (one per "
                                                  "line), or a built-in data set")
     p.add_argument("--out", metavar="FILE", help=".csv or .tsv (default: CSV on stdout)")
+    add_header_option(p)
     p.add_argument("--top", type=_count, default=3, metavar="K",
                    help="features or steps named per input (default: 3; 0: no column)")
     p.add_argument("--contamination", type=_contamination, metavar="auto|X",
@@ -225,6 +227,7 @@ def _build_fit(fit_parser: _FitParser) -> None:
                                  f"surprisal per step (sequences)")
     fit_parser.add_argument("--out", required=True, metavar="DET",
                             help="detector file to write")
+    add_header_option(fit_parser)
     fit_parser.add_argument("--calibration", metavar="FILE",
                             help="normal inputs the model does not train on, to set the "
                                  "threshold (default: --calibration-fraction of DATA)")
@@ -259,9 +262,9 @@ def _build_fit(fit_parser: _FitParser) -> None:
 class _Table:
     """Rows of a table file: values, column names (or None) and where they came from."""
 
-    def __init__(self, spec: str):
+    def __init__(self, spec: str, header: bool | None = None):
         self.spec = spec
-        self.X, self.columns = read_data(spec)
+        self.X, self.columns = read_data(spec, header)
         self.n = int(self.X.shape[0])
 
 
@@ -335,7 +338,7 @@ def _read(spec: str, kind: str, args, analyzer: str):
         if _is_builtin(spec):
             raise ValueError(f"{spec} is sequence data: use --model sequence-ae or "
                              f"sequence-model (tables: a file or {', '.join(BUILTIN_DATA)})")
-        return _Table(spec)
+        return _Table(spec, getattr(args, "header", None))
     if typed and not _is_builtin(spec):
         raise ValueError(f"{typed[0]} is for the built-in {BUILTIN_SEQUENCES} data, not "
                          f"a file ({spec})")
@@ -369,7 +372,7 @@ def fit(args) -> int:
                 args.calibration).exists():
             raise ValueError(f"--calibration {args.calibration}: give a file of normal "
                              f"inputs the model does not train on")
-        cal = _Table(args.calibration) if kind == "autoencoder" else _Lines(
+        cal = _Table(args.calibration, args.header) if kind == "autoencoder" else _Lines(
             args.calibration, analyzer, 0, 0)
     fit_params = {}
     if cal is not None:
