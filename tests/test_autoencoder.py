@@ -351,18 +351,27 @@ def test_bad_model_files_are_refused_cleanly(tmp_path):
         hs.load(tmp_path / "missing.safetensors")
 
     # A future format version is refused with a clear message.
-    newer = blob.replace(b'"format_version":"1"', b'"format_version":"9"')
+    newer = blob.replace(b'"format_version":"2"', b'"format_version":"9"')
     assert newer != blob
     (tmp_path / "newer.safetensors").write_bytes(newer)
     with pytest.raises(ModelFileError, match="format version '9' is not supported"):
         hs.load(tmp_path / "newer.safetensors")
 
-    # Settings that do not match the tensors (a 3-unit code claimed for 2-unit weights).
+    # Settings edited by hand no longer match the file's digest.
     lying = blob.replace(b'\\"n_components\\": 2', b'\\"n_components\\": 3')
     assert lying != blob
     (tmp_path / "lying.safetensors").write_bytes(lying)
-    with pytest.raises(ModelFileError, match="settings need"):
+    with pytest.raises(ModelFileError, match="corrupted"):
         hs.load(tmp_path / "lying.safetensors")
+    # Written with a valid digest, they do not match the tensors (a 3-unit code claimed
+    # for 2-unit weights).
+    from hiddenstate import _serialize
+
+    _, config, tensors = _serialize.read(good)
+    config["params"]["n_components"] = 3
+    _serialize.save(tmp_path / "lying2.safetensors", "Autoencoder", config, tensors)
+    with pytest.raises(ModelFileError, match="settings need|settings imply"):
+        hs.load(tmp_path / "lying2.safetensors")
 
 
 def test_failed_save_leaves_the_old_file(tmp_path, monkeypatch):
