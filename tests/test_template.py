@@ -33,7 +33,7 @@ from hiddenstate import (
     _serialize,
 )
 from hiddenstate.checkpoint import Checkpointer
-from hiddenstate.datasets import make_reber
+from hiddenstate.datasets import make_donut, make_reber
 
 from .crash_worker import make_sentences, make_sequences
 
@@ -243,6 +243,24 @@ def test_convergence_warning_when_max_iter_ends_a_falling_loss(kind):
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         make(kind, n_iter_no_change=1, tol=1.0).fit(*data(kind))
+
+
+def test_convergence_warning_rule_and_where_it_points():
+    """Only a loss still clearly falling warns: more than max(tol * k, 1%) over the last
+    k = n_iter_no_change epochs; and the warning points at the user's line."""
+    from hiddenstate.train import History
+
+    est = Autoencoder(max_iter=20, n_iter_no_change=10)
+    for fall, warns in [(0.0015, False), (0.009, False), (0.011, True), (0.2, True)]:
+        curve = list(np.linspace(2.0, 1.0, 9)) + list(np.linspace(1.0, 1.0 - fall, 11))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            est._warn_convergence(History(loss=curve))
+        assert (len(caught) == 1) == warns, (fall, caught)
+    X, _ = make_donut(200)
+    with pytest.warns(ConvergenceWarning) as record:
+        Autoencoder(2, max_iter=20, random_state=0).fit(X)
+    assert record[0].filename == __file__
 
 
 # -- divergence ----------------------------------------------------------------------------------

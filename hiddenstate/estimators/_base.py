@@ -133,6 +133,21 @@ def _check_recurrent_sizes(est, tensors: dict, path) -> None:
                                  f"({what}), the file holds {n_values}")
 
 
+def user_stacklevel() -> int:
+    """The ``stacklevel`` that makes a warning issued by the caller of this function
+    point at the first frame outside hiddenstate and scikit-learn: the user's own call
+    (``est.fit(X)``, ``pipeline.fit(X)``), whatever the chain of calls inside."""
+    import sys
+
+    inside = (os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep,
+              os.path.dirname(os.path.abspath(sys.modules["sklearn"].__file__)) + os.sep
+              if "sklearn" in sys.modules else "\0")
+    level, frame = 2, sys._getframe(2)  # level 1: the caller, which issues the warning
+    while frame is not None and frame.f_code.co_filename.startswith(inside):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def check_finite(
     X: np.ndarray, name: str = "X", columns=None, *, row_offset: int = 0, path=None
 ) -> None:
@@ -469,8 +484,19 @@ class TrainingMixin:
         finite = [x for x in self.loss_curve_ if np.isfinite(x)]
         self.best_loss_ = min(finite) if finite else float("nan")
 
+    #: The least relative fall of the loss over the last ``n_iter_no_change`` epochs that
+    #: counts as "still falling" for the ConvergenceWarning (or ``tol`` per epoch, if more).
+    _STILL_FALLING = 0.01
+
     def _warn_convergence(self, history) -> None:
-        """ConvergenceWarning when max_iter ended a run that was still improving."""
+        """ConvergenceWarning when max_iter ended a run whose loss was still clearly falling.
+
+        The rule: the run used all ``max_iter`` epochs (no early stop, no divergence), has
+        more than ``n_iter_no_change`` (k) of them, and its loss fell over the last k epochs
+        by more than ``max(tol * k, 1%)`` of the loss k epochs before the end (an absolute
+        amount for estimators whose loss is on an absolute scale). Smaller falls are
+        noise or a slow tail that more epochs would not change much.
+        """
         if history.stopped_early or history.diverged_at is not None:
             return
         curve = np.asarray(history.loss)
@@ -478,18 +504,16 @@ class TrainingMixin:
         if len(curve) < self.max_iter or len(curve) <= k:
             return
         before, last = curve[-k - 1], curve[-1]
-        # Still improving by more than ``tol`` (relative, or absolute for losses on an
-        # absolute scale) per epoch, on average.
         scale = 1.0 if self._absolute_tol else max(abs(before), 1e-12)
-        if before - last > self.tol * k * scale:
+        if before - last > max(self.tol * k, self._STILL_FALLING) * scale:
             from sklearn.exceptions import ConvergenceWarning
 
             warnings.warn(
                 f"{type(self).__name__}: max_iter={self.max_iter} reached while the loss "
-                f"was still falling ({before:.4g} -> {last:.4g} over the last {k} epochs); "
-                "raise max_iter or learning_rate.",
+                f"was still falling ({before:.4g} -> {last:.4g} over the last {k} epochs, "
+                f"{(before - last) / scale:.1%}); raise max_iter or learning_rate.",
                 ConvergenceWarning,
-                stacklevel=4,
+                stacklevel=user_stacklevel(),
             )
 
     # -- files ---------------------------------------------------------------------------------
