@@ -133,6 +133,19 @@ def _check_recurrent_sizes(est, tensors: dict, path) -> None:
                                  f"({what}), the file holds {n_values}")
 
 
+def _same_on_every_process(seed: int) -> int:
+    """``seed`` of process 0 on every process of a multi-process run (itself otherwise)."""
+    import jax
+
+    if jax.process_count() == 1:
+        return int(seed)
+    from jax.experimental import multihost_utils
+
+    halves = np.array([seed & 0xFFFFFFFF, (seed >> 32) & 0xFFFFFFFF], np.uint32)
+    got = np.asarray(multihost_utils.broadcast_one_to_all(halves)).astype(np.uint64)
+    return int(got[0]) | (int(got[1]) << 32)
+
+
 def user_stacklevel() -> int:
     """The ``stacklevel`` that makes a warning issued by the caller of this function
     point at the first frame outside hiddenstate and scikit-learn: the user's own call
@@ -411,10 +424,20 @@ class TrainingMixin:
         return np.random.default_rng(seed)
 
     def _run_seed(self) -> int:
-        """The integer seed of a fresh run (a resumed run reuses its checkpoint's)."""
+        """The integer seed of a fresh run (a resumed run reuses its checkpoint's).
+
+        In a run of several processes (``jax.distributed``) every process must start
+        from the same parameters and draw the same minibatches: a seed that is not a
+        given integer (``random_state=None`` or a RandomState) is process 0's, sent to
+        all the others.
+        """
         rs = self.random_state
         if isinstance(rs, Integral) and not isinstance(rs, bool):
             return int(rs)
+        return _same_on_every_process(self._drawn_seed())
+
+    def _drawn_seed(self) -> int:
+        rs = self.random_state
         if rs is None and self.checkpoint_dir is not None and self.resume:
             from ..checkpoint import Checkpointer
 
@@ -423,7 +446,7 @@ class TrainingMixin:
                 return int(state["settings"]["seed"])
         if isinstance(rs, np.random.RandomState):
             return int(rs.randint(0, 2**31 - 1))
-        return int(np.random.SeedSequence().entropy % (2**63))
+        return int(np.random.SeedSequence().entropy % (2**32))  # a valid random_state
 
     def _checkpointing(self, prepared: TrainingData, seed: int):
         """Checkpoint settings for this run, or None (no checkpoint_dir)."""
