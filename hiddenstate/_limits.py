@@ -74,6 +74,24 @@ def available_memory() -> int:
     return min(limits) if limits else 1 << 62
 
 
+#: Gate blocks per recurrent cell (a cell registered by a user is not estimated).
+_GATES = {"elman": 1, "gru": 3, "lstm": 4}
+
+
+def recurrent_parameters(cell: str, n_in: int, hidden: int, num_layers: int = 1, *,
+                         directions: int = 1) -> int | None:
+    """Parameters of ``num_layers`` stacked recurrent cells (``directions`` of them per
+    layer, their outputs concatenated), or None for a cell this does not know."""
+    gates = _GATES.get(cell)
+    if gates is None:
+        return None
+    total, width = 0, int(n_in)
+    for _ in range(int(num_layers)):
+        total += directions * (gates * int(hidden) * (width + int(hidden) + 1) + 2 * int(hidden))
+        width = directions * int(hidden)
+    return total
+
+
 def format_bytes(n: float) -> str:
     """``n`` bytes in the largest unit that keeps it above 1 (``'7.5 GB'``)."""
     for unit in ("bytes", "KB", "MB", "GB", "TB", "PB"):

@@ -214,3 +214,24 @@ def test_json_of_a_markers_model_is_plain(brackets, tmp_path):
     _, m = brackets
     config, _ = m._to_file()
     assert json.loads(json.dumps(config)) == config
+
+
+def test_recurrent_sizes_beyond_the_machine_are_refused_before_anything_is_built():
+    """Finding: huge --hidden-size: each recurrent estimator estimates its parameters
+    from the settings and refuses, naming the estimate, before drawing a weight."""
+    for est, X in [(SequenceModel(hidden_size=200_000, max_iter=1), ["ab", "ba"]),
+                   (hs.SequenceAutoencoder(200_000, max_iter=1), [np.ones((3, 2))] * 2),
+                   (hs.SequenceClassifier(hidden_size=200_000, max_iter=1), ["a b", "b a"])]:
+        with pytest.raises(InputError, match=rf"this {type(est).__name__} has [\d,]+ "
+                                             r"parameters: training it needs about .*TB"):
+            est.fit(X) if not isinstance(est, hs.SequenceClassifier) else est.fit(X, [0, 1])
+        assert not hasattr(est, "model_")
+
+
+def test_the_estimate_counts_the_parameters_built(brackets):
+    import equinox as eqx
+    import jax
+
+    _, m = brackets
+    built = sum(x.size for x in jax.tree.leaves(eqx.filter(m.model_, eqx.is_inexact_array)))
+    assert m._parameter_estimate() == built  # an LSTM: its h0 and c0 are counted too

@@ -164,12 +164,17 @@ def user_stacklevel() -> int:
 def check_finite(
     X: np.ndarray, name: str = "X", columns=None, *, row_offset: int = 0, path=None
 ) -> None:
-    """Raise :class:`InputError` naming the first row and column holding NaN or inf.
+    """Raise :class:`InputError` naming the first row and column holding NaN or inf, or
+    (float64 data) a finite value beyond float32's range, which training's cast would
+    turn into inf.
 
     ``row_offset`` is added to the row (for blocks of a larger file, named by ``path``).
     """
     finite = np.isfinite(X)
     if finite.all():
+        from .._limits import check_float32
+
+        check_float32(X, name, path=path, row_offset=row_offset)
         return
     flat = int(np.flatnonzero(~finite.reshape(-1))[0])
     row, col = divmod(flat, X.shape[1]) if X.ndim == 2 else (flat, None)
@@ -236,6 +241,18 @@ class TrainingMixin:
     _absolute_tol = False
 
     # -- hooks with defaults -------------------------------------------------------------------
+    def _parameter_estimate(self) -> int | None:
+        """The network's parameter count from the settings and what ``_prepare`` learned,
+        before anything is built (None: not estimated here)."""
+        return None
+
+    def _check_model_memory(self) -> None:
+        n = self._parameter_estimate()
+        if n is not None:
+            from .._limits import check_memory
+
+            check_memory(n, f"this {type(self).__name__}")
+
     def _check_settings(self) -> None:
         self._validate_params()
 
@@ -291,6 +308,7 @@ class TrainingMixin:
                 rng, checkpointing = self._rng, None
                 model, opt_state, step = self.model_, self._opt_state, self._step
             else:
+                self._check_model_memory()
                 seed = self._run_seed()
                 rng = np.random.default_rng(seed)
                 checkpointing = None if incremental else self._checkpointing(prepared, seed)

@@ -300,6 +300,17 @@ class _SequencePredictor(TransformerMixin, IncrementalMixin, TrainingMixin, Base
     def _n_outputs(self) -> int:
         raise NotImplementedError
 
+    def _parameter_estimate(self) -> int | None:
+        from .._limits import recurrent_parameters
+
+        directions = 2 if self.bidirectional else 1
+        cells = recurrent_parameters(self.cell, int(self._width()), int(self.hidden_size),
+                                     int(self.num_layers), directions=directions)
+        if cells is None:
+            return None
+        tokens = len(self.vocabulary_) * int(self._width()) if self.input_kind_ == "tokens" else 0
+        return cells + (directions * int(self.hidden_size) + 1) * int(self._n_outputs()) + tokens
+
     def _new_model(self, key) -> SequenceClassifierNet:
         tokens = self.input_kind_ == "tokens"
         model = SequenceClassifierNet(

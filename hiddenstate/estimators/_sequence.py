@@ -558,6 +558,17 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
                          forget_bias=float(self.forget_bias), activation=self.activation,
                          **tokens)
 
+    def _parameter_estimate(self) -> int | None:
+        from .._limits import recurrent_parameters
+
+        cells = recurrent_parameters(self.cell, int(self.n_features_in_), int(self.hidden_size),
+                                     int(self.num_layers))
+        if cells is None:
+            return None
+        vocabulary = getattr(self, "vocabulary_", None)
+        embedding = 0 if vocabulary is None else len(vocabulary) * int(self.n_features_in_)
+        return cells + (int(self.hidden_size) + 1) * int(self.n_outputs_) + embedding
+
     def _objective(self) -> SequenceObjective:
         return SequenceObjective(self.output)
 

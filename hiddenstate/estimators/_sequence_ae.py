@@ -226,6 +226,19 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
         return SequenceAutoencoderNet(int(self.n_features_in_), int(self.n_components), key=key,
                                       cell=self.cell, **tokens)
 
+    def _parameter_estimate(self) -> int | None:
+        from .._limits import recurrent_parameters
+
+        n_in, h = int(self.n_features_in_), int(self.n_components)
+        vocabulary = getattr(self, "vocabulary_", None)
+        n_out = n_in if vocabulary is None else len(vocabulary)
+        encoder = recurrent_parameters(self.cell, n_in, h)
+        decoder = recurrent_parameters(self.cell, 0, h)
+        if encoder is None or decoder is None:
+            return None
+        embedding = 0 if vocabulary is None else len(vocabulary) * n_in
+        return encoder + decoder + (h + 1) * n_out + embedding
+
     def _objective(self) -> SequenceAEObjective:
         return SequenceAEObjective()
 
