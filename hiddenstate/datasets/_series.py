@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .._errors import InputError
+from ._tables import _looks_like_header
 
 __all__ = ["load_series", "next_step_pairs", "windows"]
 
@@ -23,14 +24,6 @@ def _cell(text: str, path: Path, line: int, column: int) -> float:
         raise InputError(f"{text.strip()!r} is not a finite float32 value", path=path,
                          line=line, column=column)
     return value
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _split(line: str, delimiter: str | None) -> list[str]:
@@ -61,8 +54,9 @@ def load_series(path: str | os.PathLike) -> tuple[list[np.ndarray], list[str] | 
       series) or 3-D ``(n, T, n_features)`` (``n`` sequences); never unpickled.
     - text (``.csv``: commas, ``.tsv``: tabs, otherwise commas if the first line has
       one, else whitespace): one row per time step, one column per feature; a blank
-      line ends a sequence (several blocks: several sequences); a first line none of
-      whose cells is a number is a header naming the columns.
+      line ends a sequence (several blocks: several sequences); the first line is a
+      header naming the columns by the rule of :func:`read_table` (none of its cells a
+      number).
 
     Every value must be a finite float32; errors name the file, line and column.
     """
@@ -93,7 +87,7 @@ def load_series(path: str | os.PathLike) -> tuple[list[np.ndarray], list[str] | 
                 block = []
             continue
         cells = _split(line, delimiter)
-        if names is None and not seqs and not block and not any(_is_number(c) for c in cells):
+        if names is None and not seqs and not block and _looks_like_header(cells):
             names = [c.strip() for c in cells]
             width = len(names)
             continue
