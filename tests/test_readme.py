@@ -1,4 +1,4 @@
-"""Every Python block of the README runs as written, and prints what the README shows.
+"""Every code block of the README runs as written, and prints what the README shows.
 
 Each ```python block runs in a fresh interpreter in an empty folder. Where a block
 shows what a ``print`` gives - a trailing comment (``print(x)  # what: VALUE``, the
@@ -6,16 +6,27 @@ text after the last ``": "``, or the whole comment), or comment lines right afte
 ``print`` that has none - the printed line must match it: the same words, and each
 number within one unit of its last shown digit. A block preceded by
 ``<!-- readme-test: slow -->`` runs in ``make test-slow``.
+
+Each line of the ```bash blocks is a command on the reader's own files (``data.csv``,
+``brackets.txt``, ...): ``make test-slow`` runs every one, in order, in a folder
+holding small files of those names and shapes (:func:`user_files`), and each must exit
+0. Lines that are not commands to run as written are listed in :data:`NOT_RUN`, each
+with the reason. Commands that train on the whole shared rt-polarity data (10,662
+sentences; the sentence-model experiments train the same recipes) run one epoch
+(:data:`ONE_EPOCH`); the commands after them use that model as the README's use the
+full one.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -89,3 +100,97 @@ def test_readme_block(code, tmp_path):
         match = next((i for i, c in enumerate(candidates) if same(shown, c)), None)
         assert match is not None, f"the README shows {shown!r}; the block printed:\n{run.stdout}"
         out = "\n".join(lines[match + n :])
+
+
+# -- the bash blocks ------------------------------------------------------------------------------
+
+#: Lines of bash blocks not run, by a pattern they contain, and why.
+NOT_RUN = {
+    "make ": "the set-up commands: CI runs them",
+    "pip install": "installs (the CUDA extra needs a GPU machine)",
+    "[--": "a synopsis: [ ] marks optional arguments",
+    "reproduce": "the experiments: make run and tests/test_experiment_configs.py run them",
+    "--coordinator": "needs two machines: tests/test_distributed.py runs it on 127.0.0.1",
+}
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+#: Training commands run for one epoch: (the words that mark them, the option added).
+ONE_EPOCH = (("fit", "../shared/data/rt-polarity"), ["--max-iter", "1"])
+
+
+def bash_lines() -> list:
+    text = README.read_text(encoding="utf-8")
+    out = []
+    for m in re.finditer(r"```bash\n(.*?)```", text, re.S):
+        first = text[: m.start(1)].count("\n") + 1
+        for k, line in enumerate(m.group(1).splitlines()):
+            command = line.split("   #")[0].split("  # ")[0].strip()
+            if not command or any(p in command for p in NOT_RUN):
+                continue
+            out.append((first + k, command))
+    return out
+
+
+def user_files(folder: Path) -> None:
+    """Small files with the names and shapes the README's commands use."""
+    rng = np.random.default_rng(0)
+
+    def table(path: Path, n: int, shift: float = 0.0) -> None:
+        a, b = rng.random(n) + shift, rng.random(n)
+        rows = np.column_stack([a, b, a + b, a - b, 2 * a])
+        path.write_text("a,b,sum,diff,double\n" + "\n".join(
+            ",".join(f"{v:.5f}" for v in r) for r in rows) + "\n")
+
+    table(folder / "data.csv", 300)
+    table(folder / "normal.csv", 300)
+    table(folder / "new.csv", 10, shift=0.5)
+    np.save(folder / "data.npy", rng.random((200, 5)).astype(np.float32))
+    from hiddenstate.datasets import make_embedded_reber
+
+    (folder / "strings.txt").write_text("\n".join(make_embedded_reber(300, rng)) + "\n")
+    from .test_sequence_api import balanced
+
+    (folder / "brackets.txt").write_text("\n".join(balanced(400, rng)) + "\n")
+    (folder / "new.txt").write_text("(())\n(()\n()()()\n")
+    t = np.arange(400)
+    wave = np.sin(2 * np.pi * t / 20) + 0.1 * rng.standard_normal(400)
+    (folder / "series.csv").write_text("value\n" + "\n".join(f"{v:.4f}" for v in wave) + "\n")
+    (folder / "recent.csv").write_text("value\n" + "\n".join(f"{v:.4f}" for v in wave[-60:])
+                                       + "\n")
+    good = ["a gorgeous , witty film", "witty and moving", "a moving , gorgeous story"]
+    bad = ["a dull , lifeless mess", "lifeless and dull", "a dull story"]
+    sentences = (good + bad) * 10
+    labels = (["positive"] * 3 + ["negative"] * 3) * 10
+    for name, n in (("reviews", 60), ("test", 12)):
+        (folder / f"{name}.txt").write_text("\n".join(sentences[:n]) + "\n")
+        (folder / ("labels.txt" if name == "reviews" else "test_labels.txt")).write_text(
+            "\n".join(labels[:n]) + "\n")
+
+
+def test_bash_lines_are_found():
+    lines = [c for _, c in bash_lines()]
+    assert any(c.startswith("hiddenstate rnn fit brackets.txt") for c in lines)
+    assert not any(c.startswith("make") for c in lines)
+
+
+@pytest.mark.slow
+def test_readme_bash_blocks(tmp_path):
+    user_files(tmp_path)
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    for line, command in bash_lines():
+        extra = ONE_EPOCH[1] if all(w in command.split() for w in ONE_EPOCH[0]) else []
+        if "../shared/data" in command:
+            if not SHARED_DATA.exists():
+                continue
+            command = command.replace("../shared/data", str(SHARED_DATA))
+        words = shlex.split(command) + extra
+        assignments = {}
+        while words and re.fullmatch(r"[A-Z_]+=.*", words[0]):
+            key, _, value = words.pop(0).partition("=")
+            assignments[key] = value
+        if words[0] == "hiddenstate":
+            words = [sys.executable, "-m", "hiddenstate", *words[1:]]
+        elif words[0] == "python":
+            words[0] = sys.executable
+        run = subprocess.run(words, cwd=tmp_path, capture_output=True, text=True,
+                             timeout=900, env={**env, **assignments})
+        assert run.returncode == 0, f"README line {line}: {command}\n{run.stderr[-2000:]}"
