@@ -141,7 +141,7 @@ def user_files(folder: Path) -> None:
             ",".join(f"{v:.5f}" for v in r) for r in rows) + "\n")
 
     table(folder / "data.csv", 300)
-    table(folder / "normal.csv", 300)
+    table(folder / "normal.csv", 1000)  # 200 calibration rows: enough for --contamination 0.01
     table(folder / "new.csv", 10, shift=0.5)
     np.save(folder / "data.npy", rng.random((200, 5)).astype(np.float32))
     from hiddenstate.datasets import make_embedded_reber
