@@ -76,6 +76,24 @@ def test_series_fit_forecast_score(tmp_path, capsys):
     assert lines[0] == "sequence,step,log_likelihood" and len(lines) == 1 + 2 * 29
 
 
+@pytest.fixture(scope="module")
+def error_files(tmp_path_factory):
+    """A series, a strings file, a bad table and a model of each kind, made once."""
+    tmp = tmp_path_factory.mktemp("rnn_errors")
+    series = tmp / "series.csv"
+    sine_csv(series, 0, 60)
+    strings = tmp / "s.txt"
+    strings.write_text("abab\nbaab\n")
+    bad = tmp / "bad.csv"
+    bad.write_text("a,b\n1,2\n3,x\n")
+    model, strings_model = tmp / "m1.hsm", tmp / "m2.hsm"
+    hs.SequenceModel("elman", output="linear", hidden_size=4, max_iter=1).fit(
+        [np.ones((5, 1), np.float32)], [np.ones((5, 1), np.float32)]).save(model)
+    hs.SequenceModel("elman", hidden_size=4, max_iter=1).fit(["abab", "ba"]).save(strings_model)
+    return {"model": model, "series": series, "strings": strings, "bad": bad, "tmp": tmp,
+            "strings_model": strings_model}
+
+
 @pytest.mark.parametrize("argv, message", [
     (["forecast", "{model}", "{series}", "--steps", "0"], "--steps must be a positive"),
     (["fit", "{series}", "--window", "500", "--out", "{tmp}/m.hsm"],
@@ -92,20 +110,8 @@ def test_series_fit_forecast_score(tmp_path, capsys):
     (["sample", "{strings_model}", "--max-length", "0"], "max_length must be a positive integer"),
     (["forecast", "{strings_model}", "{series}", "--steps", "2"], "for symbol strings use"),
 ])
-def test_rnn_errors_are_one_line(tmp_path, capsys, argv, message):
-    series = tmp_path / "series.csv"
-    sine_csv(series, 0, 60)
-    strings = tmp_path / "s.txt"
-    strings.write_text("abab\nbaab\n")
-    bad = tmp_path / "bad.csv"
-    bad.write_text("a,b\n1,2\n3,x\n")
-    model, strings_model = tmp_path / "m1.hsm", tmp_path / "m2.hsm"
-    hs.SequenceModel("elman", output="linear", hidden_size=4, max_iter=1).fit(
-        [np.ones((5, 1), np.float32)], [np.ones((5, 1), np.float32)]).save(model)
-    hs.SequenceModel("elman", hidden_size=4, max_iter=1).fit(["abab", "ba"]).save(strings_model)
+def test_rnn_errors_are_one_line(error_files, capsys, argv, message):
     capsys.readouterr()
-    names = {"model": model, "series": series, "strings": strings, "bad": bad, "tmp": tmp_path,
-             "strings_model": strings_model}
-    assert main(["rnn", *(a.format(**names) for a in argv)]) == 2
+    assert main(["rnn", *(a.format(**error_files) for a in argv)]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1, err
