@@ -91,14 +91,51 @@ def _to_file(pipeline) -> tuple[dict, dict[str, np.ndarray]]:
     return {"steps": steps}, tensors
 
 
-def save(obj, path: str | os.PathLike) -> None:
+def _check_input(columns, id_column, n_features, where: str) -> None:
+    """The input settings of a Pipeline file; ``ValueError(where: ...)`` when invalid."""
+    if columns is not None:
+        if not (isinstance(columns, list | tuple) and all(isinstance(c, str) and c
+                                                          for c in columns)):
+            raise ValueError(f"{where}: columns must be a list of column names")
+        if len(set(columns)) != len(columns):
+            raise ValueError(f"{where}: columns {list(columns)!r} name a column twice")
+        if n_features is not None and len(columns) != n_features:
+            raise ValueError(f"{where}: {len(columns)} columns, the first step reads "
+                             f"{n_features} features")
+    if id_column is not None:
+        if not isinstance(id_column, str) or not id_column:
+            raise ValueError(f"{where}: id_column must be a column name")
+        if columns is not None and id_column in columns:
+            raise ValueError(f"{where}: the id column {id_column!r} is also a feature")
+
+
+def save(obj, path: str | os.PathLike, *, columns=None, id_column: str | None = None) -> None:
     """Write a fitted hiddenstate estimator, or a fitted scikit-learn ``Pipeline`` of
     scalers (:data:`SCALERS`) and one hiddenstate estimator, to ``path`` (safetensors +
-    JSON, atomically); :func:`hiddenstate.load` reads either back."""
+    JSON, atomically); :func:`hiddenstate.load` reads either back.
+
+    ``columns`` (the names of the input columns the first step reads, in order) and
+    ``id_column`` (a column that is not a feature, carried to outputs) are stored with
+    a Pipeline as JSON settings; the loaded Pipeline has them as ``input_columns_`` and
+    ``id_column_`` (None when not stored). An estimator saved with either is stored as
+    a one-step Pipeline. The command line's ``--columns``, ``--drop`` and
+    ``--id-column`` are these settings.
+    """
     from sklearn.pipeline import Pipeline
 
+    if (columns is not None or id_column is not None) and not isinstance(obj, Pipeline):
+        if type(obj).__name__ not in _serialize._REGISTRY:
+            raise TypeError(f"hiddenstate.save writes hiddenstate estimators and Pipelines "
+                            f"of scalers and one hiddenstate estimator, not a "
+                            f"{type(obj).__name__}")
+        obj = Pipeline([(type(obj).__name__.lower(), obj)])
     if isinstance(obj, Pipeline):
         config, tensors = _to_file(obj)
+        if columns is not None or id_column is not None:
+            columns = None if columns is None else [str(c) for c in columns]
+            first = obj.steps[0][1]
+            _check_input(columns, id_column, getattr(first, "n_features_in_", None), "save")
+            config["input"] = {"columns": columns, "id_column": id_column}
         _serialize.save(path, "Pipeline", config, tensors)
         return
     if type(obj).__name__ in _serialize._REGISTRY and hasattr(obj, "save"):
@@ -207,4 +244,32 @@ class Pipeline:
             if width is not None and int(width) != scaler.n_features_in_:
                 raise ModelFileError(f"{path}: step {name!r} gives {scaler.n_features_in_} "
                                      f"features, the next step reads {width}")
-        return SkPipeline([*out, (last["name"], est)])
+        pipeline = SkPipeline([*out, (last["name"], est)])
+        stored = config.get("input", {})
+        if not isinstance(stored, dict) or not set(stored) <= {"columns", "id_column"}:
+            raise ModelFileError(f"{path}: the Pipeline's input settings are not "
+                                 "{columns, id_column}")
+        columns, id_column = stored.get("columns"), stored.get("id_column")
+        first = out[0][1] if out else est
+        try:
+            _check_input(columns, id_column, getattr(first, "n_features_in_", None),
+                         f"{path}")
+        except ValueError as exc:
+            raise ModelFileError(str(exc)) from None
+        pipeline.input_columns_ = None if columns is None else list(columns)
+        pipeline.id_column_ = id_column
+        if columns is not None and out:
+            _named_output(out)
+        return pipeline
+
+
+def _named_output(scalers) -> None:
+    """Scalers of a Pipeline with named input columns pass a DataFrame on (as they did
+    at fit on the command line), so the estimator sees the names; needs pandas."""
+    try:
+        import pandas  # noqa: F401
+    except ImportError:
+        return
+    for _, scaler in scalers:
+        if hasattr(scaler, "feature_names_in_"):
+            scaler.set_output(transform="pandas")

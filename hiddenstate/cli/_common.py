@@ -501,3 +501,304 @@ def load_model(path, cls):
 
         raise ModelFileError(f"{path}: holds {a(type(model).__name__)}, not {a(cls.__name__)}")
     return model
+
+
+# -- preparation stored with the model ------------------------------------------------------
+
+SCALE_CHOICES = ("none", "minmax", "standard")
+
+
+def add_preparation_options(parser) -> None:
+    """``--scale``, ``--columns``, ``--drop``, ``--id-column``: stored in the model file,
+    applied again by every later command on that model."""
+    group = parser.add_argument_group(
+        "preparation (stored in the model file; every later command applies it)")
+    group.add_argument("--scale", choices=SCALE_CHOICES, default="none",
+                       help="scale each column, fitted on the training rows: minmax to "
+                            "[0, 1], standard to mean 0 and variance 1 (a constant column "
+                            "becomes 0) (default: none)")
+    group.add_argument("--columns", type=_names_list, metavar="A,B,...",
+                       help="use only these columns, by header name (default: all)")
+    group.add_argument("--drop", type=_names_list, metavar="A,B,...",
+                       help="ignore these columns, e.g. a label (default: none)")
+    group.add_argument("--id-column", metavar="NAME",
+                       help="a column that is not a feature: carried to every output table "
+                            "as its first column (duplicates are kept)")
+
+
+def _names_list(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"expected comma-separated column names, got {text!r}")
+    if len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(f"a column is named twice in {text!r}")
+    return names
+
+
+class Prepared(NamedTuple):
+    """A table as the model reads it: features, their names (or None) and the ids."""
+
+    X: object  # float32 (n_rows, n_features)
+    columns: list[str] | None
+    ids: list[str] | None
+
+
+def _text_cells(spec: str, header: bool | None, option: str):
+    """``(names, rows, first data line)`` of a text table, every cell a string."""
+    import csv
+
+    from .._errors import InputError
+
+    path = Path(spec)
+    if spec in BUILTIN_DATA and not path.exists():
+        raise InputError(f"{option} names columns; the built-in {spec} data has no header: "
+                         "give a file with a header line")
+    ext = path.suffix.lower()
+    if ext not in (".csv", ".tsv", ".txt"):
+        raise InputError(f"{option} names columns of a text table with a header line "
+                         f"(.csv, .tsv, .txt), not a {ext or 'extensionless'} file",
+                         path=spec)
+    if header is False:
+        raise InputError(f"{option} names columns: the first line must be a header "
+                         "(drop --no-header)", path=spec)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InputError("no such file", path=spec) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text ({exc.reason} at byte {exc.start})",
+                         path=spec) from None
+    lines = [(i + 1, ln) for i, ln in enumerate(text.splitlines()) if ln.strip()]
+    if not lines:
+        raise InputError("the file is empty", path=spec)
+    first = lines[0][1]
+    if ext == ".csv":
+        delimiter = ","
+    elif ext == ".tsv" or "\t" in first:
+        delimiter = "\t"
+    elif "," in first:
+        delimiter = ","
+    else:
+        delimiter = None
+    if delimiter is None:
+        cells = [(n, ln.split()) for n, ln in lines]
+    else:
+        cells = [(n, [c.strip() for c in row]) for (n, _), row in
+                 zip(lines, csv.reader((ln for _, ln in lines), delimiter=delimiter),
+                     strict=True)]
+    (_, names), rows = cells[0], cells[1:]
+    if len(set(names)) != len(names):
+        twice = next(n for n in names if names.count(n) > 1)
+        raise InputError(f"the header names column {twice!r} twice", path=spec, line=1)
+    return names, rows
+
+
+def read_prepared(spec: str, header: bool | None, *, columns=None, drop=None,
+                  id_column: str | None = None, model: str | None = None) -> Prepared:
+    """DATA's features (and ids), selected by column name.
+
+    At fit (``model`` None): ``columns`` or all columns, less ``drop`` and the id
+    column. Later (``model`` names the model file): exactly the model's ``columns``,
+    found by name in any order; a missing one is a one-line error naming it, the file
+    and the model. Without any name to select, the table is read as it is.
+    """
+    if columns is None and not drop and id_column is None:
+        X, names = read_data(spec, header)
+        return Prepared(X, names, None)
+    option = ("--columns" if columns is not None else "--drop" if drop else "--id-column") \
+        if model is None else f"the model {model}"
+    names, rows = _text_cells(spec, header, option)
+    chosen = _choose_columns(spec, names, columns, drop, id_column, model)
+    return _parse_rows(spec, names, rows, chosen, id_column)
+
+
+def _choose_columns(spec, names, columns, drop, id_column, model) -> list[str]:
+    from .._errors import InputError
+
+    def find(name: str, flag: str) -> None:
+        if name in names:
+            return
+        if model is not None:
+            raise InputError(f"no column {name!r}, which the model {model} reads as its "
+                             f"{flag}", path=spec)
+        shown = ", ".join(names[:8]) + (f", ... ({len(names)} in all)" if len(names) > 8
+                                        else "")
+        raise InputError(f"{flag}: no column {name!r} (its columns: {shown})", path=spec)
+
+    if model is not None:
+        if id_column is not None:
+            find(id_column, "id column")
+        for name in columns or ():
+            find(name, "feature")
+        return list(columns) if columns is not None else [c for c in names if c != id_column]
+    for name in drop or ():
+        find(name, "--drop")
+    if id_column is not None:
+        find(id_column, "--id-column")
+        if columns is not None and id_column in columns:
+            raise InputError(f"--id-column {id_column} is also in --columns: an id is not a "
+                             "feature")
+    for name in columns or ():
+        find(name, "--columns")
+    chosen = [c for c in (columns if columns is not None else names)
+              if c not in (drop or ()) and c != id_column]
+    if not chosen:
+        raise InputError("no feature column is left after --columns, --drop and --id-column",
+                         path=spec)
+    return chosen
+
+
+def _parse_rows(spec, names, rows, chosen, id_column) -> Prepared:
+    import numpy as np
+
+    from .._errors import InputError
+
+    if not rows:
+        raise InputError("the table has a header but no rows", path=spec)
+    index = [names.index(c) for c in chosen]
+    X = np.empty((len(rows), len(index)), np.float64)
+    id_at = None if id_column is None else names.index(id_column)
+    for r, (line, cells) in enumerate(rows):
+        if len(cells) != len(names):
+            raise InputError(f"{len(cells)} cells, the header has {len(names)}", path=spec,
+                             line=line)
+        for k, j in enumerate(index):
+            try:
+                X[r, k] = float(cells[j])
+            except ValueError:
+                raise InputError(f"{cells[j]!r} in column {names[j]!r} is not a number",
+                                 path=spec, line=line, column=j + 1) from None
+    with np.errstate(over="ignore"):
+        X32 = X.astype(np.float32)
+    bad = np.isfinite(X) & ~np.isfinite(X32)
+    if bad.any():
+        r, k = map(int, np.argwhere(bad)[0])
+        raise InputError(f"{X[r, k]:g} is beyond float32's range", path=spec,
+                         line=rows[r][0], column=index[k] + 1)
+    ids = None if id_at is None else [cells[id_at] for _, cells in rows]
+    return Prepared(X32, chosen, ids)
+
+
+def make_scaler(kind: str):
+    """The scaler ``--scale kind`` fits (None for ``none``)."""
+    from sklearn.preprocessing import MinMaxScaler, StandardScaler
+
+    return {"none": None, "minmax": MinMaxScaler(), "standard": StandardScaler()}[kind]
+
+
+def fit_preparation(args, X, columns):
+    """``(scaler or None, X as the estimator reads it)``: the scaler fitted on ``X`` (the
+    training rows). A constant column is scaled to 0 (scikit-learn's rule: a zero range
+    or variance divides by 1), and said so on stderr."""
+    import numpy as np
+
+    scaler = make_scaler(args.scale)
+    data = frame(X, columns)
+    if scaler is None:
+        return None, data
+    constant = np.flatnonzero(np.ptp(np.asarray(X), axis=0) == 0) if len(X) else []
+    if len(constant):
+        names = [columns[j] if columns else f"x{j}" for j in constant]
+        print(f"--scale {args.scale}: column{'s' if len(names) > 1 else ''} "
+              f"{', '.join(names[:6])}{' ...' if len(names) > 6 else ''} constant in the "
+              f"training rows: scaled to 0", file=sys.stderr)
+    scaler.fit(data)
+    if hasattr(scaler, "feature_names_in_"):
+        scaler.set_output(transform="pandas")
+    return scaler, scaler.transform(data)
+
+
+def preparation_used(args) -> bool:
+    """Whether a fit was given any preparation option (then a Pipeline file is written)."""
+    return (args.scale != "none" or args.columns is not None or args.drop is not None
+            or args.id_column is not None)
+
+
+def save_prepared(path, scaler, estimator, columns, id_column) -> None:
+    """The model file of a prepared fit: a Pipeline (the scaler, if any, and the
+    estimator) with the input columns and the id column as its JSON settings."""
+    from sklearn.pipeline import Pipeline
+
+    from .._pipeline import save
+
+    steps = ([("scaler", scaler)] if scaler is not None else []) + [
+        (type(estimator).__name__.lower(), estimator)]
+    save(Pipeline(steps), path, columns=columns, id_column=id_column)
+
+
+class Loaded(NamedTuple):
+    """A model file as the later commands use it: the estimator, its preparation."""
+
+    estimator: object
+    scalers: list
+    columns: list[str] | None
+    id_column: str | None
+
+    def read(self, spec: str, header: bool | None, model: str) -> Prepared:
+        """DATA as the model reads it: selected by name, with its ids (not scaled)."""
+        if self.columns is None and self.id_column is None:
+            return read_prepared(spec, header)
+        return read_prepared(spec, header, columns=self.columns, id_column=self.id_column,
+                             model=model)
+
+    def prepare(self, data: Prepared):
+        """The scaled features, with their names when the estimator has them."""
+        X = frame(data.X, data.columns) if self.scalers else model_input(
+            self.estimator, data.X, data.columns)
+        for scaler in self.scalers:
+            X = scaler.transform(X)
+        return X
+
+
+def load_prepared(path, cls) -> Loaded:
+    """The ``cls`` in ``path`` (alone, or last in a Pipeline with its preparation);
+    ModelFileError when the file holds anything else."""
+    from sklearn.pipeline import Pipeline
+
+    from .._errors import ModelFileError
+    from .._serialize import load
+
+    obj = load(path)
+    if isinstance(obj, Pipeline):
+        est = obj.steps[-1][1]
+        if not isinstance(est, cls):
+            raise ModelFileError(f"{path}: holds a Pipeline ending in a "
+                                 f"{type(est).__name__}, not a {cls.__name__}")
+        return Loaded(est, [s for _, s in obj.steps[:-1]],
+                      getattr(obj, "input_columns_", None), getattr(obj, "id_column_", None))
+    if not isinstance(obj, cls):
+        return Loaded(load_model(path, cls), [], None, None)  # load_model says what it is
+    return Loaded(obj, [], None, None)
+
+
+def write_with_ids(array, out: str | None, column_names, ids, id_column: str) -> None:
+    """``write_or_print`` with the ids as the first column (CSV or TSV)."""
+    import csv
+
+    import numpy as np
+
+    from .._errors import InputError
+
+    array = np.asarray(array)
+    if array.ndim == 1:
+        array = array[:, None]
+    names = list(column_names) if column_names else [f"x{j}" for j in range(array.shape[1])]
+    header = [id_column, *names]
+    rows = ([i, *(f"{v:.7g}" for v in row)] for i, row in zip(ids, array, strict=True))
+    if not out:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+        return
+    ext = Path(out).suffix.lower()
+    if ext not in (".csv", ".tsv"):
+        raise InputError(f"--out {out}: the model carries the id column {id_column!r}; "
+                         "write a .csv or .tsv file")
+    from .._io import atomic_write
+
+    with atomic_write(out, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, delimiter="\t" if ext == ".tsv" else ",",
+                            lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+    print(f"wrote {out} ({array.shape[0]} rows)", file=sys.stderr)

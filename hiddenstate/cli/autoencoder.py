@@ -11,15 +11,19 @@ from ._common import (
     BUILTIN_DATA,
     add_estimator_options,
     add_header_option,
+    add_preparation_options,
     check_checkpoint_dir,
     check_out,
     console,
     estimator_kwargs,
-    frame,
-    load_model,
-    model_input,
+    fit_preparation,
+    load_prepared,
+    preparation_used,
     read_data,
+    read_prepared,
+    save_prepared,
     write_or_print,
+    write_with_ids,
 )
 
 __all__ = ["register"]
@@ -55,6 +59,7 @@ def _build_fit(fit_parser) -> None:
         help=f".csv, .tsv, .txt or .npy file, or one of {', '.join(BUILTIN_DATA)}")
     fit_parser.add_argument("--out", required=True, metavar="MODEL", help="model file to write")
     add_header_option(fit_parser)
+    add_preparation_options(fit_parser)
     fit_parser.add_argument("--chunk-rows", type=int, metavar="N",
                             help="stream the file in blocks of N rows (bounded memory; not "
                                  "with --early-stopping, --checkpoint-dir or several "
@@ -95,6 +100,10 @@ def _check_fit_options(args, kwargs: dict) -> None:
     if not args.distributed_timeout > 0:
         raise InputError(f"--distributed-timeout must be positive, got "
                          f"{args.distributed_timeout}")
+    if preparation_used(args) and (args.chunk_rows is not None or args.num_processes > 1):
+        raise InputError(f"--scale, --columns, --drop and --id-column read the whole file in "
+                         f"one process: drop them or "
+                         f"{'--chunk-rows' if args.chunk_rows is not None else '--num-processes'}")
     if args.chunk_rows is not None:
         if args.chunk_rows < 1:
             raise InputError(f"--chunk-rows must be at least 1, got {args.chunk_rows}")
@@ -123,19 +132,29 @@ def fit(args) -> int:
     out = console(stderr=True)
     if args.chunk_rows is not None:
         return _fit_in_blocks(args, est, out)
+    prepared = preparation_used(args)
+    ids = None
     if args.num_processes > 1:
         X, columns = _read_process_rows(args)
+    elif prepared:
+        X, columns, ids = read_prepared(args.data, args.header, columns=args.columns,
+                                        drop=args.drop, id_column=args.id_column)
     else:
         X, columns = read_data(args.data, args.header)
-    out.print(f"[bold]Autoencoder[/] on {args.data} {X.shape}: {json.dumps(est.get_params())}")
-    data = frame(X, columns)
+    if est.verbose:
+        out.print(f"[bold]Autoencoder[/] on {args.data} {X.shape}: "
+                  f"{json.dumps(est.get_params())}")
+    scaler, data = fit_preparation(args, X, columns)
     t0 = time.perf_counter()
     est.fit(data)
     seconds = time.perf_counter() - t0
     if args.process_id != 0:
         out.print(f"process {args.process_id}: trained; process 0 writes {args.out}")
         return 0
-    est.save(args.out)
+    if prepared:
+        save_prepared(args.out, scaler, est, columns, args.id_column)
+    else:
+        est.save(args.out)
     out.print(
         f"trained {est.n_iter_} epochs in {seconds:.2f} s; final loss {est.loss_curve_[-1]:.6g}; "
         f"reconstruction error {-est.score(data):.6g}; wrote {args.out}"
@@ -187,24 +206,31 @@ _APPLY = {
 def _load(path):
     from ..estimators import Autoencoder
 
-    return load_model(path, Autoencoder)
+    return load_prepared(path, Autoencoder)
 
 
 def apply(args) -> int:
     check_out(args.out, args.model, args.data, table=True)
-    model = _load(args.model)
-    X, columns = read_data(args.data, args.header)
-    data = model_input(model, X, columns)
+    loaded = _load(args.model)
+    model = loaded.estimator
+    data = loaded.read(args.data, args.header, args.model)
+    X = loaded.prepare(data)
     if args.command == "transform":
-        result = model.transform(data)
+        result = model.transform(X)
         names = [str(n) for n in model.get_feature_names_out()]
     elif args.command == "reconstruct":
-        result = model.predict(data)
-        names = columns
+        result = model.predict(X)
+        if loaded.scalers:  # back in the units of DATA
+            for scaler in reversed(loaded.scalers):
+                result = scaler.inverse_transform(result)
+        names = data.columns
     else:
-        result = model.reconstruction_error(data)
+        result = model.reconstruction_error(X)
         names = ["reconstruction_error"]
-    write_or_print(result, args.out, names)
+    if loaded.id_column is not None:
+        write_with_ids(result, args.out, names, data.ids, loaded.id_column)
+    else:
+        write_or_print(result, args.out, names)
     return 0
 
 
@@ -219,7 +245,7 @@ def plot(args) -> int:
     from .. import plotting
 
     check_out(args.out, args.model)
-    model = _load(args.model)
+    model = _load(args.model).estimator
     W = np.asarray(model.model_.weights[0])
     n = W.shape[0]
     side = int(math.isqrt(n))

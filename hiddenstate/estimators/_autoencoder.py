@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from numbers import Integral, Real
 
 import equinox as eqx
@@ -339,7 +340,25 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Incremental
         del y
         X = self._validate_X(X, reset=reset)
         self._check_memory(X.shape[1], X.shape[0])
+        if reset:
+            self._warn_output_range(X)
         return TrainingData(X)
+
+    def _warn_output_range(self, X: np.ndarray) -> None:
+        """Warn (once, at fit) when ``output='sigmoid'`` cannot produce the data: a sigmoid
+        reconstructs only values in (0, 1), so the loss stays high whatever it learns."""
+        if self.output != "sigmoid" or X.size == 0:
+            return
+        low, high = float(X.min()), float(X.max())
+        if low >= 0 and high <= 1:
+            return
+        from ._base import user_stacklevel
+
+        warnings.warn(
+            f"Autoencoder(output='sigmoid') reconstructs values in (0, 1), but the training "
+            f"data spans [{low:.4g}, {high:.4g}]: scale it into [0, 1] first (MinMaxScaler; "
+            f"on the command line --scale minmax) or use output='linear'",
+            UserWarning, stacklevel=user_stacklevel())
 
     # -- training ----------------------------------------------------------------------------
     def fit(self, X, y=None):
