@@ -16,13 +16,18 @@ from ._common import (
     _forms,
     add_estimator_options,
     add_header_option,
+    add_preparation_options,
     check_checkpoint_dir,
     check_out,
     cli_parameters,
     estimator_kwargs,
+    fit_preparation,
     frame,
-    load_model,
+    load_prepared,
+    preparation_used,
     read_data,
+    read_prepared,
+    save_prepared,
 )
 
 __all__ = ["register"]
@@ -242,7 +247,9 @@ def _build_fit(fit_parser: _FitParser) -> None:
         detector.add_argument("--" + option.replace("_", "-"), type=forms,
                               metavar=forms.metavar(), default=argparse.SUPPRESS,
                               help=f"{help_text} (default: {default})")
-    if name != "autoencoder":
+    if name == "autoencoder":
+        add_preparation_options(fit_parser)
+    else:
         seq = fit_parser.add_argument_group("sequences")
         seq.add_argument("--analyzer", choices=["char", "word"], default=argparse.SUPPRESS,
                          help="char: every character of a line is a symbol (default); word: "
@@ -262,9 +269,13 @@ def _build_fit(fit_parser: _FitParser) -> None:
 class _Table:
     """Rows of a table file: values, column names (or None) and where they came from."""
 
-    def __init__(self, spec: str, header: bool | None = None):
+    def __init__(self, spec: str, header: bool | None = None, prepared=None):
         self.spec = spec
-        self.X, self.columns = read_data(spec, header)
+        self.ids = None
+        if prepared is None:
+            self.X, self.columns = read_data(spec, header)
+        else:
+            self.X, self.columns, self.ids = prepared
         self.n = int(self.X.shape[0])
 
 
@@ -338,6 +349,10 @@ def _read(spec: str, kind: str, args, analyzer: str):
         if _is_builtin(spec):
             raise ValueError(f"{spec} is sequence data: use --model sequence-ae or "
                              f"sequence-model (tables: a file or {', '.join(BUILTIN_DATA)})")
+        if getattr(args, "prepare", False):
+            return _Table(spec, prepared=read_prepared(
+                spec, args.header, columns=args.columns, drop=args.drop,
+                id_column=args.id_column))
         return _Table(spec, getattr(args, "header", None))
     if typed and not _is_builtin(spec):
         raise ValueError(f"{typed[0]} is for the built-in {BUILTIN_SEQUENCES} data, not "
@@ -365,15 +380,9 @@ def fit(args) -> int:
     if "random_state" in model_kwargs:
         det_kwargs["random_state"] = model_kwargs["random_state"]
     det = AnomalyDetector(cls(**model_kwargs), **det_kwargs)
+    args.prepare = kind == "autoencoder" and preparation_used(args)
     data = _read(args.data, kind, args, analyzer)
-    cal = None
-    if args.calibration is not None:
-        if args.calibration in BUILTIN_DATA + (BUILTIN_SEQUENCES,) and not Path(
-                args.calibration).exists():
-            raise ValueError(f"--calibration {args.calibration}: give a file of normal "
-                             f"inputs the model does not train on")
-        cal = _Table(args.calibration, args.header) if kind == "autoencoder" else _Lines(
-            args.calibration, analyzer, 0, 0)
+    cal = _read_calibration(args, kind, analyzer, data)
     fit_params = {}
     if cal is not None:
         n_train, n_cal = data.n, cal.n
@@ -394,7 +403,10 @@ def fit(args) -> int:
                     f"--calibration-fraction or --calibration FILE")
         raise ValueError(f"{_too_few(float(rate), n_cal)}; {held}, or --contamination "
                          f"{_smallest_rate(n_cal)} or more")
-    if kind == "autoencoder":
+    scaler = None
+    if args.prepare:
+        X, calibration, scaler = _prepared_split(args, det, data, cal, n_cal)
+    elif kind == "autoencoder":
         X = frame(data.X, data.columns)
         calibration = None if cal is None else _calibration_table(data, cal)
     else:
@@ -415,7 +427,10 @@ def fit(args) -> int:
     t0 = time.perf_counter()
     det.fit(X, calibration=calibration, **fit_params)
     seconds = time.perf_counter() - t0
-    det.save(args.out)
+    if args.prepare:
+        save_prepared(args.out, scaler, det, data.columns, args.id_column)
+    else:
+        det.save(args.out)
     n = det.calibration_scores_.size
     flagged = float(np.mean(det.calibration_scores_ < det.offset_))
     expected = expected_false_alarms(det.contamination_, n)
@@ -424,6 +439,44 @@ def fit(args) -> int:
           f"inputs {expected:.2%}; calibration inputs flagged {flagged:.1%}; {seconds:.1f} s; "
           f"wrote {args.out}", file=sys.stderr)
     return 0
+
+
+def _read_calibration(args, kind: str, analyzer: str, data):
+    """The --calibration inputs (None without it), read as DATA was."""
+    if args.calibration is None:
+        return None
+    if args.calibration in BUILTIN_DATA + (BUILTIN_SEQUENCES,) and not Path(
+            args.calibration).exists():
+        raise ValueError(f"--calibration {args.calibration}: give a file of normal "
+                         f"inputs the model does not train on")
+    if args.prepare:  # the columns DATA gave, found by name
+        return _Table(args.calibration, prepared=read_prepared(
+            args.calibration, args.header, columns=data.columns, id_column=args.id_column))
+    if kind == "autoencoder":
+        return _Table(args.calibration, args.header)
+    return _Lines(args.calibration, analyzer, 0, 0)
+
+
+def _prepared_split(args, det, data: _Table, cal: _Table | None, n_cal: int):
+    """``(training rows, calibration rows, scaler)`` with the scaler fitted on the
+    training rows only. Without --calibration the rows are held out as the detector
+    itself would (the same seeded draw), and given to it as its calibration."""
+    import numpy as np
+
+    if cal is not None:
+        train, held = data.X, cal.X
+    else:
+        seed = det.random_state
+        if seed is None:  # one draw for the split here; the detector is given both parts
+            seed = int(np.random.default_rng().integers(2**32 - 1))
+            det.set_params(random_state=seed)
+        order = np.random.default_rng(seed).permutation(data.n)
+        train, held = data.X[np.sort(order[n_cal:])], data.X[np.sort(order[:n_cal])]
+    scaler, X = fit_preparation(args, train, data.columns)
+    calibration = frame(held, data.columns)
+    if scaler is not None:
+        calibration = scaler.transform(calibration)
+    return X, calibration, scaler
 
 
 def _too_few(rate: float, n_cal: int) -> str:
@@ -476,7 +529,8 @@ def score(args) -> int:
 
     out_format = _out_format(args.out)
     check_out(args.out, args.detector, args.data)
-    det = load_model(args.detector, AnomalyDetector)
+    loaded = load_prepared(args.detector, AnomalyDetector)
+    det = loaded.estimator
     if hasattr(args, "contamination"):
         from ..estimators._anomaly import needed_calibration
 
@@ -495,10 +549,14 @@ def score(args) -> int:
             raise ValueError(f"{typed[0]} is for sequences; {args.detector} holds an "
                              f"autoencoder detector (rows)")
     analyzer = getattr(args, "analyzer", None) or _trained_analyzer(det)
-    data = _read(args.data, kind, args, analyzer)
-    if kind == "autoencoder":
+    if loaded.columns is not None or loaded.id_column is not None or loaded.scalers:
+        data = _Table(args.data, prepared=loaded.read(args.data, args.header, args.detector))
+        X = loaded.prepare(data)
+    elif kind == "autoencoder":
+        data = _read(args.data, kind, args, analyzer)
         X = _score_table(det, data)
     else:
+        data = _read(args.data, kind, args, analyzer)
         X = data.inputs(kind)
         _warn_unknown_tokens(det, X, args.data)
     try:
@@ -508,12 +566,15 @@ def score(args) -> int:
     except ValueError as exc:
         raise data.where(exc) if isinstance(data, _Lines) else exc from None
     outlier = scores < det.offset_  # predict's rule: p-value <= contamination_
-    header = ["index", "score", "p_value", "outlier"]
+    ids = getattr(data, "ids", None)
+    header = ([loaded.id_column] if ids is not None else []) + ["index", "score", "p_value",
+                                                                  "outlier"]
     if top is not None:
         header.append("top_features" if kind == "autoencoder" else "top_steps")
     rows = []
     for i in range(len(scores)):
-        row = [i, f"{scores[i]:.7g}", f"{pvalues[i]:.6g}", int(outlier[i])]
+        row = ([ids[i]] if ids is not None else []) + [
+            i, f"{scores[i]:.7g}", f"{pvalues[i]:.6g}", int(outlier[i])]
         rows.append(row if top is None else [*row, top[i]])
     if args.out is None:
         _write_rows(sys.stdout, out_format, header, rows)
