@@ -5,6 +5,7 @@ item 1), and the breast-cancer anomaly workflow done entirely on the command lin
 from __future__ import annotations
 
 import csv
+import re
 import warnings
 
 import numpy as np
@@ -185,3 +186,64 @@ def test_plain_fit_is_quiet_and_writes_a_plain_estimator_file(tmp_path, capsys):
     assert main(["autoencoder", "fit", str(tmp_path / "p.csv"), "--max-iter", "2",
                  "--verbose", "1", "--out", str(model)]) == 0
     assert '"n_components"' in capsys.readouterr().err
+
+
+# -- quiet, helpful output (issue 14, item 7) -----------------------------------------------
+
+
+def _help(args, capsys) -> str:
+    try:
+        code = main([*args, "--help"])
+    except SystemExit as stop:
+        code = stop.code
+    assert code == 0
+    return capsys.readouterr().out
+
+
+def test_bench_and_reproduce_list_their_choices(capsys):
+    from hiddenstate.experiments import EXPERIMENT_NAMES
+
+    text = _help(["bench"], capsys)
+    for name in ("W1", "W2", "W3", "W4", "W5", "W6", "cache"):
+        assert f"  {name}: " in text
+    assert "Reber grammar" in text
+    text = " ".join(_help(["reproduce"], capsys).split())
+    assert ", ".join(EXPERIMENT_NAMES) in text
+    assert main(["reproduce", "--only", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and all(repr(n) in err for n in EXPERIMENT_NAMES)
+
+
+@pytest.mark.parametrize("command", [["autoencoder", "fit"], ["detect", "fit"],
+                                     ["detect", "fit", "--model", "sequence-model"]])
+def test_every_estimator_option_says_what_it_is(command, capsys):
+    text = _help(command, capsys)
+    group = text.split("settings:\n", 1)[1]
+    entries = re.findall(r"^  (--[\w-]+(?: [^\s]+)?)\s*\n?\s*(.*?)(?=^  --|\Z)", group,
+                         re.M | re.S)
+    assert len(entries) > 10
+    for flag, body in entries:
+        description = " ".join(body.split())
+        assert not description.startswith("(default"), (flag, description)
+    if "sequence-model" in command:  # a boolean among other forms shows them
+        assert "--markers auto|true|false" in text
+    assert "--verbose N|true|false" in text
+    if command[0] == "autoencoder":
+        for option in ("--scale {none,minmax,standard}", "--columns A,B,...", "--drop A,B,...",
+                       "--id-column NAME"):
+            assert option in text
+
+
+def test_fit_options_that_need_a_header_or_the_whole_file_are_one_line_errors(tmp_path,
+                                                                            capsys):
+    np.save(tmp_path / "x.npy", np.ones((10, 3), np.float32))
+    for args, words in (
+            (["autoencoder", "fit", str(tmp_path / "x.npy"), "--columns", "a"], ".npy"),
+            (["autoencoder", "fit", "donut", "--drop", "a"], "no header"),
+            (["autoencoder", "fit", "donut", "--scale", "minmax", "--chunk-rows", "5"],
+             "--chunk-rows"),
+            (["detect", "fit", str(tmp_path / "x.npy"), "--id-column", "id"], ".npy")):
+        assert main([*args, "--out", str(tmp_path / "m.hsm")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and words in err, err
+    assert not (tmp_path / "m.hsm").exists()

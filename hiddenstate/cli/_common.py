@@ -99,6 +99,11 @@ _FALLBACK_HELP = {
     "loss": "Reconstruction loss",
     "optimizer": "Optimizer",
     "output": "Output function",
+    # SequenceClassifier lists these without a description (its prose says what they are).
+    "num_layers": "Stacked recurrent layers",
+    "bidirectional": "Read each sequence backwards too (a second direction in each layer)",
+    "pooling": "How a sequence's hidden vectors become one: the final one (last), or "
+               "their mean or maximum over the valid steps",
 }
 
 
@@ -166,6 +171,7 @@ class _Forms(NamedTuple):
         forms += ["N,N,..."] if self.int_list else []
         forms += ["KEY=X,..."] if self.mapping else []
         forms += ["PATH"] if self.text else []
+        forms += ["true", "false"] if self.boolean else []
         forms += list(self.none_words)
         return "|".join(forms)
 
@@ -336,6 +342,16 @@ def _parameter_help(cls) -> dict[str, str]:
     from ..estimators._base import TRAINING_CONSTRAINTS
 
     own, shared = _docstring_entries(cls), _docstring_entries(Autoencoder)
+    if not own:  # "Parameters: As :class:`SequenceClassifier`, ...": that class's entries
+        import inspect
+
+        from .. import estimators
+
+        match = re.search(r"Parameters\n\s*-+\n\s*As :class:`~?(?:[\w.]*\.)?(\w+)`",
+                          inspect.getdoc(cls) or "")
+        other = getattr(estimators, match.group(1), None) if match else None
+        if isinstance(other, type):
+            own = _docstring_entries(other)
     out = {}
     for name in cli_parameters(cls):
         text = own.get(name) or (shared.get(name) if name in TRAINING_CONSTRAINTS else None)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import textwrap
 from pathlib import Path
 
 from ._common import console
@@ -22,7 +24,27 @@ def _build(parser) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     parser.add_argument("--quick", action="store_true", help="shorter quality runs")
     parser.add_argument("--data", metavar="DIR", help="folder with mnist/ for quality B")
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = _workloads_text  # the harness imports JAX: only when help is shown
     parser.set_defaults(func=bench)
+
+
+def _workloads_text() -> str:
+    """Each workload's name and the first line of its docstring."""
+    import sys
+
+    lines = ["workloads (W):"]
+    for name, fn in _harness().WORKLOADS.items():
+        # A workload with a module of its own says what it is in that module's first line.
+        module_doc = (getattr(sys.modules.get(fn.__module__), "__doc__", None) or "").strip()
+        own = f"Workload ``{name}``: "
+        if module_doc.startswith(own):
+            text = module_doc.splitlines()[0][len(own):]
+        else:
+            text = " ".join((fn.__doc__ or "").strip().split("\n\n")[0].split())
+        lines += textwrap.wrap(f"{name}: {text.replace('``', '')}", width=96,
+                               initial_indent="  ", subsequent_indent="      ")
+    return "\n".join(lines).replace("%", "%%")
 
 
 def _harness():
