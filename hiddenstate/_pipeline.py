@@ -239,7 +239,7 @@ class Pipeline:
         if not all(isinstance(n, str) and n and "__" not in n for n in names) \
                 or len(set(names)) != len(names):
             raise ModelFileError(f"{path}: the Pipeline's step names {names!r}")
-        for (name, scaler), nxt in zip(out, [*(s for _, s in out[1:]), est], strict=True):
+        for (name, scaler), nxt in zip(out, [*(s for _, s in out), est][1:], strict=True):
             width = getattr(nxt, "n_features_in_", None)
             if width is not None and int(width) != scaler.n_features_in_:
                 raise ModelFileError(f"{path}: step {name!r} gives {scaler.n_features_in_} "

@@ -247,3 +247,29 @@ def test_fit_options_that_need_a_header_or_the_whole_file_are_one_line_errors(tm
         err = capsys.readouterr().err.strip()
         assert err.count("\n") == 0 and words in err, err
     assert not (tmp_path / "m.hsm").exists()
+
+
+def test_detect_scaler_sees_only_the_rows_the_model_trains_on(cancer, tmp_path, capsys):
+    """Without --calibration the detector holds rows out by its seeded draw; the scaler
+    is fitted on the other rows only (a scaler that saw the calibration rows would make
+    them look more normal than new rows)."""
+    d, data, parts = cancer
+    header, train = _read(d / "train.csv")
+    _, cal = _read(d / "calibration.csv")
+    _write(tmp_path / "benign.csv", header, train + cal)
+    assert main(["detect", "fit", str(tmp_path / "benign.csv"), "--scale", "minmax",
+                 "--id-column", "id", "--drop", "label", "--max-iter", "3",
+                 "--random-state", "3", "--calibration-fraction", "0.4",
+                 "--out", str(tmp_path / "b.det")]) == 0
+    pipe = hs.load(tmp_path / "b.det")
+    X = data.data[np.concatenate([parts["train"], parts["calibration"]])]
+    order = np.random.default_rng(3).permutation(len(X))
+    trained = X[np.sort(order[100:])]
+    np.testing.assert_allclose(pipe[0].data_min_, trained.min(0), rtol=1e-6)
+    np.testing.assert_allclose(pipe[0].data_max_, trained.max(0), rtol=1e-6)
+    assert pipe[-1].calibration_scores_.size == 100
+    assert main(["detect", "score", str(tmp_path / "b.det"), str(d / "test.csv"),
+                 "--top", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "id,index,score,p_value,outlier,top_features"
+    assert lines[1].startswith(f"p{parts['test'][0]:03d},0,")

@@ -99,3 +99,43 @@ def test_tampered_pipeline_files_are_refused(X, tmp_path):
     steps = [config["steps"][0], dict(config["steps"][1], **{"class": "Pipeline"})]
     with pytest.raises(ModelFileError, match="is not a hiddenstate estimator"):
         hs.load(write({"steps": steps}, tensors))
+
+
+def test_input_columns_and_id_column_are_stored_and_validated(X, tmp_path):
+    names = [f"c{j}" for j in range(X.shape[1])]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pipe = make_pipeline(StandardScaler(), _ae()).fit(X)
+        ae = _ae().fit(X)
+    hs.save(pipe, tmp_path / "p.hsm", columns=names, id_column="id")
+    back = hs.load(tmp_path / "p.hsm")
+    assert back.input_columns_ == names and back.id_column_ == "id"
+    np.testing.assert_allclose(back.transform(X), pipe.transform(X), rtol=1e-6, atol=1e-6)
+    # A Pipeline saved without them has None; a plain estimator file loads as before.
+    hs.save(pipe, tmp_path / "q.hsm")
+    assert hs.load(tmp_path / "q.hsm").input_columns_ is None
+    hs.save(ae, tmp_path / "a.hsm")
+    assert isinstance(hs.load(tmp_path / "a.hsm"), hs.Autoencoder)
+    # An estimator saved with input settings becomes a one-step Pipeline.
+    hs.save(ae, tmp_path / "b.hsm", columns=names)
+    one = hs.load(tmp_path / "b.hsm")
+    assert len(one.steps) == 1 and one.input_columns_ == names and one.id_column_ is None
+    np.testing.assert_allclose(one.transform(X), ae.transform(X), rtol=1e-6)
+
+    with pytest.raises(ValueError, match="2 columns, the first step reads 30"):
+        hs.save(pipe, tmp_path / "x.hsm", columns=["a", "b"])
+    with pytest.raises(ValueError, match="the id column 'c0' is also a feature"):
+        hs.save(pipe, tmp_path / "x.hsm", columns=names, id_column="c0")
+    with pytest.raises(ValueError, match="name a column twice"):
+        hs.save(pipe, tmp_path / "x.hsm", columns=["c0"] * 30)
+    assert not (tmp_path / "x.hsm").exists()
+
+    config, tensors = hs._pipeline._to_file(pipe)
+    for stored, message in (({"columns": names[:3], "id_column": None}, "3 columns"),
+                            ({"columns": names, "id_column": 7}, "id_column must be"),
+                            ({"columns": "c0", "id_column": None}, "list of column names"),
+                            ({"columns": names, "code": "x"}, "input settings"),
+                            ([names], "input settings")):
+        _serialize.save(tmp_path / "t.hsm", "Pipeline", {**config, "input": stored}, tensors)
+        with pytest.raises(ModelFileError, match=message):
+            hs.load(tmp_path / "t.hsm")
