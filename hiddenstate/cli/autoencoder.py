@@ -74,6 +74,9 @@ def _build_fit(fit_parser) -> None:
                       help="give up (exit status 2) when not every process has joined "
                            "after this long (default: 300)")
     add_estimator_options(fit_parser, Autoencoder)
+    for action in fit_parser._actions:
+        if action.dest == "verbose":  # the command prints its settings only then
+            action.help = action.help.replace(" (default", ", and print the settings (default")
     fit_parser.set_defaults(func=fit)
 
 
