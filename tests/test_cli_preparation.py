@@ -237,7 +237,9 @@ def test_every_estimator_option_says_what_it_is(command, capsys):
 def test_fit_options_that_need_a_header_or_the_whole_file_are_one_line_errors(tmp_path,
                                                                             capsys):
     np.save(tmp_path / "x.npy", np.ones((10, 3), np.float32))
+    (tmp_path / "nh.csv").write_text("1,2,3\n4,5,6\n")
     for args, words in (
+            (["autoencoder", "fit", str(tmp_path / "nh.csv"), "--drop", "a"], "not a header"),
             (["autoencoder", "fit", str(tmp_path / "x.npy"), "--columns", "a"], ".npy"),
             (["autoencoder", "fit", "donut", "--drop", "a"], "no header"),
             (["autoencoder", "fit", "donut", "--scale", "minmax", "--chunk-rows", "5"],
