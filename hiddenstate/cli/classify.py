@@ -32,7 +32,8 @@ DATA is one of:
                  labelled consistent, or swapped when the second-to-last
                  symbol was swapped (T <-> P): the only difference lies more
                  than 10 steps after the symbol it must repeat.
-Files are UTF-8 (a BOM allowed) and lines end at a newline only; a blank
+Files are UTF-8 (a BOM allowed; --encoding for another, e.g. latin-1) and
+lines end at a newline only; a blank
 line is an error (blank lines at the end are ignored): every line is one
 sequence, or one label. Labels that are numbers are taken by value: 1, 1.0
 and +1 are the class 1."""
@@ -40,6 +41,14 @@ and +1 are the class 1."""
 _PRETRAINERS = {"sequence-ae": "SequenceAutoencoder", "language-model": "SequenceModel"}
 
 _POLARITY = {1: "positive", 0: "negative"}
+
+
+def add_encoding_option(parser) -> None:
+    """``--encoding``: the text encoding of the user's files (sentences, sequences,
+    labels); every command that reads lines of text takes it."""
+    parser.add_argument("--encoding", default="utf-8", metavar="NAME",
+                        help="text encoding of the files read (default: utf-8, a BOM "
+                             "allowed; e.g. latin-1, cp1252, utf-16)")
 
 
 class _IntermixedParser(Parser):
@@ -84,6 +93,7 @@ def _build(parser) -> None:
     predict_parser.add_argument("--proba", action="store_true",
                                 help="every class's probability (columns named on the "
                                      "first line)")
+    add_encoding_option(predict_parser)
     predict_parser.set_defaults(func=predict)
     eval_parser = actions.add_parser("evaluate", help="accuracy and per-class counts on DATA",
                                      epilog=_DATA_HELP, formatter_class=raw)
@@ -101,6 +111,7 @@ def _add_data(parser, *, data_seed: int) -> None:
                         help="embedded-reber: strings, each also swapped (default: 1000)")
     parser.add_argument("--data-seed", type=int, default=data_seed, metavar="N",
                         help=f"embedded-reber: seed of the strings (default: {data_seed})")
+    add_encoding_option(parser)
 
 
 def _build_fit(fit_parser) -> None:
@@ -136,14 +147,14 @@ def _build_fit(fit_parser) -> None:
 # -- data ------------------------------------------------------------------------------------
 
 
-def _lines(path, what: str = "sequence") -> list[str]:
-    """The lines of a UTF-8 file (or ``-``: standard input), stripped: see
-    :func:`hiddenstate.datasets._lines.read_lines` (a BOM is no part of the first line,
-    lines end at ``"\\n"`` only, a blank line or an empty file is an error naming the file
-    and line)."""
+def _lines(path, what: str = "sequence", *, encoding: str = "utf-8") -> list[str]:
+    """The lines of a text file (or ``-``: standard input) in ``encoding`` (UTF-8 by
+    default), stripped: see :func:`hiddenstate.datasets._lines.read_lines` (a BOM is no
+    part of the first line, lines end at ``"\\n"`` only, a blank line, an empty file or
+    bytes the encoding cannot decode are an error naming the file and line)."""
     from ..datasets._lines import read_lines
 
-    return read_lines(path, what)
+    return read_lines(path, what, encoding=encoding)
 
 
 def _tokens(seqs: list, analyzer: str) -> list[list[str]]:
@@ -179,7 +190,8 @@ def _data(args) -> tuple[list, list[str]]:
                          "folder holding rt-polarity.pos/.neg, or embedded-reber", path=path)
     from ..datasets._lines import read_labels
 
-    seqs, labels = _lines(path), read_labels(args.labels)
+    seqs = _lines(path, encoding=args.encoding)
+    labels = read_labels(args.labels, encoding=args.encoding)
     if len(seqs) != len(labels):
         raise InputError(f"{path} has {len(seqs)} sequences but {args.labels} has "
                          f"{len(labels)} labels; give one label per sequence")
@@ -238,7 +250,7 @@ def _pretrain(args, seqs: list[list[str]], kwargs: dict):
     settings = SequenceClassifier(**kwargs).get_params()
     corpus = _tokens(list(seqs), settings["analyzer"])
     for path in args.unlabelled:
-        corpus += _tokens(_lines(path), settings["analyzer"])
+        corpus += _tokens(_lines(path, encoding=args.encoding), settings["analyzer"])
     shared = {k: settings[k] for k in ("embedding_dim", "min_count", "max_features",
                                        "random_state", "verbose")}
     shared.update({k: getattr(args, "pretrain_" + k) for k in ("max_iter", "batch_size")
@@ -315,9 +327,9 @@ def predict(args) -> int:
     if args.file and args.texts:
         raise ValueError("give sequences as TEXT arguments or --file FILE, not both")
     if args.file:
-        lines = _lines(args.file)
+        lines = _lines(args.file, encoding=args.encoding)
     elif args.texts == ["-"]:
-        lines = _lines("-")
+        lines = _lines("-", encoding=args.encoding)
     elif args.texts:
         lines = args.texts
     else:

@@ -31,6 +31,9 @@ def _add_data_options(p, *, fit: bool) -> None:
                         f"{', '.join(SERIES_EXTENSIONS)} files, else text)")
     p.add_argument("--analyzer", choices=("word", "char"), default=None,
                    help="text: how a line splits into tokens, as at fit (default: word)")
+    p.add_argument("--encoding", default=None, metavar="NAME",
+                   help="text: the file's encoding (default: utf-8, a BOM allowed; e.g. "
+                        "latin-1)")
     if fit:
         p.add_argument("--window", type=int, default=None, metavar="N",
                        help="series: train on every run of N steps instead of on each whole "
@@ -78,8 +81,9 @@ def _read(args, *, trained_on_text: bool | None = None, window=None, stride=None
         raise InputError(f"this model was trained on {what}; give DATA of that kind "
                          "(or --format)")
     if series:
-        if args.analyzer is not None:
-            raise InputError("--analyzer is for text; DATA is read as a series")
+        if args.analyzer is not None or args.encoding is not None:
+            option = "--analyzer" if args.analyzer is not None else "--encoding"
+            raise InputError(f"{option} is for text; DATA is read as a series")
         from ..datasets._series import load_series, windows
 
         seqs, _ = load_series(args.data)
@@ -92,7 +96,7 @@ def _read(args, *, trained_on_text: bool | None = None, window=None, stride=None
                          "text (give --format series for a series file)")
     from .classify import _lines
 
-    lines = _lines(args.data)
+    lines = _lines(args.data, encoding=args.encoding or "utf-8")
     return [list(s) if (args.analyzer or "word") == "char" else s.split() for s in lines]
 
 

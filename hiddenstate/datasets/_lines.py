@@ -4,7 +4,10 @@ The rules, the same for every such file the package reads:
 
 - UTF-8, a byte order mark allowed (``utf-8-sig``): it never becomes part of the
   first word, symbol or label (nor does one at the start of a later line, left
-  by concatenating files);
+  by concatenating files); another text encoding when the caller names one
+  (``encoding="latin-1"``, the CLI's ``--encoding``); bytes the encoding cannot
+  decode are an error naming the file and line, an unknown encoding an error
+  naming it;
 - lines end at ``"\\n"`` only (a ``"\\r"`` before it is dropped): U+2028, U+0085,
   form feeds and ``\\x1c``-``\\x1e`` are characters of the line, never breaks;
 - a blank line inside the file is an error naming its line (every line is one
@@ -19,6 +22,7 @@ The rules, the same for every such file the package reads:
 
 from __future__ import annotations
 
+import codecs
 import math
 import os
 import stat
@@ -28,9 +32,24 @@ from pathlib import Path
 from .._errors import InputError
 from .._limits import MAX_LINE_CHARS
 
-__all__ = ["read_text", "split_lines", "read_lines", "read_labels", "canonical_label"]
+__all__ = ["read_text", "split_lines", "read_lines", "read_labels", "canonical_label",
+           "check_encoding"]
 
 _BOM = "\ufeff"
+
+
+def check_encoding(encoding: str) -> str:
+    """The codec name of ``encoding`` (``"latin-1"`` -> ``"iso8859-1"``); an unknown name,
+    or a codec that is not a text encoding (``rot13``, ``base64``), is an
+    :class:`InputError`."""
+    try:
+        info = codecs.lookup(encoding)
+    except (LookupError, TypeError, ValueError):
+        raise InputError(f"unknown encoding {encoding!r} (try utf-8, latin-1, cp1252, "
+                         "utf-16)") from None
+    if not getattr(info, "_is_text_encoding", True):
+        raise InputError(f"{encoding!r} is not a text encoding")
+    return info.name
 
 
 def _read_bytes(path, what: str) -> bytes:
@@ -52,19 +71,28 @@ def _read_bytes(path, what: str) -> bytes:
         raise InputError(f"cannot read the file: {exc.strerror}", path=path) from None
 
 
-def read_text(path: str | os.PathLike, what: str = "item") -> str:
-    """The text of ``path`` (``-``: standard input), decoded as UTF-8 with an optional BOM.
+def read_text(path: str | os.PathLike, what: str = "item", *,
+              encoding: str = "utf-8") -> str:
+    """The text of ``path`` (``-``: standard input), decoded with ``encoding`` (UTF-8 by
+    default), a leading byte order mark dropped.
 
-    Bytes that are not UTF-8 are an :class:`InputError` naming the line.
+    Bytes the encoding cannot decode are an :class:`InputError` naming the line; an
+    unknown encoding is an :class:`InputError` naming it.
     """
+    codec = check_encoding(encoding)
     if str(path) == "-" and not hasattr(sys.stdin, "buffer"):  # a text stream (tests, IDEs)
         return sys.stdin.read().removeprefix(_BOM)
     data = _read_bytes(path, what)
+    if codec == "utf-8":
+        codec = "utf-8-sig"
     try:
-        return data.decode("utf-8-sig")
+        return data.decode(codec).removeprefix(_BOM)
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise InputError(f"not UTF-8 text (byte 0x{data[exc.start]:02x})",
+        # the line is counted in the decoded text before the bad byte (right for UTF-16 too)
+        line = data[: exc.start].decode(codec, errors="replace").count("\n") + 1
+        name = "UTF-8" if codec == "utf-8-sig" else encoding
+        hint = "; give its encoding with --encoding" if codec == "utf-8-sig" else ""
+        raise InputError(f"not {name} text (byte 0x{data[exc.start]:02x}){hint}",
                          path="<stdin>" if str(path) == "-" else path, line=line) from None
 
 
@@ -88,15 +116,15 @@ def _strip(line: str) -> str:
 
 
 def read_lines(path: str | os.PathLike, what: str = "sequence", *,
-               max_chars: int = MAX_LINE_CHARS) -> list[str]:
+               max_chars: int = MAX_LINE_CHARS, encoding: str = "utf-8") -> list[str]:
     """The lines of ``path`` (``-``: standard input), stripped, one ``what`` each.
 
-    Raises :class:`InputError` naming the file and line for bytes that are not
-    UTF-8, a blank line before the last non-blank one, a line of more than
-    ``max_chars`` characters, or a file with no ``what`` at all.
+    Raises :class:`InputError` naming the file and line for bytes that ``encoding``
+    (UTF-8 by default) cannot decode, a blank line before the last non-blank one, a
+    line of more than ``max_chars`` characters, or a file with no ``what`` at all.
     """
     shown = "<stdin>" if str(path) == "-" else path
-    lines = [_strip(ln) for ln in split_lines(read_text(path, what))]
+    lines = [_strip(ln) for ln in split_lines(read_text(path, what, encoding=encoding))]
     while lines and not lines[-1]:
         lines.pop()
     for number, line in enumerate(lines, start=1):
@@ -124,7 +152,7 @@ def canonical_label(text: str) -> str:
     return repr(value)
 
 
-def read_labels(path: str | os.PathLike) -> list[str]:
+def read_labels(path: str | os.PathLike, *, encoding: str = "utf-8") -> list[str]:
     """One label per line (:func:`read_lines`), each in its canonical spelling
     (:func:`canonical_label`): ``1`` and ``1.0`` are one class."""
-    return [canonical_label(label) for label in read_lines(path, "label")]
+    return [canonical_label(label) for label in read_lines(path, "label", encoding=encoding)]

@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .. import _serialize
@@ -20,6 +20,7 @@ from ..nn._recursive import RecursiveAutoencoderNet
 from ..objectives import RAEObjective
 from ._base import TRAINING_CONSTRAINTS, TrainingData, TrainingMixin
 from ._inference import apply_batched
+from ._tokens import TOKENIZERS, tokenize
 
 __all__ = ["RecursiveAutoencoder"]
 
@@ -53,15 +54,18 @@ def _as_labels(y, n: int) -> np.ndarray:
     return y
 
 
-def _as_sentences(sentences, name: str = "sentences") -> list[list[str]]:
-    """Lists of words; a string sentence is split on whitespace. Empty ones, and ones
-    longer than :data:`~hiddenstate._limits.MAX_SENTENCE_WORDS` words, are errors."""
+def _as_sentences(sentences, name: str = "sentences",
+                  tokenizer: str = "whitespace") -> list[list[str]]:
+    """Lists of words; a string sentence is split by :func:`~hiddenstate.estimators._tokens.
+    tokenize` with ``tokenizer``, a list of words is used as given. Empty ones, and ones
+    longer than :data:`~hiddenstate._limits.MAX_SENTENCE_WORDS` words, are errors naming
+    the sentence (0-based, in the order given)."""
     if isinstance(sentences, str | bytes):
         raise InputError(f"{name} must be a list of sentences, not one string; wrap it: [s]")
     out = []
     for i, s in enumerate(sentences):
         if isinstance(s, str):
-            words = s.lstrip("\ufeff").split()  # a byte order mark is no word
+            words = tokenize(s, tokenizer)
         elif isinstance(s, list | tuple) and all(isinstance(w, str) for w in s):
             words = [w for w in s if w]
         else:
@@ -131,6 +135,15 @@ class RecursiveAutoencoder(ClassifierMixin, TrainingMixin, BaseEstimator):
         Inverse regularisation of the final logistic regression.
     min_count : int, default=1
         Words seen fewer times in training share the unknown-word vector.
+    tokenizer : {"default", "whitespace"}, default="default"
+        How a sentence given as a string becomes words, at fit and at every later
+        call (stored in the model file): ``"default"`` lower-cases and splits the
+        punctuation at the ends of words off (``"Absolutely BRILLIANT!"`` ->
+        ``absolutely brilliant !``; ``don't``, ``co-writer/director``, ``1,000`` stay
+        whole; see :func:`~hiddenstate.estimators._tokens.tokenize`); ``"whitespace"``
+        splits on whitespace and keeps case (the rule of model files saved before this
+        setting, which load with it). Sentences given as lists of words are used as
+        they are.
     optimizer, learning_rate, learning_rate_schedule, momentum, clip_norm, batch_size, \
 max_iter, shuffle, early_stopping, validation_fraction, n_iter_no_change, tol, random_state, \
 verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
@@ -158,12 +171,13 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
         "word_scale": [Interval(Real, 0, None, closed="neither")],
         "C": [Interval(Real, 0, None, closed="neither")],
         "min_count": [Interval(Integral, 1, None, closed="left")],
+        "tokenizer": [StrOptions(set(TOKENIZERS))],
         **TRAINING_CONSTRAINTS,
     }
     _tensor_prefix = "model."
 
     def __init__(self, n_components=50, *, alpha=0.5, l2=1e-4, l2_words=1e-4, word_scale=0.1,
-                 C=0.1, min_count=1, optimizer="adam", learning_rate=3e-3,
+                 C=0.1, min_count=1, tokenizer="default", optimizer="adam", learning_rate=3e-3,
                  learning_rate_schedule="cosine", momentum=0.9, clip_norm=1.0, batch_size=32,
                  max_iter=5, shuffle=True, early_stopping=False, validation_fraction=0.1,
                  n_iter_no_change=10, tol=1e-4, random_state=None, verbose=False,
@@ -176,6 +190,7 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
         self.word_scale = word_scale
         self.C = C
         self.min_count = min_count
+        self.tokenizer = tokenizer
         self.optimizer = optimizer
         self.learning_rate = learning_rate
         self.learning_rate_schedule = learning_rate_schedule
@@ -218,7 +233,7 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
 
     # -- training ----------------------------------------------------------------------------
     def _prepare(self, sentences, y, *, reset: bool) -> TrainingData:
-        sentences = _as_sentences(sentences)
+        sentences = _as_sentences(sentences, tokenizer=self.tokenizer)
         y = _as_labels(y, len(sentences))
         if reset:
             classes = np.unique(y)
@@ -262,7 +277,7 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
         Parameters
         ----------
         sentences : list of str or list of list of str
-            Strings are split on whitespace.
+            Strings are split into words by ``tokenizer``; lists are used as given.
         y : array-like of shape (n,)
             Labels (at least two classes).
         """
@@ -287,7 +302,7 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
     def transform(self, sentences) -> np.ndarray:
         """Sentence vectors ``(n, 2 * n_components)``: the top node, then the mean of all nodes."""
         check_is_fitted(self)
-        sentences = _as_sentences(sentences)
+        sentences = _as_sentences(sentences, tokenizer=self.tokenizer)
         return self._by_buckets(sentences, lambda w, n: _features(self.model_, w, n)).astype(
             np.float32)
 
@@ -305,7 +320,7 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
         A one-word sentence is that word; ``"a b c"`` may give ``("a", ("b", "c"))``.
         """
         check_is_fitted(self)
-        (words,) = _as_sentences([sentence], "sentence")
+        (words,) = _as_sentences([sentence], "sentence", self.tokenizer)
         (tree,) = self._by_buckets([words], lambda w, n: _trees(self.model_, w, n), ragged=True)
         L = tree.children.shape[0] + 1
         nodes: dict[int, object] = {i: w for i, w in enumerate(words)}
@@ -315,6 +330,14 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
         return nodes[int(tree.root)]
 
     # -- files -------------------------------------------------------------------------------
+    @classmethod
+    def _from_file(cls, config: dict, tensors: dict, *, path):
+        params = config.get("params")
+        if isinstance(params, dict) and "tokenizer" not in params:
+            # Saved before the setting existed: those models split on whitespace, case kept.
+            config = {**config, "params": {**params, "tokenizer": "whitespace"}}
+        return super()._from_file(config, tensors, path=path)
+
     def _fitted_config(self) -> dict:
         return {"vocabulary": sorted(self.vocabulary_, key=self.vocabulary_.get),
                 "classes": self.classes_.tolist()}

@@ -12,6 +12,7 @@ it initialises (``init_from``), so their ids agree.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
@@ -19,11 +20,64 @@ import numpy as np
 
 from .._errors import InputError, ModelFileError
 
-__all__ = ["Vocabulary", "OOV", "END", "ANALYZERS", "as_token_sequences", "is_token_input"]
+__all__ = ["Vocabulary", "OOV", "END", "ANALYZERS", "TOKENIZERS", "tokenize",
+           "as_token_sequences", "is_token_input"]
 
 #: The out-of-vocabulary token (id 0) and the end-of-sequence marker (id 1).
 OOV, END = "<unk>", "</s>"
 _RESERVED = (OOV, END)
+
+
+#: How a string of words becomes tokens (:func:`tokenize`).
+TOKENIZERS = ("default", "whitespace")
+
+# A chunk is a run of characters between blanks; 0x85 and 0x1c-0x1f are characters of a
+# word here (latin-1 text such as rt-polarity holds 0x85 inside words), not blanks.
+_CHUNK = re.compile(r"(?:[^\s]|[\x1c-\x1f\x85])+")
+_LEAD = re.compile(r'^[("\u201c\u2018\u00bf\u00a1]+')
+_TRAIL = re.compile(r'(?:\.{2,}|\u2026|[.,!?;:)"\u201d\u2019])+$')
+_PUNCT = re.compile(r"\.{2,}|.", re.S)
+
+
+def tokenize(text: str, tokenizer: str = "default") -> list[str]:
+    """The tokens of one string of words.
+
+    ``"default"``: lower-cased (``str.lower``), cut at blanks, then the punctuation
+    at either end of a word split off as tokens of its own: opening ``( " “ ‘ ¿ ¡``
+    before it, and ``. , ! ? ; : ) " ” ’`` after it, each a token (``...`` and
+    ``…`` one token). Punctuation inside a word stays in it: ``"don't"``,
+    ``"it's"``, ``"co-writer/director"``, ``"$9.50"``, ``"1,000"`` and ``"u.s"`` are one
+    token each; single quotes and brackets are never split off (``'70s``, ``[a]``);
+    numbers are kept. A chunk without a letter or digit (``--``, ``...``, ``:-)``) is one
+    token. So ``"Absolutely BRILLIANT!"`` gives ``["absolutely", "brilliant", "!"]``,
+    and a text that is already lower-cased and tokenised this way (the rt-polarity
+    sentences) keeps its tokens. scikit-learn's ``CountVectorizer`` pattern
+    (``\\b\\w\\w+\\b``) drops punctuation and one-letter words, which carry sentiment
+    here (``!``, ``i``), hence this rule.
+
+    ``"whitespace"``: split on whitespace (``str.split``), case kept: the rule of
+    models saved before the tokenizer setting existed.
+
+    A leading byte order mark is dropped in both.
+    """
+    text = text.lstrip("\ufeff")
+    if tokenizer == "whitespace":
+        return text.split()
+    if tokenizer != "default":
+        raise ValueError(f"unknown tokenizer {tokenizer!r}; valid: {', '.join(TOKENIZERS)}")
+    out: list[str] = []
+    for chunk in _CHUNK.findall(text.lower()):
+        if not any(c.isalnum() for c in chunk):
+            out.append(chunk)
+            continue
+        lead = _LEAD.match(chunk)
+        head = lead.group() if lead else ""
+        core = chunk[len(head):]
+        trail = _TRAIL.search(core)
+        tail = trail.group() if trail else ""
+        core = core[: len(core) - len(tail)]
+        out += [*head, *([core] if core else []), *_PUNCT.findall(tail)]
+    return out
 
 
 def is_token_input(X, *, strings_are_tokens: bool) -> bool:
@@ -46,13 +100,17 @@ def is_token_input(X, *, strings_are_tokens: bool) -> bool:
 ANALYZERS = ("word", "char")
 
 
-def as_token_sequences(X, *, split_strings: bool = True,
-                       analyzer: str = "word") -> list[list[str]]:
-    """Lists of tokens: each item a list (or tuple) of strings, or a string split by
-    ``analyzer`` (:data:`ANALYZERS`; with ``split_strings``; a leading byte order mark
-    dropped). Empty sequences and non-string tokens are errors naming the sequence."""
+def as_token_sequences(X, *, split_strings: bool = True, analyzer: str = "word",
+                       tokenizer: str = "whitespace") -> list[list[str]]:
+    """Lists of tokens: each item a list (or tuple) of strings, used as given, or a string
+    split by ``analyzer`` (:data:`ANALYZERS`; with ``split_strings``; a leading byte order
+    mark dropped), ``word`` strings by :func:`tokenize` with ``tokenizer`` (the default
+    ``"whitespace"`` is the rule the sequence estimators' model files were saved with).
+    Empty sequences and non-string tokens are errors naming the sequence."""
     if analyzer not in ANALYZERS:
         raise ValueError(f"unknown analyzer {analyzer!r}; valid: {', '.join(ANALYZERS)}")
+    if tokenizer not in TOKENIZERS:
+        raise ValueError(f"unknown tokenizer {tokenizer!r}; valid: {', '.join(TOKENIZERS)}")
     if isinstance(X, str):
         raise InputError("expected a list of sequences, got one string (wrap it in a list)")
     out = []
@@ -60,8 +118,10 @@ def as_token_sequences(X, *, split_strings: bool = True,
         if isinstance(s, str):
             if not split_strings:
                 raise InputError("expected a list of tokens, got a string", index=i)
-            s = s.lstrip("\ufeff")  # a byte order mark read with the text is no token
-            tokens = s.split() if analyzer == "word" else list(s)
+            if analyzer == "word":
+                tokens = tokenize(s, tokenizer)
+            else:
+                tokens = list(s.lstrip("\ufeff"))  # a byte order mark is no token
         elif isinstance(s, list | tuple):
             tokens = list(s)
             bad = next((j for j, t in enumerate(tokens) if not isinstance(t, str)), None)
