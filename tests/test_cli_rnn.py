@@ -86,12 +86,14 @@ def error_files(tmp_path_factory):
     strings.write_text("abab\nbaab\n")
     bad = tmp / "bad.csv"
     bad.write_text("a,b\n1,2\n3,x\n")
+    long = tmp / "long.txt"  # finding "1 MB line in rnn fit" (it padded every line to it)
+    long.write_text("abab\n" + "ab" * 500_000 + "\nbaba\n")
     model, strings_model = tmp / "m1.hsm", tmp / "m2.hsm"
     hs.SequenceModel("elman", output="linear", hidden_size=4, max_iter=1).fit(
         [np.ones((5, 1), np.float32)], [np.ones((5, 1), np.float32)]).save(model)
     hs.SequenceModel("elman", hidden_size=4, max_iter=1).fit(["abab", "ba"]).save(strings_model)
     return {"model": model, "series": series, "strings": strings, "bad": bad, "tmp": tmp,
-            "strings_model": strings_model}
+            "strings_model": strings_model, "long": long}
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -109,6 +111,11 @@ def error_files(tmp_path_factory):
     (["sample", "{strings_model}", "-n", "-1"], "n must be a positive integer"),
     (["sample", "{strings_model}", "--max-length", "0"], "max_length must be a positive integer"),
     (["forecast", "{strings_model}", "{series}", "--steps", "2"], "for symbol strings use"),
+    (["fit", "{long}", "--out", "{tmp}/m.hsm"],
+     "line 2: a sequence of 1,000,000 symbols; a line may have at most 100,000"),
+    (["fit", "{strings}", "--alphabet", "abca", "--out", "{tmp}/m.hsm"],
+     "repeats the symbol 'a'"),
+    (["sample", "{strings_model}", "-n", "100000000"], "draw in several calls"),
 ])
 def test_rnn_errors_are_one_line(error_files, capsys, argv, message):
     capsys.readouterr()
