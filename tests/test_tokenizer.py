@@ -1,0 +1,186 @@
+"""One tokenizer for every model that reads words; --encoding; labels as given; errors
+naming the right sentence."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from hiddenstate import InputError, RecursiveAutoencoder, _serialize, load
+from hiddenstate.cli import main
+from hiddenstate.datasets._lines import check_encoding, read_labels, read_lines
+from hiddenstate.estimators._tokens import as_token_sequences, tokenize
+
+TINY = ["--n-components", "4", "--max-iter", "1", "--random-state", "0"]
+
+
+@pytest.mark.parametrize(("text", "tokens"), [
+    ("Absolutely BRILLIANT!", ["absolutely", "brilliant", "!"]),
+    ("absolutely brilliant !", ["absolutely", "brilliant", "!"]),
+    ("Don't miss it... (really)", ["don't", "miss", "it", "...", "(", "really", ")"]),
+    ('"Great," she said?!', ['"', "great", ",", '"', "she", "said", "?", "!"]),
+    ("it cost $9.50, 1,000 times.", ["it", "cost", "$9.50", ",", "1,000", "times", "."]),
+    ("the 21st century's co-writer/director -- [a] '70s", ["the", "21st", "century's",
+                                                          "co-writer/director", "--", "[a]",
+                                                          "'70s"]),
+    ("\ufeffWait\u2026 \u201cwow\u201d", ["wait", "\u2026", "\u201c", "wow", "\u201d"]),
+    ("dull\x85and", ["dull\x85and"]),  # 0x85 of latin-1 text is no blank
+])
+def test_default_tokenizer(text, tokens):
+    assert tokenize(text) == tokens
+
+
+def test_whitespace_tokenizer_is_the_old_rule():
+    assert tokenize("\ufeffAbsolutely BRILLIANT!", "whitespace") == ["Absolutely", "BRILLIANT!"]
+    assert as_token_sequences(["A b!"]) == [["A", "b!"]]  # the sequence estimators' files
+    assert as_token_sequences(["A b!"], tokenizer="default") == [["a", "b", "!"]]
+    with pytest.raises(ValueError, match="unknown tokenizer 'x'"):
+        tokenize("a", "x")
+
+
+def test_rt_polarity_keeps_its_tokens(shared_data):
+    """The rt-polarity text is lower-cased and tokenised already: the default tokenizer
+    gives its tokens back, except for the few capitals outside ASCII the data kept."""
+    from hiddenstate.datasets import load_rt_polarity
+
+    sentences, _ = load_rt_polarity(shared_data / "rt-polarity")
+    changed = [s for s in sentences if tokenize(" ".join(s)) != s]
+    expected = [[w.lower() for w in s] for s in changed]
+    assert [tokenize(" ".join(s)) for s in changed] == expected
+    assert len(changed) == sum(any(w != w.lower() for w in s) for s in sentences) == 4
+
+
+def _rae(**kw):
+    return RecursiveAutoencoder(n_components=4, max_iter=1, random_state=0, **kw)
+
+
+SENTENCES = ["a fine film !", "a dull film .", "fine and good", "dull and bad"]
+LABELS = ["positive", "negative", "positive", "negative"]
+
+
+def test_rae_tokenizes_strings_and_stores_the_setting(tmp_path):
+    est = _rae().fit(SENTENCES, LABELS)
+    assert est.parse("A FINE film!") == est.parse("a fine film !")
+    np.testing.assert_allclose(est.predict_proba(["Fine, GOOD."]),
+                               est.predict_proba(["fine , good ."]), rtol=1e-6)
+    est.save(tmp_path / "m.hs")
+    loaded = load(tmp_path / "m.hs")
+    assert loaded.tokenizer == "default"
+    np.testing.assert_array_equal(loaded.predict_proba(["A FINE film!"]),
+                                  est.predict_proba(["A FINE film!"]))
+    ws = _rae(tokenizer="whitespace").fit(SENTENCES, LABELS)
+    assert sorted(_leaves(ws.parse("A FINE film!"))) == ["A", "FINE", "film!"]
+    with pytest.raises(ValueError, match="tokenizer"):
+        _rae(tokenizer="spaces").fit(SENTENCES, LABELS)
+
+
+def _leaves(tree):
+    return [tree] if isinstance(tree, str) else [w for t in tree for w in _leaves(t)]
+
+
+def test_rae_file_without_the_setting_loads_as_whitespace(tmp_path):
+    """A model saved before the tokenizer setting splits on whitespace and keeps case."""
+    est = _rae(tokenizer="whitespace").fit(SENTENCES, LABELS)
+    est.save(tmp_path / "new.hs")
+    name, config, tensors = _serialize.read(tmp_path / "new.hs")
+    del config["params"]["tokenizer"]
+    _serialize.save(tmp_path / "old.hs", name, config, tensors)
+    old = load(tmp_path / "old.hs")
+    assert old.tokenizer == "whitespace"
+    assert sorted(_leaves(old.parse("A FINE film!"))) == ["A", "FINE", "film!"]
+    np.testing.assert_array_equal(old.predict_proba(["A FINE film!"]),
+                                  est.predict_proba(["A FINE film!"]))
+
+
+def test_rae_errors_name_the_sentence():
+    est = _rae().fit(SENTENCES, LABELS)
+    with pytest.raises(InputError, match="sentence 2 is an empty sentence"):
+        est.predict(["good", "bad", "  "])
+
+
+def test_encoding(tmp_path):
+    path = tmp_path / "l1.txt"
+    path.write_bytes("caf\u00e9 fine\nna\u00efve dull\n".encode("latin-1"))
+    with pytest.raises(InputError, match=r"l1.txt, line 1: not UTF-8 text \(byte 0xe9\)"):
+        read_lines(path)
+    assert read_lines(path, encoding="latin-1") == ["caf\u00e9 fine", "na\u00efve dull"]
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"fine\n\xff\xfe\x00bad\n")
+    with pytest.raises(InputError, match=r"bad.txt, line 2: not ascii text"):
+        read_lines(bad, encoding="ascii")
+    bom = tmp_path / "bom.txt"
+    bom.write_bytes(b"\xef\xbb\xbfpositive\nnegative\n")
+    assert read_labels(bom) == ["positive", "negative"]
+    utf16 = tmp_path / "u16.txt"
+    utf16.write_bytes("un\nd\u00e9ux\n".encode("utf-16"))
+    assert read_lines(utf16, encoding="utf-16") == ["un", "d\u00e9ux"]
+    for name in ("no-such-codec", "rot13"):
+        with pytest.raises(InputError, match=repr(name)):
+            check_encoding(name)
+
+
+@pytest.fixture
+def latin1_files(tmp_path):
+    data, labels = tmp_path / "reviews.txt", tmp_path / "labels.txt"
+    data.write_bytes("Caf\u00e9 FINE!\nna\u00efve, dull.\nfine and good\ndull and bad\n"
+                     .encode("latin-1"))
+    labels.write_text("good\nbad\ngood\nbad\n")
+    return str(data), str(labels)
+
+
+def test_cli_rae_encoding_labels_and_errors(latin1_files, tmp_path, capsys):
+    data, labels = latin1_files
+    model = str(tmp_path / "m.hs")
+    assert main(["rae", "fit", data, "--labels", labels, "--out", model, *TINY]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("reviews.txt, line 1: not UTF-8 text (byte 0xe9); give its "
+                        "encoding with --encoding") and "\n" not in err
+    assert main(["rae", "fit", data, "--labels", labels, "--out", model, *TINY,
+                 "--encoding", "klingon"]) == 2
+    assert "unknown encoding 'klingon'" in capsys.readouterr().err
+    assert main(["rae", "fit", data, "--labels", labels, "--out", model, *TINY,
+                 "--encoding", "latin-1"]) == 0
+    capsys.readouterr()
+    assert main(["rae", "predict", model, "caf\u00e9 fine !", "Dull."]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["label"] for r in rows] == load(model).predict(["caf\u00e9 fine !", "Dull."]).tolist()
+    assert {r["label"] for r in rows} <= {"good", "bad"}
+    assert rows[1]["tree"] == ["dull", "."]
+    assert main(["rae", "predict", model, "good", "fine", "...", " "]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # nothing printed before the error
+    assert "SENTENCE 4 (' ') has no words" in captured.err
+
+
+def test_cli_rae_polarity_folder_labels(tmp_path, capsys):
+    folder = tmp_path / "rt"
+    folder.mkdir()
+    (folder / "rt-polarity.pos").write_bytes(b"a fine film .\nfine and good\n")
+    (folder / "rt-polarity.neg").write_bytes(b"a dull film .\ndull and bad\n")
+    model = str(tmp_path / "m.hs")
+    assert main(["rae", "fit", str(folder), "--out", model, *TINY]) == 0
+    assert load(model).classes_.tolist() == ["negative", "positive"]
+    assert main(["rae", "predict", model, "fine"]) == 0
+    assert json.loads(capsys.readouterr().out)["label"] in {"negative", "positive"}
+
+
+def test_cli_classify_and_seqae_encoding(latin1_files, tmp_path, capsys):
+    data, labels = latin1_files
+    model = str(tmp_path / "c.hs")
+    small = ["--hidden-size", "4", "--embedding-dim", "4", "--max-iter", "1",
+             "--random-state", "0"]
+    assert main(["classify", "fit", data, "--labels", labels, "--out", model, *small]) == 2
+    assert "line 1: not UTF-8 text" in capsys.readouterr().err
+    assert main(["classify", "fit", data, "--labels", labels, "--out", model, *small,
+                 "--encoding", "latin-1"]) == 0
+    assert "Caf\u00e9" in load(model).vocabulary_.tokens
+    capsys.readouterr()
+    assert main(["classify", "predict", model, "--file", data, "--encoding", "latin-1"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 4
+    ae = str(tmp_path / "ae.hs")
+    assert main(["seqae", "fit", data, "--out", ae, "--n-components", "4", "--max-iter", "1",
+                 "--random-state", "0", "--encoding", "latin-1"]) == 0
+    assert main(["seqae", "score", ae, data, "--encoding", "utf-8"]) == 2
+    assert "not UTF-8 text" in capsys.readouterr().err
