@@ -13,8 +13,8 @@ holding small files of those names and shapes (:func:`user_files`), and each mus
 0. Lines that are not commands to run as written are listed in :data:`NOT_RUN`, each
 with the reason. Commands that train on the whole shared rt-polarity data (10,662
 sentences; the sentence-model experiments train the same recipes) run one epoch
-(:data:`ONE_EPOCH`); the commands after them use that model as the README's use the
-full one.
+(:data:`ONE_EPOCH`; with ``--pretrain``, one of pretraining too); the commands after
+them use that model as the README's use the full one.
 """
 
 from __future__ import annotations
@@ -178,6 +178,8 @@ def test_readme_bash_blocks(tmp_path):
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     for line, command in bash_lines():
         extra = ONE_EPOCH[1] if all(w in command.split() for w in ONE_EPOCH[0]) else []
+        if extra and "--pretrain" in command.split():
+            extra = [*extra, "--pretrain-max-iter", "1"]
         if "../shared/data" in command:
             if not SHARED_DATA.exists():
                 continue
