@@ -91,8 +91,7 @@ def read_text(path: str | os.PathLike, what: str = "item", *,
         # the line is counted in the decoded text before the bad byte (right for UTF-16 too)
         line = data[: exc.start].decode(codec, errors="replace").count("\n") + 1
         name = "UTF-8" if codec == "utf-8-sig" else encoding
-        hint = "; give its encoding with --encoding" if codec == "utf-8-sig" else ""
-        raise InputError(f"not {name} text (byte 0x{data[exc.start]:02x}){hint}",
+        raise InputError(f"not {name} text (byte 0x{data[exc.start]:02x})",
                          path="<stdin>" if str(path) == "-" else path, line=line) from None
 
 
