@@ -231,7 +231,9 @@ _FAST_REGRESSOR_CHECKS = {
 def _sklearn_checks():
     for est in (SequenceClassifier(hidden_size=8, learning_rate=0.02, max_iter=15,
                                    random_state=0),
-                SequenceRegressor(hidden_size=8, learning_rate=0.02, max_iter=15,
+                # 40 epochs: with 15, R^2 on check_regressors_train's data stayed below
+                # the 0.5 it requires.
+                SequenceRegressor(hidden_size=8, learning_rate=0.05, max_iter=40,
                                   random_state=0)):
         for e, check in estimator_checks_generator(est, legacy=True):
             name = getattr(check, "func", check).__name__

@@ -669,8 +669,9 @@ class SequenceRegressor(RegressorMixin, _SequencePredictor):
         return self._fit(X, y)
 
     def predict(self, X) -> np.ndarray:
-        """Predicted values ``(n,)`` (or ``(n, k)`` when fitted on 2-D targets)."""
-        z = self._raw(X)
+        """Predicted values ``(n,)`` (or ``(n, k)`` when fitted on 2-D targets), float64 as
+        scikit-learn's regressors give them (the network computes in float32)."""
+        z = np.asarray(self._raw(X), np.float64)
         return z[:, 0] if self._y_1d else z
 
     def _fitted_config(self) -> dict:
