@@ -140,7 +140,7 @@ def user_files(folder: Path) -> None:
         path.write_text("a,b,sum,diff,double\n" + "\n".join(
             ",".join(f"{v:.5f}" for v in r) for r in rows) + "\n")
 
-    table(folder / "data.csv", 300)
+    table(folder / "data.csv", 1000)  # detect fit data.csv --contamination 0.01 too
     table(folder / "normal.csv", 1000)  # 200 calibration rows: enough for --contamination 0.01
     table(folder / "new.csv", 10, shift=0.5)
     np.save(folder / "data.npy", rng.random((200, 5)).astype(np.float32))
