@@ -603,6 +603,8 @@ def _text_cells(spec: str, header: bool | None, option: str):
                  zip(lines, csv.reader((ln for _, ln in lines), delimiter=delimiter),
                      strict=True)]
     (_, names), rows = cells[0], cells[1:]
+    from ..datasets._tables import _is_number
+
     if header is None and any(_is_number(c) for c in names):
         raise InputError(f"{option} names columns, but the first line is not a header "
                          f"(it holds a number): add a line of column names", path=spec,
@@ -611,14 +613,6 @@ def _text_cells(spec: str, header: bool | None, option: str):
         twice = next(n for n in names if names.count(n) > 1)
         raise InputError(f"the header names column {twice!r} twice", path=spec, line=1)
     return names, rows
-
-
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
 
 
 def read_prepared(spec: str, header: bool | None, *, columns=None, drop=None,
