@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from hiddenstate.experiments import forecast
 
 
+@pytest.mark.slow  # the full run (25 s); make run runs it too
 def test_forecast_experiment_meets_its_target(tmp_path):
     config = forecast.Config()
     result = forecast.run(config, tmp_path)
@@ -33,3 +35,15 @@ def test_ar_forecast_iterates_its_own_predictions():
     two = forecast.ar_forecast(ar, hist[None], 2)[0]
     assert np.isclose(two[0], ar.predict(hist[None])[0])
     assert np.isclose(two[1], ar.predict(np.r_[hist[1:], two[0]][None])[0])
+
+
+def test_forecast_experiment_runs_small(tmp_path):
+    """The whole experiment on a short series and 2 epochs: every row and figure."""
+    import dataclasses
+
+    config = dataclasses.replace(forecast.Config(), n_train=300, n_test=100, epochs=2,
+                                 horizon=5, check_targets=False)
+    result = forecast.run(config, tmp_path)
+    assert [r.figure for r in result.rows] == ["one-step RMSE"] * 3 + ["RMSE 5 steps ahead"] * 2
+    assert all(np.isfinite(r.ours) for r in result.rows) and result.rows[0].passed is None
+    assert len(result.figures) == 2
