@@ -275,6 +275,7 @@ def test_reber_min_length_1000_answers(capsys):
     assert code == 2 and "-n must be at least 0" in _one_error_line(err)
 
 
+@pytest.mark.slow  # a statistical comparison of 2 generators (17 s)
 def test_long_reber_strings_follow_the_rejection_distribution():
     """The direct sampler draws what rejection would: same mean and spread of lengths."""
     from hiddenstate.datasets._reber import _one_long_reber, _one_reber

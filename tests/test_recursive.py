@@ -215,6 +215,7 @@ def test_bad_input(small):
         RecursiveAutoencoder(alpha=2.0).fit(X, y)
 
 
+@pytest.mark.slow  # the whole sentiment experiment (22 s); the RAE learns a toy task in make test
 def test_sentiment_experiment_on_toy_files(tmp_path):
     from hiddenstate.experiments import EXPERIMENTS
     from hiddenstate.experiments.sentiment import Config, available, run

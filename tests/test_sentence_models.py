@@ -99,6 +99,7 @@ def _tiny_data(folder, n=60, seed=0):
         (folder / f"rt-polarity.{label}").write_bytes(("\n".join(sents) + "\n").encode("latin-1"))
 
 
+@pytest.mark.slow  # every model of the experiment (20 s)
 def test_run_on_tiny_data_every_model_on_the_same_folds(tmp_path, monkeypatch):
     _tiny_data(tmp_path / "data" / "rt-polarity")
     assert sm.available(tmp_path / "data") and not sm.available(tmp_path)

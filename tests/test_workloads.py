@@ -15,6 +15,7 @@ KEYS = {"workload", "variant", "compile_s", "train_s", "step_us", "final_loss", 
 PACKAGE = Path(hiddenstate.__file__).parent
 
 
+@pytest.mark.slow  # a whole W1 benchmark run (16 s)
 def test_w1_records_seed_first_then_ours():
     seen = []
     records = run_workloads(["W1"], quick=True, on_record=seen.append)
