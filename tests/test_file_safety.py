@@ -94,22 +94,28 @@ def test_bit_flip_in_model_file_1000_flips_all_refused(model_file, sequence_file
         assert (refused, loaded) == (1000, [])
 
 
+
+def _refused_checkpoint_flips(path, blob: bytes, n: int, *, seed: int) -> int:
+    """How many of ``n`` single-bit flips of ``blob``, written to ``path``, the checkpoint
+    reader refuses."""
+    refused = 0
+    for pos, bit in _flips(blob, n, seed=seed):
+        bad = bytearray(blob)
+        bad[pos] ^= 1 << bit
+        path.write_bytes(bytes(bad))
+        try:
+            Checkpointer.read(path)
+        except ModelFileError:
+            refused += 1
+    return refused
+
+
 @pytest.mark.slow
 def test_bit_flip_in_checkpoint_1000_flips_all_refused(tmp_path):
     X, kw, _ = _checkpointed(tmp_path)
     Autoencoder(**kw, checkpoint_dir=tmp_path, checkpoint_every=2).fit(X)
     newest = tmp_path / "checkpoint-00000006.safetensors"
-    blob = newest.read_bytes()
-    refused = 0
-    for pos, bit in _flips(blob, 1000, seed=4):
-        bad = bytearray(blob)
-        bad[pos] ^= 1 << bit
-        newest.write_bytes(bytes(bad))
-        try:
-            Checkpointer.read(newest)
-        except ModelFileError:
-            refused += 1
-    assert refused == 1000
+    assert _refused_checkpoint_flips(newest, newest.read_bytes(), 1000, seed=4) == 1000
 
 
 def test_the_digest_covers_the_settings_not_only_the_tensors(model_file, tmp_path):
@@ -156,16 +162,7 @@ def test_bit_flip_in_newest_checkpoint_falls_back_with_a_warning(tmp_path):
     Autoencoder(**kw, checkpoint_dir=tmp_path, checkpoint_every=2).fit(X)
     newest = tmp_path / "checkpoint-00000006.safetensors"
     blob = newest.read_bytes()
-    refused = 0
-    for pos, bit in _flips(blob, 200, seed=3):
-        bad = bytearray(blob)
-        bad[pos] ^= 1 << bit
-        newest.write_bytes(bytes(bad))
-        try:
-            Checkpointer.read(newest)
-        except ModelFileError:
-            refused += 1
-    assert refused == 200
+    assert _refused_checkpoint_flips(newest, blob, 200, seed=3) == 200
     bad = bytearray(blob)
     bad[-5] ^= 1  # a tensor byte: the file parses, only the digest tells
     newest.write_bytes(bytes(bad))
