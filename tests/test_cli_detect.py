@@ -301,3 +301,42 @@ def test_sequence_autoencoder_and_word_tokens(tmp_path, capsys):
     out, err = capsys.readouterr()
     rows = _csv(out)
     assert rows[2][4].startswith("1:zebra=") and "not in the model's vocabulary" in err
+
+
+def test_sequence_files_in_latin1_and_table_options_refused(tmp_path, capsys):
+    """--encoding reads DATA and --calibration at fit, DATA at score; the table options
+    (and --encoding for tables) are refused by name."""
+    data, cal = tmp_path / "l1.txt", tmp_path / "cal.txt"
+    data.write_bytes("ab\u00e9\n\u00e9ba\nabab\n".encode("latin-1") * 4)
+    cal.write_bytes("ab\u00e9\nbab\u00e9\n".encode("latin-1"))
+    det_path = str(tmp_path / "l1.safetensors")
+    fit = ["detect", "fit", str(data), "--model", "sequence-model", "--analyzer", "char",
+           "--hidden-size", "4", "--max-iter", "1", "--random-state", "0",
+           "--calibration", str(cal), "--out", det_path]
+    assert "l1.txt, line 1: not UTF-8 text (byte 0xe9)" in _error(fit, capsys)
+    assert "unknown encoding 'klingon'" in _error([*fit, "--encoding", "klingon"], capsys)
+    assert main([*fit, "--encoding", "latin-1"]) == 0
+    det = hiddenstate.load(det_path)
+    assert det.model_.alphabet_ == "ab\u00e9" and det.calibration_scores_.size == 2
+    assert "cal.txt, line 1: not UTF-8 text" in _error(
+        ["detect", "score", det_path, str(cal)], capsys)
+    assert main(["detect", "score", det_path, str(cal), "--encoding", "latin-1",
+                 "--top", "3"]) == 0
+    rows = _csv(capsys.readouterr().out)
+    assert len(rows) == 3 and "2:\u00e9=" in rows[1][4]  # every step of ab\u00e9, named
+    assert "embedded-reber is built in" in _error(
+        ["detect", "score", det_path, "embedded-reber", "--encoding", "latin-1"], capsys)
+    assert "--header is for tables" in _error(
+        ["detect", "score", det_path, str(cal), "--header"], capsys)
+    out = str(tmp_path / "never.safetensors")
+    for model in ("sequence-ae", "sequence-model"):
+        for option in (["--scale", "standard"], ["--columns", "a"], ["--drop=a"],
+                       ["--id-column", "a"], ["--header"]):
+            err = _error(["detect", "fit", str(data), "--model", model, *option,
+                          "--out", out], capsys)
+            assert f"{option[0].split('=')[0]} is for tables (--model autoencoder) only, " \
+                   f"not for --model {model}" in err
+    (tmp_path / "t.csv").write_text("a,b\n1,2\n")
+    assert "--encoding is a setting of --model sequence-ae or sequence-model" in _error(
+        ["detect", "fit", str(tmp_path / "t.csv"), "--encoding", "latin-1", "--out", out],
+        capsys)

@@ -119,9 +119,42 @@ def error_files(tmp_path_factory):
     (["fit", "{strings}", "--alphabet", "abca", "--out", "{tmp}/m.hsm"],
      "repeats the symbol 'a'"),
     (["sample", "{strings_model}", "-n", "100000000"], "draw in several calls"),
+    (["fit", "{series}", "--encoding", "latin-1", "--out", "{tmp}/m.hsm"],
+     "--encoding is for files of symbol strings; DATA is read as a series"),
+    (["fit", "reber", "--encoding", "latin-1", "--out", "{tmp}/m.hsm"], "reber is built in"),
+    (["score", "{model}", "{series}", "--encoding", "latin-1"],
+     "this model reads real-valued series"),
+    (["fit", "{strings}", "--encoding", "klingon", "--out", "{tmp}/m.hsm"],
+     "unknown encoding 'klingon'"),
 ])
 def test_rnn_errors_are_one_line(error_files, capsys, argv, message):
     capsys.readouterr()
     assert main(["rnn", *(a.format(**error_files) for a in argv)]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1, err
+
+
+def test_symbol_file_in_latin1(tmp_path, capsys):
+    """--encoding on fit, score and evaluate; without it, the first undecodable line."""
+    data = tmp_path / "l1.txt"
+    strings = ["ab\u00e9", "\u00e9ba", "abab", "b\u00e9"]
+    data.write_bytes(("\n".join(strings) + "\n").encode("latin-1"))
+    model = str(tmp_path / "l1.hsm")
+    fit = ["rnn", "fit", str(data), "--hidden-size", "4", "--max-iter", "1",
+           "--random-state", "0", "--out", model]
+    capsys.readouterr()
+    assert main(fit) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("l1.txt, line 1: not UTF-8 text (byte 0xe9)") and "\n" not in err
+    assert main([*fit, "--encoding", "latin-1"]) == 0
+    assert hs.load(model).alphabet_ == "ab\u00e9"
+    capsys.readouterr()
+    assert main(["rnn", "score", model, str(data)]) == 2
+    assert "l1.txt, line 1: not UTF-8 text" in capsys.readouterr().err
+    assert main(["rnn", "score", model, str(data), "--encoding", "latin-1"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert rows[0] == "sequence,log_likelihood" and len(rows) == 5
+    np.testing.assert_allclose([float(r.split(",")[1]) for r in rows[1:]],
+                               hs.load(model).score_samples(strings), rtol=1e-5)
+    assert main(["rnn", "evaluate", model, str(data), "--encoding", "latin-1"]) == 0
+    assert "sequences: 4" in capsys.readouterr().out

@@ -15,6 +15,7 @@ from hiddenstate.datasets import (
     iter_table_chunks,
     load_digits,
     load_mnist,
+    load_sequences,
     make_donut,
     read_idx,
     read_table,
@@ -336,3 +337,13 @@ def test_missing_table(tmp_path):
         read_table(tmp_path / "absent.csv")
     with pytest.raises(InputError, match="no such file"):
         read_table(tmp_path / "absent.npy")
+
+
+def test_load_sequences_encoding(tmp_path):
+    path = tmp_path / "l1.txt"
+    path.write_bytes("ab\u00e9\n\nba\n".encode("latin-1"))
+    with pytest.raises(InputError, match=r"l1.txt, line 1: not UTF-8 text \(byte 0xe9\)"):
+        load_sequences(path)
+    assert load_sequences(path, encoding="latin-1") == (["ab\u00e9", "ba"], "ab\u00e9")
+    with pytest.raises(InputError, match="unknown encoding 'klingon'"):
+        load_sequences(path, encoding="klingon")

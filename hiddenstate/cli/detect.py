@@ -29,6 +29,7 @@ from ._common import (
     read_prepared,
     save_prepared,
 )
+from .classify import add_encoding_option
 
 __all__ = ["register"]
 
@@ -43,7 +44,10 @@ BUILTIN_STRINGS = 1000
 _SEQUENCE_ONLY = {"--analyzer": ("sequence-ae", "sequence-model"),
                   "--n-strings": ("sequence-ae", "sequence-model"),
                   "--data-seed": ("sequence-ae", "sequence-model"),
-                  "--alphabet": ("sequence-model",)}
+                  "--alphabet": ("sequence-model",),
+                  "--encoding": ("sequence-ae", "sequence-model")}
+#: Options for tables only (the autoencoder): refused by name for a sequence model.
+_TABLE_ONLY = ("--scale", "--columns", "--drop", "--id-column", "--header", "--no-header")
 #: The detector's own settings; ``random_state`` is the model's ``--random-state``.
 _DETECTOR_OPTIONS = {
     "contamination": "false-alarm rate: flag inputs whose conformal p-value is at most this "
@@ -61,9 +65,10 @@ DATA is one of:
                  names the features, and explanations use the names), or a
                  built-in table: {tables};
   a text file    one sequence per line (--model sequence-ae or sequence-model,
-                 UTF-8, no blank lines): with --analyzer char (the default)
-                 every character is a symbol (BTSXSE); with --analyzer word
-                 the tokens are split on whitespace;
+                 UTF-8 or --encoding, e.g. latin-1; no blank lines): with
+                 --analyzer char (the default) every character is a symbol
+                 (BTSXSE); with --analyzer word the tokens are split on
+                 whitespace;
   {builtin} built in: --n-strings embedded Reber strings (default
                  {n}) drawn with --data-seed (sequence models).
 DATA should hold normal inputs only. The model trains on DATA less the
@@ -106,6 +111,9 @@ class _FitParser(Parser):
             self.error(f"write --model {namespace.model} in full")
         for arg in extras:
             flag = arg.split("=", 1)[0]
+            if flag in _TABLE_ONLY and self.model_name != "autoencoder":
+                self.error(f"{flag} is for tables (--model autoencoder) only, not for "
+                           f"--model {self.model_name} (sequences)")
             owners = _owners(flag)
             if owners and self.model_name not in owners:
                 self.error(f"{flag} is a setting of --model {' or '.join(owners)}, not of "
@@ -176,6 +184,7 @@ def _build_score(p) -> None:
                         "the threshold moves, nothing is retrained")
     p.add_argument("--analyzer", choices=["char", "word"], default=argparse.SUPPRESS,
                    help="how a line becomes a sequence (default: as in training)")
+    _add_encoding(p)
     _add_builtin_options(p, data_seed=1)
     p.set_defaults(func=score)
 
@@ -205,6 +214,14 @@ def _count(text: str) -> int:
     return value
 
 
+def _add_encoding(parser) -> None:
+    """``--encoding`` of sequence files (DATA and --calibration); None when not given, so
+    that a table (UTF-8 text or .npy) or the built-in data refuses it instead of ignoring
+    it."""
+    add_encoding_option(parser)
+    parser.set_defaults(encoding=None)
+
+
 def _detector_class():
     from ..estimators import AnomalyDetector
 
@@ -232,7 +249,6 @@ def _build_fit(fit_parser: _FitParser) -> None:
                                  f"surprisal per step (sequences)")
     fit_parser.add_argument("--out", required=True, metavar="DET",
                             help="detector file to write")
-    add_header_option(fit_parser)
     fit_parser.add_argument("--calibration", metavar="FILE",
                             help="normal inputs the model does not train on, to set the "
                                  "threshold (default: --calibration-fraction of DATA)")
@@ -248,6 +264,7 @@ def _build_fit(fit_parser: _FitParser) -> None:
                               metavar=forms.metavar(), default=argparse.SUPPRESS,
                               help=f"{help_text} (default: {default})")
     if name == "autoencoder":
+        add_header_option(fit_parser)
         add_preparation_options(fit_parser)
     else:
         seq = fit_parser.add_argument_group("sequences")
@@ -258,6 +275,7 @@ def _build_fit(fit_parser: _FitParser) -> None:
             seq.add_argument("--alphabet", metavar="SYMBOLS",
                              help="--analyzer char: every symbol the model knows (default: "
                                   "those in DATA)")
+        _add_encoding(seq)
         _add_builtin_options(fit_parser, data_seed=0)
     add_estimator_options(fit_parser, cls)
     fit_parser.set_defaults(func=fit)
@@ -282,7 +300,8 @@ class _Table:
 class _Lines:
     """Sequences, one per line of a text file (or drawn from the built-in data)."""
 
-    def __init__(self, spec: str, analyzer: str, n_strings: int, data_seed: int):
+    def __init__(self, spec: str, analyzer: str, n_strings: int, data_seed: int,
+                 encoding: str | None = None):
         from .classify import _lines
 
         self.spec, self.analyzer = spec, analyzer
@@ -291,6 +310,8 @@ class _Lines:
 
             from ..datasets import make_embedded_reber
 
+            if encoding is not None:
+                raise ValueError(f"--encoding is for files; {BUILTIN_SEQUENCES} is built in")
             if n_strings < 1:
                 raise ValueError(f"--n-strings must be at least 1, got {n_strings}")
             if analyzer == "word":
@@ -299,7 +320,7 @@ class _Lines:
             self.lines = make_embedded_reber(n_strings, np.random.default_rng(data_seed))
             self.path = None
         else:
-            self.lines = _lines(spec)
+            self.lines = _lines(spec, encoding=encoding or "utf-8")
             self.path = spec
         self.n = len(self.lines)
 
@@ -358,7 +379,7 @@ def _read(spec: str, kind: str, args, analyzer: str):
         raise ValueError(f"{typed[0]} is for the built-in {BUILTIN_SEQUENCES} data, not "
                          f"a file ({spec})")
     return _Lines(spec, analyzer, getattr(args, "n_strings", BUILTIN_STRINGS),
-                  getattr(args, "data_seed", args.builtin_seed))
+                  getattr(args, "data_seed", args.builtin_seed), args.encoding)
 
 
 # -- fit -------------------------------------------------------------------------------------
@@ -454,7 +475,7 @@ def _read_calibration(args, kind: str, analyzer: str, data):
             args.calibration, args.header, columns=data.columns, id_column=args.id_column))
     if kind == "autoencoder":
         return _Table(args.calibration, args.header)
-    return _Lines(args.calibration, analyzer, 0, 0)
+    return _Lines(args.calibration, analyzer, 0, 0, args.encoding)
 
 
 def _prepared_split(args, det, data: _Table, cal: _Table | None, n_cal: int):
@@ -544,10 +565,14 @@ def score(args) -> int:
     kind = det.kind_
     if kind == "autoencoder":
         typed = [f"--{n.replace('_', '-')}" for n in ("analyzer", "n_strings", "data_seed")
-                 if hasattr(args, n)]
+                 if hasattr(args, n)] + (["--encoding"] if args.encoding is not None else [])
         if typed:
             raise ValueError(f"{typed[0]} is for sequences; {args.detector} holds an "
                              f"autoencoder detector (rows)")
+    elif args.header is not None:
+        flag = "--header" if args.header else "--no-header"
+        raise ValueError(f"{flag} is for tables; {args.detector} holds a {kind} detector "
+                         f"(sequences)")
     analyzer = getattr(args, "analyzer", None) or _trained_analyzer(det)
     if loaded.columns is not None or loaded.id_column is not None or loaded.scalers:
         data = _Table(args.data, prepared=loaded.read(args.data, args.header, args.detector))

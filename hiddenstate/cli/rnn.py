@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from ._common import add_estimator_options, check_out, estimator_kwargs, load_model
+from .classify import add_encoding_option
 
 __all__ = ["register"]
 
@@ -25,6 +26,13 @@ SERIES_EXTENSIONS = (".csv", ".tsv", ".npy")
 def register(sub) -> None:
     sub.add_parser("rnn", help="Elman/LSTM/GRU sequence models on symbol strings and series",
                    build=_build)
+
+
+def _add_encoding(parser) -> None:
+    """``--encoding`` of symbol files; None when not given, so that DATA read as a series
+    (UTF-8 text or .npy) or the built-in data refuses it instead of ignoring it."""
+    add_encoding_option(parser)
+    parser.set_defaults(encoding=None)
 
 
 def _build(parser) -> None:
@@ -60,6 +68,7 @@ def _build(parser) -> None:
     eval_parser.add_argument("data", metavar="DATA")
     eval_parser.add_argument("--data-seed", type=int, default=1)
     eval_parser.add_argument("--json", action="store_true")
+    _add_encoding(eval_parser)
     eval_parser.set_defaults(func=evaluate)
     score_parser = actions.add_parser(
         "score", help="log-likelihood of each sequence in DATA (higher: more usual)",
@@ -71,6 +80,7 @@ def _build(parser) -> None:
                               help="a file like the one the model was trained on")
     score_parser.add_argument("--per-step", action="store_true",
                               help="one row per predicted step: sequence, step, score")
+    _add_encoding(score_parser)
     score_parser.add_argument("--out", metavar="FILE",
                               help="write a table (.csv, .tsv, .npy) instead of printing")
     score_parser.set_defaults(func=score)
@@ -115,6 +125,7 @@ def _build_fit(fit_parser) -> None:
                             help="series with --window: steps between window starts "
                                  "(default: 1)")
     fit_parser.add_argument("--data-seed", type=int, default=0, help="seed of built-in data")
+    _add_encoding(fit_parser)
     add_estimator_options(fit_parser, SequenceModel)
     fit_parser.set_defaults(func=fit)
 
@@ -135,17 +146,24 @@ def _series(spec: str, window: int | None = None, stride: int | None = None):
     return next_step_pairs(seqs, what="window" if window is not None else "series")
 
 
-def _data(spec: str, alphabet: str | None, seed: int):
+def _refuse_encoding(encoding: str | None, why: str) -> None:
+    if encoding is not None:
+        from .._errors import InputError
+
+        raise InputError(f"--encoding is for files of symbol strings; {why}")
+
+
+def _data(spec: str, alphabet: str | None, seed: int, encoding: str | None = None):
     import numpy as np
 
     from .. import datasets
 
     rng = np.random.default_rng(seed)
-    if spec == "reber" and not Path(spec).exists():
-        return datasets.make_reber(BUILTIN_STRINGS, rng), datasets.REBER_ALPHABET
-    if spec == "embedded-reber" and not Path(spec).exists():
-        return datasets.make_embedded_reber(BUILTIN_STRINGS, rng), datasets.REBER_ALPHABET
-    return datasets.load_sequences(spec, alphabet)
+    if spec in ("reber", "embedded-reber") and not Path(spec).exists():
+        _refuse_encoding(encoding, f"{spec} is built in")
+        make = datasets.make_reber if spec == "reber" else datasets.make_embedded_reber
+        return make(BUILTIN_STRINGS, rng), datasets.REBER_ALPHABET
+    return datasets.load_sequences(spec, alphabet, encoding=encoding or "utf-8")
 
 
 def _load(path):
@@ -166,6 +184,7 @@ def fit(args) -> int:
         if kwargs.setdefault("output", "linear") != "linear":
             raise InputError(f"a series model predicts values: --output linear, not "
                              f"{kwargs['output']}")
+        _refuse_encoding(args.encoding, "DATA is read as a series (UTF-8 text or .npy)")
         seqs, targets = _series(args.data, args.window, args.stride)
         fit_kwargs = {}
     else:
@@ -173,7 +192,7 @@ def fit(args) -> int:
             if getattr(args, option) is not None:
                 raise InputError(f"--{option} is for real-valued series; DATA is read as "
                                  "symbol strings (give --format series for a series file)")
-        seqs, alphabet = _data(args.data, args.alphabet, args.data_seed)
+        seqs, alphabet = _data(args.data, args.alphabet, args.data_seed, args.encoding)
         targets, fit_kwargs = None, {"alphabet": alphabet}
     est = SequenceModel(**kwargs)
     t0 = time.perf_counter()
@@ -194,15 +213,16 @@ def sample(args) -> int:
     return 0
 
 
-def _model_data(model, spec: str):
+def _model_data(model, spec: str, encoding: str | None = None):
     """DATA read the way ``model`` was trained: ``(X, Y or None)``."""
     from .._errors import InputError
     from ..datasets import load_sequences
 
     if model.alphabet_ is not None:
-        return load_sequences(spec, model.alphabet_)[0], None
+        return load_sequences(spec, model.alphabet_, encoding=encoding or "utf-8")[0], None
     if model.vocabulary_ is not None:
         raise InputError("this model reads token sequences; use it from Python")
+    _refuse_encoding(encoding, "this model reads real-valued series (UTF-8 text or .npy)")
     return _series(spec)
 
 
@@ -213,7 +233,7 @@ def score(args) -> int:
 
     check_out(args.out, args.data, args.model, table=True)
     model = _load(args.model)
-    X, Y = _model_data(model, args.data)
+    X, Y = _model_data(model, args.data, args.encoding)
     if args.per_step:
         steps = model.score_samples(X, Y, per_step=True)
         rows = np.array([(i, t, v) for i, s in enumerate(steps) for t, v in enumerate(s)])
@@ -248,7 +268,7 @@ def forecast(args) -> int:
 
 def evaluate(args) -> int:
     model = _load(args.model)
-    seqs, _ = _data(args.data, model.alphabet_, args.data_seed)
+    seqs, _ = _data(args.data, model.alphabet_, args.data_seed, args.encoding)
     result = _figures(model, seqs, args.data)
     if args.json:
         print(json.dumps(result))

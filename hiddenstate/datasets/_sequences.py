@@ -12,15 +12,17 @@ from ._lines import read_text, split_lines
 __all__ = ["load_sequences"]
 
 
-def load_sequences(path: str | os.PathLike, alphabet: str | None = None) -> tuple[list[str], str]:
+def load_sequences(path: str | os.PathLike, alphabet: str | None = None, *,
+                   encoding: str = "utf-8") -> tuple[list[str], str]:
     """Read one sequence per line: every character of a line is a symbol.
 
     Lines are read as :mod:`hiddenstate.datasets._lines` reads every file of one
-    item per line (UTF-8 with an optional BOM that never becomes a symbol; lines
-    end at ``"\\n"`` only, so U+2028 or a form feed is a symbol, not a break;
-    lines of at most :data:`~hiddenstate._limits.MAX_LINE_CHARS` characters);
-    here blank lines are skipped and trailing blanks (spaces, tabs, ``"\\r"``)
-    dropped.
+    item per line (UTF-8 with an optional BOM that never becomes a symbol, or the
+    text ``encoding`` named, e.g. ``"latin-1"``: bytes it cannot decode are an error
+    naming the line; lines end at ``"\\n"`` only, so U+2028 or a form feed is a
+    symbol, not a break; lines of at most :data:`~hiddenstate._limits.MAX_LINE_CHARS`
+    characters); here blank lines are skipped and trailing blanks (spaces, tabs,
+    ``"\\r"``) dropped.
 
     Returns ``(sequences, alphabet)``; the alphabet is inferred (sorted symbols) when
     not given. A given alphabet must not repeat a symbol; a symbol outside it is an
@@ -30,7 +32,8 @@ def load_sequences(path: str | os.PathLike, alphabet: str | None = None) -> tupl
     if alphabet is not None:
         _check_alphabet(alphabet)
     seqs, lines = [], []
-    for number, line in enumerate(split_lines(read_text(path, "sequence")), 1):
+    text = read_text(path, "sequence", encoding=encoding)
+    for number, line in enumerate(split_lines(text), 1):
         line = line.rstrip(" \t\r\v")
         if len(line) > MAX_LINE_CHARS:
             raise InputError(f"a sequence of {len(line):,} symbols; a line may have at most "
