@@ -174,7 +174,7 @@ def test_cli_classify_and_seqae_encoding(latin1_files, tmp_path, capsys):
     assert "line 1: not UTF-8 text" in capsys.readouterr().err
     assert main(["classify", "fit", data, "--labels", labels, "--out", model, *small,
                  "--encoding", "latin-1"]) == 0
-    assert "Caf\u00e9" in load(model).vocabulary_.tokens
+    assert "caf\u00e9" in load(model).vocabulary_.tokens  # the default tokenizer lower-cases
     capsys.readouterr()
     assert main(["classify", "predict", model, "--file", data, "--encoding", "latin-1"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 4
@@ -183,3 +183,203 @@ def test_cli_classify_and_seqae_encoding(latin1_files, tmp_path, capsys):
                  "--random-state", "0", "--encoding", "latin-1"]) == 0
     assert main(["seqae", "score", ae, data, "--encoding", "utf-8"]) == 2
     assert "not UTF-8 text" in capsys.readouterr().err
+
+
+# -- the sequence estimators that read words ----------------------------------------------------
+
+WORDS = ["a BRILLIANT film!", "a dull film.", "brilliant and good", "dull and bad"]
+SMALL = dict(hidden_size=4, embedding_dim=4, max_iter=1, random_state=0)
+
+
+def _classifier(**kw):
+    from hiddenstate import SequenceClassifier
+
+    return SequenceClassifier(**SMALL, **kw).fit(WORDS, LABELS)
+
+
+def _ids(est, texts):
+    return [s.tolist() for s in est._read(texts, reset=False)]
+
+
+def test_sequence_classifier_tokenizes_strings():
+    """Case and punctuation no longer make two words of one: ``"Absolutely BRILLIANT!"``
+    reads as ``absolutely brilliant !``; with ``"whitespace"`` they differ."""
+    loud, plain = ["Absolutely BRILLIANT!"], ["absolutely brilliant !"]
+    est = _classifier()
+    assert est.tokenizer == "default"
+    assert sorted(est.vocabulary_.tokens) == sorted({"a", "brilliant", "film", "!", "dull",
+                                                     ".", "and", "good", "bad"})
+    assert _ids(est, loud) == _ids(est, plain) == [[0, est.vocabulary_.index["brilliant"],
+                                                    est.vocabulary_.index["!"]]]
+    np.testing.assert_array_equal(est.predict_proba(loud), est.predict_proba(plain))
+    np.testing.assert_array_equal(est.transform(loud), est.transform(plain))
+    assert est.score(["A brilliant FILM!", "Dull and BAD."], LABELS[:2]) == est.score(
+        ["a brilliant film !", "dull and bad ."], LABELS[:2])
+    # token lists are used as given: no lower-casing
+    assert _ids(est, [["Brilliant", "!"]])[0][0] == 0
+    ws = _classifier(tokenizer="whitespace")
+    assert "BRILLIANT" in ws.vocabulary_.index and "film!" in ws.vocabulary_.index
+    assert _ids(ws, loud) != _ids(ws, plain)
+    assert not np.array_equal(ws.predict_proba(loud), ws.predict_proba(plain))
+    # analyzer='char': every character as it is, whatever the tokenizer
+    chars = _classifier(analyzer="char")
+    assert "B" in chars.vocabulary_.index and " " in chars.vocabulary_.index
+    with pytest.raises(ValueError, match="tokenizer"):
+        _classifier(tokenizer="spaces")
+
+
+def test_sequence_regressor_and_autoencoder_take_the_setting():
+    from hiddenstate import SequenceAutoencoder, SequenceRegressor
+
+    reg = SequenceRegressor(**SMALL).fit(WORDS, [1.0, 0.0, 1.0, 0.0])
+    assert reg.tokenizer == "default" and "film!" not in reg.vocabulary_.index
+    np.testing.assert_array_equal(reg.predict(["A FILM!"]), reg.predict(["a film !"]))
+    ae = SequenceAutoencoder(4, embedding_dim=4, max_iter=1, random_state=0).fit(WORDS)
+    assert ae.tokenizer == "default" and "BRILLIANT" not in ae.vocabulary_.index
+    np.testing.assert_array_equal(ae.transform(["A FILM!"]), ae.transform(["a film !"]))
+    np.testing.assert_array_equal(ae.reconstruction_error(["A FILM!"]),
+                                  ae.reconstruction_error(["a film !"]))
+    assert len(ae.predict(["A FILM!"])[0]) == 3
+    ws = SequenceAutoencoder(4, embedding_dim=4, max_iter=1, random_state=0,
+                             tokenizer="whitespace").fit(WORDS)
+    assert "BRILLIANT" in ws.vocabulary_.index
+    assert len(ws.predict(["A FILM!"])[0]) == 2
+
+
+def _without_tokenizer(est, tmp_path):
+    """``est`` saved as a file from before the tokenizer setting (the setting deleted)."""
+    est.save(tmp_path / "new.hs")
+    name, config, tensors = _serialize.read(tmp_path / "new.hs")
+    assert config["params"]["tokenizer"] == est.tokenizer
+    del config["params"]["tokenizer"]
+    _serialize.save(tmp_path / "old.hs", name, config, tensors)
+    return load(tmp_path / "old.hs")
+
+
+def test_sequence_files_without_the_setting_load_as_whitespace(tmp_path):
+    """Classifiers, regressors and autoencoders saved before the setting split on
+    whitespace and keep case, as they did; files saved now keep their setting."""
+    from hiddenstate import SequenceAutoencoder, SequenceRegressor
+
+    texts = ["A BRILLIANT film!", "a brilliant film !"]
+    est = _classifier(tokenizer="whitespace")
+    old = _without_tokenizer(est, tmp_path)
+    assert old.tokenizer == "whitespace"
+    np.testing.assert_array_equal(old.predict_proba(texts), est.predict_proba(texts))
+    assert _ids(old, texts[:1]) == _ids(est, texts[:1])
+    reg = SequenceRegressor(**SMALL, tokenizer="whitespace").fit(WORDS, [1.0, 0.0, 1.0, 0.0])
+    assert _without_tokenizer(reg, tmp_path).tokenizer == "whitespace"
+    ae = SequenceAutoencoder(4, embedding_dim=4, max_iter=1, random_state=0,
+                             tokenizer="whitespace").fit(WORDS)
+    old_ae = _without_tokenizer(ae, tmp_path)
+    assert old_ae.tokenizer == "whitespace"
+    np.testing.assert_array_equal(old_ae.transform(texts), ae.transform(texts))
+    # a file saved now keeps its setting
+    new = _classifier()
+    new.save(tmp_path / "default.hs")
+    back = load(tmp_path / "default.hs")
+    assert back.tokenizer == "default"
+    np.testing.assert_array_equal(back.predict_proba(texts), new.predict_proba(texts))
+
+
+def test_init_from_needs_the_same_tokenizer(tmp_path):
+    """A pretrained autoencoder's vocabulary holds the tokens of its rule: a classifier
+    splitting words by another is refused, naming both."""
+    from hiddenstate import SequenceAutoencoder, SequenceClassifier, SequenceModel
+
+    sa = SequenceAutoencoder(4, embedding_dim=4, max_iter=1, random_state=0,
+                             tokenizer="whitespace").fit(WORDS)
+    with pytest.raises(ValueError, match=r"init_from: the pretrained SequenceAutoencoder has "
+                                         r"tokenizer='whitespace' \(this model: 'default'\)"):
+        SequenceClassifier(**SMALL, init_from=sa).fit(WORDS, LABELS)
+    est = SequenceClassifier(**SMALL, init_from=sa, tokenizer="whitespace").fit(WORDS, LABELS)
+    assert est.vocabulary_ == sa.vocabulary_
+    # an old autoencoder file is "whitespace": a default classifier is refused
+    old = _without_tokenizer(sa, tmp_path)
+    with pytest.raises(ValueError, match="tokenizer='whitespace'"):
+        SequenceClassifier(**SMALL, init_from=str(tmp_path / "old.hs")).fit(WORDS, LABELS)
+    assert old.tokenizer == "whitespace"
+    # characters: no tokenizer applies, so none has to agree
+    chars = [list(s) for s in WORDS]
+    sa_chars = SequenceAutoencoder(4, embedding_dim=4, max_iter=1, random_state=0,
+                                   tokenizer="whitespace").fit(chars)
+    SequenceClassifier(**SMALL, analyzer="char", init_from=sa_chars).fit(WORDS, LABELS)
+    # a language model reads token lists and has no tokenizer to compare
+    lm = SequenceModel("lstm", hidden_size=4, embedding_dim=4, max_iter=1,
+                       random_state=0).fit([tokenize(s) for s in WORDS])
+    SequenceClassifier(**SMALL, init_from=lm).fit(WORDS, LABELS)
+
+
+def _stored_tokenizer(path):
+    return _serialize.read(path)[1]["params"]["tokenizer"]
+
+
+def test_cli_classify_tokenizer(tmp_path, capsys):
+    data, labels = tmp_path / "reviews.txt", tmp_path / "labels.txt"
+    data.write_text("\n".join(WORDS) + "\n")
+    labels.write_text("\n".join(LABELS) + "\n")
+    small = ["--hidden-size", "4", "--embedding-dim", "4", "--max-iter", "1",
+             "--random-state", "0"]
+    fit = ["classify", "fit", str(data), "--labels", str(labels), *small]
+    ws, default = str(tmp_path / "ws.hs"), str(tmp_path / "default.hs")
+    assert main([*fit, "--out", ws, "--tokenizer", "whitespace"]) == 0
+    assert main([*fit, "--out", default]) == 0
+    assert _stored_tokenizer(ws) == "whitespace" and _stored_tokenizer(default) == "default"
+    assert "film!" in load(ws).vocabulary_.index and "film!" not in load(default).vocabulary_.index
+    capsys.readouterr()
+    assert main(["classify", "predict", default, "--proba", "Absolutely BRILLIANT!",
+                 "absolutely brilliant !"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert len(rows) == 3 and rows[1] == rows[2]
+    assert main(["classify", "predict", ws, "--proba", "Absolutely BRILLIANT!",
+                 "absolutely brilliant !"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert rows[1] != rows[2]
+    assert main([*fit, "--out", str(tmp_path / "x.hs"), "--tokenizer", "spaces"]) == 2
+    assert "spaces" in capsys.readouterr().err
+    # pretraining splits the words by the classifier's tokenizer; --init-from adopts the
+    # autoencoder's unless --tokenizer is typed, and refuses another
+    sa = str(tmp_path / "sa.hs")
+    assert main([*fit, "--out", str(tmp_path / "p.hs"), "--tokenizer", "whitespace",
+                 "--pretrain", "sequence-ae", "--pretrain-max-iter", "1",
+                 "--pretrain-out", sa]) == 0
+    assert _stored_tokenizer(sa) == "whitespace" and "film!" in load(sa).vocabulary_.index
+    assert main([*fit, "--out", str(tmp_path / "i.hs"), "--init-from", sa]) == 0
+    assert _stored_tokenizer(tmp_path / "i.hs") == "whitespace"
+    capsys.readouterr()
+    assert main([*fit, "--out", str(tmp_path / "j.hs"), "--init-from", sa,
+                 "--tokenizer", "default"]) == 2
+    assert "tokenizer='whitespace' (this model: 'default')" in capsys.readouterr().err
+
+
+def test_cli_seqae_tokenizer(tmp_path, capsys):
+    data = tmp_path / "lines.txt"
+    data.write_text("\n".join(WORDS) + "\n")
+    small = ["--n-components", "4", "--embedding-dim", "4", "--max-iter", "1",
+             "--random-state", "0"]
+    ws, default = str(tmp_path / "ws.hs"), str(tmp_path / "default.hs")
+    assert main(["seqae", "fit", str(data), "--out", ws, *small, "--tokenizer",
+                 "whitespace"]) == 0
+    assert main(["seqae", "fit", str(data), "--out", default, *small]) == 0
+    assert _stored_tokenizer(ws) == "whitespace" and _stored_tokenizer(default) == "default"
+    assert "BRILLIANT" in load(ws).vocabulary_.index
+    assert "brilliant" in load(default).vocabulary_.index
+    loud, plain = tmp_path / "loud.txt", tmp_path / "plain.txt"
+    loud.write_text("Absolutely BRILLIANT!\n")
+    plain.write_text("absolutely brilliant !\n")
+    capsys.readouterr()
+    scores = {}
+    for model in (ws, default):
+        for path in (loud, plain):
+            assert main(["seqae", "score", model, str(path)]) == 0
+            scores[model, path] = capsys.readouterr().out
+    assert scores[default, loud] == scores[default, plain]
+    assert scores[ws, loud] != scores[ws, plain]
+    series = tmp_path / "s.csv"
+    series.write_text("1,2\n3,4\n")
+    assert main(["seqae", "fit", str(series), "--out", str(tmp_path / "s.hs"),
+                 "--tokenizer", "whitespace"]) == 2
+    assert "--tokenizer is for text" in capsys.readouterr().err
+    assert main(["seqae", "fit", str(data), "--out", str(tmp_path / "c.hs"), "--analyzer",
+                 "char", "--tokenizer", "whitespace"]) == 2
+    assert "--tokenizer splits words" in capsys.readouterr().err

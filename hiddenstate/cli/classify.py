@@ -22,8 +22,8 @@ __all__ = ["register"]
 #: What DATA may be, for every command that reads labelled data.
 _DATA_HELP = """\
 DATA is one of:
-  a text file    one sequence per line (UTF-8; tokens split on whitespace, or
-                 every character a token with --analyzer char), labelled by
+  a text file    one sequence per line (UTF-8; split into words by --tokenizer,
+                 or every character a token with --analyzer char), labelled by
                  --labels FILE: one label per line, the same number of lines;
   a folder       holding rt-polarity.pos and rt-polarity.neg (the movie-review
                  sentences of Pang & Lee 2005; labels positive and negative);
@@ -84,7 +84,7 @@ def _build(parser) -> None:
         "predict", help="label and probability of each sequence (tab-separated)",
         epilog="Each TEXT, each line of --file FILE, or each line of standard input (TEXT "
                "-) is one sequence, split into tokens as in training (the model's "
-               "analyzer).",
+               "analyzer and tokenizer).",
         formatter_class=raw)
     predict_parser.add_argument("model", metavar="MODEL")
     predict_parser.add_argument("texts", nargs="*", metavar="TEXT",
@@ -122,8 +122,9 @@ def _build_fit(fit_parser) -> None:
     pre = fit_parser.add_argument_group(
         "pretraining (Dai & Le 2015)",
         "Start the classifier's first recurrent layers and embedding from a model\n"
-        "trained without labels, with the same --cell, --hidden-size and\n"
-        "--embedding-dim (--init-from: the pretrained model's, unless typed).")
+        "trained without labels, with the same --cell, --hidden-size,\n"
+        "--embedding-dim and (a SequenceAutoencoder's) --tokenizer (--init-from:\n"
+        "the pretrained model's, unless typed).")
     how = pre.add_mutually_exclusive_group()
     how.add_argument("--pretrain", choices=sorted(_PRETRAINERS),
                      help="first fit a sequence autoencoder (SA-LSTM) or a language model "
@@ -157,12 +158,12 @@ def _lines(path, what: str = "sequence", *, encoding: str = "utf-8") -> list[str
     return read_lines(path, what, encoding=encoding)
 
 
-def _tokens(seqs: list, analyzer: str) -> list[list[str]]:
-    """Token lists of ``seqs`` (strings split as the classifier's ``analyzer`` splits them;
-    token lists as they are)."""
+def _tokens(seqs: list, analyzer: str, tokenizer: str) -> list[list[str]]:
+    """Token lists of ``seqs`` (strings split as the classifier's ``analyzer`` and
+    ``tokenizer`` split them; token lists as they are)."""
     from ..estimators._tokens import as_token_sequences
 
-    return as_token_sequences(seqs, analyzer=analyzer)
+    return as_token_sequences(seqs, analyzer=analyzer, tokenizer=tokenizer)
 
 
 def _data(args) -> tuple[list, list[str]]:
@@ -221,7 +222,8 @@ _SHARED = (("cell", "cell", "cell"), ("hidden_size", "hidden_size", "n_component
 
 
 def _adopt(kwargs: dict, source) -> dict:
-    """``kwargs`` with the pretrained model's cell and sizes where the user typed none."""
+    """``kwargs`` with the pretrained model's cell and sizes (and an autoencoder's
+    tokenizer, the rule of its vocabulary's tokens) where the user typed none."""
     from ..estimators import SequenceModel
 
     column = 1 if isinstance(source, SequenceModel) else 2
@@ -229,6 +231,8 @@ def _adopt(kwargs: dict, source) -> dict:
     adopted = {names[0]: params[names[column]] for names in _SHARED if names[0] not in kwargs}
     if isinstance(source, SequenceModel) and "num_layers" not in kwargs:
         adopted["num_layers"] = params["num_layers"]
+    if "tokenizer" in params and "tokenizer" not in kwargs:
+        adopted["tokenizer"] = params["tokenizer"]
     return {**kwargs, **adopted}
 
 
@@ -248,16 +252,17 @@ def _pretrain(args, seqs: list[list[str]], kwargs: dict):
     from ..estimators import SequenceAutoencoder, SequenceClassifier, SequenceModel
 
     settings = SequenceClassifier(**kwargs).get_params()
-    corpus = _tokens(list(seqs), settings["analyzer"])
+    split = {"analyzer": settings["analyzer"], "tokenizer": settings["tokenizer"]}
+    corpus = _tokens(list(seqs), **split)
     for path in args.unlabelled:
-        corpus += _tokens(_lines(path, encoding=args.encoding), settings["analyzer"])
+        corpus += _tokens(_lines(path, encoding=args.encoding), **split)
     shared = {k: settings[k] for k in ("embedding_dim", "min_count", "max_features",
                                        "random_state", "verbose")}
     shared.update({k: getattr(args, "pretrain_" + k) for k in ("max_iter", "batch_size")
                    if hasattr(args, "pretrain_" + k)})
     if args.pretrain == "sequence-ae":
         model = SequenceAutoencoder(n_components=settings["hidden_size"], cell=settings["cell"],
-                                    **shared)
+                                    tokenizer=settings["tokenizer"], **shared)
     else:
         model = SequenceModel(settings["cell"], hidden_size=settings["hidden_size"],
                               num_layers=settings["num_layers"], **shared)

@@ -16,8 +16,8 @@ SERIES_EXTENSIONS = (".csv", ".tsv", ".npy")
 
 _DATA_HELP = ("a real-valued series file (.csv, .tsv, .npy: one row per step, one column per "
               "feature; blank lines separate sequences; .npy: (T, F) one sequence, (N, T, F) "
-              "N sequences) or a text file, one sequence per line (--analyzer word: "
-              "whitespace-separated words; char: every character a symbol)")
+              "N sequences) or a text file, one sequence per line (--analyzer word: words, "
+              "split by the model's --tokenizer; char: every character a symbol)")
 
 
 def register(sub) -> None:
@@ -80,10 +80,12 @@ def _read(args, *, trained_on_text: bool | None = None, window=None, stride=None
         what = "text (token sequences)" if trained_on_text else "real-valued series"
         raise InputError(f"this model was trained on {what}; give DATA of that kind "
                          "(or --format)")
+    typed = [option for option, given in (
+        ("--analyzer", args.analyzer is not None), ("--encoding", args.encoding is not None),
+        ("--tokenizer", hasattr(args, "tokenizer"))) if given]
     if series:
-        if args.analyzer is not None or args.encoding is not None:
-            option = "--analyzer" if args.analyzer is not None else "--encoding"
-            raise InputError(f"{option} is for text; DATA is read as a series")
+        if typed:
+            raise InputError(f"{typed[0]} is for text; DATA is read as a series")
         from ..datasets._series import load_series, windows
 
         seqs, _ = load_series(args.data)
@@ -97,7 +99,12 @@ def _read(args, *, trained_on_text: bool | None = None, window=None, stride=None
     from .classify import _lines
 
     lines = _lines(args.data, encoding=args.encoding or "utf-8")
-    return [list(s) if (args.analyzer or "word") == "char" else s.split() for s in lines]
+    if (args.analyzer or "word") == "char":
+        if "--tokenizer" in typed:
+            raise InputError("--tokenizer splits words; --analyzer char makes every "
+                             "character a symbol")
+        return [list(s) for s in lines]
+    return lines  # the model splits them by its tokenizer, at fit and at every later command
 
 
 def fit(args) -> int:

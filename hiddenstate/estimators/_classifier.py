@@ -29,7 +29,14 @@ from ._base import (
 )
 from ._inference import apply_batched
 from ._sequence import length_buckets
-from ._tokens import ANALYZERS, Vocabulary, as_token_sequences, is_token_input, pad_ids
+from ._tokens import (
+    ANALYZERS,
+    TOKENIZERS,
+    Vocabulary,
+    as_token_sequences,
+    is_token_input,
+    pad_ids,
+)
 
 __all__ = ["SequenceClassifier", "SequenceRegressor"]
 
@@ -71,6 +78,7 @@ class _SequencePredictor(TransformerMixin, IncrementalMixin, TrainingMixin, Base
         "pooling": [StrOptions(set(POOLINGS))],
         "embedding_dim": [Interval(Integral, 1, None, closed="left")],
         "analyzer": [StrOptions(set(ANALYZERS))],
+        "tokenizer": [StrOptions(set(TOKENIZERS))],
         "min_count": [Interval(Integral, 1, None, closed="left")],
         "max_features": [Interval(Integral, 1, None, closed="left"), None],
         "input_dropout": [Interval(Real, 0, 1, closed="left")],
@@ -83,8 +91,8 @@ class _SequencePredictor(TransformerMixin, IncrementalMixin, TrainingMixin, Base
     }
 
     def __init__(self, cell="lstm", *, hidden_size=64, num_layers=1, bidirectional=False,
-                 pooling="last", embedding_dim=64, analyzer="word", min_count=1,
-                 max_features=None,
+                 pooling="last", embedding_dim=64, analyzer="word", tokenizer="default",
+                 min_count=1, max_features=None,
                  input_dropout=0.0, dropout=0.0, init="glorot_uniform", forget_bias=2.0,
                  activation="tanh", init_from=None, optimizer="adam", learning_rate=3e-3,
                  learning_rate_schedule="cosine", momentum=0.9, clip_norm=1.0,
@@ -99,6 +107,7 @@ class _SequencePredictor(TransformerMixin, IncrementalMixin, TrainingMixin, Base
         self.pooling = pooling
         self.embedding_dim = embedding_dim
         self.analyzer = analyzer
+        self.tokenizer = tokenizer
         self.min_count = min_count
         self.max_features = max_features
         self.input_dropout = input_dropout
@@ -158,7 +167,7 @@ class _SequencePredictor(TransformerMixin, IncrementalMixin, TrainingMixin, Base
                 "table": "a 2-D array (one sequence of values per row)"}[kind]
 
     def _read_tokens(self, X, *, reset: bool) -> list[np.ndarray]:
-        seqs = as_token_sequences(X, analyzer=self.analyzer)
+        seqs = as_token_sequences(X, analyzer=self.analyzer, tokenizer=self.tokenizer)
         if reset:
             pretrained = self._init_parts
             if pretrained is not None:
@@ -264,6 +273,11 @@ class _SequencePredictor(TransformerMixin, IncrementalMixin, TrainingMixin, Base
                             f"{self.embedding_dim})")
         if len(parts["cells"]) > int(self.num_layers):
             mismatch.append(f"{len(parts['cells'])} layers (this model: {self.num_layers})")
+        theirs = parts.get("tokenizer")  # a SequenceModel has none: it reads token lists
+        if (theirs is not None and parts["vocabulary"] is not None
+                and self.analyzer == "word" and theirs != self.tokenizer):
+            # Its vocabulary holds the tokens of its rule; ours would miss them.
+            mismatch.append(f"tokenizer={theirs!r} (this model: {self.tokenizer!r})")
         if mismatch:
             raise ValueError(f"init_from: the pretrained {type(source).__name__} has "
                              f"{', '.join(mismatch)}; give this model the same settings")
@@ -352,6 +366,14 @@ class _SequencePredictor(TransformerMixin, IncrementalMixin, TrainingMixin, Base
         return tags
 
     # -- files ---------------------------------------------------------------------------------
+    @classmethod
+    def _from_file(cls, config: dict, tensors: dict, *, path):
+        params = config.get("params")
+        if isinstance(params, dict) and "tokenizer" not in params:
+            # Saved before the setting existed: those models split on whitespace, case kept.
+            config = {**config, "params": {**params, "tokenizer": "whitespace"}}
+        return super()._from_file(config, tensors, path=path)
+
     def _file_params(self) -> dict:
         params = super()._file_params()
         params["init_from"] = None  # the parameters hold what was taken from it
@@ -401,8 +423,8 @@ class SequenceClassifier(ClassifierMixin, _SequencePredictor):
 
     Inputs (``X``), one of:
 
-    - token sequences: strings (split on whitespace, or into characters with
-      ``analyzer='char'``) or lists of tokens. A
+    - token sequences: strings (split into words by ``tokenizer``, or into characters
+      with ``analyzer='char'``) or lists of tokens. A
       vocabulary is learned (``min_count``, ``max_features``; tokens not kept, and
       tokens never seen, share the out-of-vocabulary vector) and each token is looked
       up in a learned embedding of ``embedding_dim`` values;
@@ -417,7 +439,10 @@ class SequenceClassifier(ClassifierMixin, _SequencePredictor):
     one's model file, starts the first layers' forward cells and the embedding from
     its encoder and adopts its vocabulary (``min_count`` and ``max_features`` then do
     not apply). It must have the same ``cell``, ``hidden_size`` (the autoencoder's
-    ``n_components``) and ``embedding_dim``, and no more layers. ``sklearn.clone``
+    ``n_components``) and ``embedding_dim``, no more layers, and (an autoencoder, with
+    ``analyzer='word'``) the same ``tokenizer``, as its vocabulary holds that rule's
+    tokens (a language model has no such setting: it reads lists of tokens, so give
+    this estimator the rule that made them). ``sklearn.clone``
     (grid searches, ``cross_val_score``) copies an estimator given here unfitted:
     pass a path to share one pretrained model.
 
@@ -432,8 +457,18 @@ class SequenceClassifier(ClassifierMixin, _SequencePredictor):
     embedding_dim : int, default=64
         Size of the token embedding (token input only).
     analyzer : {'word', 'char'}, default='word'
-        How a string becomes tokens: split on whitespace, or every character a token
-        (symbol strings such as ``"BTSXSE"``). Lists of tokens are taken as they are.
+        How a string becomes tokens: split into words (by ``tokenizer``), or every
+        character a token (symbol strings such as ``"BTSXSE"``; case kept). Lists of
+        tokens are taken as they are.
+    tokenizer : {'default', 'whitespace'}, default='default'
+        How a string becomes words with ``analyzer='word'``, at fit and at every later
+        call (stored in the model file): ``"default"`` lower-cases and splits the
+        punctuation at the ends of words off (``"Absolutely BRILLIANT!"`` ->
+        ``absolutely brilliant !``; ``don't``, ``co-writer/director``, ``1,000`` stay
+        whole; see :func:`~hiddenstate.estimators._tokens.tokenize`); ``"whitespace"``
+        splits on whitespace and keeps case (the rule of model files saved before this
+        setting, which load with it). Strings read with ``analyzer='char'``, and
+        sequences given as lists of tokens, are used as they are.
     min_count : int, default=1
         Tokens seen fewer times in training are out of the vocabulary.
     max_features : int or None, default=None
@@ -483,8 +518,8 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
     _absolute_tol = True  # a solved task's loss falls from 4e-4 to 3.9e-4: not worth a warning
 
     def __init__(self, cell="lstm", *, hidden_size=64, num_layers=1, bidirectional=False,
-                 pooling="last", embedding_dim=64, analyzer="word", min_count=1,
-                 max_features=None,
+                 pooling="last", embedding_dim=64, analyzer="word", tokenizer="default",
+                 min_count=1, max_features=None,
                  input_dropout=0.0, dropout=0.0, init="glorot_uniform", forget_bias=2.0,
                  activation="tanh", init_from=None, class_weight=None, optimizer="adam",
                  learning_rate=3e-3,
@@ -495,7 +530,8 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
                  resume=False, devices=None):
         super().__init__(
             cell, hidden_size=hidden_size, num_layers=num_layers, bidirectional=bidirectional,
-            pooling=pooling, embedding_dim=embedding_dim, analyzer=analyzer, min_count=min_count,
+            pooling=pooling, embedding_dim=embedding_dim, analyzer=analyzer,
+            tokenizer=tokenizer, min_count=min_count,
             max_features=max_features, input_dropout=input_dropout, dropout=dropout, init=init,
             forget_bias=forget_bias, activation=activation, init_from=init_from,
             optimizer=optimizer,

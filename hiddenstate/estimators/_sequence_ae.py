@@ -20,7 +20,7 @@ from ..objectives import SequenceAEObjective
 from ._base import TRAINING_CONSTRAINTS, IncrementalMixin, TrainingData, TrainingMixin
 from ._inference import apply_batched
 from ._sequence import length_buckets
-from ._tokens import Vocabulary, as_token_sequences, is_token_input, pad_ids
+from ._tokens import TOKENIZERS, Vocabulary, as_token_sequences, is_token_input, pad_ids
 
 __all__ = ["SequenceAutoencoder"]
 
@@ -60,7 +60,7 @@ class SequenceAutoencoder(TransformerMixin, IncrementalMixin, TrainingMixin, Bas
     inference to power-of-two length buckets (bounded compilations).
 
     Token sequences (the SA-LSTM pretraining of Dai & Le): ``fit(X)`` with lists
-    of tokens or strings (split on whitespace). A
+    of tokens or strings (split into words by ``tokenizer``). A
     :class:`~hiddenstate.estimators._tokens.Vocabulary` maps the tokens to ids
     (0 for tokens out of the vocabulary), the encoder reads their learned
     embeddings, the decoder's outputs are logits over the vocabulary, and
@@ -87,6 +87,16 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
     max_features : int or None, default=None
         Keep only this many of the most frequent tokens (token sequences only;
         None: all).
+    tokenizer : {'default', 'whitespace'}, default='default'
+        How a sequence given as a string becomes words, at fit and at every later
+        call (stored in the model file): ``"default"`` lower-cases and splits the
+        punctuation at the ends of words off (``"Absolutely BRILLIANT!"`` ->
+        ``absolutely brilliant !``; ``don't``, ``co-writer/director``, ``1,000`` stay
+        whole; see :func:`~hiddenstate.estimators._tokens.tokenize`); ``"whitespace"``
+        splits on whitespace and keeps case (the rule of model files saved before this
+        setting, which load with it). Sequences given as lists of tokens (characters
+        included) are used as they are. A classifier started from this model
+        (``init_from``) must split its words by the same rule.
 
     Attributes
     ----------
@@ -106,6 +116,7 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
         "embedding_dim": [Interval(Integral, 1, None, closed="left")],
         "min_count": [Interval(Integral, 1, None, closed="left")],
         "max_features": [Interval(Integral, 1, None, closed="left"), None],
+        "tokenizer": [StrOptions(set(TOKENIZERS))],
         **TRAINING_CONSTRAINTS,
     }
     _tensor_prefix = "model."
@@ -115,12 +126,14 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
                  max_iter=100, shuffle=True, early_stopping=False, validation_fraction=0.1,
                  n_iter_no_change=10, tol=1e-4, random_state=None, verbose=False,
                  warm_start=False, checkpoint_dir=None, checkpoint_every=10, resume=False,
-                 devices=None, embedding_dim=32, min_count=1, max_features=None):
+                 devices=None, embedding_dim=32, min_count=1, max_features=None,
+                 tokenizer="default"):
         self.n_components = n_components
         self.cell = cell
         self.embedding_dim = embedding_dim
         self.min_count = min_count
         self.max_features = max_features
+        self.tokenizer = tokenizer
         self.optimizer = optimizer
         self.learning_rate = learning_rate
         self.learning_rate_schedule = learning_rate_schedule
@@ -156,7 +169,7 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
                     + ("token sequences, not arrays" if trained
                        else "real-valued sequences ((T, d) arrays), not token sequences"))
         if tokens:
-            seqs = as_token_sequences(X)
+            seqs = as_token_sequences(X, tokenizer=self.tokenizer)
             if reset:
                 self.vocabulary_ = Vocabulary.learn(seqs, min_count=int(self.min_count),
                                                     max_features=self.max_features)
@@ -253,7 +266,7 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
 
     def fit(self, X, y=None):
         """Train on ``X``: a list of ``(T_i, d)`` arrays (lengths may differ), or of token
-        sequences (lists of tokens, or strings split on whitespace). Returns ``self``."""
+        sequences (lists of tokens, or strings split by ``tokenizer``). Returns ``self``."""
         return self._fit(X)
 
     def _encoder_parts(self) -> dict:
@@ -268,12 +281,13 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
             ``embedding``: the ``(n_tokens, embedding_dim)`` token embedding, or None;
             ``vocabulary``: the :class:`Vocabulary` of the ids, or None;
             ``n_features_in``: the encoder's input width (the embedding size for
-            tokens, else ``d``).
+            tokens, else ``d``); ``tokenizer``: how strings became the vocabulary's tokens.
         """
         check_is_fitted(self)
         return {"cell": self.cell, "hidden_size": int(self.n_components),
                 "cells": (self.model_.encoder,), "embedding": self.model_.embedding,
-                "vocabulary": self.vocabulary_, "n_features_in": int(self.n_features_in_)}
+                "vocabulary": self.vocabulary_, "n_features_in": int(self.n_features_in_),
+                "tokenizer": self.tokenizer}
 
     # -- inference ---------------------------------------------------------------------------
     def transform(self, X) -> np.ndarray:
@@ -349,6 +363,14 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
         return float(np.mean(self.score_samples(X)))
 
     # -- files -------------------------------------------------------------------------------
+    @classmethod
+    def _from_file(cls, config: dict, tensors: dict, *, path):
+        params = config.get("params")
+        if isinstance(params, dict) and "tokenizer" not in params:
+            # Saved before the setting existed: those models split on whitespace, case kept.
+            config = {**config, "params": {**params, "tokenizer": "whitespace"}}
+        return super()._from_file(config, tensors, path=path)
+
     def _fitted_config(self) -> dict:
         return {"n_features_in": int(self.n_features_in_),
                 "vocabulary": None if self.vocabulary_ is None else self.vocabulary_.to_config()}

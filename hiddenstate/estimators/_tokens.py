@@ -82,7 +82,7 @@ def tokenize(text: str, tokenizer: str = "default") -> list[str]:
 
 def is_token_input(X, *, strings_are_tokens: bool) -> bool:
     """Whether ``X`` is token sequences: lists of strings, or (``strings_are_tokens``)
-    strings, which are split on whitespace."""
+    strings, which the estimator splits into tokens (:func:`as_token_sequences`)."""
     if isinstance(X, str | bytes) or isinstance(X, np.ndarray) or not hasattr(X, "__len__"):
         return False
     if len(X) == 0:
@@ -95,8 +95,9 @@ def is_token_input(X, *, strings_are_tokens: bool) -> bool:
     return False
 
 
-#: How a string becomes tokens: ``word`` splits it on whitespace, ``char`` makes every
-#: character a token (symbol strings such as ``"BTSXSE"``; whitespace included).
+#: How a string becomes tokens: ``word`` splits it into words (by a tokenizer,
+#: :data:`TOKENIZERS`), ``char`` makes every character a token (symbol strings such as
+#: ``"BTSXSE"``; whitespace included, case kept: no tokenizer applies).
 ANALYZERS = ("word", "char")
 
 
@@ -104,8 +105,9 @@ def as_token_sequences(X, *, split_strings: bool = True, analyzer: str = "word",
                        tokenizer: str = "whitespace") -> list[list[str]]:
     """Lists of tokens: each item a list (or tuple) of strings, used as given, or a string
     split by ``analyzer`` (:data:`ANALYZERS`; with ``split_strings``; a leading byte order
-    mark dropped), ``word`` strings by :func:`tokenize` with ``tokenizer`` (the default
-    ``"whitespace"`` is the rule the sequence estimators' model files were saved with).
+    mark dropped), ``word`` strings by :func:`tokenize` with ``tokenizer`` (the estimators
+    pass their own setting; this default, ``"whitespace"``, is the rule of the model files
+    saved before that setting existed), ``char`` strings into characters as they are.
     Empty sequences and non-string tokens are errors naming the sequence."""
     if analyzer not in ANALYZERS:
         raise ValueError(f"unknown analyzer {analyzer!r}; valid: {', '.join(ANALYZERS)}")
