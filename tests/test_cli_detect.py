@@ -303,6 +303,32 @@ def test_sequence_autoencoder_and_word_tokens(tmp_path, capsys):
     assert rows[2][4].startswith("1:zebra=") and "not in the model's vocabulary" in err
 
 
+def test_sequence_autoencoder_words_split_by_its_tokenizer(tmp_path, capsys):
+    """--analyzer word with a sequence-ae: the words are split by the model's --tokenizer
+    (lower-cased, punctuation split off by default; whitespace as typed), at fit and at
+    score; --tokenizer with --analyzer char is refused."""
+    lines = ["The cat sat!", "A dog ran."] * 30
+    (tmp_path / "w.txt").write_text("\n".join(lines) + "\n")
+    for tokenizer, expected in (("default", {"the", "cat", "sat", "!", "a", "."}),
+                                ("whitespace", {"The", "sat!", "A", "ran."})):
+        out = tmp_path / f"{tokenizer}.safetensors"
+        assert main(["detect", "fit", str(tmp_path / "w.txt"), "--model", "sequence-ae",
+                     "--analyzer", "word", "--tokenizer", tokenizer, "--n-components", "2",
+                     "--max-iter", "1", "--random-state", "0", "--out", str(out)]) == 0
+        det = hiddenstate.load(out)
+        assert det.model_.tokenizer == tokenizer
+        assert expected <= set(det.model_.vocabulary_.tokens)
+        capsys.readouterr()
+        assert main(["detect", "score", str(out), str(tmp_path / "w.txt")]) == 0
+        rows = _csv(capsys.readouterr().out)
+        np.testing.assert_allclose([float(r[1]) for r in rows[1:3]],
+                                   det.score_samples(lines[:2]), rtol=1e-5)
+    assert main(["detect", "fit", str(tmp_path / "w.txt"), "--model", "sequence-ae",
+                 "--tokenizer", "default", "--out", str(tmp_path / "c.safetensors")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--tokenizer splits words" in err and len(err.splitlines()) == 1
+
+
 def test_sequence_files_in_latin1_and_table_options_refused(tmp_path, capsys):
     """--encoding reads DATA and --calibration at fit, DATA at score; the table options
     (and --encoding for tables) are refused by name."""

@@ -67,8 +67,9 @@ DATA is one of:
   a text file    one sequence per line (--model sequence-ae or sequence-model,
                  UTF-8 or --encoding, e.g. latin-1; no blank lines): with
                  --analyzer char (the default) every character is a symbol
-                 (BTSXSE); with --analyzer word the tokens are split on
-                 whitespace;
+                 (BTSXSE); with --analyzer word a sequence-ae splits the
+                 words by its --tokenizer (lower-cased, punctuation split
+                 off, by default), a sequence-model on whitespace;
   {builtin} built in: --n-strings embedded Reber strings (default
                  {n}) drawn with --data-seed (sequence models).
 DATA should hold normal inputs only. The model trains on DATA less the
@@ -324,14 +325,18 @@ class _Lines:
             self.path = spec
         self.n = len(self.lines)
 
-    def inputs(self, kind: str) -> list:
+    def inputs(self, kind: str, tokenizer: str = "whitespace") -> list:
         """What the model reads: symbol strings (a SequenceModel with char), else token
-        lists (characters with char, whitespace-separated words with word)."""
+        lists (characters with char; with word, the words ``tokenizer`` splits: a
+        SequenceAutoencoder's own setting, whitespace for a SequenceModel, which has
+        none)."""
+        from ..estimators._tokens import tokenize
+
         if kind == "sequence-model" and self.analyzer == "char":
             return list(self.lines)
         if self.analyzer == "char":
             return [list(s) for s in self.lines]
-        return [s.split() for s in self.lines]
+        return [tokenize(s, tokenizer) for s in self.lines]
 
     def where(self, exc):
         """``exc``, an error about the n-th sequence, re-raised naming the file and line."""
@@ -431,8 +436,12 @@ def fit(args) -> int:
         X = frame(data.X, data.columns)
         calibration = None if cal is None else _calibration_table(data, cal)
     else:
-        X = data.inputs(kind)
-        calibration = None if cal is None else cal.inputs(kind)
+        if analyzer == "char" and "tokenizer" in model_kwargs:
+            raise ValueError("--tokenizer splits words; --analyzer char makes every "
+                             "character a token")
+        tokenizer = getattr(det.model, "tokenizer", "whitespace")
+        X = data.inputs(kind, tokenizer)
+        calibration = None if cal is None else cal.inputs(kind, tokenizer)
         if kind == "sequence-model" and analyzer == "char":
             # One alphabet for the trained part and the held-out part of DATA alike.
             alphabet = args.alphabet or "".join(sorted(set("".join(data.lines))))
@@ -582,7 +591,7 @@ def score(args) -> int:
         X = _score_table(det, data)
     else:
         data = _read(args.data, kind, args, analyzer)
-        X = data.inputs(kind)
+        X = data.inputs(kind, getattr(det.model_, "tokenizer", "whitespace"))
         _warn_unknown_tokens(det, X, args.data)
     try:
         scores = det.score_samples(X)
