@@ -36,6 +36,7 @@ from ._tokens import (
     as_token_sequences,
     is_token_input,
     pad_ids,
+    saved_tokenizer,
 )
 
 __all__ = ["SequenceClassifier", "SequenceRegressor"]
@@ -368,11 +369,7 @@ class _SequencePredictor(TransformerMixin, IncrementalMixin, TrainingMixin, Base
     # -- files ---------------------------------------------------------------------------------
     @classmethod
     def _from_file(cls, config: dict, tensors: dict, *, path):
-        params = config.get("params")
-        if isinstance(params, dict) and "tokenizer" not in params:
-            # Saved before the setting existed: those models split on whitespace, case kept.
-            config = {**config, "params": {**params, "tokenizer": "whitespace"}}
-        return super()._from_file(config, tensors, path=path)
+        return super()._from_file(saved_tokenizer(config), tensors, path=path)
 
     def _file_params(self) -> dict:
         params = super()._file_params()

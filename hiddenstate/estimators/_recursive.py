@@ -20,7 +20,7 @@ from ..nn._recursive import RecursiveAutoencoderNet
 from ..objectives import RAEObjective
 from ._base import TRAINING_CONSTRAINTS, TrainingData, TrainingMixin
 from ._inference import apply_batched
-from ._tokens import TOKENIZERS, tokenize
+from ._tokens import TOKENIZERS, saved_tokenizer, tokenize
 
 __all__ = ["RecursiveAutoencoder"]
 
@@ -332,11 +332,7 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
     # -- files -------------------------------------------------------------------------------
     @classmethod
     def _from_file(cls, config: dict, tensors: dict, *, path):
-        params = config.get("params")
-        if isinstance(params, dict) and "tokenizer" not in params:
-            # Saved before the setting existed: those models split on whitespace, case kept.
-            config = {**config, "params": {**params, "tokenizer": "whitespace"}}
-        return super()._from_file(config, tensors, path=path)
+        return super()._from_file(saved_tokenizer(config), tensors, path=path)
 
     def _fitted_config(self) -> dict:
         return {"vocabulary": sorted(self.vocabulary_, key=self.vocabulary_.get),

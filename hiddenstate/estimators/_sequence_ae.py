@@ -20,7 +20,14 @@ from ..objectives import SequenceAEObjective
 from ._base import TRAINING_CONSTRAINTS, IncrementalMixin, TrainingData, TrainingMixin
 from ._inference import apply_batched
 from ._sequence import length_buckets
-from ._tokens import TOKENIZERS, Vocabulary, as_token_sequences, is_token_input, pad_ids
+from ._tokens import (
+    TOKENIZERS,
+    Vocabulary,
+    as_token_sequences,
+    is_token_input,
+    pad_ids,
+    saved_tokenizer,
+)
 
 __all__ = ["SequenceAutoencoder"]
 
@@ -365,11 +372,7 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
     # -- files -------------------------------------------------------------------------------
     @classmethod
     def _from_file(cls, config: dict, tensors: dict, *, path):
-        params = config.get("params")
-        if isinstance(params, dict) and "tokenizer" not in params:
-            # Saved before the setting existed: those models split on whitespace, case kept.
-            config = {**config, "params": {**params, "tokenizer": "whitespace"}}
-        return super()._from_file(config, tensors, path=path)
+        return super()._from_file(saved_tokenizer(config), tensors, path=path)
 
     def _fitted_config(self) -> dict:
         return {"n_features_in": int(self.n_features_in_),

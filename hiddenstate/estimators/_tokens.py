@@ -21,7 +21,7 @@ import numpy as np
 from .._errors import InputError, ModelFileError
 
 __all__ = ["Vocabulary", "OOV", "END", "ANALYZERS", "TOKENIZERS", "tokenize",
-           "as_token_sequences", "is_token_input"]
+           "as_token_sequences", "is_token_input", "saved_tokenizer"]
 
 #: The out-of-vocabulary token (id 0) and the end-of-sequence marker (id 1).
 OOV, END = "<unk>", "</s>"
@@ -99,6 +99,16 @@ def is_token_input(X, *, strings_are_tokens: bool) -> bool:
 #: :data:`TOKENIZERS`), ``char`` makes every character a token (symbol strings such as
 #: ``"BTSXSE"``; whitespace included, case kept: no tokenizer applies).
 ANALYZERS = ("word", "char")
+
+
+def saved_tokenizer(config: dict) -> dict:
+    """A model file's ``config`` with ``tokenizer="whitespace"`` in its params when they
+    have none: files saved before the setting existed split on whitespace, case kept,
+    and load that way."""
+    params = config.get("params")
+    if isinstance(params, dict) and "tokenizer" not in params:
+        return {**config, "params": {**params, "tokenizer": "whitespace"}}
+    return config
 
 
 def as_token_sequences(X, *, split_strings: bool = True, analyzer: str = "word",
