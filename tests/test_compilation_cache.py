@@ -17,12 +17,43 @@ _FIT = ("import numpy as np, hiddenstate as hs, jax;"
         ".random((64, 4)));print(jax.config.jax_compilation_cache_dir)")
 
 
-def _run(env_update: dict) -> str:
+def _run(env_update: dict, program: str = _FIT) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_")}
     env.update(env_update)
-    out = subprocess.run([sys.executable, "-c", _FIT], env=env, capture_output=True,
-                         text=True, timeout=300, check=True)
+    return subprocess.run([sys.executable, "-c", program], env=env, capture_output=True,
+                          text=True, timeout=300, check=True)
+
+
+def _folder_used(out: subprocess.CompletedProcess) -> str:
     return out.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Three processes in turn on one folder (each starts JAX and compiles: a few seconds):
+
+    1. ``jax`` fills it through JAX's own setting (``JAX_COMPILATION_CACHE_DIR``, no size
+       bound, so no access-time files), with ``HIDDENSTATE_COMPILATION_CACHE`` naming
+       another folder, which must be left alone;
+    2. ``first`` runs a new program through hiddenstate's setting: it writes new entries
+       and repairs the old ones;
+    3. ``second`` runs the same program again: it reads every entry and writes none.
+
+    Returns the processes, the entries after each and the folders."""
+    tmp = tmp_path_factory.mktemp("compilation_cache")
+    folder, other = tmp / "cache", tmp / "x"
+    entries = lambda: sorted(p.name for p in folder.glob("*-cache"))  # noqa: E731
+    atimes = lambda: sorted(p.name for p in folder.glob("*-atime"))  # noqa: E731
+    out = {"folder": folder, "other": other}
+    out["jax"] = _run({"JAX_COMPILATION_CACHE_DIR": str(folder),
+                       "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0", cc.ENV: str(other)})
+    out["jax_entries"], out["jax_atimes"] = entries(), atimes()
+    other_program = _FIT.replace("(2, max_iter", "(3, max_iter")
+    out["first"] = _run({cc.ENV: str(folder)}, other_program)
+    out["first_entries"], out["first_atimes"] = entries(), atimes()
+    out["second"] = _run({cc.ENV: str(folder)}, other_program)
+    out["second_entries"] = entries()
+    return out
 
 
 def test_default_folder_follows_the_platform(monkeypatch, tmp_path):
@@ -42,39 +73,25 @@ def test_environment_variable_turns_it_off(monkeypatch, value):
     assert cc.cache_dir() is None
 
 
-def test_a_second_process_reads_the_first_ones_programs(tmp_path):
-    folder = tmp_path / "cache"
-    assert _run({cc.ENV: str(folder)}) == str(folder)
-    entries = sorted(p.name for p in folder.glob("*-cache"))
-    assert entries, "the first process wrote nothing"
-    assert _run({cc.ENV: str(folder)}) == str(folder)
-    assert sorted(p.name for p in folder.glob("*-cache")) == entries  # all read, none new
+def test_a_second_process_reads_the_first_ones_programs(runs):
+    assert _folder_used(runs["first"]) == str(runs["folder"])
+    new = set(runs["first_entries"]) - set(runs["jax_entries"])
+    assert new, "the first process wrote nothing"
+    assert _folder_used(runs["second"]) == str(runs["folder"])
+    assert runs["second_entries"] == runs["first_entries"]  # all read, none new
 
 
-def test_off_and_jax_settings_are_respected(tmp_path):
-    assert _run({cc.ENV: "off", "XDG_CACHE_HOME": str(tmp_path)}) == "None"
+def test_off_and_jax_settings_are_respected(tmp_path, runs):
+    assert _folder_used(_run({cc.ENV: "off", "XDG_CACHE_HOME": str(tmp_path)})) == "None"
     assert not (tmp_path / "hiddenstate").exists()
-    own = tmp_path / "own"
-    assert _run({"JAX_COMPILATION_CACHE_DIR": str(own), cc.ENV: str(tmp_path / "x")}) \
-        == str(own)
-    assert not (tmp_path / "x").exists()
+    # JAX's own setting wins over HIDDENSTATE_COMPILATION_CACHE, which is left alone.
+    assert _folder_used(runs["jax"]) == str(runs["folder"])
+    assert not runs["other"].exists()
 
 
-def test_entries_without_access_times_are_repaired(tmp_path):
+def test_entries_without_access_times_are_repaired(runs):
     """A folder first filled without a size bound (JAX's defaults) holds entries without
     access-time files; JAX's eviction would then warn on every write."""
-    folder = tmp_path / "cache"
-    out = subprocess.run([sys.executable, "-c", _FIT],
-                         env={**{k: v for k, v in os.environ.items() if not k.startswith("JAX_")},
-                              "JAX_COMPILATION_CACHE_DIR": str(folder),
-                              "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"},
-                         capture_output=True, text=True, timeout=300, check=True)
-    assert out.returncode == 0
-    entries = list(folder.glob("*-cache"))
-    assert entries and not list(folder.glob("*-atime"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_")}
-    env[cc.ENV] = str(folder)
-    out = subprocess.run([sys.executable, "-c", _FIT.replace("(2, max_iter", "(3, max_iter")],
-                         env=env, capture_output=True, text=True, timeout=300, check=True)
-    assert "Error writing persistent compilation cache" not in out.stderr
-    assert len(list(folder.glob("*-atime"))) == len(list(folder.glob("*-cache")))
+    assert runs["jax_entries"] and not runs["jax_atimes"]
+    assert "Error writing persistent compilation cache" not in runs["first"].stderr
+    assert len(runs["first_atimes"]) == len(runs["first_entries"])
