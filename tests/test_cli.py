@@ -148,15 +148,16 @@ def test_rnn_fit_sample_evaluate_and_datasets(tmp_path, capsys):
 
 
 def test_rae_fit_predict_and_label_mismatch(tmp_path, capsys):
-    # The data and settings of test_recursive.py's shared fit: the same programs, which
-    # the run's compilation cache holds when that file ran first (and the other way round).
-    sents, y = _toy(64)
+    # The data and settings of test_recursive.py's shared fit (RECIPE): the same programs,
+    # which the run's compilation cache holds when that file ran first (and the other way).
+    sents, y = _toy(300)
     labels = np.where(y == 1, "pos", "neg")
     (tmp_path / "s.txt").write_text("\n".join(sents))
     (tmp_path / "l.txt").write_text("\n".join(labels))
     model = tmp_path / "rae.safetensors"
     assert main(["rae", "fit", str(tmp_path / "s.txt"), "--labels", str(tmp_path / "l.txt"),
-                 "--n-components", "4", "--max-iter", "2", "--random-state", "0",
+                 "--n-components", "8", "--max-iter", "15", "--learning-rate", "0.01",
+                 "--random-state", "0",
                  "--out", str(model)]) == 0
     capsys.readouterr()
     assert main(["rae", "predict", str(model), "the film was great"]) == 0
@@ -165,7 +166,7 @@ def test_rae_fit_predict_and_label_mismatch(tmp_path, capsys):
     (tmp_path / "short.txt").write_text("pos\nneg\n")
     assert main(["rae", "fit", str(tmp_path / "s.txt"), "--labels", str(tmp_path / "short.txt"),
                  "--out", str(tmp_path / "x.safetensors")]) == 2
-    assert "64 sentences but 2 labels" in capsys.readouterr().err
+    assert "300 sentences but 2 labels" in capsys.readouterr().err
 
 
 class _Stop(BaseException):  # not an Exception: the CLI turns those into one line

@@ -136,24 +136,33 @@ def _toy(n=300, seed=0):
     return sents, np.asarray(y)
 
 
-def test_learns_a_toy_polarity_task():
-    X, y = _toy(300)
-    est = RecursiveAutoencoder(8, max_iter=15, learning_rate=1e-2, random_state=0).fit(X, y)
-    Xt, yt = _toy(200, seed=1)
-    assert est.score(Xt, yt) >= 0.9
-    assert est.transform(Xt).shape == (200, 16)
-    proba = est.predict_proba(Xt[:5])
-    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
-    assert est.loss_curve_[-1] < est.loss_curve_[0]
+#: The recipe of the shared fit below (and of test_cli.py's ``rae fit``: the same programs,
+#: which the run's compilation cache serves to whichever of the two runs second).
+RECIPE = dict(n_components=8, max_iter=15, learning_rate=1e-2)
+
+
+def _labels(y):
+    return np.where(y == 1, "pos", "neg")
 
 
 @pytest.fixture(scope="module")
 def small():
-    """``(est, X, y)``: one small fitted RAE with string labels, shared by the tests below
-    (the same shapes as the recompilation test's fits: nothing compiles twice)."""
-    X, y = _toy(64)
-    y = np.where(y == 1, "pos", "neg")
-    return RecursiveAutoencoder(4, max_iter=2, random_state=0).fit(X, y), X, y
+    """``(est, X, y)``: one fitted RAE with string labels on the toy polarity task, shared
+    by the tests below (the same shapes as the recompilation test's fit: nothing compiles
+    twice)."""
+    X, y = _toy(300)
+    y = _labels(y)
+    return RecursiveAutoencoder(**RECIPE, random_state=0).fit(X, y), X, y
+
+
+def test_learns_a_toy_polarity_task(small):
+    est = small[0]
+    Xt, yt = _toy(200, seed=1)
+    assert est.score(Xt, _labels(yt)) >= 0.9
+    assert est.transform(Xt).shape == (200, 16)
+    proba = est.predict_proba(Xt[:5])
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+    assert est.loss_curve_[-1] < est.loss_curve_[0]
 
 
 def test_parse_returns_nested_words(small):
@@ -171,7 +180,7 @@ def test_parse_returns_nested_words(small):
 def test_second_fit_does_not_recompile(small):
     _, X, y = small  # fitted with these shapes and settings: everything is compiled
     with count_compiles() as n:
-        RecursiveAutoencoder(4, max_iter=2, random_state=1).fit(X, y)
+        RecursiveAutoencoder(**RECIPE, random_state=1).fit(X, y)
     assert n() == 0
 
 
