@@ -3,6 +3,9 @@ real-valued series (fit, forecast, score), and the errors of each."""
 
 from __future__ import annotations
 
+import contextlib
+import io
+
 import numpy as np
 import pytest
 
@@ -56,10 +59,7 @@ def test_series_fit_forecast_score(tmp_path, capsys):
     sine_csv(train, 0, 600)
     x = sine_csv(test, 1000, 1060, blank_at=30)  # two series of 30 steps
     model = tmp_path / "s.hsm"
-    assert main(["rnn", "fit", str(train), "--window", "30", "--stride", "3", "--cell", "elman",
-                 "--hidden-size", "16", "--batch-size", "16", "--max-iter", "25",
-                 "--learning-rate-schedule", "constant", "--random-state", "0",
-                 "--out", str(model)]) == 0
+    assert main(["rnn", "fit", str(train), *SERIES_FIT, "--out", str(model)]) == 0
     assert "on 190 sequences" in capsys.readouterr().err  # (600 - 30) / 3 windows
     est = hs.load(model)
     assert est.output == "linear" and est.n_features_in_ == 1
@@ -79,22 +79,32 @@ def test_series_fit_forecast_score(tmp_path, capsys):
     assert lines[0] == "sequence,step,log_likelihood" and len(lines) == 1 + 2 * 29
 
 
+#: The fits of test_series_fit_forecast_score and test_symbol_file_in_latin1, whose
+#: programs error_files' models reuse (same shapes and settings).
+SERIES_FIT = ["--window", "30", "--stride", "3", "--cell", "elman", "--hidden-size", "16",
+              "--batch-size", "16", "--max-iter", "25", "--learning-rate-schedule", "constant",
+              "--random-state", "0"]
+TINY_FIT = ["--hidden-size", "4", "--max-iter", "1", "--random-state", "0"]
+
+
 @pytest.fixture(scope="module")
 def error_files(tmp_path_factory):
-    """A series, a strings file, a bad table and a model of each kind, made once."""
+    """A series, a strings file, a bad table and a model of each kind, made once (with the
+    recipes of the two tests above: nothing new to compile)."""
     tmp = tmp_path_factory.mktemp("rnn_errors")
     series = tmp / "series.csv"
     sine_csv(series, 0, 60)
     strings = tmp / "s.txt"
-    strings.write_text("abab\nbaab\n")
+    strings.write_text("abc\ncba\nabab\nbc\n")  # the shapes of the latin-1 test's strings
     bad = tmp / "bad.csv"
     bad.write_text("a,b\n1,2\n3,x\n")
     long = tmp / "long.txt"  # finding "1 MB line in rnn fit" (it padded every line to it)
     long.write_text("abab\n" + "ab" * 500_000 + "\nbaba\n")
     model, strings_model = tmp / "m1.hsm", tmp / "m2.hsm"
-    hs.SequenceModel("elman", output="linear", hidden_size=4, max_iter=1).fit(
-        [np.ones((5, 1), np.float32)], [np.ones((5, 1), np.float32)]).save(model)
-    hs.SequenceModel("elman", hidden_size=4, max_iter=1).fit(["abab", "ba"]).save(strings_model)
+    sine_csv(tmp / "train.csv", 0, 600)
+    with contextlib.redirect_stderr(io.StringIO()):
+        assert main(["rnn", "fit", str(tmp / "train.csv"), *SERIES_FIT, "--out", str(model)]) == 0
+        assert main(["rnn", "fit", str(strings), *TINY_FIT, "--out", str(strings_model)]) == 0
     return {"model": model, "series": series, "strings": strings, "bad": bad, "tmp": tmp,
             "strings_model": strings_model, "long": long}
 
@@ -140,8 +150,7 @@ def test_symbol_file_in_latin1(tmp_path, capsys):
     strings = ["ab\u00e9", "\u00e9ba", "abab", "b\u00e9"]
     data.write_bytes(("\n".join(strings) + "\n").encode("latin-1"))
     model = str(tmp_path / "l1.hsm")
-    fit = ["rnn", "fit", str(data), "--hidden-size", "4", "--max-iter", "1",
-           "--random-state", "0", "--out", model]
+    fit = ["rnn", "fit", str(data), *TINY_FIT, "--out", model]
     capsys.readouterr()
     assert main(fit) == 2
     err = capsys.readouterr().err.strip()
