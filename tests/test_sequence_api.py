@@ -89,13 +89,22 @@ def test_step_api_carries_state_like_one_pass(brackets):
         m.step(state, "(((")
 
 
-def test_markers_round_trip_and_old_files(brackets, tmp_path):
+@pytest.fixture(scope="module")
+def reber():
+    """``(strings, model)``: Reber strings (their own B and E) and a one-epoch model of them
+    without markers, shared by the tests of markers-free models (one fit, one compile)."""
+    strings = make_reber(40, np.random.default_rng(1))
+    return strings, SequenceModel(max_iter=1, random_state=0).fit(strings,
+                                                                 alphabet=REBER_ALPHABET)
+
+
+def test_markers_round_trip_and_old_files(brackets, reber, tmp_path):
     _, m = brackets
     m.save(tmp_path / "m.hsm")
     back = hs.load(tmp_path / "m.hsm")
     assert back.markers_ and back.sample(5, random_state=3) == m.sample(5, random_state=3)
     # A file written before the markers (no such key) loads as a model without them.
-    r = SequenceModel(max_iter=1, random_state=0).fit(make_reber(30, np.random.default_rng(0)))
+    r = reber[1]
     assert not r.markers_
     config, tensors = r._to_file()
     del config["markers"], config["params"]["markers"]
@@ -114,9 +123,8 @@ def test_markers_round_trip_and_old_files(brackets, tmp_path):
             hs.load(tmp_path / "bad.hsm")
 
 
-def test_seed_strings_keep_the_seed_recipe():
-    reber = make_reber(40, np.random.default_rng(1))
-    m = SequenceModel(max_iter=1, random_state=0).fit(reber, alphabet=REBER_ALPHABET)
+def test_seed_strings_keep_the_seed_recipe(reber):
+    reber, m = reber
     assert not m.markers_ and m.n_features_in_ == len(REBER_ALPHABET)
     assert m.predict_proba(reber[:1])[0].shape == (len(reber[0]) - 1, len(REBER_ALPHABET))
     forced = SequenceModel(max_iter=1, random_state=0, markers=True).fit(reber)
@@ -137,7 +145,7 @@ def test_marker_settings_that_cannot_apply_are_refused():
         SequenceModel(max_iter=1).fit(strings, alphabet="aba")
 
 
-def test_sample_settings_are_checked(brackets):
+def test_sample_settings_are_checked(brackets, reber):
     _, m = brackets
     for kwargs, match in [({"n": -1}, "n must be a positive integer"),
                           ({"n": 0}, "n must be a positive integer"),
@@ -150,9 +158,8 @@ def test_sample_settings_are_checked(brackets):
                           ({"stop": "x"}, "stop symbol 'x'")]:
         with pytest.raises((ValueError, InputError), match=match):
             m.sample(**kwargs)
-    reber = SequenceModel(max_iter=1, random_state=0).fit(make_reber(20, np.random.default_rng(2)))
     with pytest.raises(InputError, match="at least one: this model has no begin marker"):
-        reber.sample(1, start="")
+        reber[1].sample(1, start="")
 
 
 def test_padding_that_cannot_fit_in_memory_is_refused():
