@@ -31,10 +31,17 @@ def _same(a, b):
     return all(np.array_equal(x, y) for x, y in zip(_leaves(a), _leaves(b), strict=True))
 
 
-def test_resume_is_bit_exact_and_old_checkpoints_are_pruned(tmp_path):
+@pytest.fixture(scope="module")
+def digits_run():
+    """``(X, kw, ref)``: the digits, an autoencoder's settings and its uninterrupted run,
+    shared by the two resume tests below (one recipe: its programs compile once)."""
     X, _ = load_digits()
     kw = dict(n_components=16, max_iter=12, random_state=1)
-    ref = Autoencoder(**kw).fit(X)
+    return X, kw, Autoencoder(**kw).fit(X)
+
+
+def test_resume_is_bit_exact_and_old_checkpoints_are_pruned(tmp_path, digits_run):
+    X, kw, ref = digits_run
     run = Autoencoder(**kw, checkpoint_dir=tmp_path, checkpoint_every=3).fit(X)
     assert _same(ref, run)
     names = sorted(p.name for p in tmp_path.iterdir())
@@ -48,20 +55,18 @@ def test_resume_is_bit_exact_and_old_checkpoints_are_pruned(tmp_path):
     assert resumed.loss_curve_ == ref.loss_curve_
 
 
-def test_resume_skips_a_corrupted_newest_checkpoint_and_refuses_other_runs(tmp_path):
-    X, _ = load_digits()
-    kw = dict(n_components=8, max_iter=6, random_state=2)
-    ref = Autoencoder(**kw).fit(X)
-    Autoencoder(**kw, checkpoint_dir=tmp_path, checkpoint_every=2).fit(X)
-    newest = tmp_path / "checkpoint-00000006.safetensors"
+def test_resume_skips_a_corrupted_newest_checkpoint_and_refuses_other_runs(tmp_path, digits_run):
+    X, kw, ref = digits_run
+    Autoencoder(**kw, checkpoint_dir=tmp_path, checkpoint_every=3).fit(X)
+    newest = tmp_path / "checkpoint-00000012.safetensors"
     newest.write_bytes(newest.read_bytes()[:100])
-    resumed = Autoencoder(**kw, checkpoint_dir=tmp_path, checkpoint_every=2, resume=True).fit(X)
+    resumed = Autoencoder(**kw, checkpoint_dir=tmp_path, checkpoint_every=3, resume=True).fit(X)
     assert _same(ref, resumed)
     with pytest.raises(ModelFileError, match="other settings or data"):
-        Autoencoder(**{**kw, "n_components": 8, "alpha": 0.1}, checkpoint_dir=tmp_path,
-                    checkpoint_every=2, resume=True).fit(X)
+        Autoencoder(**{**kw, "alpha": 0.1}, checkpoint_dir=tmp_path,
+                    checkpoint_every=3, resume=True).fit(X)
     with pytest.raises(ModelFileError, match="other settings or data"):
-        Autoencoder(**kw, checkpoint_dir=tmp_path, checkpoint_every=2, resume=True).fit(X[:-1])
+        Autoencoder(**kw, checkpoint_dir=tmp_path, checkpoint_every=3, resume=True).fit(X[:-1])
 
 
 def test_ctrl_c_writes_a_checkpoint_of_the_last_finished_epochs(tmp_path, monkeypatch):
