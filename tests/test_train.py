@@ -51,10 +51,14 @@ def _manual(model, batches, opt):
     def mse(m, x, y):
         return jnp.mean(jnp.sum((jax.vmap(m)(x) - y) ** 2, axis=-1))
 
-    for x, y in batches:
+    @jax.jit  # one program per batch size (eagerly, every small operation compiles)
+    def step(params, state, x, y):
         loss, g = jax.value_and_grad(mse)(params, x, y)
         upd, state = opt.update(g, state, params)
-        params = optax.apply_updates(params, upd)
+        return optax.apply_updates(params, upd), state, loss
+
+    for x, y in batches:
+        params, state, loss = step(params, state, x, y)
         losses.append(float(loss))
     return params, losses
 
@@ -288,14 +292,18 @@ def test_buckets_give_the_padded_run_on_the_same_minibatches():
     for idx, w, _ in order:
         for b_idx, b_w in zip(idx[0], w[0], strict=True):
             batches.append(b_idx[b_w > 0])
+    loss = MaskedSequenceLoss()
+
+    @jax.jit  # one program per minibatch size (eagerly, every small operation compiles)
+    def step(ref, state, batch):
+        g_ = jax.grad(loss)(ref, batch, jnp.ones(len(batch[0])), None)
+        upd, state = opt.update(g_, state, ref)
+        return optax.apply_updates(ref, upd), state
+
     ref = model
     state = opt.init(ref)
-    loss = MaskedSequenceLoss()
     for rows in batches:
-        batch = tuple(jnp.asarray(a[rows]) for a in data)
-        g_ = jax.grad(loss)(ref, batch, jnp.ones(len(rows)), None)
-        upd, state = opt.update(g_, state, ref)
-        ref = optax.apply_updates(ref, upd)
+        ref, state = step(ref, state, tuple(jnp.asarray(a[rows]) for a in data))
     np.testing.assert_allclose(np.asarray(cut.model.w), np.asarray(ref.w), rtol=1e-5, atol=1e-6)
 
 
