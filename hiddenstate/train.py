@@ -728,13 +728,17 @@ def fit(model, data, *, objective: Callable, optimizer: optax.GradientTransforma
                     tol=float(early_stopping.tol) if early_stopping else 0.0,
                     precision=matmul_precision(), lengths=plan.lengths)
     key_data = jax.random.key_data(key)
+    # The compiled loop runs at least 2 epochs (the surplus ones masked, at no cost): XLA
+    # turns a loop of one trip into straight-line code, which it may fuse and round
+    # differently, so a run of one epoch per call (checkpoints every epoch, a warm start
+    # of one epoch) would not be bit-exact with one of two or more epochs per call.
+    width = max(2, run.epochs_per_call)
     try:
         while run.done < max_iter:
             todo = min(run.epochs_per_call, max_iter - run.done)
             rng_before = rng.bit_generator.state
-            active = np.arange(run.epochs_per_call) < todo
-            idx, w, bucket = plan.draw(rng, run.done, todo, run.epochs_per_call,
-                                       gather_full=place.sharded)
+            active = np.arange(width) < todo
+            idx, w, bucket = plan.draw(rng, run.done, todo, width, gather_full=place.sharded)
             try:
                 carry, (losses, vals, ran, firsts) = _run_epochs(
                     run.carry, static, data, val, *place.split_batches(idx, w),
