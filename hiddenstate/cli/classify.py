@@ -43,10 +43,12 @@ _PRETRAINERS = {"sequence-ae": "SequenceAutoencoder", "language-model": "Sequenc
 _POLARITY = {1: "positive", 0: "negative"}
 
 
-def add_encoding_option(parser) -> None:
+def add_encoding_option(parser, *, default: str | None = "utf-8") -> None:
     """``--encoding``: the text encoding of the user's files (sentences, sequences,
-    labels); every command that reads lines of text takes it."""
-    parser.add_argument("--encoding", default="utf-8", metavar="NAME",
+    labels); every command that reads lines of text takes it. ``default=None`` for a
+    command that also reads inputs without an encoding (series, tables, built-in data),
+    which refuses a typed ``--encoding``: None tells "not typed" apart (read as UTF-8)."""
+    parser.add_argument("--encoding", default=default, metavar="NAME",
                         help="text encoding of the files read (default: utf-8, a BOM "
                              "allowed; e.g. latin-1, cp1252, utf-16)")
 

@@ -185,7 +185,7 @@ def _build_score(p) -> None:
                         "the threshold moves, nothing is retrained")
     p.add_argument("--analyzer", choices=["char", "word"], default=argparse.SUPPRESS,
                    help="how a line becomes a sequence (default: as in training)")
-    _add_encoding(p)
+    add_encoding_option(p, default=None)
     _add_builtin_options(p, data_seed=1)
     p.set_defaults(func=score)
 
@@ -213,14 +213,6 @@ def _count(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected a count (0 or more), got {text!r}")
     return value
-
-
-def _add_encoding(parser) -> None:
-    """``--encoding`` of sequence files (DATA and --calibration); None when not given, so
-    that a table (UTF-8 text or .npy) or the built-in data refuses it instead of ignoring
-    it."""
-    add_encoding_option(parser)
-    parser.set_defaults(encoding=None)
 
 
 def _detector_class():
@@ -276,7 +268,7 @@ def _build_fit(fit_parser: _FitParser) -> None:
             seq.add_argument("--alphabet", metavar="SYMBOLS",
                              help="--analyzer char: every symbol the model knows (default: "
                                   "those in DATA)")
-        _add_encoding(seq)
+        add_encoding_option(seq, default=None)
         _add_builtin_options(fit_parser, data_seed=0)
     add_estimator_options(fit_parser, cls)
     fit_parser.set_defaults(func=fit)

@@ -28,13 +28,6 @@ def register(sub) -> None:
                    build=_build)
 
 
-def _add_encoding(parser) -> None:
-    """``--encoding`` of symbol files; None when not given, so that DATA read as a series
-    (UTF-8 text or .npy) or the built-in data refuses it instead of ignoring it."""
-    add_encoding_option(parser)
-    parser.set_defaults(encoding=None)
-
-
 def _build(parser) -> None:
     actions = parser.add_subparsers(dest="command", metavar="ACTION", required=True)
     actions.add_parser("fit", help="train on DATA (symbol strings, one per line, or a "
@@ -68,7 +61,7 @@ def _build(parser) -> None:
     eval_parser.add_argument("data", metavar="DATA")
     eval_parser.add_argument("--data-seed", type=int, default=1)
     eval_parser.add_argument("--json", action="store_true")
-    _add_encoding(eval_parser)
+    add_encoding_option(eval_parser, default=None)
     eval_parser.set_defaults(func=evaluate)
     score_parser = actions.add_parser(
         "score", help="log-likelihood of each sequence in DATA (higher: more usual)",
@@ -80,7 +73,7 @@ def _build(parser) -> None:
                               help="a file like the one the model was trained on")
     score_parser.add_argument("--per-step", action="store_true",
                               help="one row per predicted step: sequence, step, score")
-    _add_encoding(score_parser)
+    add_encoding_option(score_parser, default=None)
     score_parser.add_argument("--out", metavar="FILE",
                               help="write a table (.csv, .tsv, .npy) instead of printing")
     score_parser.set_defaults(func=score)
@@ -125,7 +118,7 @@ def _build_fit(fit_parser) -> None:
                             help="series with --window: steps between window starts "
                                  "(default: 1)")
     fit_parser.add_argument("--data-seed", type=int, default=0, help="seed of built-in data")
-    _add_encoding(fit_parser)
+    add_encoding_option(fit_parser, default=None)
     add_estimator_options(fit_parser, SequenceModel)
     fit_parser.set_defaults(func=fit)
 

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from ._common import add_estimator_options, check_out, estimator_kwargs, load_model
+from .classify import add_encoding_option
 
 __all__ = ["register"]
 
@@ -31,9 +32,7 @@ def _add_data_options(p, *, fit: bool) -> None:
                         f"{', '.join(SERIES_EXTENSIONS)} files, else text)")
     p.add_argument("--analyzer", choices=("word", "char"), default=None,
                    help="text: how a line splits into tokens, as at fit (default: word)")
-    p.add_argument("--encoding", default=None, metavar="NAME",
-                   help="text: the file's encoding (default: utf-8, a BOM allowed; e.g. "
-                        "latin-1)")
+    add_encoding_option(p, default=None)
     if fit:
         p.add_argument("--window", type=int, default=None, metavar="N",
                        help="series: train on every run of N steps instead of on each whole "
