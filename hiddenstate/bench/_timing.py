@@ -6,7 +6,7 @@ import time
 import warnings
 from collections.abc import Callable
 
-__all__ = ["matmul_peak", "timed_runs", "timed_fits", "best_time"]
+__all__ = ["matmul_peak", "products_rate", "timed_runs", "timed_fits", "best_time"]
 
 
 def matmul_peak(n: int = 2048, repeats: int = 10) -> float:
@@ -24,6 +24,28 @@ def matmul_peak(n: int = 2048, repeats: int = 10) -> float:
         dot(a, b).block_until_ready()
         best = min(best, time.perf_counter() - t0)
     return 2 * n**3 / best / 1e9
+
+
+def products_rate(shapes, repeats: int = 200) -> float:
+    """GFLOP/s of the matrix products ``(m, k, n)`` in ``shapes`` each compiled and timed
+    alone (fp32, best of ``repeats`` calls each): the rate a step made of exactly these
+    products could reach on this machine, with nothing else to do and no fusion.
+
+    The products of a small minibatch are skinny (20 rows), and XLA:CPU runs them far
+    below :func:`matmul_peak`'s square ones; this is the ceiling to hold such a step
+    against. Total FLOPs ``sum(2 m k n)`` over the sum of the best times.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    dot = jax.jit(jnp.dot)
+    flops = seconds = 0.0
+    for i, (m, k, n) in enumerate(shapes):
+        a = jax.random.normal(jax.random.key(2 * i), (m, k), jnp.float32)
+        b = jax.random.normal(jax.random.key(2 * i + 1), (k, n), jnp.float32)
+        seconds += best_time(dot, a, b, repeats=repeats)
+        flops += 2.0 * m * k * n
+    return flops / seconds / 1e9
 
 
 def timed_runs(run: Callable[[], object], steps: int,

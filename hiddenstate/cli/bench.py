@@ -73,6 +73,12 @@ def bench(args) -> int:
                 f"train {rec.train_s:8.3f} s  {rec.step_us:9.1f} us/step  "
                 f"loss {rec.final_loss:.5g}  {rec.quality_name} {rec.quality:.5g}"
             )
+            if "fraction_of_products_alone" in rec.extra:
+                x = rec.extra
+                out.print(f"     {x['step_gflops']:.0f} GFLOP/s: {x['fraction_of_peak']:.0%} of "
+                          f"the {x['matmul_peak_gflops']:.0f} GFLOP/s matmul peak, "
+                          f"{x['fraction_of_products_alone']:.0%} of its own products "
+                          f"timed alone ({x['products_alone_gflops']:.0f} GFLOP/s)")
 
     if args.all and args.workloads:
         raise ValueError("give workload names or --all, not both")
