@@ -1,12 +1,15 @@
 """A training run for the crash tests:
-``python crash_worker.py CKPT_DIR [--slow-write] [--kind KIND] [--max-iter N]``.
+``python crash_worker.py CKPT_DIR [--slow-write | --hold] [--kind KIND] [--max-iter N]``.
 
 Trains the run of :func:`make_run` for ``KIND`` (one of :data:`KINDS`; default
 ``autoencoder``; ``--sequence`` is an old spelling of ``--kind sequence-model``)
 with a checkpoint every epoch, resuming from CKPT_DIR when checkpoints are
 there. With ``--slow-write`` every checkpoint is written in two halves with a
 pause between them and "WRITING" printed first, so that the test can kill the
-process in the middle of a write.
+process in the middle of a write. With ``--hold`` the first checkpoint write
+stops after its first half, prints "HOLDING" and waits for a line on stdin (or
+its end) before it goes on: the run holds its folder for as long as the test
+needs, however slow the machine (the other writes are ordinary).
 
 The runs are small (a few seconds of training each) but long enough in epochs
 that a kill lands mid-run:
@@ -119,17 +122,28 @@ def _kind(kind: str | bool) -> str:
     return kind
 
 
-def _slow_writes():
+def _slow_writes(hold: bool = False):
+    """Checkpoint writes in two halves with a pause between them: 0.4 s each, or with
+    ``hold`` (the first write only) until stdin gives a line or ends."""
     import hiddenstate.checkpoint as ckpt
     from hiddenstate._io import atomic_write
 
+    plain, held = ckpt.atomic_write_bytes, []
+
     def slow(path, data):
+        if hold and held:
+            return plain(path, data)
         print("WRITING", flush=True)
         with atomic_write(path, "wb") as handle:
             half = len(data) // 2
             handle.write(data[:half])
             handle.flush()
-            time.sleep(0.4)
+            if hold:
+                held.append(path)
+                print("HOLDING", flush=True)
+                sys.stdin.readline()
+            else:
+                time.sleep(0.4)
             handle.write(data[half:])
 
     ckpt.atomic_write_bytes = slow
@@ -145,8 +159,8 @@ def _parse(argv: list[str]) -> tuple[str, str, int | None]:
 
 if __name__ == "__main__":
     warnings.simplefilter("ignore")
-    if "--slow-write" in sys.argv:
-        _slow_writes()
+    if "--slow-write" in sys.argv or "--hold" in sys.argv:
+        _slow_writes(hold="--hold" in sys.argv)
     directory, run_kind, epochs = _parse(sys.argv)
     est = make_run(directory, resume=True, kind=run_kind, max_iter=epochs)
     print("START", flush=True)

@@ -1,10 +1,12 @@
-"""``python distributed_worker.py PORT NUM_PROCESSES PROCESS_ID OUT [noseed]``: one process
-of a run.
+"""``python distributed_worker.py PORT NUM_PROCESSES PROCESS_ID OUT [NOSEED_OUT]``: one
+process of a run.
 
 Joins the run, reads its own block of rows of the digits, gathers the rest,
-fits an Autoencoder on all processes' devices and (process 0) saves the model.
-With NUM_PROCESSES = 1 it is the one-process reference. With ``noseed`` the
-Autoencoder has no random_state, and the process prints the seed its run used.
+fits an Autoencoder (random_state=0) on all processes' devices and (process 0)
+saves the model to OUT. With NUM_PROCESSES = 1 it is the one-process reference.
+With NOSEED_OUT it then fits a second Autoencoder without a random_state in the
+same runtime, prints the seed that run used, and (process 0) saves it to
+NOSEED_OUT: one pair of processes serves both tests of test_distributed.py.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import warnings
 if __name__ == "__main__":
     warnings.simplefilter("ignore")
     port, k, p, out = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-    noseed = sys.argv[5:] == ["noseed"]
+    noseed_out = sys.argv[5] if len(sys.argv) > 5 else None
     from hiddenstate import distributed
 
     if k > 1:
@@ -29,7 +31,11 @@ if __name__ == "__main__":
     mine = X[distributed.process_rows(len(X))]  # each process reads its own rows
     data = distributed.allgather_rows(mine)
     assert data.shape == X.shape and (data == X).all()
-    if noseed:
+    ae = Autoencoder(16, max_iter=4, batch_size=64, random_state=0).fit(data)
+    print("devices", len(jax.devices()), "processes", jax.process_count(), flush=True)
+    if p == 0:
+        ae.save(out)
+    if noseed_out is not None:
         from hiddenstate.estimators import _base
 
         drawn = _base.TrainingMixin._run_seed
@@ -40,8 +46,6 @@ if __name__ == "__main__":
             return seed
 
         _base.TrainingMixin._run_seed = spy
-    ae = Autoencoder(16, max_iter=4, batch_size=64,
-                     random_state=None if noseed else 0).fit(data)
-    print("devices", len(jax.devices()), "processes", jax.process_count(), flush=True)
-    if p == 0:
-        ae.save(out)
+        ae = Autoencoder(16, max_iter=4, batch_size=64, random_state=None).fit(data)
+        if p == 0:
+            ae.save(noseed_out)

@@ -24,11 +24,17 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _run_two(tmp_path, *extra) -> list[str]:
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory) -> tuple[list[str], Path]:
+    """``(outputs, folder)`` of one two-process run that trains both recipes of the
+    worker: random_state=0 (``two.safetensors``) and no random_state
+    (``noseed.safetensors``). One pair of processes (and one distributed runtime) for
+    both tests below instead of a pair each."""
+    folder = tmp_path_factory.mktemp("distributed")
     port = _free_port()
     procs = [
         subprocess.Popen([sys.executable, str(WORKER), str(port), "2", str(p),
-                          str(tmp_path / "two.safetensors"), *extra],
+                          str(folder / "two.safetensors"), str(folder / "noseed.safetensors")],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for p in range(2)
     ]
@@ -43,7 +49,7 @@ def _run_two(tmp_path, *extra) -> list[str]:
         assert proc.returncode == 0, err[-3000:]
         outs.append(out)
     assert all("devices 2 processes 2" in o for o in outs), outs
-    return outs
+    return outs, folder
 
 
 def _same_model(a, b) -> None:
@@ -52,23 +58,23 @@ def _same_model(a, b) -> None:
     assert a.loss_curve_ == pytest.approx(b.loss_curve_, rel=1e-5)
 
 
-def test_two_processes_without_a_seed_use_process_0s(tmp_path):
+def test_two_processes_without_a_seed_use_process_0s(two_runs):
     """Finding: two processes without --random-state each drew their own seed and trained
     a model 80x worse. Now process 0's seed is every process's, and the run is the
     one-process run with that seed."""
-    outs = _run_two(tmp_path, "noseed")
+    outs, folder = two_runs
     seeds = [int(line.split()[1]) for o in outs for line in o.splitlines()
              if line.startswith("seed ")]
     assert len(seeds) == 2 and seeds[0] == seeds[1], outs
     X, _ = load_digits()
     one = hs.Autoencoder(16, max_iter=4, batch_size=64, random_state=seeds[0]).fit(X)
-    _same_model(one, hs.load(tmp_path / "two.safetensors"))
+    _same_model(one, hs.load(folder / "noseed.safetensors"))
 
 
-def test_two_processes_match_one(tmp_path):
-    _run_two(tmp_path)
+def test_two_processes_match_one(two_runs):
+    _, folder = two_runs
     # The one-process reference is the worker's recipe without a distributed runtime: this
     # process runs it as well as a third subprocess would (the same XLA flags and cache).
     X, _ = load_digits()
     a = hs.Autoencoder(16, max_iter=4, batch_size=64, random_state=0).fit(X)
-    _same_model(a, hs.load(tmp_path / "two.safetensors"))
+    _same_model(a, hs.load(folder / "two.safetensors"))

@@ -286,25 +286,29 @@ def test_two_runs_one_folder_the_second_refuses_the_first_finishes(tmp_path):
     run into it refuses at the start of fit (naming the folder), leaves no trace, and
     the first one finishes with every checkpoint whole."""
     ckpt = tmp_path / "ckpt"
-    # 16 epochs, each checkpoint write paused 0.4 s: the first run holds the folder for
-    # over 6 s after its first write, while the second one starts.
-    proc = subprocess.Popen([sys.executable, str(WORKER), str(ckpt), "--slow-write",
-                             "--max-iter", "16"], stdout=subprocess.PIPE, text=True,
+    # --hold: the first run stops inside its first checkpoint write (holding the folder)
+    # until its stdin is closed, after the second one has tried; then it trains on.
+    proc = subprocess.Popen([sys.executable, str(WORKER), str(ckpt), "--hold",
+                             "--max-iter", "5"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
         for line in proc.stdout:
-            if line.startswith("WRITING"):
+            if line.startswith("HOLDING"):
                 break
-        second = crash_worker.make_run(ckpt, resume=True, max_iter=16)
+        second = crash_worker.make_run(ckpt, resume=True, max_iter=5)
         with pytest.raises(CheckpointFolderError, match=rf"{ckpt}: another run is writing"):
             crash_worker.fit(second)
         assert not hasattr(second, "model_")
+        assert proc.poll() is None  # still holding: the refusal was the lock's
+        proc.stdin.close()
         rest = proc.stdout.read()
     finally:
+        proc.stdin.close()
         proc.wait(timeout=300)
     assert proc.returncode == 0 and "DONE" in rest
     names = [p.name for p in Checkpointer(ckpt).paths()]
-    assert names[-1] == "checkpoint-00000016.safetensors"
+    assert names[-1] == "checkpoint-00000005.safetensors"
     for p in Checkpointer(ckpt).paths():
         Checkpointer.read(p)
 

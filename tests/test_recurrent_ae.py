@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -27,10 +28,11 @@ def _np_params(m):
 def test_shapes_and_parameter_count():
     m = RecurrentAutoencoderNet(8, 24, key=jax.random.key(0))
     xs = jnp.eye(8)
-    assert m.encode_states(xs).shape == (8, 24)
-    assert m.encode(xs).shape == (24,)
-    assert m.unroll(m.encode(xs), 5).shape == (5, 8)
-    assert m(xs).shape == (8, 8)
+    shape = eqx.filter_eval_shape  # shapes only: traced, not compiled (values: below)
+    assert shape(m.encode_states, xs).shape == (8, 24)
+    assert shape(m.encode, xs).shape == (24,)
+    assert shape(lambda xs: m.unroll(m.encode(xs), 5), xs).shape == (5, 8)
+    assert shape(m, xs).shape == (8, 8)
     # 4 matrices and 4 vectors (3 biases + h0), as the seed lists them.
     n = sum(x.size for x in jax.tree.leaves(m))
     assert n == 8 * 24 + 24 * 24 + 24 + 24 + 24 * 24 + 24 + 24 * 8 + 8
