@@ -11,19 +11,7 @@ __all__ = ["matmul_peak", "products_rate", "timed_runs", "timed_fits", "best_tim
 
 def matmul_peak(n: int = 2048, repeats: int = 10) -> float:
     """This machine's fp32 matrix-multiply rate in GFLOP/s: best of ``repeats`` n x n products."""
-    import jax
-    import jax.numpy as jnp
-
-    a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
-    b = jax.random.normal(jax.random.key(1), (n, n), jnp.float32)
-    dot = jax.jit(jnp.dot)
-    dot(a, b).block_until_ready()
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        dot(a, b).block_until_ready()
-        best = min(best, time.perf_counter() - t0)
-    return 2 * n**3 / best / 1e9
+    return products_rate([(n, n, n)], repeats=repeats)
 
 
 def products_rate(shapes, repeats: int = 200) -> float:
