@@ -68,6 +68,19 @@ def register(cls: type) -> type:
     return cls
 
 
+def class_for(name: str, *, path: object = None) -> type:
+    """The estimator class registered as ``name``, for :func:`load` and wrappers.
+
+    Raises :class:`ModelFileError` naming ``path`` when no class has that name."""
+    from . import estimators  # noqa: F401  (their classes register themselves on import)
+
+    if name not in _REGISTRY:
+        raise ModelFileError(
+            f"{path}: unknown model class {name!r}; known: {', '.join(sorted(_REGISTRY))}"
+        )
+    return _REGISTRY[name]
+
+
 def _library_version() -> str:
     from . import __version__
 
@@ -320,13 +333,8 @@ def read(path: str | os.PathLike) -> tuple[str, dict[str, Any], dict[str, np.nda
             f"the file was written by hiddenstate {meta.get('library_version', '?')}"
         )
     verify(header, data, path, required=version != "1")
-    from . import estimators  # noqa: F401  (their classes register themselves on import)
-
     cls_name = meta.get("class")
-    if cls_name not in _REGISTRY:
-        raise ModelFileError(
-            f"{path}: unknown model class {cls_name!r}; known: {', '.join(sorted(_REGISTRY))}"
-        )
+    class_for(cls_name, path=path)
     if not isinstance(meta.get("config"), str):
         raise ModelFileError(f"{path}: the model settings are missing")
     config = parse_json(meta["config"], path, "the model settings")
@@ -345,7 +353,7 @@ def load(path: str | os.PathLike):
         or tensors that do not match the stored settings.
     """
     cls_name, config, tensors = read(path)
-    cls = _REGISTRY[cls_name]
+    cls = class_for(cls_name, path=path)
     try:
         return cls._from_file(config, tensors, path=path)
     except ModelFileError:
