@@ -25,17 +25,9 @@ from sklearn.utils.estimator_checks import (
     check_set_params,
 )
 
-import hiddenstate
+import hiddenstate as hs
 from hiddenstate.cli import main
 from hiddenstate.datasets import make_reber
-from hiddenstate.estimators import (
-    Autoencoder,
-    RecursiveAutoencoder,
-    SequenceAutoencoder,
-    SequenceClassifier,
-    SequenceModel,
-    SequenceRegressor,
-)
 from hiddenstate.estimators._base import TrainingMixin
 from hiddenstate.estimators._params import TRAINING_CONSTRAINTS, RegistryOptions
 from hiddenstate.nn import CELLS, RecurrentCell, cell_init, host_rng, register_cell
@@ -51,12 +43,12 @@ COMMON = {"optimizer": "adam", "learning_rate_schedule": "cosine", "momentum": 0
 #: Each estimator's own defaults of the other five.
 OWN = ("learning_rate", "clip_norm", "batch_size", "max_iter", "n_iter_no_change")
 DEFAULTS = {
-    Autoencoder: (0.02, None, "auto", 200, 10),
-    SequenceModel: (0.01, None, 1, 8, 10),
-    SequenceAutoencoder: (0.01, 1.0, "auto", 100, 10),
-    SequenceClassifier: (3e-3, 1.0, "auto", 20, 5),
-    SequenceRegressor: (3e-3, 1.0, "auto", 20, 5),
-    RecursiveAutoencoder: (3e-3, 1.0, 32, 5, 10),
+    hs.Autoencoder: (0.02, None, "auto", 200, 10),
+    hs.SequenceModel: (0.01, None, 1, 8, 10),
+    hs.SequenceAutoencoder: (0.01, 1.0, "auto", 100, 10),
+    hs.SequenceClassifier: (3e-3, 1.0, "auto", 20, 5),
+    hs.SequenceRegressor: (3e-3, 1.0, "auto", 20, 5),
+    hs.RecursiveAutoencoder: (3e-3, 1.0, 32, 5, 10),
 }
 ESTIMATORS = list(DEFAULTS)
 WITH_CELL = [cls for cls in ESTIMATORS if "cell" in cls().get_params()]
@@ -64,11 +56,11 @@ BUILT_IN = "{'elman', 'lstm', 'gru'}"
 
 
 def test_the_table_names_every_training_estimator():
-    training = {getattr(hiddenstate.estimators, name) for name in hiddenstate.estimators.__all__}
+    training = {getattr(hs.estimators, name) for name in hs.estimators.__all__}
     assert {c for c in training if isinstance(c, type) and issubclass(c, TrainingMixin)} == set(
         ESTIMATORS)
-    assert WITH_CELL == [SequenceModel, SequenceAutoencoder, SequenceClassifier,
-                         SequenceRegressor]
+    assert WITH_CELL == [hs.SequenceModel, hs.SequenceAutoencoder, hs.SequenceClassifier,
+                         hs.SequenceRegressor]
     assert len(TRAINING_CONSTRAINTS) == 19 and set(COMMON) | set(OWN) == set(TRAINING_CONSTRAINTS)
 
 
@@ -108,7 +100,7 @@ def test_get_params_clone_and_set_params_round_trip(cls):
     assert est.get_params() == changed and set(vars(est)) == set(changed)
     assert clone(est).get_params() == changed and clone(est) is not est
     assert cls().set_params(**changed).get_params() == changed
-    positional = "gru" if "cell" in changed and cls is not SequenceAutoencoder else 5
+    positional = "gru" if "cell" in changed and cls is not hs.SequenceAutoencoder else 5
     name = "cell" if positional == "gru" else "n_components"
     assert cls(positional).get_params()[name] == positional
     for check in (check_no_attributes_set_in_init, check_get_params_invariance,
@@ -159,21 +151,21 @@ def scaled():
 def _fit(cls, cell: str):
     """A one-epoch fit of ``cls`` with ``cell`` on a few tiny sequences, and its inputs."""
     kw = dict(max_iter=1, batch_size=8, random_state=0)
-    if cls is SequenceModel:
+    if cls is hs.SequenceModel:
         xs = make_reber(16, np.random.default_rng(0), min_length=0)
-        return SequenceModel(cell, hidden_size=4, **kw).fit(xs), xs
-    if cls is SequenceAutoencoder:
+        return hs.SequenceModel(cell, hidden_size=4, **kw).fit(xs), xs
+    if cls is hs.SequenceAutoencoder:
         xs = make_sequences(16, seed=0, width=2, lengths=(3, 6))
-        return SequenceAutoencoder(3, cell=cell, **kw).fit(xs), xs
+        return hs.SequenceAutoencoder(3, cell=cell, **kw).fit(xs), xs
     xs, y = make_sentences(16, seed=0)
-    y = y if cls is SequenceClassifier else y.astype(np.float32)
+    y = y if cls is hs.SequenceClassifier else y.astype(np.float32)
     return cls(cell, hidden_size=4, embedding_dim=3, **kw).fit(xs, y), xs
 
 
 def _outputs(est, xs) -> list[np.ndarray]:
-    if isinstance(est, SequenceModel):
+    if isinstance(est, hs.SequenceModel):
         return list(est.predict_proba(xs))
-    if isinstance(est, SequenceAutoencoder):
+    if isinstance(est, hs.SequenceAutoencoder):
         return [est.transform(xs)]
     return [est.transform(xs), est.predict(xs)]
 
@@ -190,7 +182,7 @@ def test_a_cell_registered_at_run_time_trains_saves_and_loads(cls, scaled, tmp_p
     assert cells and all(type(c) is _ScaledCell for c in cells)
     assert len(est.loss_curve_) == 1 and np.isfinite(est.loss_curve_[0])
     est.save(tmp_path / "m.hs")
-    loaded = hiddenstate.load(tmp_path / "m.hs")
+    loaded = hs.load(tmp_path / "m.hs")
     assert loaded.get_params() == est.get_params() and loaded.cell == "scaled"
     for a, b in zip(_outputs(est, xs), _outputs(loaded, xs), strict=True):
         np.testing.assert_array_equal(a, b)
@@ -243,7 +235,7 @@ def test_the_command_line_offers_the_cells_registered_when_it_runs(scaled, tmp_p
         seen["estimator"] = self
         raise _Stop
 
-    monkeypatch.setattr(SequenceModel, "fit", stop)
+    monkeypatch.setattr(hs.SequenceModel, "fit", stop)
     (tmp_path / "seq.txt").write_text("BTXSE\nBPVVE\n")
     fit = ["rnn", "fit", str(tmp_path / "seq.txt"), "--out", str(tmp_path / "m.hs")]
     assert main([*fit[:2], "--help"]) == 0
