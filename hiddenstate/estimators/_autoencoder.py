@@ -19,8 +19,9 @@ from .._limits import check_float32, check_memory
 from ..nn._activations import ACTIVATIONS
 from ..nn._autoencoder import AutoencoderNet
 from ..objectives import AutoencoderObjective
-from ._base import TRAINING_CONSTRAINTS, IncrementalMixin, TrainingData, TrainingMixin, check_finite
+from ._base import IncrementalMixin, TrainingData, TrainingMixin, check_finite
 from ._inference import apply_batched, pad_rows
+from ._params import TRAINING_CONSTRAINTS, store_params
 
 __all__ = ["Autoencoder", "AutoencoderObjective"]
 
@@ -231,37 +232,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Incremental
         resume=False,
         devices=None,
     ):
-        self.n_components = n_components
-        self.tied = tied
-        self.activation = activation
-        self.output = output
-        self.loss = loss
-        self.noise = noise
-        self.noise_level = noise_level
-        self.sparsity = sparsity
-        self.sparsity_target = sparsity_target
-        self.alpha = alpha
-        self.init = init
-        self.init_scale = init_scale
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.learning_rate_schedule = learning_rate_schedule
-        self.momentum = momentum
-        self.clip_norm = clip_norm
-        self.batch_size = batch_size
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.random_state = random_state
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.checkpoint_dir = checkpoint_dir
-        self.checkpoint_every = checkpoint_every
-        self.resume = resume
-        self.devices = devices
+        store_params(self, locals())
 
     # -- settings ----------------------------------------------------------------------------
     def _hidden_sizes(self) -> tuple[int, ...]:

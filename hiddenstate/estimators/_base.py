@@ -25,41 +25,18 @@ import contextlib
 import dataclasses
 import os
 import warnings
-from numbers import Integral, Real
+from numbers import Integral
 from typing import Any
 
 import numpy as np
-from sklearn.utils._param_validation import Interval, StrOptions
 
 from .. import _serialize
 from .._errors import DivergenceError, InputError, ModelFileError
-from ..optim import OPTIMIZERS, SCHEDULES, make_optimizer
+from ..optim import make_optimizer
+from ._params import TRAINING_CONSTRAINTS
 
 __all__ = ["TrainingMixin", "IncrementalMixin", "TrainingData", "check_finite",
            "TRAINING_CONSTRAINTS"]
-
-#: Constraints of the training settings every estimator shares.
-TRAINING_CONSTRAINTS: dict = {
-    "optimizer": [StrOptions(set(OPTIMIZERS))],
-    "learning_rate": [Interval(Real, 0, None, closed="neither")],
-    "learning_rate_schedule": [StrOptions(set(SCHEDULES))],
-    "momentum": [Interval(Real, 0, 1, closed="left")],
-    "clip_norm": [Interval(Real, 0, None, closed="neither"), None],
-    "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"}), None],
-    "max_iter": [Interval(Integral, 1, None, closed="left")],
-    "shuffle": ["boolean"],
-    "early_stopping": ["boolean"],
-    "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-    "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-    "tol": [Interval(Real, 0, None, closed="left")],
-    "random_state": ["random_state"],
-    "verbose": ["verbose"],
-    "warm_start": ["boolean"],
-    "checkpoint_dir": [str, os.PathLike, None],
-    "checkpoint_every": [Interval(Integral, 1, None, closed="left")],
-    "resume": ["boolean"],
-    "devices": [Interval(Integral, 1, None, closed="left"), list, tuple, None],
-}
 
 #: Parameters that do not change what a run computes (left out of checkpoint settings).
 _NOT_SETTINGS = {

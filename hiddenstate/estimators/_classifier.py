@@ -21,13 +21,13 @@ from ..nn._cells import CELL_INITS, CELLS
 from ..nn._classifier import POOLINGS, SequenceClassifierNet
 from ..objectives import SequencePredictorObjective
 from ._base import (
-    TRAINING_CONSTRAINTS,
     IncrementalMixin,
     TrainingData,
     TrainingMixin,
     check_finite,
 )
 from ._inference import apply_batched
+from ._params import TRAINING_CONSTRAINTS, RegistryOptions, store_params
 from ._sequence import length_buckets
 from ._tokens import (
     ANALYZERS,
@@ -72,7 +72,7 @@ class _SequencePredictor(TransformerMixin, IncrementalMixin, TrainingMixin, Base
     """What the classifier and the regressor share: inputs, network, pretraining, files."""
 
     _parameter_constraints: dict = {
-        "cell": [StrOptions(set(CELLS))],
+        "cell": [RegistryOptions(CELLS)],
         "hidden_size": [Interval(Integral, 1, None, closed="left")],
         "num_layers": [Interval(Integral, 1, None, closed="left")],
         "bidirectional": ["boolean"],
@@ -101,41 +101,7 @@ class _SequencePredictor(TransformerMixin, IncrementalMixin, TrainingMixin, Base
                  validation_fraction=0.1, n_iter_no_change=5, tol=1e-4, random_state=None,
                  verbose=False, warm_start=False, checkpoint_dir=None, checkpoint_every=10,
                  resume=False, devices=None):
-        self.cell = cell
-        self.hidden_size = hidden_size
-        self.num_layers = num_layers
-        self.bidirectional = bidirectional
-        self.pooling = pooling
-        self.embedding_dim = embedding_dim
-        self.analyzer = analyzer
-        self.tokenizer = tokenizer
-        self.min_count = min_count
-        self.max_features = max_features
-        self.input_dropout = input_dropout
-        self.dropout = dropout
-        self.init = init
-        self.forget_bias = forget_bias
-        self.activation = activation
-        self.init_from = init_from
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.learning_rate_schedule = learning_rate_schedule
-        self.momentum = momentum
-        self.clip_norm = clip_norm
-        self.batch_size = batch_size
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.random_state = random_state
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.checkpoint_dir = checkpoint_dir
-        self.checkpoint_every = checkpoint_every
-        self.resume = resume
-        self.devices = devices
+        store_params(self, locals())
 
     # -- inputs --------------------------------------------------------------------------------
     def _read(self, X, *, reset: bool) -> list[np.ndarray]:
@@ -525,21 +491,7 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
                  validation_fraction=0.1, n_iter_no_change=5, tol=1e-4, random_state=None,
                  verbose=False, warm_start=False, checkpoint_dir=None, checkpoint_every=10,
                  resume=False, devices=None):
-        super().__init__(
-            cell, hidden_size=hidden_size, num_layers=num_layers, bidirectional=bidirectional,
-            pooling=pooling, embedding_dim=embedding_dim, analyzer=analyzer,
-            tokenizer=tokenizer, min_count=min_count,
-            max_features=max_features, input_dropout=input_dropout, dropout=dropout, init=init,
-            forget_bias=forget_bias, activation=activation, init_from=init_from,
-            optimizer=optimizer,
-            learning_rate=learning_rate, learning_rate_schedule=learning_rate_schedule,
-            momentum=momentum, clip_norm=clip_norm, batch_size=batch_size, max_iter=max_iter,
-            shuffle=shuffle, early_stopping=early_stopping,
-            validation_fraction=validation_fraction, n_iter_no_change=n_iter_no_change, tol=tol,
-            random_state=random_state, verbose=verbose, warm_start=warm_start,
-            checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, resume=resume,
-            devices=devices)
-        self.class_weight = class_weight
+        store_params(self, locals())
 
     def _n_outputs(self) -> int:
         return int(self.classes_.size)

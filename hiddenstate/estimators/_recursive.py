@@ -18,8 +18,9 @@ from .._errors import InputError, ModelFileError
 from .._limits import MAX_SENTENCE_WORDS, check_memory
 from ..nn._recursive import RecursiveAutoencoderNet
 from ..objectives import RAEObjective
-from ._base import TRAINING_CONSTRAINTS, TrainingData, TrainingMixin
+from ._base import TrainingData, TrainingMixin
 from ._inference import apply_batched
+from ._params import TRAINING_CONSTRAINTS, store_params
 from ._tokens import TOKENIZERS, saved_tokenizer, tokenize
 
 __all__ = ["RecursiveAutoencoder"]
@@ -183,33 +184,7 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
                  n_iter_no_change=10, tol=1e-4, random_state=None, verbose=False,
                  warm_start=False, checkpoint_dir=None, checkpoint_every=10, resume=False,
                  devices=None):
-        self.n_components = n_components
-        self.alpha = alpha
-        self.l2 = l2
-        self.l2_words = l2_words
-        self.word_scale = word_scale
-        self.C = C
-        self.min_count = min_count
-        self.tokenizer = tokenizer
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.learning_rate_schedule = learning_rate_schedule
-        self.momentum = momentum
-        self.clip_norm = clip_norm
-        self.batch_size = batch_size
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.random_state = random_state
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.checkpoint_dir = checkpoint_dir
-        self.checkpoint_every = checkpoint_every
-        self.resume = resume
-        self.devices = devices
+        store_params(self, locals())
 
     # -- encoding sentences ------------------------------------------------------------------
     def _encode(self, sentences: list[list[str]], length: int | None = None):

@@ -18,8 +18,9 @@ from .._errors import InputError, ModelFileError
 from ..nn._cells import CELL_INITS, CELLS
 from ..nn._sequence import SequenceNet
 from ..objectives import SequenceObjective
-from ._base import TRAINING_CONSTRAINTS, IncrementalMixin, TrainingData, TrainingMixin
+from ._base import IncrementalMixin, TrainingData, TrainingMixin
 from ._inference import apply_batched
+from ._params import TRAINING_CONSTRAINTS, RegistryOptions, store_params
 from ._tokens import Vocabulary, as_token_sequences, is_token_input, pad_ids
 
 __all__ = ["END", "SequenceModel", "SequenceObjective"]
@@ -283,7 +284,7 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "cell": [StrOptions(set(CELLS))],
+        "cell": [RegistryOptions(CELLS)],
         "hidden_size": [Interval(Integral, 1, None, closed="left")],
         "num_layers": [Interval(Integral, 1, None, closed="left")],
         "output": [StrOptions({"softmax", "sigmoid", "linear"})],
@@ -308,38 +309,7 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-4, random_state=None,
                  verbose=False, warm_start=False, checkpoint_dir=None, checkpoint_every=10,
                  resume=False, devices=None):
-        self.cell = cell
-        self.hidden_size = hidden_size
-        self.num_layers = num_layers
-        self.output = output
-        self.init = init
-        self.forget_bias = forget_bias
-        self.activation = activation
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.learning_rate_schedule = learning_rate_schedule
-        self.momentum = momentum
-        self.clip_norm = clip_norm
-        self.batch_size = batch_size
-        self.bucket_lengths = bucket_lengths
-        self.curriculum = curriculum
-        self.max_iter = max_iter
-        self.embedding_dim = embedding_dim
-        self.min_count = min_count
-        self.max_features = max_features
-        self.markers = markers
-        self.shuffle = shuffle
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.random_state = random_state
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.checkpoint_dir = checkpoint_dir
-        self.checkpoint_every = checkpoint_every
-        self.resume = resume
-        self.devices = devices
+        store_params(self, locals())
 
     # -- data ----------------------------------------------------------------------------------
     @staticmethod

@@ -17,8 +17,9 @@ from .._errors import InputError, ModelFileError
 from ..nn._cells import CELLS
 from ..nn._recurrent_ae import SequenceAutoencoderNet
 from ..objectives import SequenceAEObjective
-from ._base import TRAINING_CONSTRAINTS, IncrementalMixin, TrainingData, TrainingMixin
+from ._base import IncrementalMixin, TrainingData, TrainingMixin
 from ._inference import apply_batched
+from ._params import TRAINING_CONSTRAINTS, RegistryOptions, store_params
 from ._sequence import length_buckets
 from ._tokens import (
     TOKENIZERS,
@@ -119,7 +120,7 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
 
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
-        "cell": [StrOptions(set(CELLS))],
+        "cell": [RegistryOptions(CELLS)],
         "embedding_dim": [Interval(Integral, 1, None, closed="left")],
         "min_count": [Interval(Integral, 1, None, closed="left")],
         "max_features": [Interval(Integral, 1, None, closed="left"), None],
@@ -135,31 +136,7 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
                  warm_start=False, checkpoint_dir=None, checkpoint_every=10, resume=False,
                  devices=None, embedding_dim=32, min_count=1, max_features=None,
                  tokenizer="default"):
-        self.n_components = n_components
-        self.cell = cell
-        self.embedding_dim = embedding_dim
-        self.min_count = min_count
-        self.max_features = max_features
-        self.tokenizer = tokenizer
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.learning_rate_schedule = learning_rate_schedule
-        self.momentum = momentum
-        self.clip_norm = clip_norm
-        self.batch_size = batch_size
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.random_state = random_state
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.checkpoint_dir = checkpoint_dir
-        self.checkpoint_every = checkpoint_every
-        self.resume = resume
-        self.devices = devices
+        store_params(self, locals())
 
     # -- input -------------------------------------------------------------------------------
     def _check_sequences(self, X, *, reset: bool) -> list[np.ndarray]:
