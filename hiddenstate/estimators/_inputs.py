@@ -38,7 +38,7 @@ import numpy as np
 from .._errors import InputError
 from ._tokens import Vocabulary, as_token_sequences, is_token_input
 
-__all__ = ["KINDS", "Sequences", "input_kind", "check_kind", "check_settings",
+__all__ = ["KINDS", "Sequences", "input_kind", "check_kind", "check_settings", "check_table",
            "read_sequences", "read_symbols", "read_arrays", "read_table", "kind_words"]
 
 #: The kinds of input a sequence estimator may read (see the module docstring).
@@ -114,6 +114,10 @@ def input_kind(X, *, strings: str = "tokens") -> str:
     if X is None or (hasattr(X, "__len__") and not hasattr(X, "shape") and len(X) == 0) or (
             hasattr(X, "shape") and len(X.shape) > 0 and X.shape[0] == 0):
         raise InputError("no sequences")
+    if hasattr(X, "columns"):  # a data frame: a table, its columns the steps
+        return "table"
+    if hasattr(X, "iloc"):  # a pandas Series (of texts): its values
+        X = np.asarray(X)
     if isinstance(X, np.ndarray) and X.ndim == 1 and X.dtype.kind in "USO" and X.size:
         X = X.tolist()  # an array of texts (a pandas column's values)
     if is_token_input(X, strings_are_tokens=True):
@@ -200,17 +204,25 @@ def read_arrays(X, *, n_features: int | None = None) -> list[np.ndarray]:
     return out
 
 
-def read_table(X, *, columns=None) -> list[np.ndarray]:
-    """The rows of a 2-D array ``(n, T)`` as ``(T, 1)`` float32 sequences (``columns``:
-    the names of the steps, for messages)."""
+def check_table(X):
+    """``X`` (a 2-D table) with its mask checked and dropped, and a list of rows checked
+    to have one length: what a caller checks before scikit-learn's ``validate_data``,
+    which would drop the mask and name no row."""
     if isinstance(X, list | tuple):
         widths = [np.ndim(r) and len(r) for r in X]
         bad = next((i for i, w in enumerate(widths) if w != widths[0]), None)
         if bad is not None:
-            raise InputError(f"has {widths[bad]} steps, the first row's {widths[0]}: the rows "
-                             "of a 2-D array are sequences of one length", index=bad)
-    a = _unmasked(X, None)
-    a = np.asarray(a)
+            raise InputError(f"has {widths[bad]} steps, the first row has {widths[0]}: the "
+                             "rows of a 2-D array are sequences of one length", index=bad)
+    return _unmasked(X, None)
+
+
+def read_table(X, *, columns=None) -> list[np.ndarray]:
+    """The rows of a 2-D array ``(n, T)`` as ``(T, 1)`` float32 sequences (``columns``:
+    the names of the steps, for messages)."""
+    a = np.asarray(check_table(X))
+    if a.dtype != np.float32:
+        a = a.astype(np.float64)
     if a.ndim != 2:
         raise InputError(f"expected a 2-D array (n, T), got shape {a.shape}")
     return [_finite32(r[:, None], i, columns) for i, r in enumerate(a)]
@@ -286,8 +298,8 @@ def read_sequences(X, *, accepted: Sequence[str] = KINDS, strings: str = "tokens
     kind = input_kind(X, strings=strings) if kind is None else kind
     check_kind(kind, accepted=accepted, trained=trained)
     if kind == "tokens":
-        if isinstance(X, np.ndarray):
-            X = X.tolist()
+        if isinstance(X, np.ndarray) or hasattr(X, "iloc"):
+            X = np.asarray(X).tolist()
         seqs = as_token_sequences(X, split_strings=strings == "tokens", analyzer=analyzer,
                                   tokenizer=tokenizer)
         if vocabulary is None:
