@@ -114,6 +114,8 @@ def input_kind(X, *, strings: str = "tokens") -> str:
     if X is None or (hasattr(X, "__len__") and not hasattr(X, "shape") and len(X) == 0) or (
             hasattr(X, "shape") and len(X.shape) > 0 and X.shape[0] == 0):
         raise InputError("no sequences")
+    if np.ma.isMaskedArray(X):  # a missing value is refused before any kind is
+        _unmasked(X, None)
     if hasattr(X, "columns"):  # a data frame: a table, its columns the steps
         return "table"
     if hasattr(X, "iloc"):  # a pandas Series (of texts): its values
