@@ -386,6 +386,11 @@ class SequenceClassifier(ClassifierMixin, _SequencePredictor):
     - a 2-D array ``(n, T)``: ``n`` sequences of ``T`` steps of one value each (the
       scikit-learn array path; predict needs the same ``T``).
 
+    A masked array (``numpy.ma``) is read as its kind, but a masked step is a missing
+    value, which this model cannot use: it is refused, naming the sequence, step and
+    feature. Inputs are read by :mod:`hiddenstate.estimators._inputs`, as by every
+    sequence estimator (the same kinds, settings and messages).
+
     Pretraining (Dai & Le 2015): ``init_from`` a fitted
     :class:`~hiddenstate.SequenceAutoencoder` (SA-LSTM) or
     :class:`~hiddenstate.SequenceModel` language model (LM-LSTM), or the path of

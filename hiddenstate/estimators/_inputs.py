@@ -44,12 +44,14 @@ __all__ = ["KINDS", "Sequences", "input_kind", "check_kind", "check_settings", "
 #: The kinds of input a sequence estimator may read (see the module docstring).
 KINDS = ("symbols", "tokens", "sequences", "table")
 
-_WORDS = {
-    "symbols": "symbol strings",
-    "tokens": "token sequences (text or lists of tokens)",
-    "sequences": "real-valued sequences (a list of (T, d) arrays)",
-    "table": "a 2-D array (one sequence of values per row)",
-}
+#: How messages name each kind: ``(what a model was trained on, plural subject)``.
+_NAMES = {"symbols": ("symbol strings", "symbol strings"),
+          "tokens": ("token sequences (text or lists of tokens)", "token sequences"),
+          "sequences": ("real-valued sequences (a list of (T, d) arrays)",
+                        "real-valued sequences"),
+          "table": ("a 2-D array (one sequence of values per row)", "2-D arrays")}
+_WORDS = {kind: names[0] for kind, names in _NAMES.items()}
+_PLURAL = {kind: names[1] for kind, names in _NAMES.items()}
 
 #: Why an estimator that does not read a kind refuses it (the same words from each).
 _REFUSED = {
@@ -66,8 +68,6 @@ _SETTINGS = {
     "analyzer": ("word", ("tokens",), "token sequences"),
     "tokenizer": ("default", ("tokens",), "token sequences"),
 }
-_PLURAL = {"symbols": "symbol strings", "tokens": "token sequences",
-           "sequences": "real-valued sequences", "table": "2-D arrays"}
 _SETTING_NOTES = {("markers", "tokens"): " (their vocabulary has its own end marker)"}
 
 

@@ -197,7 +197,11 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
     multiple of 8 steps with a mask; a whole epoch is one compiled loop. Minibatches
     are drawn from at most two length buckets (multiples of 4 steps), each
     minibatch from one bucket, so short sequences are not run to the longest one's
-    length.
+    length. A 2-D array ``(n, T)`` is refused (give ``list(X[:, :, None])`` and
+    targets); a masked array (``numpy.ma``) is read as its kind, but a masked step is
+    a missing value, which this model cannot use: it is refused, naming the sequence,
+    step and feature. Inputs are read by :mod:`hiddenstate.estimators._inputs`, as by
+    every sequence estimator (the same kinds, settings and messages).
 
     Parameters
     ----------

@@ -58,7 +58,12 @@ class SequenceAutoencoder(TransformerMixin, IncrementalMixin, TrainingMixin, Bas
     first read out), so any length can be decoded from a code. Training
     minimises the mean squared error per step and feature. Sequences of
     different lengths are padded and masked; training pads to the longest,
-    inference to power-of-two length buckets (bounded compilations).
+    inference to power-of-two length buckets (bounded compilations). A 2-D array
+    ``(n, T)`` is refused (give ``list(X[:, :, None])``); a masked array (``numpy.ma``)
+    is read as its kind, but a masked step is a missing value, which this model cannot
+    use: it is refused, naming the sequence, step and feature. Inputs are read by
+    :mod:`hiddenstate.estimators._inputs`, as by every sequence estimator (the same
+    kinds, settings and messages).
 
     Token sequences (the SA-LSTM pretraining of Dai & Le): ``fit(X)`` with lists
     of tokens or strings (split into words by ``tokenizer``). A
