@@ -29,6 +29,9 @@ class InputError(HiddenstateError, ValueError):
     path, line, column, row, index : optional
         Where it is wrong (1-based ``line``/``column`` for text files, 0-based
         ``row``/``column`` for arrays, ``index`` for the n-th sequence).
+    step, channel : optional
+        Where in sequence ``index`` (0-based step and feature): kept as attributes for
+        programs, while the message says them in its own words ("at step 2, feature 1").
     """
 
     def __init__(
@@ -40,8 +43,11 @@ class InputError(HiddenstateError, ValueError):
         column: int | None = None,
         row: int | None = None,
         index: int | None = None,
+        step: int | None = None,
+        channel: int | None = None,
     ) -> None:
         self.path, self.line, self.column, self.row, self.index = path, line, column, row, index
+        self.step, self.channel = step, channel
         where = []
         if path is not None:
             where.append(str(path))

@@ -286,7 +286,7 @@ def test_bad_input_is_named(sentences_clf):
         SequenceClassifier(**TINY).fit(X, y[:19])
     with pytest.raises(InputError, match="one class"):
         SequenceClassifier(**TINY).fit(X, np.zeros(20))
-    with pytest.raises(InputError, match="sequence 1: 3 features per step, the first"):
+    with pytest.raises(InputError, match="sequence 1: has 3 features per step, the first"):
         SequenceClassifier(**TINY).fit([np.ones((4, 2)), np.ones((2, 3))], [0, 1])
     with pytest.raises(InputError, match="non-finite value"):
         SequenceClassifier(**TINY).fit([np.ones((4, 2)), np.full((2, 2), np.nan)], [0, 1])
@@ -298,7 +298,7 @@ def test_bad_input_is_named(sentences_clf):
     seq = SequenceClassifier(**TINY).fit([np.ones((4, 2)), np.zeros((2, 2))], [0, 1])
     with pytest.raises(InputError, match="the model's width is 2"):
         seq.predict([np.ones((4, 3))])
-    with pytest.raises(InputError, match="trained on a list of"):
+    with pytest.raises(InputError, match="trained on real-valued sequences"):
         seq.predict(["a b"])
 
 

@@ -210,7 +210,8 @@ def test_forecast_errors(forecaster, brackets):
         m.forecast(series[:10], 0)
     with pytest.raises(InputError, match="for symbol strings use sample"):
         brackets[1].forecast(["(("], 2)
-    with pytest.raises(InputError, match="sequences have 2 features, the model expects 1"):
+    with pytest.raises(InputError,
+                       match="sequence 0: has 2 features per step, the model's width is 1"):
         m.forecast(np.ones((5, 2), np.float32), 1)
     real_state = m.initial_state(1)
     _, out = m.step(real_state, series[0])

@@ -107,7 +107,9 @@ def test_bad_input(seed_model):
         SequenceModel(max_iter=1, markers=False).fit(["B"])
     with pytest.raises(InputError, match="2 input sequences but 1 target"):
         SequenceModel(max_iter=1).fit([np.ones((3, 2))] * 2, [np.ones((3, 1))])
-    with pytest.raises(InputError, match="different widths"):
+    with pytest.raises(InputError,
+                       match="sequence 1: has 3 features per step, the first sequence's "
+                             "width is 2"):
         SequenceModel(max_iter=1).fit([np.ones((3, 2)), np.ones((3, 3))],
                                       [np.ones((3, 1))] * 2)
     bad = np.ones((4, 2))

@@ -24,20 +24,12 @@ from ._base import (
     IncrementalMixin,
     TrainingData,
     TrainingMixin,
-    check_finite,
 )
 from ._inference import apply_batched
+from ._inputs import check_kind, check_settings, check_table, input_kind, read_sequences
 from ._params import TRAINING_CONSTRAINTS, RegistryOptions, store_params
 from ._sequence import length_buckets
-from ._tokens import (
-    ANALYZERS,
-    TOKENIZERS,
-    Vocabulary,
-    as_token_sequences,
-    is_token_input,
-    pad_ids,
-    saved_tokenizer,
-)
+from ._tokens import ANALYZERS, TOKENIZERS, Vocabulary, pad_ids, saved_tokenizer
 
 __all__ = ["SequenceClassifier", "SequenceRegressor"]
 
@@ -107,18 +99,11 @@ class _SequencePredictor(TransformerMixin, IncrementalMixin, TrainingMixin, Base
     def _read(self, X, *, reset: bool) -> list[np.ndarray]:
         """The sequences of ``X`` as id arrays ``(T_i,)`` or value arrays ``(T_i, d)``;
         ``reset`` learns the kind of input (and, for tokens, the vocabulary)."""
-        if is_token_input(X, strings_are_tokens=True):
-            kind = "tokens"
-        elif isinstance(X, np.ndarray) and X.ndim == 3 or (
-                isinstance(X, list | tuple) and len(X) > 0
-                and np.ndim(X[0]) == 2 and not isinstance(X[0], str)):
-            kind = "sequences"
-        else:
-            kind = "table"
-        if not reset and kind != self.input_kind_:
-            raise InputError(f"this model was trained on {self._kind_words(self.input_kind_)}, "
-                             f"got {self._kind_words(kind)}")
+        kind = input_kind(X)
+        check_kind(kind, accepted=("tokens", "sequences", "table"),
+                   trained=None if reset else self.input_kind_)
         if reset:
+            check_settings(self, kind)
             self.input_kind_ = kind
             self._init_parts = self._pretrained()
         if kind == "tokens":
@@ -127,55 +112,27 @@ class _SequencePredictor(TransformerMixin, IncrementalMixin, TrainingMixin, Base
             return self._read_sequences(X, reset=reset)
         return self._read_table(X, reset=reset)
 
-    @staticmethod
-    def _kind_words(kind: str) -> str:
-        return {"tokens": "token sequences (strings or lists of tokens)",
-                "sequences": "a list of (T, d) arrays",
-                "table": "a 2-D array (one sequence of values per row)"}[kind]
-
     def _read_tokens(self, X, *, reset: bool) -> list[np.ndarray]:
-        seqs = as_token_sequences(X, analyzer=self.analyzer, tokenizer=self.tokenizer)
+        vocabulary = None if reset else self.vocabulary_
+        pretrained = self._init_parts if reset else None
+        if pretrained is not None:
+            if pretrained["vocabulary"] is None:
+                raise InputError("init_from was trained on real-valued sequences, "
+                                 "these are tokens")
+            vocabulary = pretrained["vocabulary"]
+        seqs = read_sequences(X, kind="tokens", analyzer=self.analyzer, tokenizer=self.tokenizer,
+                              vocabulary=vocabulary, min_count=self.min_count,
+                              max_features=self.max_features)
         if reset:
-            pretrained = self._init_parts
-            if pretrained is not None:
-                if pretrained["vocabulary"] is None:
-                    raise InputError("init_from was trained on real-valued sequences, "
-                                     "these are tokens")
-                self.vocabulary_ = pretrained["vocabulary"]
-            else:
-                self.vocabulary_ = Vocabulary.learn(
-                    seqs, min_count=int(self.min_count),
-                    max_features=None if self.max_features is None else int(self.max_features))
+            self.vocabulary_ = seqs.vocabulary
             self.n_features_in_ = int(self.embedding_dim)
-        return [self.vocabulary_.encode(s) for s in seqs]
+        return seqs.arrays
 
     def _read_sequences(self, X, *, reset: bool) -> list[np.ndarray]:
-        width = None if reset else int(self.n_features_in_)
-        out = []
-        for i, x in enumerate(X):
-            try:
-                a = np.asarray(x, dtype=np.float64)
-            except (TypeError, ValueError):
-                raise InputError("not a numeric (T, d) array", index=i) from None
-            if a.ndim != 2 or a.shape[0] == 0:
-                raise InputError(f"expected a (T >= 1, d) array, got shape {a.shape}", index=i)
-            with np.errstate(over="ignore"):
-                bad = ~np.isfinite(a.astype(np.float32))
-            if bad.any():
-                t, j = np.argwhere(bad)[0]
-                raise InputError(f"non-finite value (or one beyond float32) at step {t}, "
-                                 f"feature {j}", index=i)
-            if width is None:
-                width = a.shape[1]
-            if a.shape[1] != width:
-                what = "the model's" if not reset else "the first sequence's"
-                raise InputError(f"{a.shape[1]} features per step, {what} width is {width}",
-                                 index=i)
-            out.append(a.astype(np.float32))
-        if not out:
-            raise InputError("no sequences")
+        out = read_sequences(X, kind="sequences",
+                             n_features=None if reset else int(self.n_features_in_)).arrays
         if reset:
-            self.n_features_in_ = int(width)
+            self.n_features_in_ = int(out[0].shape[1])
             pretrained = self._init_parts
             if pretrained is not None and pretrained["vocabulary"] is not None:
                 raise InputError("init_from was trained on token sequences, these are "
@@ -183,15 +140,14 @@ class _SequencePredictor(TransformerMixin, IncrementalMixin, TrainingMixin, Base
         return out
 
     def _read_table(self, X, *, reset: bool) -> list[np.ndarray]:
-        X = validate_data(self, X, reset=reset, dtype=[np.float64, np.float32],
+        X = validate_data(self, check_table(X), reset=reset, dtype=[np.float64, np.float32],
                           ensure_all_finite=False)
-        check_finite(X, columns=getattr(self, "feature_names_in_", None))
-        if np.abs(X).max(initial=0.0) > np.finfo(np.float32).max:
-            raise InputError("X holds values beyond float32's range")
+        out = read_sequences(X, kind="table",
+                             columns=getattr(self, "feature_names_in_", None)).arrays
         if reset and self._init_parts is not None:
             raise InputError("init_from needs token sequences or a list of (T, d) arrays; a "
                              "2-D array is read as sequences of one value per step")
-        return list(np.asarray(X, np.float32)[:, :, None])
+        return out
 
     def _width(self) -> int:
         """Values per step of the network's input (the embedding size for tokens)."""
@@ -335,7 +291,7 @@ class _SequencePredictor(TransformerMixin, IncrementalMixin, TrainingMixin, Base
     # -- files ---------------------------------------------------------------------------------
     @classmethod
     def _from_file(cls, config: dict, tensors: dict, *, path):
-        return super()._from_file(saved_tokenizer(config), tensors, path=path)
+        return super()._from_file(saved_tokenizer(config, tokens_only=True), tensors, path=path)
 
     def _file_params(self) -> dict:
         params = super()._file_params()
@@ -395,6 +351,11 @@ class SequenceClassifier(ClassifierMixin, _SequencePredictor):
       sequences, lengths may differ;
     - a 2-D array ``(n, T)``: ``n`` sequences of ``T`` steps of one value each (the
       scikit-learn array path; predict needs the same ``T``).
+
+    A masked array (``numpy.ma``) is read as its kind, but a masked step is a missing
+    value, which this model cannot use: it is refused, naming the sequence, step and
+    feature. Inputs are read by :mod:`hiddenstate.estimators._inputs`, as by every
+    sequence estimator (the same kinds, settings and messages).
 
     Pretraining (Dai & Le 2015): ``init_from`` a fitted
     :class:`~hiddenstate.SequenceAutoencoder` (SA-LSTM) or

@@ -20,8 +20,9 @@ from ..nn._sequence import SequenceNet
 from ..objectives import SequenceObjective
 from ._base import IncrementalMixin, TrainingData, TrainingMixin
 from ._inference import apply_batched
+from ._inputs import check_kind, check_settings, input_kind, read_sequences
 from ._params import TRAINING_CONSTRAINTS, RegistryOptions, store_params
-from ._tokens import Vocabulary, as_token_sequences, is_token_input, pad_ids
+from ._tokens import Vocabulary, pad_ids
 
 __all__ = ["END", "SequenceModel", "SequenceObjective"]
 
@@ -197,7 +198,11 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
     multiple of 8 steps with a mask; a whole epoch is one compiled loop. Minibatches
     are drawn from at most two length buckets (multiples of 4 steps), each
     minibatch from one bucket, so short sequences are not run to the longest one's
-    length.
+    length. A 2-D array ``(n, T)`` is refused (give ``list(X[:, :, None])`` and
+    targets); a masked array (``numpy.ma``) is read as its kind, but a masked step is
+    a missing value, which this model cannot use: it is refused, naming the sequence,
+    step and feature. Inputs are read by :mod:`hiddenstate.estimators._inputs`, as by
+    every sequence estimator (the same kinds, settings and messages).
 
     Parameters
     ----------
@@ -313,32 +318,6 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
 
     # -- data ----------------------------------------------------------------------------------
     @staticmethod
-    def _encode_strings(strings, alphabet: str, markers: bool = False) -> list[np.ndarray]:
-        """Each string's one-hot rows; with ``markers``, between the reserved boundary
-        (index ``len(alphabet)``) before the first symbol and after the last."""
-        index = {c: i for i, c in enumerate(alphabet)}
-        n = len(alphabet)
-        eye = np.eye(n + int(markers), dtype=np.float32)
-        out = []
-        for i, s in enumerate(strings):
-            if not isinstance(s, str):
-                raise InputError(f"expected a string, got {type(s).__name__}", index=i)
-            if len(s) < 2 and not markers:
-                raise InputError("a string needs at least 2 symbols (an input and a next one)",
-                                 index=i)
-            codes = np.empty(len(s) + 2 * int(markers), np.int64)
-            for j, ch in enumerate(s):
-                if ch not in index:
-                    raise InputError(
-                        f"symbol {ch!r} is not in the alphabet {alphabet!r}", index=i,
-                        column=j + 1)
-                codes[j + int(markers)] = index[ch]
-            if markers:
-                codes[0] = codes[-1] = n
-            out.append(eye[codes])
-        return out
-
-    @staticmethod
     def _check_alphabet(alphabet) -> str:
         if not isinstance(alphabet, str) or not alphabet:
             raise ValueError(f"alphabet must be a non-empty string of symbols, got {alphabet!r}")
@@ -361,96 +340,63 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
                              "markers=False or 'auto' with Y")
         return bool(self.markers)
 
-    def _no_markers_setting(self, what: str) -> None:
-        if self.markers != "auto":
-            raise ValueError(f"markers={self.markers!r} applies to symbol strings; {what} "
-                             f"take markers='auto'"
-                             + (" (their vocabulary has its own end marker)"
-                                if what == "token sequences" else ""))
-
-    @staticmethod
-    def _is_strings(X) -> bool:
-        return isinstance(X, list | tuple) and len(X) > 0 and isinstance(X[0], str)
+    def _input_kind(self) -> str:
+        """The kind of input (:data:`~hiddenstate.estimators._inputs.KINDS`) the model read."""
+        if getattr(self, "vocabulary_", None) is not None:
+            return "tokens"
+        return "sequences" if getattr(self, "alphabet_", None) is None else "symbols"
 
     def _tokens(self, X, Y, *, fitting: bool):
         """Input ids (the tokens) and target ids (the next tokens, then the end marker)."""
         if Y is not None:
             raise InputError("token sequences take no targets Y: the model learns to "
                              "predict each next token")
+        if fitting and self.output != "softmax":
+            raise ValueError(f"token sequences need output='softmax' (a distribution "
+                             f"over the next token), got output={self.output!r}")
+        seqs = read_sequences(X, kind="tokens", strings="symbols", end=True,
+                              vocabulary=None if fitting else self.vocabulary_,
+                              min_count=self.min_count, max_features=self.max_features)
         if fitting:
-            if self.output != "softmax":
-                raise ValueError(f"token sequences need output='softmax' (a distribution "
-                                 f"over the next token), got output={self.output!r}")
-        elif getattr(self, "vocabulary_", None) is None:
-            what = ("symbol strings" if getattr(self, "alphabet_", None) is not None
-                    else "real-valued sequences")
-            raise InputError(f"this model was trained on {what}, not token sequences")
-        seqs = as_token_sequences(X, split_strings=False)
-        if fitting:
-            self._no_markers_setting("token sequences")
             self.alphabet_, self.markers_ = None, False
-            self.vocabulary_ = Vocabulary.learn(seqs, min_count=int(self.min_count),
-                                                max_features=self.max_features)
-        ids = [self.vocabulary_.encode(s, end=True) for s in seqs]
-        return [i[:-1] for i in ids], [i[1:] for i in ids]
+            self.vocabulary_ = seqs.vocabulary
+        return [i[:-1] for i in seqs.arrays], [i[1:] for i in seqs.arrays]
 
     def _sequences(self, X, Y, alphabet, *, fitting: bool):
         """Lists of input and target arrays (``fitting``: learn the alphabet or the
         vocabulary); for token sequences, 1-D int arrays of ids."""
-        if isinstance(X, str):
-            raise InputError("expected a list of sequences, got one string")
-        if X is None or len(X) == 0:
-            raise InputError("no sequences")
-        if is_token_input(X, strings_are_tokens=False):
+        kind = input_kind(X, strings="symbols")
+        check_kind(kind, accepted=("symbols", "tokens", "sequences"),
+                   trained=None if fitting else self._input_kind())
+        if fitting:
+            check_settings(self, kind)
+        if kind == "tokens":
             return self._tokens(X, Y, fitting=fitting)
-        if not fitting and getattr(self, "vocabulary_", None) is not None:
-            raise InputError("this model was trained on token sequences (lists of tokens), "
-                             "not " + ("symbol strings" if self._is_strings(X)
-                                       else "real-valued sequences"))
-        if self._is_strings(X):
+        if kind == "symbols":
             if fitting:
                 self.alphabet_ = (self._check_alphabet(alphabet) if alphabet is not None
                                   else "".join(sorted(set("".join(X)))))
                 self.vocabulary_ = None
                 self.markers_ = self._resolve_markers(X, Y)
-            elif getattr(self, "alphabet_", None) is None:
-                raise InputError("this model was trained on real-valued sequences, not strings")
             markers = bool(getattr(self, "markers_", False))
             if markers and Y is not None:
                 raise InputError("this model adds begin and end markers: it learns next "
                                  "symbols, not given targets Y")
-            onehots = self._encode_strings(X, self.alphabet_, markers)
+            onehots = read_sequences(X, kind=kind, alphabet=self.alphabet_, markers=markers,
+                                     min_steps=2).arrays
             xs = [o[:-1] for o in onehots]
             ys = [o[1:] for o in onehots] if Y is None else [np.asarray(y, np.float32)
                                                               for y in Y]
         else:
             if fitting:
-                self._no_markers_setting("real-valued sequences")
                 self.alphabet_ = self.vocabulary_ = None
                 self.markers_ = False
-            xs = self._real_sequences(X)
+            xs = read_sequences(X, kind=kind,
+                                n_features=None if fitting else self.n_features_in_).arrays
             ys = None if Y is None else [np.asarray(y, np.float32) for y in Y]
         if ys is not None:
             self._check_targets(xs, ys)
-        if not fitting and xs[0].shape[1] != self.n_features_in_:
-            raise InputError(f"sequences have {xs[0].shape[1]} features, the model expects "
-                             f"{self.n_features_in_}")
         return xs, ys
-
-    @staticmethod
-    def _real_sequences(X) -> list[np.ndarray]:
-        xs = [np.asarray(x, np.float32) for x in X]
-        for i, x in enumerate(xs):
-            if x.ndim != 2 or x.shape[0] == 0:
-                raise InputError(f"each sequence must be (T >= 1, n_features), got {x.shape}",
-                                 index=i)
-            if not np.isfinite(x).all():
-                t, j = np.argwhere(~np.isfinite(x))[0]
-                raise InputError(f"non-finite value at step {t}, feature {j}", index=i)
-        widths = {x.shape[1] for x in xs}
-        if len(widths) > 1:
-            raise InputError(f"sequences of different widths {sorted(widths)}")
-        return xs
 
     @staticmethod
     def _check_targets(xs, ys) -> None:

@@ -19,16 +19,10 @@ from ..nn._recurrent_ae import SequenceAutoencoderNet
 from ..objectives import SequenceAEObjective
 from ._base import IncrementalMixin, TrainingData, TrainingMixin
 from ._inference import apply_batched
+from ._inputs import check_kind, check_settings, input_kind, read_sequences
 from ._params import TRAINING_CONSTRAINTS, RegistryOptions, store_params
 from ._sequence import length_buckets
-from ._tokens import (
-    TOKENIZERS,
-    Vocabulary,
-    as_token_sequences,
-    is_token_input,
-    pad_ids,
-    saved_tokenizer,
-)
+from ._tokens import TOKENIZERS, Vocabulary, pad_ids, saved_tokenizer
 
 __all__ = ["SequenceAutoencoder"]
 
@@ -65,7 +59,12 @@ class SequenceAutoencoder(TransformerMixin, IncrementalMixin, TrainingMixin, Bas
     first read out), so any length can be decoded from a code. Training
     minimises the mean squared error per step and feature. Sequences of
     different lengths are padded and masked; training pads to the longest,
-    inference to power-of-two length buckets (bounded compilations).
+    inference to power-of-two length buckets (bounded compilations). A 2-D array
+    ``(n, T)`` is refused (give ``list(X[:, :, None])``); a masked array (``numpy.ma``)
+    is read as its kind, but a masked step is a missing value, which this model cannot
+    use: it is refused, naming the sequence, step and feature. Inputs are read by
+    :mod:`hiddenstate.estimators._inputs`, as by every sequence estimator (the same
+    kinds, settings and messages).
 
     Token sequences (the SA-LSTM pretraining of Dai & Le): ``fit(X)`` with lists
     of tokens or strings (split into words by ``tokenizer``). A
@@ -139,63 +138,28 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
         store_params(self, locals())
 
     # -- input -------------------------------------------------------------------------------
+    def _input_kind(self) -> str:
+        """The kind of input (:data:`~hiddenstate.estimators._inputs.KINDS`) the model read."""
+        return "sequences" if getattr(self, "vocabulary_", None) is None else "tokens"
+
     def _check_sequences(self, X, *, reset: bool) -> list[np.ndarray]:
         """``(T_i, d)`` float arrays, or, for token sequences, ``(T_i,)`` int32 ids
         (``reset``: learn the width or the vocabulary)."""
-        if hasattr(X, "__len__") and not isinstance(X, str | np.ndarray) and len(X) == 0:
-            raise InputError("X holds no sequences")
-        tokens = is_token_input(X, strings_are_tokens=True)
-        if not reset:
-            trained = getattr(self, "vocabulary_", None) is not None
-            if tokens != trained:
-                raise InputError(
-                    "this model was trained on "
-                    + ("token sequences, not arrays" if trained
-                       else "real-valued sequences ((T, d) arrays), not token sequences"))
-        if tokens:
-            seqs = as_token_sequences(X, tokenizer=self.tokenizer)
-            if reset:
-                self.vocabulary_ = Vocabulary.learn(seqs, min_count=int(self.min_count),
-                                                    max_features=self.max_features)
-                self.n_features_in_ = int(self.embedding_dim)
-            return [self.vocabulary_.encode(s) for s in seqs]
+        kind = input_kind(X)
+        check_kind(kind, accepted=("tokens", "sequences"),
+                   trained=None if reset else self._input_kind())
         if reset:
-            self.vocabulary_ = None
-        if isinstance(X, np.ndarray) and X.ndim == 3:
-            X = list(X)
-        if isinstance(X, np.ndarray) or not hasattr(X, "__len__"):
-            raise InputError("X must be a list of (T_i, d) arrays (or one (n, T, d) array)")
-        if len(X) == 0:
-            raise InputError("X holds no sequences")
-        width = None if reset else self.n_features_in_
-        out = []
-        for i, x in enumerate(X):
-            a = self._one_sequence(x, i)
-            width = a.shape[1] if width is None else width
-            if a.shape[1] != width:
-                what = "the fitted" if not reset else "the first sequence's"
-                raise InputError(
-                    f"has {a.shape[1]} features per step, {what} width is {width}", index=i
-                )
-            out.append(a)
+            check_settings(self, kind)
+        seqs = read_sequences(
+            X, kind=kind, tokenizer=self.tokenizer, min_count=self.min_count,
+            max_features=self.max_features,
+            vocabulary=None if reset else getattr(self, "vocabulary_", None),
+            n_features=None if reset else int(self.n_features_in_))
         if reset:
-            self.n_features_in_ = int(width)
-        return out
-
-    @staticmethod
-    def _one_sequence(x, i: int) -> np.ndarray:
-        try:
-            a = np.asarray(x, dtype=np.float32)
-        except (TypeError, ValueError):
-            raise InputError("not a numeric (T, d) array", index=i) from None
-        if a.ndim != 2:
-            raise InputError(f"expected a (T, d) array, got shape {a.shape}", index=i)
-        if a.shape[0] == 0:
-            raise InputError("empty sequence (0 steps)", index=i)
-        if not np.all(np.isfinite(a)):
-            step = int(np.flatnonzero(~np.isfinite(a).all(axis=1))[0])
-            raise InputError(f"non-finite value at step {step}", index=i)
-        return a
+            self.vocabulary_ = seqs.vocabulary
+            self.n_features_in_ = (int(self.embedding_dim) if kind == "tokens"
+                                   else seqs.n_features)
+        return seqs.arrays
 
     @staticmethod
     def _pad(seqs: list[np.ndarray], L: int) -> tuple[np.ndarray, np.ndarray]:
@@ -349,7 +313,7 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
     # -- files -------------------------------------------------------------------------------
     @classmethod
     def _from_file(cls, config: dict, tensors: dict, *, path):
-        return super()._from_file(saved_tokenizer(config), tensors, path=path)
+        return super()._from_file(saved_tokenizer(config, tokens_only=True), tensors, path=path)
 
     def _fitted_config(self) -> dict:
         return {"n_features_in": int(self.n_features_in_),

@@ -101,11 +101,14 @@ def is_token_input(X, *, strings_are_tokens: bool) -> bool:
 ANALYZERS = ("word", "char")
 
 
-def saved_tokenizer(config: dict) -> dict:
+def saved_tokenizer(config: dict, *, tokens_only: bool = False) -> dict:
     """A model file's ``config`` with ``tokenizer="whitespace"`` in its params when they
     have none: files saved before the setting existed split on whitespace, case kept,
-    and load that way."""
+    and load that way. ``tokens_only``: only files of models that read tokens (a
+    ``vocabulary``); the others keep the default, which applies to every other input."""
     params = config.get("params")
+    if tokens_only and config.get("vocabulary") is None:
+        return config
     if isinstance(params, dict) and "tokenizer" not in params:
         return {**config, "params": {**params, "tokenizer": "whitespace"}}
     return config
