@@ -246,3 +246,30 @@ def test_the_command_line_offers_the_cells_registered_when_it_runs(scaled, tmp_p
     CELLS.pop("scaled")
     assert main([*fit, "--cell", "scaled"]) == 2
     assert "expected 'elman', 'gru' or 'lstm', got 'scaled'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("cls", [hs.SequenceModel, hs.SequenceClassifier,
+                                 hs.SequenceRegressor], ids=lambda c: c.__name__)
+def test_a_cell_option_the_chosen_cell_lacks_is_refused(cls):
+    X = ["ab ab", "ba ba"] if cls is not hs.SequenceModel else ["abab", "baba"]
+    y = [0, 1] if cls is hs.SequenceClassifier else [0.0, 1.0]
+    args = () if cls is hs.SequenceModel else (y,)
+    with pytest.raises(ValueError, match=r"^forget_bias=5\.0 is an option of the 'lstm' "
+                                         r"cell; cell='gru' has no options \(leave "
+                                         r"forget_bias at its default, 2\.0\)$"):
+        cls(cell="gru", forget_bias=5.0, max_iter=1).fit(X, *args)
+    with pytest.raises(ValueError, match=r"^activation='relu' is an option of the 'elman' "
+                                         r"cell; cell='lstm' has only forget_bias"):
+        cls(cell="lstm", activation="relu", max_iter=1).fit(X, *args)
+    # Nothing was trained: the refusal comes before any data is read or network built.
+    est = cls(cell="gru", forget_bias=5.0)
+    with pytest.raises(ValueError):
+        est.fit(X, *args)
+    assert not hasattr(est, "model_")
+
+
+def test_a_cell_option_applies_to_a_cell_registered_at_run_time(scaled):
+    """The registry decides which cell has which option, not a list in the estimators."""
+    est = hs.SequenceModel(cell="scaled", forget_bias=5.0, activation="relu")
+    with pytest.raises(ValueError, match="cell=.scaled. has only gain"):
+        est._check_settings()

@@ -33,7 +33,7 @@ import numpy as np
 from .. import _serialize
 from .._errors import DivergenceError, InputError, ModelFileError
 from ..optim import make_optimizer
-from ._params import TRAINING_CONSTRAINTS
+from ._params import TRAINING_CONSTRAINTS, check_cell_options
 
 __all__ = ["TrainingMixin", "IncrementalMixin", "TrainingData", "check_finite",
            "TRAINING_CONSTRAINTS"]
@@ -232,6 +232,7 @@ class TrainingMixin:
 
     def _check_settings(self) -> None:
         self._validate_params()
+        check_cell_options(self)
 
     def _after_train(self, data: TrainingData) -> None:
         """Called after training, also after a divergence (with the last finite model)."""

@@ -27,7 +27,7 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions
 
 from ..optim import OPTIMIZERS, SCHEDULES
 
-__all__ = ["TRAINING_CONSTRAINTS", "RegistryOptions", "store_params"]
+__all__ = ["TRAINING_CONSTRAINTS", "RegistryOptions", "check_cell_options", "store_params"]
 
 
 def store_params(est, arguments: Mapping[str, object]) -> None:
@@ -39,6 +39,34 @@ def store_params(est, arguments: Mapping[str, object]) -> None:
     for name, value in arguments.items():
         if name not in ("self", "__class__"):
             setattr(est, name, value)
+
+
+def check_cell_options(est) -> None:
+    """Refuse a cell option the chosen cell does not have.
+
+    The recurrent estimators take the options of every registered cell as parameters
+    (``forget_bias`` of the LSTM, ``activation`` of the Elman cell; each cell names its
+    own in :attr:`~hiddenstate.nn.RecurrentCell.options`). One given a value other than
+    its default while ``cell`` is a cell without that option would do nothing: it is
+    refused instead, with the cells it applies to. Estimators without a ``cell`` are
+    left alone.
+    """
+    from ..nn._cells import CELLS
+
+    params = est.get_params(deep=False)
+    chosen = CELLS.get(params.get("cell"))
+    if chosen is None:  # no cell parameter, or an unknown cell (_validate_params says so)
+        return
+    defaults = type(est)().get_params(deep=False)
+    for name in sorted({o for c in CELLS.values() for o in c.options} & set(params)):
+        if name in chosen.options or params[name] == defaults[name]:
+            continue
+        owners = [c for c, cls in CELLS.items() if name in cls.options]
+        raise ValueError(
+            f"{name}={params[name]!r} is an option of the {' and '.join(map(repr, owners))} "
+            f"cell{'s' if len(owners) > 1 else ''}; cell={params['cell']!r} has "
+            + (f"only {', '.join(chosen.options)}" if chosen.options else "no options")
+            + f" (leave {name} at its default, {defaults[name]!r})")
 
 
 class RegistryOptions(StrOptions):
