@@ -74,15 +74,14 @@ def available_memory() -> int:
     return min(limits) if limits else 1 << 62
 
 
-#: Gate blocks per recurrent cell (a cell registered by a user is not estimated).
-_GATES = {"elman": 1, "gru": 3, "lstm": 4}
-
-
 def recurrent_parameters(cell: str, n_in: int, hidden: int, num_layers: int = 1, *,
                          directions: int = 1) -> int | None:
     """Parameters of ``num_layers`` stacked recurrent cells (``directions`` of them per
-    layer, their outputs concatenated), or None for a cell this does not know."""
-    gates = _GATES.get(cell)
+    layer, their outputs concatenated), or None for a cell that does not say its
+    :attr:`~hiddenstate.nn.RecurrentCell.gates` (or is not registered)."""
+    from .nn._cells import CELLS
+
+    gates = getattr(CELLS.get(cell), "gates", None)
     if gates is None:
         return None
     total, width = 0, int(n_in)

@@ -273,3 +273,18 @@ def test_a_cell_option_applies_to_a_cell_registered_at_run_time(scaled):
     est = hs.SequenceModel(cell="scaled", forget_bias=5.0, activation="relu")
     with pytest.raises(ValueError, match="cell=.scaled. has only gain"):
         est._check_settings()
+
+
+def test_the_memory_estimate_reads_each_cells_gates_from_the_registry(scaled):
+    from hiddenstate._limits import recurrent_parameters
+
+    # The built-in cells: (n_in + hidden + 1) x hidden per gate, plus 2 hidden vectors.
+    for cell, gates in (("elman", 1), ("gru", 3), ("lstm", 4)):
+        assert recurrent_parameters(cell, 3, 5) == gates * 5 * (3 + 5 + 1) + 2 * 5
+    assert recurrent_parameters("scaled", 3, 5) is None  # says no gates: not estimated
+    _ScaledCell.gates = 1
+    try:
+        assert recurrent_parameters("scaled", 3, 5) == 1 * 5 * 9 + 10
+    finally:
+        del _ScaledCell.gates
+    assert recurrent_parameters("not-a-cell", 3, 5) is None

@@ -89,6 +89,9 @@ class RecurrentCell(eqx.Module):
     #: Names of the cell-specific keyword arguments of ``__init__`` that
     #: :func:`make_cell` passes on.
     options: ClassVar[tuple[str, ...]] = ()
+    #: Weight blocks of ``(n_in + hidden + 1) x hidden`` parameters each (one per gate),
+    #: for the memory estimate made before a network is built; None: not estimated.
+    gates: ClassVar[int | None] = None
 
     @abc.abstractmethod
     def initial_state(self) -> State:
@@ -142,6 +145,7 @@ class ElmanCell(RecurrentCell):
     """
 
     options = ("activation",)
+    gates = 1
 
     W: Float[Array, "n_in hidden"]
     U: Float[Array, "hidden hidden"]
@@ -190,6 +194,7 @@ class LSTMCell(RecurrentCell):
     """
 
     options = ("forget_bias",)
+    gates = 4
 
     W: Float[Array, "n_in four_hidden"]
     U: Float[Array, "hidden four_hidden"]
@@ -239,6 +244,7 @@ class GRUCell(RecurrentCell):
     The state is :math:`h`.
     """
 
+    gates = 3
     W: Float[Array, "n_in three_hidden"]
     U: Float[Array, "hidden three_hidden"]
     b: Float[Array, " three_hidden"]
