@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import ast
 import csv
-import importlib.util
 import io
 import json
+import runpy
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -249,14 +250,8 @@ def test_a_model_that_no_file_can_name_is_refused_on_save(tmp_path):
 # -- files written before the protocol ---------------------------------------------------------
 
 
-def _make_module():
-    spec = importlib.util.spec_from_file_location("old_detectors_make", FIXTURES / "make.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-MAKE = _make_module()
+#: The functions of the fixtures' make.py: ``inputs``, ``as_given``, ``outputs``.
+MAKE = SimpleNamespace(**runpy.run_path(str(FIXTURES / "make.py")))
 
 
 def test_every_wrapped_kind_has_an_old_file():
