@@ -516,8 +516,11 @@ default=None
     def _model_class_name(self) -> str:
         """The name the model's class is registered under, which the file stores."""
         name = type(self.model_).__name__
-        if _serialize._REGISTRY.get(name) is not type(self.model_) or not hasattr(
-                self.model_, "_to_file"):
+        try:
+            registered = _serialize.class_for(name)
+        except ModelFileError:
+            registered = None
+        if registered is not type(self.model_) or not hasattr(self.model_, "_to_file"):
             raise TypeError(f"cannot save a detector around a {name}: its class is not "
                             f"registered with hiddenstate._serialize.register or has no "
                             f"_to_file, so no file could name it")
