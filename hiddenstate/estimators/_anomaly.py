@@ -161,7 +161,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
     log-likelihood of each next symbol or token; real-valued sequences are modelled as
     next-step prediction, inputs ``x[:-1]``, targets ``x[1:]``, scored by squared error).
     Any model that gives its per-item errors through the scoring protocol
-    (:class:`~hiddenstate.estimators._scoring.Scorable`: ``item_unit`` and
+    (:class:`~hiddenstate.estimators.Scorable`: ``item_unit`` and
     ``item_errors``) is scored the same way; the detector asks nothing else of it.
     The per-item errors :math:`e_j` of an input are reduced by ``aggregate`` and negated:
     :meth:`score_samples` is higher for more normal inputs, as scikit-learn's

@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import numpy as np
 
 __all__ = ["ITEM_UNITS", "Scorable", "ScorableMixin", "check_scorable", "detector_fit_args",
-           "item_labels", "label_at", "missing_hooks"]
+           "feature_names", "item_labels", "label_at", "missing_hooks"]
 
 #: What one error term is: a feature of a row, or a step of a sequence.
 ITEM_UNITS = ("feature", "step")
@@ -36,8 +36,10 @@ class Scorable(Protocol):
         ``(T_i,)`` arrays (``T_i`` may differ from the sequence's length, e.g. a
         next-step model scores one step fewer).
 
-    Optional hooks
-    --------------
+    Notes
+    -----
+    Two hooks are optional:
+
     ``item_labels(X, i, entries) -> (positions, labels)``
         Where the error terms ``entries`` (indices into ``item_errors(X)[i]``) of input
         ``i`` are, and what to call them, for :meth:`AnomalyDetector.explain`. Default
@@ -112,8 +114,8 @@ def check_scorable(model) -> None:
     if missing:
         name = model.__name__ if isinstance(model, type) else type(model).__name__
         raise TypeError(
-            f"AnomalyDetector needs a model that scores its inputs (the Scorable protocol "
-            f"of hiddenstate.estimators._scoring, as Autoencoder, SequenceAutoencoder and "
+            f"AnomalyDetector needs a model that scores its inputs (the protocol "
+            f"hiddenstate.estimators.Scorable, as Autoencoder, SequenceAutoencoder and "
             f"SequenceModel follow it); {name} has no {' and no '.join(missing)}")
 
 
