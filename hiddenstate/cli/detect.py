@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import math
 import sys
 import time
 from pathlib import Path
@@ -386,7 +385,7 @@ def fit(args) -> int:
     import numpy as np
 
     from ..estimators import AnomalyDetector
-    from ..estimators._anomaly import expected_false_alarms, needed_calibration
+    from ..estimators._anomaly import CalibrationError, expected_false_alarms
 
     check_out(args.out, args.data, args.calibration)
     kind = args.model
@@ -402,25 +401,10 @@ def fit(args) -> int:
     data = _read(args.data, kind, args, analyzer)
     cal = _read_calibration(args, kind, analyzer, data)
     fit_params = {}
-    if cal is not None:
-        n_train, n_cal = data.n, cal.n
-    else:
-        n_cal = int(round(float(det.calibration_fraction) * data.n))
-        n_train = data.n - n_cal
-    if cal is None and (n_cal < 1 or n_train < 1):
-        raise ValueError(f"{args.data}: {data.n} inputs are too few to hold out "
-                         f"--calibration-fraction {det.calibration_fraction:g} of them and "
-                         f"train on the rest; give more data or --calibration FILE")
-    rate = det.contamination
-    if rate != "auto" and n_cal < needed_calibration(float(rate)):
-        if cal is not None:
-            held = f"--calibration {args.calibration} has {n_cal}: give more inputs there"
-        else:
-            held = (f"--calibration-fraction {det.calibration_fraction:g} of DATA's {data.n} "
-                    f"inputs holds out {n_cal}: give more data, a larger "
-                    f"--calibration-fraction or --calibration FILE")
-        raise ValueError(f"{_too_few(float(rate), n_cal)}; {held}, or --contamination "
-                         f"{_smallest_rate(n_cal)} or more")
+    try:
+        n_train, n_cal = det.check_calibration(data.n, None if cal is None else cal.n)
+    except CalibrationError as exc:
+        raise ValueError(_fit_too_few(exc, args, det)) from None
     scaler = None
     if args.prepare:
         X, calibration, scaler = _prepared_split(args, det, data, cal, n_cal)
@@ -501,16 +485,28 @@ def _prepared_split(args, det, data: _Table, cal: _Table | None, n_cal: int):
     return X, calibration, scaler
 
 
-def _too_few(rate: float, n_cal: int) -> str:
-    from ..estimators._anomaly import needed_calibration
-
-    return (f"--contamination {rate:g} needs at least {needed_calibration(rate)} calibration "
+def _too_few(exc) -> str:
+    """The rate part of the detector's :class:`CalibrationError` ``exc``, in the words of
+    the options."""
+    return (f"--contamination {exc.contamination:g} needs at least {exc.needed} calibration "
             f"inputs (the smallest p-value of n is 1/(n+1))")
 
 
-def _smallest_rate(n_cal: int) -> str:
-    """The smallest contamination ``n_cal`` calibration inputs allow, rounded up."""
-    return f"{math.ceil(1e4 / (n_cal + 1)) / 1e4:g}"
+def _fit_too_few(exc, args, det) -> str:
+    """``detect fit``'s words for ``exc``: which option holds the calibration inputs, and
+    the smallest --contamination they allow."""
+    fraction, n_cal = det.calibration_fraction, exc.n_calibration
+    if exc.contamination is None:  # too few to split DATA
+        return (f"{args.data}: {exc.n_samples} inputs are too few to hold out "
+                f"--calibration-fraction {fraction:g} of them and train on the rest; give "
+                f"more data or --calibration FILE")
+    if args.calibration is not None:
+        held = f"--calibration {args.calibration} has {n_cal}: give more inputs there"
+    else:
+        held = (f"--calibration-fraction {fraction:g} of DATA's {exc.n_samples} inputs "
+                f"holds out {n_cal}: give more data, a larger --calibration-fraction or "
+                f"--calibration FILE")
+    return f"{_too_few(exc)}; {held}, or --contamination {exc.smallest:g} or more"
 
 
 def _rate_note(det) -> str:
@@ -554,26 +550,28 @@ def score(args) -> int:
     loaded = load_prepared(args.detector, AnomalyDetector)
     det = loaded.estimator
     if hasattr(args, "contamination"):
-        from ..estimators._anomaly import needed_calibration
+        from ..estimators._anomaly import CalibrationError, check_contamination
 
-        n_cal = det.calibration_scores_.size
-        rate = args.contamination
-        if rate != "auto" and n_cal < needed_calibration(rate):
-            raise ValueError(f"{_too_few(rate, n_cal)}; this detector has {n_cal}: use "
-                             f"--contamination {_smallest_rate(n_cal)} or more, or fit it "
-                             f"again with more calibration inputs")
-        det.set_params(contamination=rate)
-    kind = det.kind_
+        try:
+            check_contamination(args.contamination, det.calibration_scores_.size)
+        except CalibrationError as exc:
+            raise ValueError(f"{_too_few(exc)}; this detector has {exc.n_calibration}: use "
+                             f"--contamination {exc.smallest:g} or more, or fit it again "
+                             f"with more calibration inputs") from None
+        det.set_params(contamination=args.contamination)
+    name = _model_name(det)
+    # How DATA is read: as a table for a model of rows, else as that model's sequences.
+    kind = "autoencoder" if det.model_.item_unit == "feature" else name
     if kind == "autoencoder":
         typed = [f"--{n.replace('_', '-')}" for n in ("analyzer", "n_strings", "data_seed")
                  if hasattr(args, n)] + (["--encoding"] if args.encoding is not None else [])
         if typed:
-            raise ValueError(f"{typed[0]} is for sequences; {args.detector} holds an "
-                             f"autoencoder detector (rows)")
+            raise ValueError(f"{typed[0]} is for sequences; {args.detector} holds "
+                             f"{_a(name)} {name} detector (rows)")
     elif args.header is not None:
         flag = "--header" if args.header else "--no-header"
-        raise ValueError(f"{flag} is for tables; {args.detector} holds a {kind} detector "
-                         f"(sequences)")
+        raise ValueError(f"{flag} is for tables; {args.detector} holds {_a(name)} {name} "
+                         f"detector (sequences)")
     analyzer = getattr(args, "analyzer", None) or _trained_analyzer(det)
     if loaded.columns is not None or loaded.id_column is not None or loaded.scalers:
         data = _Table(args.data, prepared=loaded.read(args.data, args.header, args.detector))
@@ -635,12 +633,22 @@ def _out_format(out: str | None) -> str:
     return ext[1:]
 
 
+def _model_name(det) -> str:
+    """The ``--model`` name of the detector's model, else its class name."""
+    cls_name = type(det.model_).__name__
+    return next((m for m, c in MODELS.items() if c == cls_name), cls_name)
+
+
+def _a(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
 def _trained_analyzer(det) -> str:
     """How lines became sequences in training: a SequenceModel knows (symbol strings or
     tokens); a SequenceAutoencoder's tokens were characters if they are all one long."""
     model = det.model_
-    if det.kind_ == "sequence-model":
-        return "char" if getattr(model, "alphabet_", None) is not None else "word"
+    if hasattr(model, "alphabet_"):
+        return "char" if model.alphabet_ is not None else "word"
     vocabulary = getattr(model, "vocabulary_", None)
     if vocabulary is None:
         return "char"

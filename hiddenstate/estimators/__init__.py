@@ -6,9 +6,10 @@ from ._anomaly import AnomalyDetector, Explanation
 from ._autoencoder import Autoencoder
 from ._classifier import SequenceClassifier, SequenceRegressor
 from ._recursive import RecursiveAutoencoder
+from ._scoring import Scorable, ScorableMixin
 from ._sequence import SequenceModel
 from ._sequence_ae import SequenceAutoencoder
 
 __all__ = ["AnomalyDetector", "Autoencoder", "AutoencoderObjective", "Explanation",
-           "RecursiveAutoencoder", "SequenceAutoencoder", "SequenceClassifier", "SequenceModel",
-           "SequenceObjective", "SequenceRegressor"]
+           "RecursiveAutoencoder", "Scorable", "ScorableMixin", "SequenceAutoencoder",
+           "SequenceClassifier", "SequenceModel", "SequenceObjective", "SequenceRegressor"]

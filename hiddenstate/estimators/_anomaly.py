@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 from numbers import Integral, Real
 
 import numpy as np
@@ -16,36 +17,80 @@ from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from .. import _serialize
 from .._errors import InputError, ModelFileError
-from ._autoencoder import Autoencoder
-from ._sequence import SequenceModel
-from ._sequence_ae import SequenceAutoencoder
-from ._tokens import is_token_input
+from ._scoring import check_scorable, detector_fit_args, feature_names, item_labels, missing_hooks
 
-__all__ = ["AnomalyDetector", "Explanation"]
+__all__ = ["AnomalyDetector", "CalibrationError", "Explanation", "check_contamination",
+           "expected_false_alarms", "needed_calibration", "smallest_rate"]
 
-#: The models a detector can wrap, by the name its files and messages use.
-_KINDS = {Autoencoder: "autoencoder", SequenceAutoencoder: "sequence-ae",
-          SequenceModel: "sequence-model"}
 #: ``contamination="auto"``: this false-alarm rate, when the calibration set allows it.
 AUTO_RATE = 0.01
 _MODEL_PREFIX = "model/"
 _SCORES = "calibration_scores/"  # + each aggregate
 _AGGREGATES = {"mean": np.mean, "sum": np.sum, "max": np.max}
+#: Files written by 0.1.0 name their model twice, by class and by this ``kind``; it is
+#: checked against the class when they load. Later files name the class only.
+_KINDS_0_1 = {"autoencoder": "Autoencoder", "sequence-ae": "SequenceAutoencoder",
+              "sequence-model": "SequenceModel"}
 
 
-def _kind(model) -> str:
-    for cls, name in _KINDS.items():
-        if isinstance(model, cls):
-            return name
-    raise TypeError(
-        f"AnomalyDetector needs a model that scores its inputs: an Autoencoder (rows), a "
-        f"SequenceAutoencoder or a SequenceModel (sequences), got {type(model).__name__}")
+class CalibrationError(InputError):
+    """Too few calibration inputs: to hold any out of ``n_samples`` and still train, or
+    for the false-alarm rate asked for.
+
+    Attributes
+    ----------
+    n_samples : int or None
+        The inputs the calibration inputs were to be held out of (None: they were given).
+    n_calibration : int
+        The calibration inputs there are, or would be.
+    contamination : float or None
+        The rate asked for; None when the inputs are too few to split at all.
+    needed : int
+        The calibration inputs needed (``needed_calibration(contamination)``; 1 to split).
+    smallest : float
+        The smallest contamination ``n_calibration`` inputs allow (:func:`smallest_rate`).
+    """
+
+    def __init__(self, message: str, *, n_calibration: int, contamination: float | None = None,
+                 n_samples: int | None = None) -> None:
+        super().__init__(message)
+        self.n_samples, self.n_calibration = n_samples, int(n_calibration)
+        self.contamination = contamination
+        self.needed = 1 if contamination is None else needed_calibration(contamination)
+        self.smallest = smallest_rate(max(self.n_calibration, 1))
 
 
 def needed_calibration(rate: float) -> int:
     """Calibration rows needed to flag a false-alarm rate of ``rate``: with ``n`` rows the
     smallest conformal p-value is ``1 / (n + 1)``, so ``n >= ceil(1 / rate) - 1``."""
     return max(math.ceil(1.0 / rate - 1e-9) - 1, 1)
+
+
+def smallest_rate(n: int) -> float:
+    """The smallest contamination ``n`` calibration inputs allow, ``1 / (n + 1)``, rounded
+    up to 4 decimals (so that it is allowed, and short to write)."""
+    return math.ceil(1e4 / (int(n) + 1)) / 1e4
+
+
+def check_contamination(contamination, n: int) -> float:
+    """The false-alarm rate in effect for ``contamination`` ('auto' or a float in
+    (0, 0.5]) with ``n`` calibration inputs; :class:`CalibrationError` when ``n`` is
+    fewer than the rate needs (:func:`needed_calibration`), ValueError when the rate is
+    out of range."""
+    n = int(n)
+    if contamination == "auto":
+        return max(AUTO_RATE, 1.0 / (n + 1))
+    rate = float(contamination)
+    if not 0 < rate <= 0.5:
+        raise ValueError(f"contamination must be 'auto' or in (0, 0.5], got {rate}")
+    need = needed_calibration(rate)
+    if n < need:
+        raise CalibrationError(
+            f"contamination={rate:g} needs at least {need} calibration inputs (with n "
+            f"of them the smallest p-value is 1/(n+1)), not {n}: give "
+            f"more data, a larger calibration_fraction or calibration=, or a larger "
+            f"contamination (at least {1 / (n + 1):.3g})", n_calibration=n, contamination=rate)
+    return rate
 
 
 def expected_false_alarms(rate: float, n: int) -> float:
@@ -115,6 +160,9 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
     :class:`~hiddenstate.SequenceModel`'s surprisal per step (the negative
     log-likelihood of each next symbol or token; real-valued sequences are modelled as
     next-step prediction, inputs ``x[:-1]``, targets ``x[1:]``, scored by squared error).
+    Any model that gives its per-item errors through the scoring protocol
+    (:class:`~hiddenstate.estimators.Scorable`: ``item_unit`` and
+    ``item_errors``) is scored the same way; the detector asks nothing else of it.
     The per-item errors :math:`e_j` of an input are reduced by ``aggregate`` and negated:
     :meth:`score_samples` is higher for more normal inputs, as scikit-learn's
     IsolationForest and LocalOutlierFactor.
@@ -135,9 +183,11 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
 
     Parameters
     ----------
-    model : Autoencoder, SequenceAutoencoder or SequenceModel, default=None
+    model : Autoencoder, SequenceAutoencoder, SequenceModel or another scorable model, \
+default=None
         The model to train (``fit`` trains a clone) or, with ``prefit=True``, a fitted
-        one to use as it is. None: ``Autoencoder()``.
+        one to use as it is. None: ``Autoencoder()``. TypeError for a model that does
+        not follow the scoring protocol.
     contamination : 'auto' or float in (0, 0.5], default='auto'
         The false-alarm rate :math:`\alpha`. ``'auto'``: 0.01 when there are at least
         99 calibration inputs, else the smallest rate they allow, ``1 / (n + 1)`` (the
@@ -171,7 +221,9 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
     contamination_ : float
         The false-alarm rate in effect.
     n_features_in_ : int
-        Features per row (Autoencoder) or per step.
+        Features per row (Autoencoder) or per step (when the model has them).
+    kind_ : str
+        The model's class name in hyphenated lower case (``'autoencoder'``).
     """
 
     _parameter_constraints: dict = {
@@ -194,7 +246,11 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
 
     # -- fitting -------------------------------------------------------------------------------
     def _base_model(self):
-        return Autoencoder() if self.model is None else self.model
+        if self.model is not None:
+            return self.model
+        from ._autoencoder import Autoencoder
+
+        return Autoencoder()
 
     def fit(self, X, y=None, *, calibration=None, **fit_params):
         """Train the model (a clone of ``model``) and calibrate the threshold.
@@ -217,26 +273,13 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         del y
         self._validate_params()
         base = self._base_model()
-        kind = _kind(base)
+        check_scorable(base)
         n = self._count(X, "X")
-        if kind == "autoencoder" and not hasattr(X, "iloc"):
+        if base.item_unit == "feature" and not hasattr(X, "iloc"):
             X = np.asarray(X)  # array-likes that cannot be indexed by rows
         # The calibration set's size is known before training: check it first.
-        if calibration is not None:
-            n_cal = self._count(calibration, "calibration")
-        elif self.prefit:
-            n_cal = n
-        else:
-            n_cal = int(round(float(self.calibration_fraction) * n))
-        if n_cal >= 1:
-            self._rate(n_cal)
-        if (kind == "sequence-model" and "alphabet" not in fit_params and not self.prefit
-                and isinstance(X[0], str)):
-            # The alphabet of all the data, calibration included: a symbol seen only in the
-            # held-out part must not make calibration fail.
-            symbols = "".join(X) + ("".join(calibration) if calibration is not None
-                                    and isinstance(calibration[0], str) else "")
-            fit_params["alphabet"] = "".join(sorted(set(symbols)))
+        n_cal = self.check_calibration(
+            n, None if calibration is None else self._count(calibration, "calibration"))[1]
         if self.prefit:
             check_is_fitted(base, msg="prefit=True needs a fitted model; this "
                                       "%(name)s is not fitted yet")
@@ -247,22 +290,16 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         else:
             model = clone(base)
             if calibration is None:
-                if n_cal < 1 or n - n_cal < 1:
-                    raise InputError(
-                        f"n_samples={n}: too few to hold out calibration_fraction="
-                        f"{self.calibration_fraction} of them for calibration and still "
-                        f"train on some; give more data or calibration=")
                 rng = np.random.default_rng(self._seed())
                 order = rng.permutation(n)
                 train, cal = _safe_indexing(X, np.sort(order[n_cal:])), \
                     _safe_indexing(X, np.sort(order[:n_cal]))
             else:
                 train, cal = X, calibration
-            model.fit(*self._model_args(train, kind), **fit_params)
-        self.model_, self.kind_ = model, kind
-        self.n_features_in_ = int(model.n_features_in_)
-        if hasattr(model, "feature_names_in_"):
-            self.feature_names_in_ = model.feature_names_in_
+            args, fit_params = detector_fit_args(model, train, cal, fit_params)
+            model.fit(*args, **fit_params)
+        self.model_ = model
+        self._copy_model_attributes()
         try:
             per_item = self._per_item(cal)
         except InputError as exc:  # keep where it is wrong, say which data
@@ -281,6 +318,61 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         self.calibration_scores_by_aggregate_ = by_aggregate
         self._rate()  # enough calibration inputs for the contamination asked for
         return self
+
+    def check_calibration(self, n_samples: int, n_calibration: int | None = None
+                          ) -> tuple[int, int]:
+        """The inputs :meth:`fit` trains on and calibrates with, ``(n_train,
+        n_calibration)``, checked as ``fit`` checks them before it trains.
+
+        Parameters
+        ----------
+        n_samples : int
+            Inputs of ``X``.
+        n_calibration : int, optional
+            Inputs of ``calibration=``; None: ``calibration_fraction`` of ``X`` is held
+            out (all of it with ``prefit=True``, which trains on none).
+
+        Raises
+        ------
+        CalibrationError
+            Too few inputs to hold some out and still train on some, or fewer
+            calibration inputs than ``contamination`` needs.
+        """
+        n = int(n_samples)
+        if n_calibration is not None:
+            n_cal, n_train = int(n_calibration), n
+        elif self.prefit:
+            n_cal, n_train = n, 0
+        else:
+            n_cal = int(round(float(self.calibration_fraction) * n))
+            n_train = n - n_cal
+        if n_calibration is None and not self.prefit and (n_cal < 1 or n_train < 1):
+            raise CalibrationError(
+                f"n_samples={n}: too few to hold out calibration_fraction="
+                f"{self.calibration_fraction} of them for calibration and still "
+                f"train on some; give more data or calibration=", n_calibration=n_cal,
+                n_samples=n)
+        if n_cal >= 1:
+            try:
+                check_contamination(self.contamination, n_cal)
+            except CalibrationError as exc:
+                exc.n_samples = n if n_calibration is None else None
+                raise
+        return n_train, n_cal
+
+    def _copy_model_attributes(self) -> None:
+        model = self.model_
+        if hasattr(model, "n_features_in_"):
+            self.n_features_in_ = int(model.n_features_in_)
+        if hasattr(model, "feature_names_in_"):
+            self.feature_names_in_ = model.feature_names_in_
+
+    @property
+    def kind_(self) -> str:
+        """The wrapped model's class name in lower-case words joined by hyphens
+        (``'autoencoder'``, ``'sequence-model'``, ``'sequence-autoencoder'``)."""
+        check_is_fitted(self)
+        return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "-", type(self.model_).__name__).lower()
 
     @property
     def calibration_scores_(self) -> np.ndarray:
@@ -309,33 +401,14 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
             raise InputError(f"{name}: no inputs")
         return n
 
-    @staticmethod
-    def _is_real_sequences(X) -> bool:
-        return not (isinstance(X[0], str) or is_token_input(X, strings_are_tokens=False))
-
-    def _model_args(self, X, kind: str) -> tuple:
-        """The model's ``fit`` / scoring arguments: real-valued sequences become
-        next-step prediction for a SequenceModel."""
-        if kind != "sequence-model" or not self._is_real_sequences(X):
-            return (X,)
-        xs = [np.asarray(x, np.float32) for x in X]
-        for i, x in enumerate(xs):
-            if x.ndim != 2 or x.shape[0] < 2:
-                raise InputError(f"next-step prediction needs sequences of shape (T >= 2, "
-                                 f"n_features), got {x.shape}", index=i)
-        return [x[:-1] for x in xs], [x[1:] for x in xs]
-
     # -- scores --------------------------------------------------------------------------------
     def _per_item(self, X):
-        """Per-feature errors ``(n, d)`` (rows) or per-step errors (a list, sequences)."""
-        model = self.model_
-        if self.kind_ == "autoencoder":
-            return np.asarray(model.reconstruction_error(X, per_feature=True), np.float64)
-        if self.kind_ == "sequence-ae":
-            return [np.asarray(e, np.float64) for e in model.reconstruction_error(
-                X, per_step=True)]
-        return [-s for s in model.score_samples(*self._model_args(X, self.kind_),
-                                                per_step=True)]
+        """Per-feature errors ``(n, d)`` (rows) or per-step errors (a list, sequences):
+        the model's ``item_errors`` (the Scorable protocol)."""
+        errors = self.model_.item_errors(X)
+        if self.model_.item_unit == "feature":
+            return np.asarray(errors, np.float64)
+        return [np.asarray(e, np.float64) for e in errors]
 
     def _reduce(self, per_item, aggregate: str | None = None) -> np.ndarray:
         fn = _AGGREGATES[aggregate or self.aggregate]
@@ -361,23 +434,10 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         self._count(X, "X")
         return self._per_item(X)
 
-    def _rate(self, n: int | None = None) -> float:
-        """The false-alarm rate in effect with ``n`` calibration inputs (default: the
-        fitted ones); ValueError if ``n`` is too few for ``contamination``."""
-        n = self.calibration_scores_.size if n is None else int(n)
-        if self.contamination == "auto":
-            return max(AUTO_RATE, 1.0 / (n + 1))
-        rate = float(self.contamination)
-        if not 0 < rate <= 0.5:
-            raise ValueError(f"contamination must be 'auto' or in (0, 0.5], got {rate}")
-        need = needed_calibration(rate)
-        if n < need:
-            raise ValueError(
-                f"contamination={rate:g} needs at least {need} calibration inputs (with n "
-                f"of them the smallest p-value is 1/(n+1)), not {n}: give "
-                f"more data, a larger calibration_fraction or calibration=, or a larger "
-                f"contamination (at least {1 / (n + 1):.3g})")
-        return rate
+    def _rate(self) -> float:
+        """The false-alarm rate in effect with the fitted calibration inputs;
+        :class:`CalibrationError` if they are too few for ``contamination``."""
+        return check_contamination(self.contamination, self.calibration_scores_.size)
 
     @property
     def contamination_(self) -> float:
@@ -422,10 +482,8 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         self._count(X, "X")
         per = self._per_item(X)
         top = int(top)
-        if isinstance(per, np.ndarray):
-            names = (np.asarray(self.feature_names_in_, dtype=object)
-                     if hasattr(self, "feature_names_in_")
-                     else np.array([f"x{j}" for j in range(per.shape[1])], dtype=object))
+        if self.model_.item_unit == "feature" and not hasattr(self.model_, "item_labels"):
+            names = feature_names(self, per.shape[1])
             k = min(top, per.shape[1])
             index = np.argsort(-per, axis=1, kind="stable")[:, :k]
             value = np.take_along_axis(per, index, axis=1)
@@ -433,33 +491,20 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
             share = np.divide(value, total, out=np.zeros_like(value), where=total > 0)
             return Explanation("feature", index, names[index], value, share, per)
         n = len(per)
-        index = np.full((n, top), -1, np.int64)
-        value = np.full((n, top), np.nan)
-        share = np.full((n, top), np.nan)
-        label = np.full((n, top), "", dtype=object)
-        # A sequence model's step t scores symbol t + 1, or symbol t when it adds its own
-        # begin marker (and its last step the end, shown as '</s>').
-        offset = int(self.kind_ == "sequence-model"
-                     and not getattr(self.model_, "markers_", False))
+        width = top if self.model_.item_unit == "step" else min(top, per.shape[1])
+        index = np.full((n, width), -1, np.int64)
+        value = np.full((n, width), np.nan)
+        share = np.full((n, width), np.nan)
+        label = np.full((n, width), "", dtype=object)
         for i, e in enumerate(per):
-            order = np.argsort(-e, kind="stable")[:top]
+            order = np.argsort(-e, kind="stable")[:width]
             total = e.sum()
+            positions, labels = item_labels(self.model_, X, i, order)
             for j, t in enumerate(order):
-                pos = int(t) + offset
-                index[i, j], value[i, j] = pos, e[t]
+                index[i, j], value[i, j] = positions[j], e[t]
                 share[i, j] = e[t] / total if total > 0 else 0.0
-                label[i, j] = self._symbol(X[i], pos)
-        return Explanation("step", index, label, value, share, per)
-
-    def _symbol(self, seq, pos: int) -> str:
-        if isinstance(seq, str):
-            if self.kind_ == "sequence-ae":  # split on whitespace into words
-                words = seq.split()
-                return words[pos] if pos < len(words) else "</s>"
-            return seq[pos] if pos < len(seq) else "</s>"
-        if isinstance(seq, list | tuple) and seq and isinstance(seq[0], str):
-            return str(seq[pos]) if pos < len(seq) else "</s>"
-        return f"t={pos}"
+                label[i, j] = labels[j]
+        return Explanation(self.model_.item_unit, index, label, value, share, per)
 
     # -- files ---------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:
@@ -468,8 +513,22 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         config, tensors = self._to_file()
         _serialize.save(path, type(self).__name__, config, tensors)
 
+    def _model_class_name(self) -> str:
+        """The name the model's class is registered under, which the file stores."""
+        name = type(self.model_).__name__
+        try:
+            registered = _serialize.class_for(name)
+        except ModelFileError:
+            registered = None
+        if registered is not type(self.model_) or not hasattr(self.model_, "_to_file"):
+            raise TypeError(f"cannot save a detector around a {name}: its class is not "
+                            f"registered with hiddenstate._serialize.register or has no "
+                            f"_to_file, so no file could name it")
+        return name
+
     def _to_file(self) -> tuple[dict, dict[str, np.ndarray]]:
-        """``(settings, tensors)`` of the fitted detector, as :meth:`save` writes them."""
+        """``(settings, tensors)`` of the fitted detector, as :meth:`save` writes them:
+        the settings name the model by its registered class name (``model.class``)."""
         check_is_fitted(self)
         model_config, model_tensors = self.model_._to_file()
         rs = self.random_state
@@ -478,8 +537,8 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
                   "aggregate": self.aggregate, "prefit": bool(self.prefit),
                   "random_state": int(rs) if isinstance(rs, Integral)
                   and not isinstance(rs, bool) else None}
-        config = {"params": params, "kind": self.kind_,
-                  "model": {"class": type(self.model_).__name__, "config": model_config}}
+        config = {"params": params,
+                  "model": {"class": self._model_class_name(), "config": model_config}}
         tensors = {_MODEL_PREFIX + k: v for k, v in model_tensors.items()}
         for a, scores in self.calibration_scores_by_aggregate_.items():
             tensors[_SCORES + a] = np.asarray(scores, np.float64)
@@ -490,11 +549,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         params, inner = config.get("params"), config.get("model")
         if not isinstance(params, dict) or not isinstance(inner, dict):
             raise ModelFileError(f"{path}: the detector's settings are incomplete")
-        by_name = {c.__name__: c for c in _KINDS}
-        model_cls = by_name.get(inner.get("class"))
-        if model_cls is None:
-            raise ModelFileError(f"{path}: the detector's model class {inner.get('class')!r} "
-                                 f"is not one of {sorted(by_name)}")
+        model_cls = cls._model_class(config, inner, path)
         if not isinstance(inner.get("config"), dict):
             raise ModelFileError(f"{path}: the detector's model settings are not an object")
         allowed = set(cls().get_params(deep=False)) - {"model"}  # the model is stored apart
@@ -526,16 +581,28 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
             by_aggregate[a] = scores
         if len({v.size for v in by_aggregate.values()}) != 1:
             raise ModelFileError(f"{path}: calibration scores of different lengths")
-        det.model_, det.kind_ = model, _kind(model)
-        if config.get("kind") not in (None, det.kind_):
-            raise ModelFileError(f"{path}: kind {config.get('kind')!r} does not match the "
-                                 f"model, a {type(model).__name__}")
-        det.n_features_in_ = int(model.n_features_in_)
-        if hasattr(model, "feature_names_in_"):
-            det.feature_names_in_ = model.feature_names_in_
+        det.model_ = model
+        det._copy_model_attributes()
         det.calibration_scores_by_aggregate_ = by_aggregate
         try:
             det._rate()
         except ValueError as exc:
             raise ModelFileError(f"{path}: {exc}") from None
         return det
+
+    @staticmethod
+    def _model_class(config: dict, inner: dict, path) -> type:
+        """The scorable class the file's ``model.class`` names (a file of 0.1.0 also
+        stores ``kind``, which must agree with it)."""
+        name = inner.get("class")
+        if not isinstance(name, str):
+            raise ModelFileError(f"{path}: the detector's model class {name!r} is not a name")
+        model_cls = _serialize.class_for(name, path=path)
+        missing = missing_hooks(model_cls)
+        if missing:
+            raise ModelFileError(f"{path}: the detector's model class {name!r} is not one of "
+                                 f"the scorable models (it has no {' and no '.join(missing)})")
+        kind = config.get("kind")
+        if kind is not None and _KINDS_0_1.get(kind) != name:
+            raise ModelFileError(f"{path}: kind {kind!r} does not match the model, a {name}")
+        return model_cls

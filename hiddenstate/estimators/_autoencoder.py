@@ -455,6 +455,16 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Incremental
         """Minus the mean reconstruction error."""
         return float(np.mean(self.score_samples(X)))
 
+    # -- anomaly scoring (the Scorable protocol of ._scoring) --------------------------------
+    #: One error term per feature of a row.
+    item_unit = "feature"
+
+    def item_errors(self, X) -> np.ndarray:
+        """float64 reconstruction error terms ``(n_samples, n_features)`` (those of
+        :meth:`reconstruction_error` with ``per_feature=True``): what
+        :class:`~hiddenstate.AnomalyDetector` scores and explains rows by."""
+        return np.asarray(self.reconstruction_error(X, per_feature=True), np.float64)
+
     @staticmethod
     def _out(result: np.ndarray, X_in) -> np.ndarray:
         dtype = getattr(X_in, "dtype", None)

@@ -22,7 +22,8 @@ from ._base import IncrementalMixin, TrainingData, TrainingMixin
 from ._inference import apply_batched
 from ._inputs import check_kind, check_settings, input_kind, read_sequences
 from ._params import TRAINING_CONSTRAINTS, RegistryOptions, store_params
-from ._tokens import Vocabulary, pad_ids
+from ._scoring import label_at
+from ._tokens import Vocabulary, is_token_input, pad_ids
 
 __all__ = ["END", "SequenceModel", "SequenceObjective"]
 
@@ -619,6 +620,49 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         if per_step:
             return steps
         return np.array([s.sum() for s in steps])
+
+    # -- anomaly scoring (the Scorable protocol of ._scoring) --------------------------------
+    #: One error term per predicted step of a sequence.
+    item_unit = "step"
+
+    def item_errors(self, X) -> list[np.ndarray]:
+        """The surprisal of each predicted step, a float64 ``(T_i,)`` array per sequence
+        (minus :meth:`score_samples` with ``per_step=True``; real-valued sequences as
+        next-step prediction, inputs ``x[:-1]``, targets ``x[1:]``): what
+        :class:`~hiddenstate.AnomalyDetector` scores and explains sequences by."""
+        return [-s for s in self.score_samples(*self._next_step(X), per_step=True)]
+
+    def item_labels(self, X, i: int, entries) -> tuple[list[int], list[str]]:
+        """Steps ``entries`` of sequence ``i`` as positions in it: step ``t`` scores
+        symbol or token ``t + 1``, or ``t`` when the model adds its own begin marker
+        (``markers_``; its last step scores the end, ``'</s>'``)."""
+        offset = int(not getattr(self, "markers_", False))
+        positions = [int(t) + offset for t in entries]
+        return positions, [label_at(X[i], pos) for pos in positions]
+
+    def detector_fit_args(self, X, calibration, fit_params: dict) -> tuple[tuple, dict]:
+        """Symbol strings: ``alphabet`` (unless given) is every symbol of ``X`` and of
+        ``calibration``, so that a symbol seen only in the held-out part does not make
+        calibration fail. Real-valued sequences: next-step prediction, ``(x[:-1],
+        x[1:])``."""
+        if "alphabet" not in fit_params and isinstance(X[0], str):
+            symbols = "".join(X) + ("".join(calibration) if calibration is not None
+                                    and isinstance(calibration[0], str) else "")
+            fit_params = {**fit_params, "alphabet": "".join(sorted(set(symbols)))}
+        return self._next_step(X), fit_params
+
+    @staticmethod
+    def _next_step(X) -> tuple:
+        """``(X,)``, or for real-valued sequences ``(inputs, targets)`` of next-step
+        prediction."""
+        if isinstance(X[0], str) or is_token_input(X, strings_are_tokens=False):
+            return (X,)
+        xs = [np.asarray(x, np.float32) for x in X]
+        for i, x in enumerate(xs):
+            if x.ndim != 2 or x.shape[0] < 2:
+                raise InputError(f"next-step prediction needs sequences of shape (T >= 2, "
+                                 f"n_features), got {x.shape}", index=i)
+        return [x[:-1] for x in xs], [x[1:] for x in xs]
 
     def sample(self, n: int = 1, *, start: str | None = None, stop: str | None = None,
                n_stops: int = 1, max_length: int = 100, temperature: float = 1.0,

@@ -21,6 +21,7 @@ from ._base import IncrementalMixin, TrainingData, TrainingMixin
 from ._inference import apply_batched
 from ._inputs import check_kind, check_settings, input_kind, read_sequences
 from ._params import TRAINING_CONSTRAINTS, RegistryOptions, store_params
+from ._scoring import label_at
 from ._sequence import length_buckets
 from ._tokens import TOKENIZERS, Vocabulary, pad_ids, saved_tokenizer
 
@@ -309,6 +310,22 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
     def score(self, X, y=None) -> float:
         """Minus the mean reconstruction error."""
         return float(np.mean(self.score_samples(X)))
+
+    # -- anomaly scoring (the Scorable protocol of ._scoring) --------------------------------
+    #: One error term per step of a sequence.
+    item_unit = "step"
+
+    def item_errors(self, X) -> list[np.ndarray]:
+        """float64 reconstruction error of each step, a ``(T_i,)`` array per sequence (those
+        of :meth:`reconstruction_error` with ``per_step=True``): what
+        :class:`~hiddenstate.AnomalyDetector` scores and explains sequences by."""
+        return [np.asarray(e, np.float64) for e in self.reconstruction_error(X, per_step=True)]
+
+    def item_labels(self, X, i: int, entries) -> tuple[list[int], list[str]]:
+        """Steps ``entries`` of sequence ``i``: a string's words (split on whitespace),
+        a token list's tokens, ``t=<step>`` for real-valued steps."""
+        positions = [int(t) for t in entries]
+        return positions, [label_at(X[i], pos, words=True) for pos in positions]
 
     # -- files -------------------------------------------------------------------------------
     @classmethod
