@@ -23,7 +23,7 @@ from ._inference import apply_batched
 from ._inputs import check_kind, check_settings, input_kind, read_sequences
 from ._params import TRAINING_CONSTRAINTS, RegistryOptions, store_params
 from ._scoring import label_at
-from ._tokens import Vocabulary, is_token_input, pad_ids
+from ._tokens import Vocabulary, pad_ids
 
 __all__ = ["END", "SequenceModel", "SequenceObjective"]
 
@@ -655,7 +655,7 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
     def _next_step(X) -> tuple:
         """``(X,)``, or for real-valued sequences ``(inputs, targets)`` of next-step
         prediction."""
-        if isinstance(X[0], str) or is_token_input(X, strings_are_tokens=False):
+        if input_kind(X, strings="symbols") in ("symbols", "tokens"):
             return (X,)
         xs = [np.asarray(x, np.float32) for x in X]
         for i, x in enumerate(xs):
