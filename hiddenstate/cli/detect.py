@@ -439,7 +439,10 @@ def fit(args) -> int:
     print(f"AnomalyDetector({MODELS[kind]}) on {args.data}: {n_train} inputs to train, "
           f"{n_cal} to calibrate"
           + (f" ({args.calibration})" if cal is not None else " (held out)"), file=sys.stderr)
-    preparation = {"scaler": scaler, "columns": data.columns, "id_column": args.id_column}
+    preparation = None
+    if args.prepare:
+        preparation = {"scaler": scaler, "columns": data.columns, "id_column": args.id_column}
+
     def report(seconds: float) -> str:
         n = det.calibration_scores_.size
         flagged = float(np.mean(det.calibration_scores_ < det.offset_))
@@ -450,7 +453,7 @@ def fit(args) -> int:
                 f"{seconds:.1f} s; wrote {args.out}")
 
     fit_save_report(det, args.out, lambda: det.fit(X, calibration=calibration, **fit_params),
-                    preparation=preparation if args.prepare else None, report=report)
+                    preparation=preparation, report=report)
     return 0
 
 
