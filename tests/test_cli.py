@@ -166,7 +166,9 @@ def test_rae_fit_predict_and_label_mismatch(tmp_path, capsys):
     (tmp_path / "short.txt").write_text("pos\nneg\n")
     assert main(["rae", "fit", str(tmp_path / "s.txt"), "--labels", str(tmp_path / "short.txt"),
                  "--out", str(tmp_path / "x.safetensors")]) == 2
-    assert "300 sentences but 2 labels" in capsys.readouterr().err
+    short = tmp_path / "short.txt"
+    assert (f"{tmp_path / 's.txt'}, line 3: no label for this sentence: {tmp_path / 's.txt'} "
+            f"has 300 sentences but {short} has 2 labels") in capsys.readouterr().err
 
 
 class _Stop(BaseException):  # not an Exception: the CLI turns those into one line

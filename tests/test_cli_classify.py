@@ -107,7 +107,7 @@ def test_label_count_mismatch_names_both_files_and_counts(labelled, tmp_path, ca
     assert f"{data} has 6 sequences but {short} has 2 labels" in err
     assert not out.exists()
     assert main(["classify", "fit", data, "--out", str(out)]) == 2
-    assert "needs --labels FILE" in capsys.readouterr().err
+    assert "needs a labels file, one label per line (--labels FILE)" in capsys.readouterr().err
     assert main(["classify", "fit", data, "--labels", str(short), "--unlabelled", data,
                  "--out", str(out)]) == 2
     assert "--unlabelled is for --pretrain" in capsys.readouterr().err

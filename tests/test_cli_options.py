@@ -15,7 +15,7 @@ import pytest
 from sklearn.utils._param_validation import Interval, Options
 
 from hiddenstate.cli import main
-from hiddenstate.cli._common import _parameter_help
+from hiddenstate.cli._options import _parameter_help
 from hiddenstate.estimators import Autoencoder, RecursiveAutoencoder, SequenceModel
 
 #: Left off the command line on purpose: a fresh process has no fit to warm-start.

@@ -22,7 +22,7 @@ import os
 import sys
 
 from . import autoencoder, bench, classify, datasets, detect, rae, reproduce, rnn, seqae
-from ._common import Parser
+from ._options import Parser
 
 __all__ = ["build_parser", "main"]
 

@@ -4,24 +4,24 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 
 from ._common import (
     BUILTIN_DATA,
-    add_estimator_options,
     add_header_option,
     add_preparation_options,
-    check_checkpoint_dir,
-    check_out,
-    console,
-    estimator_kwargs,
     fit_preparation,
     load_prepared,
     preparation_used,
     read_data,
     read_prepared,
-    save_prepared,
+)
+from ._options import add_estimator_options, estimator_kwargs
+from ._outputs import (
+    check_checkpoint_dir,
+    check_out,
+    console,
+    fit_save_report,
     write_or_print,
     write_with_ids,
 )
@@ -148,32 +148,21 @@ def fit(args) -> int:
         out.print(f"[bold]Autoencoder[/] on {args.data} {X.shape}: "
                   f"{json.dumps(est.get_params())}")
     scaler, data = fit_preparation(args, X, columns)
-    t0 = time.perf_counter()
-    est.fit(data)
-    seconds = time.perf_counter() - t0
     if args.process_id != 0:
-        out.print(f"process {args.process_id}: trained; process 0 writes {args.out}")
+        fit_save_report(est, None, lambda: est.fit(data), report=lambda seconds: (
+            f"process {args.process_id}: trained; process 0 writes {args.out}"))
         return 0
-    if prepared:
-        save_prepared(args.out, scaler, est, columns, args.id_column)
-    else:
-        est.save(args.out)
-    out.print(
-        f"trained {est.n_iter_} epochs in {seconds:.2f} s; final loss {est.loss_curve_[-1]:.6g}; "
-        f"reconstruction error {-est.score(data):.6g}; wrote {args.out}"
-    )
+    preparation = {"scaler": scaler, "columns": columns, "id_column": args.id_column}
+    fit_save_report(est, args.out, lambda: est.fit(data), inputs=f"{len(data)} rows",
+                    preparation=preparation if prepared else None,
+                    notes=[lambda: f"reconstruction error {-est.score(data):.6g}"])
     return 0
 
 
 def _fit_in_blocks(args, est, out) -> int:
-    t0 = time.perf_counter()
     out.print(f"[bold]Autoencoder[/] on {args.data} in blocks of {args.chunk_rows} rows")
-    est.fit_file(args.data, chunk_rows=args.chunk_rows, header=args.header)
-    est.save(args.out)
-    out.print(
-        f"trained {est.n_iter_} epochs in {time.perf_counter() - t0:.2f} s; final loss "
-        f"{est.loss_curve_[-1]:.6g}; wrote {args.out}"
-    )
+    fit_save_report(est, args.out, lambda: est.fit_file(
+        args.data, chunk_rows=args.chunk_rows, header=args.header))
     return 0
 
 

@@ -7,7 +7,7 @@ import json
 import textwrap
 from pathlib import Path
 
-from ._common import console
+from ._outputs import console
 
 __all__ = ["register"]
 

@@ -4,18 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-import time
 from pathlib import Path
 
-from ._common import (
-    Parser,
-    add_estimator_options,
-    check_checkpoint_dir,
-    check_out,
-    estimator_kwargs,
-    load_model,
-)
+from ._common import load_model
+from ._options import Parser, add_estimator_options, estimator_kwargs
+from ._outputs import check_checkpoint_dir, check_out, fit_save_report
 
 __all__ = ["register"]
 
@@ -39,8 +32,6 @@ sequence, or one label. Labels that are numbers are taken by value: 1, 1.0
 and +1 are the class 1."""
 
 _PRETRAINERS = {"sequence-ae": "SequenceAutoencoder", "language-model": "SequenceModel"}
-
-_POLARITY = {1: "positive", 0: "negative"}
 
 
 def add_encoding_option(parser, *, default: str | None = "utf-8") -> None:
@@ -169,36 +160,14 @@ def _tokens(seqs: list, analyzer: str, tokenizer: str) -> list[list[str]]:
 
 
 def _data(args) -> tuple[list, list[str]]:
-    """``(sequences, labels)`` of DATA: a labelled text file (its lines, split by the
-    classifier), an rt-polarity folder (token lists) or the built-in embedded-reber task
-    (symbol lists)."""
-    from .._errors import InputError
+    """``(sequences, labels)`` of DATA: the built-in embedded-reber task (symbol lists),
+    else :func:`hiddenstate.datasets.load_labelled_text` (a labelled text file, its lines
+    split by the classifier, or an rt-polarity folder, token lists)."""
+    from ..datasets import load_labelled_text
 
-    path = Path(args.data)
     if _is_builtin(args.data):
         return _embedded_reber(args.n_pairs, args.data_seed)
-    if path.is_dir():
-        from ..datasets import load_rt_polarity
-
-        if args.labels:
-            raise InputError("--labels is for a text file; an rt-polarity folder holds its "
-                             "own labels", path=path)
-        sentences, labels = load_rt_polarity(path)
-        return sentences, [_POLARITY[int(v)] for v in labels]
-    if not path.exists():
-        raise InputError("no such file or folder (DATA: a text file with --labels, a folder "
-                         "holding rt-polarity.pos/.neg, or embedded-reber)", path=path)
-    if not args.labels:
-        raise InputError("a text file needs --labels FILE (one label per line); or give a "
-                         "folder holding rt-polarity.pos/.neg, or embedded-reber", path=path)
-    from ..datasets._lines import read_labels
-
-    seqs = _lines(path, encoding=args.encoding)
-    labels = read_labels(args.labels, encoding=args.encoding)
-    if len(seqs) != len(labels):
-        raise InputError(f"{path} has {len(seqs)} sequences but {args.labels} has "
-                         f"{len(labels)} labels; give one label per sequence")
-    return seqs, labels
+    return load_labelled_text(args.data, args.labels, what="sequence", encoding=args.encoding)
 
 
 def _is_builtin(data: str) -> bool:
@@ -268,15 +237,9 @@ def _pretrain(args, seqs: list[list[str]], kwargs: dict):
     else:
         model = SequenceModel(settings["cell"], hidden_size=settings["hidden_size"],
                               num_layers=settings["num_layers"], **shared)
-    t0 = time.perf_counter()
-    model.fit(corpus)
-    where = ""
-    if args.pretrain_out:
-        model.save(args.pretrain_out)
-        where = f"; wrote {args.pretrain_out}"
-    print(f"pretrained a {type(model).__name__} ({settings['cell']}) for {model.n_iter_} "
-          f"epochs on {len(corpus)} sequences in {time.perf_counter() - t0:.1f} s; final loss "
-          f"{model.loss_curve_[-1]:.5g}{where}", file=sys.stderr)
+    fit_save_report(model, args.pretrain_out, lambda: model.fit(corpus),
+                    inputs=f"{len(corpus)} sequences",
+                    trained=f"pretrained a {type(model).__name__} ({settings['cell']}) for")
     return model
 
 
@@ -306,14 +269,10 @@ def fit(args) -> int:
         kwargs["init_from"] = source
     elif args.pretrain:
         kwargs["init_from"] = _pretrain(args, seqs, kwargs)
+    # The file holds the weights taken from init_from, not init_from itself.
     est = SequenceClassifier(**kwargs)
-    t0 = time.perf_counter()
-    est.fit(seqs, labels)
-    seconds = time.perf_counter() - t0
-    est.save(args.out)  # the weights taken from init_from, not init_from itself
-    print(f"trained {est.n_iter_} epochs on {len(seqs)} sequences in {seconds:.1f} s; "
-          f"final loss {est.loss_curve_[-1]:.5g}; training accuracy "
-          f"{est.score(seqs, labels):.4f}; wrote {args.out}", file=sys.stderr)
+    fit_save_report(est, args.out, lambda: est.fit(seqs, labels), inputs=f"{len(seqs)} sequences",
+                    notes=[lambda: f"training accuracy {est.score(seqs, labels):.4f}"])
     return 0
 
 

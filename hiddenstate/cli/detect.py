@@ -6,28 +6,21 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
-import time
 from pathlib import Path
 
 from ._common import (
     BUILTIN_DATA,
-    Parser,
-    _forms,
-    add_estimator_options,
     add_header_option,
     add_preparation_options,
-    check_checkpoint_dir,
-    check_out,
-    cli_parameters,
-    estimator_kwargs,
     fit_preparation,
     frame,
     load_prepared,
     preparation_used,
     read_data,
     read_prepared,
-    save_prepared,
 )
+from ._options import Parser, _forms, add_estimator_options, cli_parameters, estimator_kwargs
+from ._outputs import check_checkpoint_dir, check_out, fit_save_report
 from .classify import add_encoding_option
 
 __all__ = ["register"]
@@ -430,20 +423,21 @@ def fit(args) -> int:
     print(f"AnomalyDetector({MODELS[kind]}) on {args.data}: {n_train} inputs to train, "
           f"{n_cal} to calibrate"
           + (f" ({args.calibration})" if cal is not None else " (held out)"), file=sys.stderr)
-    t0 = time.perf_counter()
-    det.fit(X, calibration=calibration, **fit_params)
-    seconds = time.perf_counter() - t0
+    preparation = None
     if args.prepare:
-        save_prepared(args.out, scaler, det, data.columns, args.id_column)
-    else:
-        det.save(args.out)
-    n = det.calibration_scores_.size
-    flagged = float(np.mean(det.calibration_scores_ < det.offset_))
-    expected = expected_false_alarms(det.contamination_, n)
-    print(f"contamination_ {det.contamination_:.4g} ({_rate_note(det)}); threshold offset_ "
-          f"{det.offset_:.6g} (aggregate {det.aggregate}); false alarms expected on normal "
-          f"inputs {expected:.2%}; calibration inputs flagged {flagged:.1%}; {seconds:.1f} s; "
-          f"wrote {args.out}", file=sys.stderr)
+        preparation = {"scaler": scaler, "columns": data.columns, "id_column": args.id_column}
+
+    def report(seconds: float) -> str:
+        n = det.calibration_scores_.size
+        flagged = float(np.mean(det.calibration_scores_ < det.offset_))
+        expected = expected_false_alarms(det.contamination_, n)
+        return (f"contamination_ {det.contamination_:.4g} ({_rate_note(det)}); threshold "
+                f"offset_ {det.offset_:.6g} (aggregate {det.aggregate}); false alarms expected "
+                f"on normal inputs {expected:.2%}; calibration inputs flagged {flagged:.1%}; "
+                f"{seconds:.1f} s; wrote {args.out}")
+
+    fit_save_report(det, args.out, lambda: det.fit(X, calibration=calibration, **fit_params),
+                    preparation=preparation, report=report)
     return 0
 
 

@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
-import time
 from pathlib import Path
 
-from ._common import (
-    add_estimator_options,
-    check_checkpoint_dir,
-    check_out,
-    estimator_kwargs,
-    load_model,
-)
+from ._common import load_model
+from ._options import add_estimator_options, estimator_kwargs
+from ._outputs import check_checkpoint_dir, check_out, fit_save_report
 from .classify import add_encoding_option
 
 __all__ = ["register"]
@@ -49,53 +43,26 @@ def _build_fit(fit_parser) -> None:
     fit_parser.set_defaults(func=fit)
 
 
-#: The rt-polarity folder's labels, as load_rt_polarity codes them.
-_POLARITY = {1: "positive", 0: "negative"}
-
-
 def _data(args, tokenizer: str):
-    """(sentences, labels): an rt-polarity folder (labels positive and negative), or a
-    sentences file with --labels (its labels as written).
-
-    A sentences file and its labels file are read alike (see
-    :mod:`hiddenstate.datasets._lines`): UTF-8 with an optional BOM (or --encoding),
-    lines cut at
-    ``"\\n"`` only, a blank line refused with its number (so sentences and labels
-    never slip out of line), labels that are numbers taken by value (``1`` and
-    ``1.0`` are one class).
-    """
+    """(sentences, labels): :func:`hiddenstate.datasets.load_labelled_text` (an rt-polarity
+    folder, or a sentences file and its --labels), each sentence of a file split by
+    ``tokenizer`` and checked for the recursive autoencoder (some words, not too many)."""
     from .._errors import InputError
     from .._limits import MAX_SENTENCE_WORDS
-    from ..datasets import load_rt_polarity
-    from ..datasets._lines import read_labels, read_lines
+    from ..datasets import load_labelled_text
     from ..estimators._tokens import tokenize
 
-    path = Path(args.data)
-    if path.is_dir():
-        if args.labels:
-            raise InputError("--labels is for a sentences file; an rt-polarity folder holds "
-                             "its own labels", path=path)
-        sentences, labels = load_rt_polarity(path)
-        return sentences, [_POLARITY[int(v)] for v in labels]
-    if not path.exists():
-        raise InputError("no such file or folder (DATA: a folder with rt-polarity.pos/.neg, "
-                         "or a sentences file with --labels FILE)", path=path)
-    if not args.labels:
-        raise InputError("give a folder with rt-polarity.pos/.neg, or a sentences file "
-                         "(one per line) with --labels FILE (one label per line)", path=path)
-    sentences = read_lines(path, "sentence", encoding=args.encoding)
-    labels = read_labels(args.labels, encoding=args.encoding)
-    if len(sentences) != len(labels):
-        raise InputError(f"{len(sentences)} sentences but {len(labels)} labels in "
-                         f"{args.labels}; give one label per sentence", path=path)
+    sentences, labels = load_labelled_text(args.data, args.labels, encoding=args.encoding)
+    if Path(args.data).is_dir():
+        return sentences, labels
     for number, sentence in enumerate(sentences, start=1):
         words = tokenize(sentence, tokenizer)
         if not words:
-            raise InputError("no words in this sentence", path=path, line=number)
+            raise InputError("no words in this sentence", path=args.data, line=number)
         if len(words) > MAX_SENTENCE_WORDS:
             raise InputError(f"a sentence of {len(words):,} words; the recursive autoencoder "
                              f"takes at most {MAX_SENTENCE_WORDS:,} (its trees cost the square "
-                             "of the length)", path=path, line=number)
+                             "of the length)", path=args.data, line=number)
     return sentences, labels
 
 
@@ -107,12 +74,9 @@ def fit(args) -> int:
     check_checkpoint_dir(kwargs.get("checkpoint_dir"))
     est = RecursiveAutoencoder(**kwargs)
     sentences, labels = _data(args, est.get_params()["tokenizer"])
-    t0 = time.perf_counter()
-    est.fit(sentences, labels)
-    est.save(args.out)
-    print(f"trained on {len(sentences)} sentences in {time.perf_counter() - t0:.1f} s; "
-          f"training accuracy {est.score(sentences, labels):.4f}; wrote {args.out}",
-          file=sys.stderr)
+    fit_save_report(est, args.out, lambda: est.fit(sentences, labels),
+                    inputs=f"{len(sentences)} sentences",
+                    notes=[lambda: f"training accuracy {est.score(sentences, labels):.4f}"])
     return 0
 
 

@@ -8,7 +8,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from ._common import console
+from ._outputs import console
 
 __all__ = ["register"]
 

@@ -4,11 +4,11 @@ series."""
 from __future__ import annotations
 
 import json
-import sys
-import time
 from pathlib import Path
 
-from ._common import add_estimator_options, check_out, estimator_kwargs, load_model
+from ._common import load_model
+from ._options import add_estimator_options, estimator_kwargs
+from ._outputs import check_out, fit_save_report, write_or_print
 from .classify import add_encoding_option
 
 __all__ = ["register"]
@@ -188,12 +188,8 @@ def fit(args) -> int:
         seqs, alphabet = _data(args.data, args.alphabet, args.data_seed, args.encoding)
         targets, fit_kwargs = None, {"alphabet": alphabet}
     est = SequenceModel(**kwargs)
-    t0 = time.perf_counter()
-    est.fit(seqs, targets, **fit_kwargs)
-    est.save(args.out)
-    print(f"trained {est.n_iter_} epochs on {len(seqs)} sequences in "
-          f"{time.perf_counter() - t0:.2f} s; final loss {est.loss_curve_[-1]:.5g}; "
-          f"wrote {args.out}", file=sys.stderr)
+    fit_save_report(est, args.out, lambda: est.fit(seqs, targets, **fit_kwargs),
+                    inputs=f"{len(seqs)} sequences")
     return 0
 
 
@@ -222,7 +218,6 @@ def _model_data(model, spec: str, encoding: str | None = None):
 def score(args) -> int:
     import numpy as np
 
-    from . import _common
 
     check_out(args.out, args.data, args.model, table=True)
     model = _load(args.model)
@@ -230,10 +225,10 @@ def score(args) -> int:
     if args.per_step:
         steps = model.score_samples(X, Y, per_step=True)
         rows = np.array([(i, t, v) for i, s in enumerate(steps) for t, v in enumerate(s)])
-        _common.write_or_print(rows, args.out, ["sequence", "step", "log_likelihood"])
+        write_or_print(rows, args.out, ["sequence", "step", "log_likelihood"])
     else:
         scores = model.score_samples(X, Y)
-        _common.write_or_print(np.column_stack([np.arange(len(scores)), scores]), args.out,
+        write_or_print(np.column_stack([np.arange(len(scores)), scores]), args.out,
                                ["sequence", "log_likelihood"])
     return 0
 
@@ -242,7 +237,6 @@ def forecast(args) -> int:
     import numpy as np
 
     from ..datasets._series import load_series
-    from . import _common
 
     check_out(args.out, args.data, args.model, table=True)
     model = _load(args.model)
@@ -255,7 +249,7 @@ def forecast(args) -> int:
     rows = [np.column_stack([np.full(args.steps, i), np.arange(1, args.steps + 1), f])
             for i, f in enumerate(out)]
     columns = names or [f"x{j}" for j in range(out[0].shape[1])]
-    _common.write_or_print(np.concatenate(rows), args.out, ["sequence", "step", *columns])
+    write_or_print(np.concatenate(rows), args.out, ["sequence", "step", *columns])
     return 0
 
 

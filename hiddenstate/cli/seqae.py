@@ -3,11 +3,11 @@ code per sequence), reconstruct and score (reconstruction error per sequence).""
 
 from __future__ import annotations
 
-import sys
-import time
 from pathlib import Path
 
-from ._common import add_estimator_options, check_out, estimator_kwargs, load_model
+from ._common import load_model
+from ._options import add_estimator_options, estimator_kwargs
+from ._outputs import check_out, fit_save_report, write_or_print
 from .classify import add_encoding_option
 
 __all__ = ["register"]
@@ -112,12 +112,7 @@ def fit(args) -> int:
     check_out(args.out, args.data)
     X = _read(args, window=args.window, stride=args.stride)
     est = SequenceAutoencoder(**estimator_kwargs(args, SequenceAutoencoder))
-    t0 = time.perf_counter()
-    est.fit(X)
-    est.save(args.out)
-    print(f"trained {est.n_iter_} epochs on {len(X)} sequences in "
-          f"{time.perf_counter() - t0:.2f} s; final loss {est.loss_curve_[-1]:.5g}; "
-          f"wrote {args.out}", file=sys.stderr)
+    fit_save_report(est, args.out, lambda: est.fit(X), inputs=f"{len(X)} sequences")
     return 0
 
 
@@ -125,16 +120,15 @@ def apply(args) -> int:
     import numpy as np
 
     from ..estimators import SequenceAutoencoder
-    from . import _common
 
     check_out(args.out, args.data, args.model, table=True)
     model = load_model(args.model, SequenceAutoencoder)
     X = _read(args, trained_on_text=model.vocabulary_ is not None)
     if args.command == "transform":
         codes = model.transform(X)
-        _common.write_or_print(codes, args.out, [f"code{j}" for j in range(codes.shape[1])])
+        write_or_print(codes, args.out, [f"code{j}" for j in range(codes.shape[1])])
     else:
         errors = model.reconstruction_error(X)
-        _common.write_or_print(np.column_stack([np.arange(len(errors)), errors]), args.out,
+        write_or_print(np.column_stack([np.arange(len(errors)), errors]), args.out,
                                ["sequence", "reconstruction_error"])
     return 0

@@ -9,6 +9,17 @@ from __future__ import annotations
 
 from ._donut import make_donut
 from ._images import load_digits, load_mnist, read_idx
+from ._prepare import (
+    SCALE_CHOICES,
+    PreparedModel,
+    PreparedTable,
+    constant_columns,
+    fit_scaler,
+    load_prepared,
+    make_scaler,
+    read_prepared,
+    save_prepared,
+)
 from ._reber import (
     REBER_ALPHABET,
     in_embedded_reber_grammar,
@@ -21,7 +32,7 @@ from ._reber import (
 )
 from ._sequences import load_sequences
 from ._tables import TABLE_EXTENSIONS, iter_table_chunks, read_table, write_table
-from ._text import load_rt_polarity, make_permutation_streams, one_hot
+from ._text import load_labelled_text, load_rt_polarity, make_permutation_streams, one_hot
 
 __all__ = [
     # generated data
@@ -45,8 +56,19 @@ __all__ = [
     "read_table",
     "iter_table_chunks",
     "write_table",
+    # tables prepared for a model (columns by name, ids, scaling), stored with it
+    "SCALE_CHOICES",
+    "PreparedTable",
+    "PreparedModel",
+    "read_prepared",
+    "make_scaler",
+    "constant_columns",
+    "fit_scaler",
+    "save_prepared",
+    "load_prepared",
     # text and symbol streams
     "load_rt_polarity",
+    "load_labelled_text",
     "make_permutation_streams",
     "one_hot",
 ]

@@ -9,7 +9,7 @@ import numpy as np
 
 from .._errors import InputError
 
-__all__ = ["make_permutation_streams", "one_hot", "load_rt_polarity"]
+__all__ = ["make_permutation_streams", "one_hot", "load_rt_polarity", "load_labelled_text"]
 
 
 def _rng(rng) -> np.random.Generator:
@@ -85,3 +85,71 @@ def load_rt_polarity(
     neg = _read_sentences(folder / "rt-polarity.neg")
     labels = np.concatenate([np.ones(len(pos), np.int64), np.zeros(len(neg), np.int64)])
     return pos + neg, labels
+
+
+#: The rt-polarity folder's labels, as :func:`load_rt_polarity` codes them.
+_POLARITY = {1: "positive", 0: "negative"}
+
+
+def load_labelled_text(
+    path: str | os.PathLike, labels: str | os.PathLike | None = None, *,
+    what: str = "sentence", encoding: str = "utf-8",
+) -> tuple[list, list[str]]:
+    """Labelled text: an rt-polarity folder, or a text file and its labels file.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        A folder holding ``rt-polarity.pos`` and ``rt-polarity.neg``
+        (:func:`load_rt_polarity`), or a text file of one ``what`` per line.
+    labels : str or PathLike, optional
+        For a text file (required there, refused for a folder): one label per
+        line, as many lines as ``path``. Labels that are numbers are taken by
+        value (``1``, ``1.0`` and ``+1`` are the class ``1``).
+    what : str, default "sentence"
+        What one line is, as errors name it ("sequence", ...).
+    encoding : str, default "utf-8"
+        The text file's and the labels file's encoding (a BOM allowed).
+
+    Returns
+    -------
+    texts : list
+        A folder's sentences as word lists, or the text file's lines (stripped).
+    labels : list of str
+        ``"positive"``/``"negative"`` for a folder, else the labels as read.
+
+    Raises
+    ------
+    InputError
+        A missing path, a text file without labels (or a folder with them), a blank
+        line or undecodable bytes (the file and line), or files of different
+        lengths (the first line without a partner, and both counts).
+    """
+    from ._lines import read_labels, read_lines
+
+    folder = Path(path)
+    if folder.is_dir():
+        if labels is not None:
+            raise InputError("a labels file is for a text file; an rt-polarity folder holds "
+                             "its own labels", path=path)
+        texts, values = load_rt_polarity(folder)
+        return texts, [_POLARITY[int(v)] for v in values]
+    if not folder.exists():
+        raise InputError(f"no such file or folder (a text file of one {what} per line with "
+                         "a labels file, or a folder holding rt-polarity.pos and "
+                         "rt-polarity.neg)", path=path)
+    if labels is None:
+        raise InputError(f"a text file of one {what} per line needs a labels file, one label "
+                         "per line (--labels FILE); or give a folder holding rt-polarity.pos "
+                         "and rt-polarity.neg", path=path)
+    texts = read_lines(path, what, encoding=encoding)
+    classes = read_labels(labels, encoding=encoding)
+    if len(texts) != len(classes):
+        counts = (f"{path} has {len(texts)} {what}s but {labels} has {len(classes)} labels; "
+                  f"give one label per {what}")
+        if len(texts) > len(classes):
+            raise InputError(f"no label for this {what}: {counts}", path=path,
+                             line=len(classes) + 1)
+        raise InputError(f"no {what} for this label: {counts}", path=labels,
+                         line=len(texts) + 1)
+    return texts, classes

@@ -1,0 +1,342 @@
+"""Command-line options built from an estimator: its parameter constraints give each
+option's forms, its numpydoc docstring the help line.
+
+Nothing here imports NumPy, scikit-learn or JAX at module level: ``hiddenstate
+--help`` reads only this module and the group modules' registrations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from collections.abc import Callable
+from typing import NamedTuple
+
+__all__ = ["Parser", "add_estimator_options", "cli_parameters", "estimator_kwargs"]
+
+
+# -- the parser -----------------------------------------------------------------------------
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser with one-line usage errors and an optional late-built body.
+
+    ``build(parser)``, when given, adds the arguments the first time the parser
+    is used (parsing or help). A command group registers a light parser with
+    its help line; what its options need (the estimators, hence scikit-learn
+    and JAX) is imported only when that group is the one being run. The
+    epilog may be a function returning the text, called when help is shown.
+    """
+
+    def __init__(self, *args, build: Callable[[Parser], None] | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._build = build
+
+    def built(self) -> Parser:
+        """This parser with its arguments in place (builds them on the first call)."""
+        if self._build is not None:
+            build, self._build = self._build, None
+            build(self)
+        return self
+
+    def parse_known_args(self, args=None, namespace=None):
+        self.built()
+        return super().parse_known_args(args, namespace)
+
+    def format_usage(self) -> str:
+        self.built()
+        return super().format_usage()
+
+    def format_help(self) -> str:
+        self.built()
+        if callable(self.epilog):  # an epilog that is costly to make: made when shown
+            self.epilog = self.epilog()
+        return super().format_help()
+
+    def error(self, message: str):
+        """Usage errors are one line, as every other error of the command."""
+        self.exit(2, f"hiddenstate: error: {message} (see `{self.prog} --help`)\n")
+
+
+# -- options built from an estimator's parameters -------------------------------------------
+
+#: Parameters with no command-line option. ``warm_start`` continues a previous fit
+#: of the same object; a fresh process has none to continue from. ``init_from`` is
+#: a fitted estimator (or its file): commands that take one say so in their own
+#: options (``classify fit --init-from MODEL``, ``--pretrain``).
+_NOT_OPTIONS = frozenset({"warm_start", "init_from"})
+
+#: Forms a parameter accepts in Python that a command line cannot spell. A list of
+#: ``devices`` holds jax Device objects (an int N on the command line: the first N).
+_NO_LIST = frozenset({"devices"})
+
+#: Words read as None, besides ``none`` (``--batch-size full``: one full batch).
+_NONE_ALIASES = {"batch_size": ("full",)}
+
+#: What an option is, where no estimator docstring says it.
+_FALLBACK_HELP = {
+    "cell": "Recurrent cell",
+    "init": "Weight initialiser",
+    "loss": "Reconstruction loss",
+    "optimizer": "Optimizer",
+    "output": "Output function",
+    # SequenceClassifier lists these without a description (its prose says what they are).
+    "num_layers": "Stacked recurrent layers",
+    "bidirectional": "Read each sequence backwards too (a second direction in each layer)",
+    "pooling": "How a sequence's hidden vectors become one: the final one (last), or "
+               "their mean or maximum over the valid steps",
+}
+
+
+class _Forms(NamedTuple):
+    """What one parameter accepts on the command line, read from its constraints."""
+
+    name: str
+    none: bool = False
+    boolean: bool = False
+    strings: tuple[str, ...] = ()
+    ints: tuple = ()  # sklearn Intervals (None: any int)
+    floats: tuple = ()
+    int_list: bool = False
+    text: bool = False
+    mapping: bool = False  # a dict, spelled KEY=X,KEY=X (e.g. class weights)
+
+    @property
+    def none_words(self) -> tuple[str, ...]:
+        return ("none", *_NONE_ALIASES.get(self.name, ())) if self.none else ()
+
+    def __call__(self, text: str):
+        """The value ``text`` stands for; ArgumentTypeError when it is no valid form."""
+        if text.lower() in self.none_words:
+            return None
+        if text in self.strings:
+            return text
+        if self.boolean and text.lower() in ("true", "false"):
+            return text.lower() == "true"
+        for parse, intervals in ((int, self.ints), (float, self.floats)):
+            value = _number(text, parse, intervals)
+            if value is not None:
+                return value
+        if self.int_list and ("," in text or not self.ints):
+            values = _int_list(text)
+            if values is not None:
+                return values
+        if self.mapping:
+            values = _float_mapping(text)
+            if values is not None:
+                return values
+        if self.text:
+            return text
+        raise argparse.ArgumentTypeError(f"expected {self.describe()}, got {text!r}")
+
+    def describe(self) -> str:
+        parts = [repr(s) for s in self.strings]
+        parts += [str(i) if i is not None else "an int" for i in self.ints]
+        parts += [str(i) if i is not None else "a float" for i in self.floats]
+        if self.int_list:
+            parts.append("comma-separated ints")
+        if self.boolean:
+            parts.append("true/false")
+        if self.mapping:
+            parts.append("KEY=X pairs (comma-separated)")
+        if self.text:
+            parts.append("a path")
+        if self.none:
+            parts.append("/".join(self.none_words))
+        return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " or " + parts[-1]
+
+    def metavar(self) -> str:
+        forms = list(self.strings)
+        forms += ["N"] if self.ints else []
+        forms += ["X"] if self.floats else []
+        forms += ["N,N,..."] if self.int_list else []
+        forms += ["KEY=X,..."] if self.mapping else []
+        forms += ["PATH"] if self.text else []
+        forms += ["true", "false"] if self.boolean else []
+        forms += list(self.none_words)
+        return "|".join(forms)
+
+
+def _number(text: str, parse, intervals):
+    if not intervals:
+        return None
+    try:
+        value = parse(text)
+    except ValueError:
+        return None
+    if any(i is None or value in i for i in intervals):
+        return value
+    return None
+
+
+def _int_list(text: str) -> list[int] | None:
+    try:
+        return [int(p) for p in text.split(",")]
+    except ValueError:
+        return None
+
+
+def _float_mapping(text: str) -> dict[str, float] | None:
+    """``{"a": 1.0, "b": 2.5}`` from ``a=1,b=2.5`` (keys as typed); None if malformed."""
+    out = {}
+    for item in text.split(","):
+        key, sep, value = item.rpartition("=")
+        try:
+            out[key] = float(value)
+        except ValueError:
+            return None
+        if not sep or not key:
+            return None
+    return out
+
+
+def _forms(cls, name: str) -> _Forms:
+    """The command-line forms of ``cls``'s parameter ``name``, from its constraints."""
+    from numbers import Integral, Real
+
+    from sklearn.utils._param_validation import Interval, Options
+
+    fields: dict = {"strings": [], "ints": [], "floats": []}
+    for c in cls._parameter_constraints.get(name, ()):
+        if c is None:
+            fields["none"] = True
+        elif c == "boolean" or c is bool:
+            fields["boolean"] = True
+        elif c == "random_state":  # an int seed or none; a RandomState has no spelling
+            fields["ints"].append(Interval(Integral, 0, 2**32 - 1, closed="both"))
+            fields["none"] = True
+        elif c == "verbose":
+            fields["ints"].append(Interval(Integral, 0, None, closed="left"))
+            fields["boolean"] = True
+        elif isinstance(c, Interval):
+            fields["ints" if c.type is Integral else "floats"].append(c)
+        elif isinstance(c, Options) and all(isinstance(o, str) for o in c.options):
+            fields["strings"] += sorted(c.options)
+        elif c in (int, Integral):
+            fields["ints"].append(None)
+        elif c in (float, Real):
+            fields["floats"].append(None)
+        elif c in (list, tuple):
+            fields["int_list"] = name not in _NO_LIST
+        elif c in (str, os.PathLike):
+            fields["text"] = True
+        elif c is dict:
+            fields["mapping"] = True
+        else:
+            raise TypeError(f"{cls.__name__}.{name}: no command-line form for constraint {c!r}")
+    if not any(fields.values()):
+        raise TypeError(f"{cls.__name__}.{name}: no constraints to build an option from")
+    return _Forms(name, **{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
+
+
+def cli_parameters(cls) -> dict:
+    """``{name: default}`` of the parameters that are options (all but ``_NOT_OPTIONS``)."""
+    return {k: v for k, v in cls().get_params().items() if k not in _NOT_OPTIONS}
+
+
+def _cli_spelling(value) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def add_estimator_options(parser: argparse.ArgumentParser, cls) -> list[str]:
+    """One ``--option`` per parameter of ``cls``; returns the parameter names.
+
+    An option the user does not type is absent from the namespace
+    (``argparse.SUPPRESS``), so the estimator keeps its own default, and
+    ``none`` really passes None. Types and choices come from
+    ``cls._parameter_constraints``; the help line from ``cls``'s docstring.
+    """
+    docs = _parameter_help(cls)
+    group = parser.add_argument_group(
+        f"{cls.__name__} settings", "Each defaults to the estimator's own default."
+    )
+    names = []
+    for name, default in cli_parameters(cls).items():
+        forms = _forms(cls, name)
+        flag = "--" + name.replace("_", "-")
+        help_text = (docs.get(name) or name.replace("_", " ").capitalize()).rstrip(".")
+        if forms == _Forms(name, boolean=True):
+            group.add_argument(flag, action=argparse.BooleanOptionalAction,
+                               default=argparse.SUPPRESS,
+                               help=f"{help_text} (default: {'yes' if default else 'no'})")
+        else:
+            group.add_argument(flag, type=forms, metavar=forms.metavar(),
+                               default=argparse.SUPPRESS,
+                               help=f"{help_text} (default: {_cli_spelling(default)})")
+        names.append(name)
+    return names
+
+
+def estimator_kwargs(args: argparse.Namespace, cls) -> dict:
+    """The parameters of ``cls`` the user typed, exactly as typed (None included)."""
+    return {n: getattr(args, n) for n in cli_parameters(cls) if hasattr(args, n)}
+
+
+# -- help lines from numpydoc docstrings ----------------------------------------------------
+
+_ENTRY = re.compile(r"^(\w+) : (.*)$")
+_ROLE = re.compile(r":\w+:`~?(?:[\w.]*\.)?([\w]+)`")
+
+
+def _docstring_entries(cls) -> dict[str, str]:
+    """``{name: first sentence}`` of the documented entries of the Parameters section."""
+    import inspect
+
+    doc = inspect.getdoc(cls) or ""
+    match = re.search(r"^( *)Parameters\n\1-+\n(.*?)(?:\n\1\S[^\n]*\n\1-+\n|\Z)", doc,
+                      re.S | re.M)
+    if not match:
+        return {}
+    indent = len(match.group(1))
+    entries: dict[str, list[str]] = {}
+    current = None
+    for line in (ln[indent:] for ln in match.group(2).splitlines()):
+        if line and not line[0].isspace():
+            m = _ENTRY.match(line)
+            current = m.group(1) if m else None
+            if current:
+                entries[current] = []
+        elif current and line.strip():
+            entries[current].append(line.strip())
+        elif current and entries[current]:  # a blank line ends the first paragraph
+            current = None
+    return {k: _first_sentence(k, " ".join(v)) for k, v in entries.items() if v}
+
+
+def _first_sentence(name: str, text: str) -> str:
+    # An entry that opens with a value (``momentum`` is ...) notes values; name the option.
+    prefix = "" if not text.startswith("``") else (
+        _FALLBACK_HELP.get(name) or name.replace("_", " ").capitalize()) + "; "
+    text = _ROLE.sub(r"\1", text).replace("``", "")
+    return prefix + re.split(r"(?<=[.!?])\s+(?=[A-Z])", text, maxsplit=1)[0]
+
+
+def _parameter_help(cls) -> dict[str, str]:
+    """What each parameter is: ``cls``'s own docstring, then the Autoencoder's for the
+    training settings (which the other estimators document "as the Autoencoder"),
+    then a short fallback. ``%`` is escaped for argparse."""
+    from ..estimators import Autoencoder
+    from ..estimators._base import TRAINING_CONSTRAINTS
+
+    own, shared = _docstring_entries(cls), _docstring_entries(Autoencoder)
+    if not own:  # "Parameters: As :class:`SequenceClassifier`, ...": that class's entries
+        import inspect
+
+        from .. import estimators
+
+        match = re.search(r"Parameters\n\s*-+\n\s*As :class:`~?(?:[\w.]*\.)?(\w+)`",
+                          inspect.getdoc(cls) or "")
+        other = getattr(estimators, match.group(1), None) if match else None
+        if isinstance(other, type):
+            own = _docstring_entries(other)
+    out = {}
+    for name in cli_parameters(cls):
+        text = own.get(name) or (shared.get(name) if name in TRAINING_CONSTRAINTS else None)
+        text = text or _FALLBACK_HELP.get(name, "")
+        out[name] = text.replace("%", "%%")
+    return out
