@@ -63,20 +63,13 @@ _LAZY = {
 }
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("hiddenstate")
-    except PackageNotFoundError:  # running from a source tree
-        return "0.1.0"
-
-
 def __getattr__(name: str):
     if name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name], __name__), name)
     elif name == "__version__":
-        value = _version()
+        from ._version import version
+
+        value = version()
     else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     globals()[name] = value  # later lookups skip this function

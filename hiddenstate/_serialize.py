@@ -41,6 +41,7 @@ import numpy as np
 
 from ._errors import ModelFileError
 from ._io import atomic_write_bytes
+from ._version import version as _library_version
 
 __all__ = ["FORMAT_VERSION", "save", "load", "module_to_tensors", "tensors_to_module", "register"]
 
@@ -79,12 +80,6 @@ def class_for(name: str, *, path: object = None) -> type:
             f"{path}: unknown model class {name!r}; known: {', '.join(sorted(_REGISTRY))}"
         )
     return _REGISTRY[name]
-
-
-def _library_version() -> str:
-    from . import __version__
-
-    return __version__
 
 
 def module_to_tensors(module: eqx.Module, prefix: str = "") -> dict[str, np.ndarray]:
