@@ -6,8 +6,9 @@ interface, a command-line tool and one command that reproduces the classic
 experiments (``hiddenstate reproduce``).
 
 Importing the package is cheap: the estimators (and with them JAX and
-scikit-learn) load on first use of a name below (PEP 562), so
-``hiddenstate --help`` answers at once.
+scikit-learn) load on first use of a name below, and each public subpackage on
+first use of its name (``hiddenstate.datasets``, PEP 562), so ``hiddenstate
+--help`` answers at once.
 """
 
 from __future__ import annotations
@@ -18,6 +19,23 @@ from typing import TYPE_CHECKING
 from ._errors import DivergenceError, HiddenstateError, InputError, ModelFileError
 
 if TYPE_CHECKING:
+    from . import (  # noqa: F401  (the lazy submodules, for type checkers)
+        bench,
+        checkpoint,
+        cli,
+        datasets,
+        distributed,
+        estimators,
+        experiments,
+        losses,
+        metrics,
+        nn,
+        objectives,
+        optim,
+        plotting,
+        report,
+        train,
+    )
     from ._pipeline import save
     from ._serialize import load
     from .estimators import (
@@ -62,21 +80,22 @@ _LAZY = {
     "save": "._pipeline",
 }
 
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("hiddenstate")
-    except PackageNotFoundError:  # running from a source tree
-        return "0.1.0"
+#: Public subpackages and modules, imported on first use of ``hiddenstate.NAME``.
+_SUBMODULES = frozenset({
+    "bench", "checkpoint", "cli", "datasets", "distributed", "estimators", "experiments",
+    "losses", "metrics", "nn", "objectives", "optim", "plotting", "report", "train",
+})
 
 
 def __getattr__(name: str):
     if name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f".{name}", __name__)
     elif name == "__version__":
-        value = _version()
+        from ._version import version
+
+        value = version()
     else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     globals()[name] = value  # later lookups skip this function
@@ -84,4 +103,4 @@ def __getattr__(name: str):
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    return sorted(set(globals()) | set(__all__) | _SUBMODULES)

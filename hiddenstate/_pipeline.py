@@ -51,7 +51,7 @@ def _json_value(value):
 
 def _estimator_to_file(est) -> tuple[dict, dict]:
     to_file = getattr(type(est), "_to_file", None)
-    if to_file is None or type(est).__name__ not in _serialize._REGISTRY:
+    if to_file is None or not _serialize.is_registered(type(est)):
         raise TypeError(f"the last step of a saved Pipeline must be a hiddenstate estimator, "
                         f"got {type(est).__name__}")
     return est._to_file()
@@ -124,7 +124,7 @@ def save(obj, path: str | os.PathLike, *, columns=None, id_column: str | None = 
     from sklearn.pipeline import Pipeline
 
     if (columns is not None or id_column is not None) and not isinstance(obj, Pipeline):
-        if type(obj).__name__ not in _serialize._REGISTRY:
+        if not _serialize.is_registered(type(obj)):
             raise TypeError(f"hiddenstate.save writes hiddenstate estimators and Pipelines "
                             f"of scalers and one hiddenstate estimator, not a "
                             f"{type(obj).__name__}")
@@ -138,7 +138,7 @@ def save(obj, path: str | os.PathLike, *, columns=None, id_column: str | None = 
             config["input"] = {"columns": columns, "id_column": id_column}
         _serialize.save(path, "Pipeline", config, tensors)
         return
-    if type(obj).__name__ in _serialize._REGISTRY and hasattr(obj, "save"):
+    if _serialize.is_registered(type(obj)) and hasattr(obj, "save"):
         obj.save(path)
         return
     raise TypeError(f"hiddenstate.save writes hiddenstate estimators and Pipelines of scalers "
@@ -221,7 +221,10 @@ class Pipeline:
             raise ModelFileError(f"{path}: the Pipeline's steps are missing")
         out = [_scaler_from_file(i, s, tensors, path) for i, s in enumerate(steps[:-1])]
         last = steps[-1]
-        est_cls = _serialize._REGISTRY.get(last.get("class"))
+        try:
+            est_cls = _serialize.class_for(last.get("class"), path=path)
+        except ModelFileError:
+            est_cls = None
         if est_cls is None or est_cls is cls or not isinstance(last.get("config"), dict):
             raise ModelFileError(f"{path}: the Pipeline's last step {last.get('class')!r} is "
                                  "not a hiddenstate estimator")

@@ -25,6 +25,7 @@ and a model at most :data:`MAX_PARAMETERS` parameters.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import io
 import json
 import os
@@ -41,6 +42,7 @@ import numpy as np
 
 from ._errors import ModelFileError
 from ._io import atomic_write_bytes
+from ._version import version as _library_version
 
 __all__ = ["FORMAT_VERSION", "save", "load", "module_to_tensors", "tensors_to_module", "register"]
 
@@ -59,32 +61,47 @@ MAX_PARAMETERS = 2**31 - 1
 #: The ``__metadata__`` key of the digest.
 DIGEST_KEY = "sha256"
 
+#: The classes a model file may name, and the module that defines each: loading a file
+#: imports that module alone (its class registers itself there), not every estimator.
+MODEL_MODULES: dict[str, str] = {
+    "AnomalyDetector": "hiddenstate.estimators._anomaly",
+    "Autoencoder": "hiddenstate.estimators._autoencoder",
+    "Pipeline": "hiddenstate._pipeline",
+    "RecursiveAutoencoder": "hiddenstate.estimators._recursive",
+    "SequenceAutoencoder": "hiddenstate.estimators._sequence_ae",
+    "SequenceClassifier": "hiddenstate.estimators._classifier",
+    "SequenceModel": "hiddenstate.estimators._sequence",
+    "SequenceRegressor": "hiddenstate.estimators._classifier",
+}
+
 _REGISTRY: dict[str, type] = {}
 
 
 def register(cls: type) -> type:
-    """Class decorator: estimators that :func:`load` may build."""
+    """Class decorator: estimators that :func:`load` may build. A class of the library
+    is also listed in :data:`MODEL_MODULES`; one registered at run time (by a test, a
+    plug-in) is known from then on."""
     _REGISTRY[cls.__name__] = cls
     return cls
 
 
 def class_for(name: str, *, path: object = None) -> type:
-    """The estimator class registered as ``name``, for :func:`load` and wrappers.
+    """The estimator class registered as ``name``, for :func:`load` and wrappers; the
+    module that defines it (:data:`MODEL_MODULES`) is imported when it is not yet.
 
     Raises :class:`ModelFileError` naming ``path`` when no class has that name."""
-    from . import estimators  # noqa: F401  (their classes register themselves on import)
-
+    if name not in _REGISTRY and name in MODEL_MODULES:
+        importlib.import_module(MODEL_MODULES[name])  # its class registers itself
     if name not in _REGISTRY:
-        raise ModelFileError(
-            f"{path}: unknown model class {name!r}; known: {', '.join(sorted(_REGISTRY))}"
-        )
+        known = ", ".join(sorted(set(_REGISTRY) | set(MODEL_MODULES)))
+        raise ModelFileError(f"{path}: unknown model class {name!r}; known: {known}")
     return _REGISTRY[name]
 
 
-def _library_version() -> str:
-    from . import __version__
-
-    return __version__
+def is_registered(cls: type) -> bool:
+    """Whether ``cls`` is the class that model files name by its name (a class cannot be
+    registered before its module is imported, so nothing is imported here)."""
+    return _REGISTRY.get(cls.__name__) is cls
 
 
 def module_to_tensors(module: eqx.Module, prefix: str = "") -> dict[str, np.ndarray]:

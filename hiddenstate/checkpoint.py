@@ -41,6 +41,7 @@ import numpy as np
 from . import _serialize
 from ._errors import HiddenstateError, ModelFileError
 from ._io import atomic_write_bytes
+from ._version import version
 from .distributed import host
 
 __all__ = ["Checkpointer", "CHECKPOINT_FORMAT_VERSION", "CheckpointFolderError"]
@@ -109,8 +110,6 @@ class Checkpointer:
         extra: dict | None = None,
     ) -> Path:
         """Write the checkpoint for ``epoch`` epochs done; returns its path."""
-        from . import __version__
-
         path = self.directory / f"checkpoint-{int(epoch):08d}.safetensors"
         if jax.process_index() != 0:  # one writer in a multi-process run
             return path
@@ -131,7 +130,7 @@ class Checkpointer:
         metadata = {
             "format": FORMAT,
             "format_version": str(CHECKPOINT_FORMAT_VERSION),
-            "library_version": __version__,
+            "library_version": version(),
             "state": json.dumps(state),
         }
         atomic_write_bytes(path, _serialize.sealed(tensors, metadata))

@@ -55,9 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help (0) or a usage error (2), already printed
         return exc.code if isinstance(exc.code, int) else 2
     if args.version:
-        from .. import __version__
+        from .._version import version
 
-        print(__version__)
+        print(version())
         return 0
     if not hasattr(args, "func"):
         parser.print_help()
