@@ -24,7 +24,9 @@ compiled again, never trusted.
 from __future__ import annotations
 
 import os
+import stat
 import sys
+import warnings
 from pathlib import Path
 
 __all__ = ["ENV", "MAX_BYTES", "cache_dir", "default_dir", "enable"]
@@ -75,12 +77,8 @@ def enable() -> str | None:
     if path is None:
         _state["dir"] = None
         return None
-    try:
-        path.mkdir(parents=True, exist_ok=True, mode=0o700)
-        writable = os.access(path, os.W_OK)
-    except OSError:
-        writable = False
-    if not writable:  # a read-only home must not break training: run without the cache
+    path = _prepare(path)
+    if path is None:
         _state["dir"] = None
         return None
     jax.config.update("jax_compilation_cache_dir", str(path))
@@ -95,6 +93,67 @@ def enable() -> str | None:
         jax.config.update("jax_compilation_cache_max_size", MAX_BYTES)
     _state["dir"] = str(path)
     return str(path)
+
+
+def _prepare(path: Path) -> Path | None:
+    """The folder to use for ``path``, created 0700 where missing and checked; None (with
+    one warning when it is unsafe) when it cannot be used."""
+    path = Path(os.path.abspath(path))
+    try:
+        _make_folders(path)
+        problem = _unsafe(path)
+        writable = os.access(path, os.W_OK)
+    except OSError:  # a read-only home must not break training: run without the cache
+        return None
+    if problem is not None:
+        warnings.warn(f"hiddenstate: the compilation cache {path} {problem}: not used, "
+                      f"programs are compiled afresh (make it yours with mode 0700, or set "
+                      f"{ENV})", RuntimeWarning, stacklevel=3)
+        return None
+    return path if writable else None
+
+
+def _make_folders(path: Path) -> None:
+    """Create ``path`` and its missing parents, each 0700 whatever the umask (pathlib's
+    ``parents=True`` would create the parents with the umask's mode)."""
+    missing = []
+    while not os.path.lexists(path):
+        missing.append(path)
+        path = path.parent
+    for level in reversed(missing):
+        try:
+            os.mkdir(level, 0o700)
+        except FileExistsError:
+            pass
+
+
+def _unsafe(folder: Path) -> str | None:
+    """Why ``folder`` cannot hold the user's compiled programs, or None when it can:
+    it must be a real folder (not a symlink) owned by the user and writable by nobody
+    else, in folders that nobody but the user or root can rename it out of (owned by
+    them, not writable by others unless sticky, as ``/tmp`` is). Windows (ACLs) checks
+    only the first part."""
+    st = os.lstat(folder)
+    if stat.S_ISLNK(st.st_mode):
+        return "is a symlink"
+    if not stat.S_ISDIR(st.st_mode):
+        return "is not a folder"
+    if not hasattr(os, "getuid"):
+        return None
+    uid = os.getuid()
+    if st.st_uid != uid:
+        return f"is owned by uid {st.st_uid}, not by you (uid {uid})"
+    if st.st_mode & 0o022:
+        return f"can be written by others (mode {stat.S_IMODE(st.st_mode):04o})"
+    parent = Path(os.path.realpath(folder.parent))
+    for level in (parent, *parent.parents):
+        st = os.stat(level)
+        if st.st_uid not in (uid, 0):
+            return f"is inside {level}, owned by uid {st.st_uid}"
+        if st.st_mode & 0o022 and not st.st_mode & stat.S_ISVTX:
+            return (f"is inside {level}, which others can write "
+                    f"(mode {stat.S_IMODE(st.st_mode):04o})")
+    return None
 
 
 def _add_missing_access_times(path: Path) -> None:

@@ -95,3 +95,60 @@ def test_entries_without_access_times_are_repaired(runs):
     assert runs["jax_entries"] and not runs["jax_atimes"]
     assert "Error writing persistent compilation cache" not in runs["first"].stderr
     assert len(runs["first_atimes"]) == len(runs["first_entries"])
+
+
+# --- a cache only the user can write (issue 25) -------------------------------------------
+
+
+def _refused(path: Path, reason: str) -> None:
+    with pytest.warns(RuntimeWarning, match=reason) as caught:
+        assert cc._prepare(path) is None
+    assert len(caught) == 1 and str(path) in str(caught[0].message)
+
+
+def test_missing_folders_are_created_private_whatever_the_umask(tmp_path):
+    folder = tmp_path / "a" / "b" / "jax"
+    old = os.umask(0)
+    try:
+        assert cc._prepare(folder) == folder
+    finally:
+        os.umask(old)
+    for level in (tmp_path / "a", tmp_path / "a" / "b", folder):
+        assert level.stat().st_mode & 0o777 == 0o700, level
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX modes")
+def test_a_folder_others_can_write_is_refused(tmp_path):
+    folder = tmp_path / "jax"
+    folder.mkdir()
+    folder.chmod(0o777)
+    _refused(folder, "can be written by others")
+    folder.chmod(0o700)
+    assert cc._prepare(folder) == folder
+    # A private folder inside one that others can rename it out of (no sticky bit).
+    outer = tmp_path / "shared"
+    (outer / "jax").mkdir(parents=True, mode=0o700)
+    outer.chmod(0o777)
+    _refused(outer / "jax", "which others can write")
+    outer.chmod(0o1777)  # sticky, as /tmp: only the owner can rename it
+    assert cc._prepare(outer / "jax") == outer / "jax"
+
+
+def test_a_symlink_at_the_folder_is_refused(tmp_path):
+    target = tmp_path / "elsewhere"
+    target.mkdir(mode=0o700)
+    (tmp_path / "jax").symlink_to(target)
+    _refused(tmp_path / "jax", "is a symlink")
+    assert not list(target.iterdir())
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
+                    reason="giving a folder to another user needs root")
+def test_a_folder_of_another_user_is_refused(tmp_path):
+    folder = tmp_path / "hiddenstate" / "jax"
+    folder.mkdir(parents=True, mode=0o700)
+    os.chown(folder, 12345, 12345)
+    _refused(folder, "owned by uid 12345")
+    os.chown(folder, 0, 0)
+    os.chown(folder.parent, 12345, 12345)  # its parent, which could swap it
+    _refused(folder, "owned by uid 12345")
