@@ -29,13 +29,29 @@ import sys
 import warnings
 from pathlib import Path
 
-__all__ = ["ENV", "MAX_BYTES", "cache_dir", "default_dir", "enable"]
+from ._errors import HiddenstateError
+
+__all__ = ["ENV", "MARKER", "MAX_BYTES", "SUBFOLDER", "CacheFolderError", "cache_dir",
+           "default_dir", "enable"]
 
 ENV = "HIDDENSTATE_COMPILATION_CACHE"
+#: The file that marks a folder as hiddenstate's own: a Cache Directory Tag
+#: (https://bford.info/cachedir/), which backup tools also recognise and skip.
+MARKER = "CACHEDIR.TAG"
+_TAG = (b"Signature: 8a477f597d28d172789f06886806bc55\n"
+        b"# hiddenstate's compiled programs (JAX's persistent compilation cache).\n"
+        b"# hiddenstate deletes what it likes in this folder: keep nothing else here.\n")
+#: Where the programs go inside a folder that ``HIDDENSTATE_COMPILATION_CACHE`` names and
+#: hiddenstate did not make: the folder's own files are never the cache's to evict.
+SUBFOLDER = "hiddenstate-jax"
 #: Upper bound of the cache folder; the least recently used entries go first.
 MAX_BYTES = 1 << 30
 _OFF = {"", "0", "off", "false", "no", "none"}
 _state: dict[str, object] = {}
+
+
+class CacheFolderError(HiddenstateError, ValueError):
+    """``HIDDENSTATE_COMPILATION_CACHE`` names something that cannot be a folder."""
 
 
 def default_dir() -> Path:
@@ -77,7 +93,7 @@ def enable() -> str | None:
     if path is None:
         _state["dir"] = None
         return None
-    path = _prepare(path)
+    path = _prepare(path, adopt=os.environ.get(ENV) is None)
     if path is None:
         _state["dir"] = None
         return None
@@ -95,22 +111,71 @@ def enable() -> str | None:
     return str(path)
 
 
-def _prepare(path: Path) -> Path | None:
-    """The folder to use for ``path``, created 0700 where missing and checked; None (with
-    one warning when it is unsafe) when it cannot be used."""
+def _prepare(path: Path, adopt: bool = False) -> Path | None:
+    """The folder that holds the programs for the cache folder ``path``, created 0700
+    where missing, checked and marked as hiddenstate's own; None (with one warning when
+    it is unsafe) when it cannot be used.
+
+    That is ``path`` itself when hiddenstate makes it now, when it carries hiddenstate's
+    :data:`MARKER`, or when ``adopt`` (the default folder, whose name is hiddenstate's);
+    else its subfolder :data:`SUBFOLDER`, so that evicting old programs can never delete
+    the user's files. Raises CacheFolderError when ``path`` is a file or a device."""
     path = Path(os.path.abspath(path))
     try:
-        _make_folders(path)
-        problem = _unsafe(path)
-        writable = os.access(path, os.W_OK)
+        if not adopt:
+            _refuse_non_folders(path)
+        folder = path if not os.path.lexists(path) or adopt or _marked(path) \
+            else path / SUBFOLDER
+        _make_folders(folder)
+        problem = _unsafe(folder)
+        if problem is None:
+            _mark(folder)
+        writable = os.access(folder, os.W_OK)
     except OSError:  # a read-only home must not break training: run without the cache
         return None
+    path = folder
     if problem is not None:
-        warnings.warn(f"hiddenstate: the compilation cache {path} {problem}: not used, "
+        warnings.warn(f"the compilation cache {path} {problem}: not used, "
                       f"programs are compiled afresh (make it yours with mode 0700, or set "
                       f"{ENV})", RuntimeWarning, stacklevel=3)
         return None
     return path if writable else None
+
+
+def _refuse_non_folders(path: Path) -> None:
+    """Raise CacheFolderError when ``path`` or a folder above it exists and is not one."""
+    for level in (path, *path.parents):
+        try:
+            mode = os.stat(level).st_mode
+        except OSError:
+            continue
+        if not stat.S_ISDIR(mode):
+            kind = "a file" if stat.S_ISREG(mode) else "a device or other special file"
+            where = "" if level == path else f" (inside {level})"
+            raise CacheFolderError(f"{ENV}={path}: names {kind}{where}, not a folder; "
+                                   f"name a folder, or set {ENV}=off")
+
+
+def _marked(folder: Path) -> bool:
+    """Whether ``folder`` (not a symlink) holds hiddenstate's marker, a regular file of
+    the user's."""
+    try:
+        if stat.S_ISLNK(os.lstat(folder).st_mode):
+            return False
+        st = os.lstat(folder / MARKER)
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_uid == getattr(os, "getuid", lambda: st.st_uid)()
+
+
+def _mark(folder: Path) -> None:
+    """Write the marker into ``folder`` unless it is there (never through a symlink)."""
+    if _marked(folder):
+        return
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(folder / MARKER, flags, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(_TAG)
 
 
 def _make_folders(path: Path) -> None:

@@ -47,6 +47,8 @@ def build_parser() -> Parser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; returns the exit status (2 for every error a user can cause)."""
+    from .._errors import HiddenstateError
+
     os.environ.setdefault("MPLBACKEND", "Agg")
     argv, debug = _take_debug(sys.argv[1:] if argv is None else list(argv))
     parser = build_parser()
@@ -54,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help (0) or a usage error (2), already printed
         return exc.code if isinstance(exc.code, int) else 2
+    except HiddenstateError as exc:  # building a command's options loads the library
+        print(f"hiddenstate: error: {exc}", file=sys.stderr)  # (a bad compilation cache)
+        return 2
     if args.version:
         from .._version import version
 
