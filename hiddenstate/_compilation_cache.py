@@ -97,16 +97,13 @@ def enable() -> str | None:
     if path is None:
         _state["dir"] = None
         return None
+    if not _use_verified_store(path):  # a JAX whose cache internals we do not know
+        _state["dir"] = None
+        return None
     jax.config.update("jax_compilation_cache_dir", str(path))
     # Our programs compile in 0.05-3 s: cache them all, not only those above JAX's 1 s.
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    try:
-        import filelock  # noqa: F401  (JAX locks the folder and evicts with it)
-    except ImportError:
-        pass
-    else:
-        _add_missing_access_times(path)
-        jax.config.update("jax_compilation_cache_max_size", MAX_BYTES)
+    jax.config.update("jax_compilation_cache_max_size", MAX_BYTES)
     _state["dir"] = str(path)
     return str(path)
 
@@ -221,17 +218,28 @@ def _unsafe(folder: Path) -> str | None:
     return None
 
 
-def _add_missing_access_times(path: Path) -> None:
-    """Give every entry an access-time file. Entries written without a size bound (by
-    JAX with its defaults, or an older hiddenstate) have none, and JAX's eviction then
-    fails on each write with a warning; now they count as just used."""
-    import time
-
-    stamp = time.time_ns().to_bytes(8, "little")
+def _use_verified_store(folder: Path) -> bool:
+    """Make JAX keep the entries of ``folder`` in a :class:`VerifiedStore` instead of its
+    own ``LRUCache`` (which follows planted symlinks and runs any bytes under a key).
+    JAX has no public hook for it: ``get_file_cache`` builds the store through the
+    module's ``LRUCache`` name, which is replaced here for ``folder`` only. False (no
+    persistent cache) on a JAX without these internals."""
     try:
-        for entry in path.glob("*-cache"):
-            atime = entry.with_name(entry.name[: -len("-cache")] + "-atime")
-            if not atime.exists():
-                atime.write_bytes(stamp)
-    except OSError:
-        pass  # a folder we cannot repair still works for reading
+        from jax._src import compilation_cache as jcc
+    except ImportError:
+        return False
+    original = getattr(jcc, "LRUCache", None)
+    if original is None or not callable(getattr(jcc, "get_file_cache", None)):
+        return False
+    original = getattr(original, "_hiddenstate_original", original)
+
+    def store(path, *, max_size: int, **kwargs):
+        if os.path.abspath(os.fspath(path)) == str(folder):
+            from ._cache_store import VerifiedStore
+
+            return VerifiedStore(folder, max_size if max_size > 0 else MAX_BYTES)
+        return original(path, max_size=max_size, **kwargs)
+
+    store._hiddenstate_original = original  # type: ignore[attr-defined]
+    jcc.LRUCache = store
+    return True

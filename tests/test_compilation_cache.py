@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from hiddenstate import _cache_store as store
 from hiddenstate import _compilation_cache as cc
 
 _FIT = ("import numpy as np, hiddenstate as hs, jax;"
@@ -94,12 +95,19 @@ def test_off_and_jax_settings_are_respected(tmp_path, runs):
     assert not runs["other"].exists()
 
 
-def test_entries_without_access_times_are_repaired(runs):
-    """A folder first filled without a size bound (JAX's defaults) holds entries without
-    access-time files; JAX's eviction would then warn on every write."""
+def test_entries_jax_wrote_are_not_trusted(runs):
+    """A folder first filled through JAX's own setting holds entries without digests (and
+    without access-time files): hiddenstate runs none of them, writes its own (digest and
+    access time beside each), and nothing warns."""
     assert runs["jax_entries"] and not runs["jax_atimes"]
-    assert "Error writing persistent compilation cache" not in runs["first"].stderr
-    assert len(runs["first_atimes"]) == len(runs["first_entries"])
+    assert "Warning" not in runs["first"].stderr and "Error" not in runs["first"].stderr
+    folder = runs["folder"]
+    ours = [n for n in runs["first_entries"] if (folder / n.replace("-cache", "-sha256")).exists()]
+    assert ours and len(runs["first_atimes"]) == len(ours)
+    for name in ours:
+        key = name[: -len("-cache")]
+        assert (folder / f"{key}-sha256").read_bytes() == store.digest(
+            key, (folder / name).read_bytes())
 
 
 # --- a cache only the user can write (issue 25) -------------------------------------------
@@ -201,3 +209,106 @@ def test_the_cli_says_so_in_one_line(tmp_path):
                          text=True, timeout=300, check=False)
     assert out.returncode == 2
     assert out.stderr.strip().count("\n") == 0 and cc.ENV in out.stderr, out.stderr
+
+
+# --- entries: not followed through symlinks, and what they claim (issue 25) ---------------
+
+
+@pytest.fixture
+def planted(tmp_path):
+    """A store on a fresh folder holding one good entry ``k``, and a file of the user's."""
+    folder = tmp_path / "jax"
+    folder.mkdir()
+    victim = tmp_path / "notes.txt"
+    victim.write_text("the user's text")
+    s = store.VerifiedStore(folder, 1 << 20)
+    s.put("k", b"program k")
+    return s, folder, victim
+
+
+@pytest.mark.parametrize("suffix", ["-atime", "-cache", "-sha256", ".lockfile"])
+def test_a_planted_symlink_is_never_followed(planted, suffix):
+    s, folder, victim = planted
+    name = folder / (".lockfile" if suffix == ".lockfile" else f"k{suffix}")
+    dangling = folder.parent / "created-by-nobody"
+    for target in (victim, dangling):
+        name.unlink(missing_ok=True)
+        name.symlink_to(target)
+        s.get("k")
+        s.put("k", b"program k")
+        assert s.get("k") == b"program k"
+        assert victim.read_text() == "the user's text" and not dangling.exists()
+        assert not name.is_symlink()
+
+
+def test_a_corrupt_or_mis_keyed_entry_is_removed_before_use(planted):
+    s, folder, _ = planted
+    s.put("other", b"program other")
+    for key in ("k", "other"):
+        assert s.get(key) == f"program {key}".encode()
+    (folder / "k-cache").write_bytes(b"program K")  # corrupt: its digest no longer fits
+    assert s.get("k") is None and not (folder / "k-cache").exists()
+    for suffix in ("-cache", "-sha256"):  # other's entry and digest copied to k's key
+        (folder / f"k{suffix}").write_bytes((folder / f"other{suffix}").read_bytes())
+    assert s.get("k") is None and not (folder / "k-cache").exists()
+    (folder / "other-sha256").unlink()  # no digest: not trusted either
+    assert s.get("other") is None and not (folder / "other-cache").exists()
+    s.put("k", b"program k")  # the recompiled program replaces it
+    assert s.get("k") == b"program k"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="fcntl")
+def test_a_held_lock_costs_about_a_second_once(planted):
+    import fcntl
+    import time
+
+    s, folder, _ = planted
+    with open(folder / ".lockfile", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        t0 = time.perf_counter()
+        with pytest.warns(RuntimeWarning, match="stayed locked") as caught:
+            assert s.get("k") is None
+            s.put("j", b"program j")
+            assert s.get("k") is None
+        assert time.perf_counter() - t0 < store.LOCK_WAIT_S + 0.5 and len(caught) == 1
+    assert not (folder / "j-cache").exists()
+
+
+def test_eviction_removes_only_the_oldest_entries(tmp_path):
+    folder = tmp_path / "jax"
+    folder.mkdir()
+    (folder / cc.MARKER).write_bytes(b"tag")
+    s = store.VerifiedStore(folder, 250)
+    s.put("a", bytes(100))
+    s.put("b", bytes(100))
+    assert s.get("a") == bytes(100)  # a used after b was written: b goes first
+    s.put("c", bytes(100))
+    assert sorted(p.name[0] for p in folder.glob("*-cache")) == ["a", "c"]
+    assert (folder / cc.MARKER).read_bytes() == b"tag"
+    assert not list(folder.glob("b-*"))
+
+
+_TWO = ("import sys, numpy as np, jax, jax.numpy as jnp, hiddenstate.nn;"
+        "x = np.linspace(-3, 3, 7, dtype=np.float32)\n"
+        "def f(x): return jnp.tanh(x)\n"
+        "def g(x): return jax.nn.sigmoid(x)\n"
+        "print(np.abs(np.asarray(jax.jit(f)(x)) - np.tanh(x)).max(),"
+        "     np.abs(np.asarray(jax.jit(g)(x)) - 1 / (1 + np.exp(-x))).max())")
+
+
+def test_a_mis_keyed_entry_is_recompiled_not_run(tmp_path):
+    """One program's entry (and digest) copied over another's key: the second process
+    runs the right program and the entry is replaced; a corrupt entry likewise, quietly."""
+    env = {cc.ENV: str(tmp_path / "c")}
+    folder = Path(_folder_used(_run(env, _TWO + ";print(jax.config.jax_compilation_cache_dir)")))
+    key = {n: next(folder.glob(f"jit_{n}-*-cache")).name[: -len("-cache")] for n in "fg"}
+    for suffix in ("-cache", "-sha256"):
+        (folder / f"{key['g']}{suffix}").write_bytes((folder / f"{key['f']}{suffix}").read_bytes())
+    entry = folder / f"{key['f']}-cache"
+    entry.write_bytes(entry.read_bytes()[:-9] + bytes(9))
+    out = _run(env, _TWO)
+    assert max(float(v) for v in out.stdout.split()) < 1e-6, out.stdout
+    assert "arning" not in out.stderr and "rror" not in out.stderr, out.stderr
+    for name in "fg":
+        value = (folder / f"{key[name]}-cache").read_bytes()
+        assert (folder / f"{key[name]}-sha256").read_bytes() == store.digest(key[name], value)
