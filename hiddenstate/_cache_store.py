@@ -72,6 +72,13 @@ def _write(path: Path, value: bytes) -> None:
         raise
 
 
+def _remove_if_stale(item: os.DirEntry) -> None:
+    """Remove a half-written file that a process killed while writing left behind."""
+    with contextlib.suppress(OSError):
+        if time.time() - item.stat(follow_symlinks=False).st_mtime > 3600:
+            os.unlink(item.path)
+
+
 class VerifiedStore:
     """JAX's cache interface (``get``, ``put``) on ``folder``, bounded to ``max_size``
     bytes; see the module's docstring."""
@@ -133,6 +140,8 @@ class VerifiedStore:
         entries, total = [], 0
         with contextlib.suppress(OSError), os.scandir(self.path) as found:
             for item in found:
+                if item.name.startswith(".tmp-"):
+                    _remove_if_stale(item)
                 if not item.name.endswith("-cache"):
                     continue
                 key = item.name[: -len("-cache")]

@@ -19,6 +19,15 @@ any other value is the folder to use. A cache folder set through JAX itself
 (:data:`MAX_BYTES`, least recently used entries evicted) and its reads and writes take
 a file lock, so several processes can share it; an unreadable or broken entry is
 compiled again, never trusted.
+
+Its entries are compiled programs, run as they are read: whoever can write the folder
+can make the user run their code. So the folder must be the user's own (owned by them,
+writable by nobody else, not a symlink, in folders nobody else can rename it out of);
+hiddenstate creates every missing level 0700 whatever the umask, and a folder that fails
+these checks is not used (one warning; programs are compiled afresh). The programs
+live in a folder hiddenstate marks as its own (:data:`MARKER`), and their entries are
+kept by :class:`hiddenstate._cache_store.VerifiedStore` (digests checked before use,
+no symlink followed, the lock waited for at most a second).
 """
 
 from __future__ import annotations
