@@ -3,7 +3,9 @@ second process reads what the first compiled."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -312,3 +314,43 @@ def test_a_mis_keyed_entry_is_recompiled_not_run(tmp_path):
     for name in "fg":
         value = (folder / f"{key[name]}-cache").read_bytes()
         assert (folder / f"{key[name]}-sha256").read_bytes() == store.digest(key[name], value)
+
+
+def test_a_fuzzed_folder_never_yields_a_wrong_program(tmp_path):
+    """Random damage to the folder (junk files, truncations, byte flips, entries swapped,
+    symlinks to a file outside and dangling ones, folders at entry names): every read
+    gives the program put under that key or nothing, and nothing outside changes."""
+    import random
+
+    rng = random.Random(0)
+    folder, outside = tmp_path / "jax", tmp_path / "outside"
+    folder.mkdir()
+    outside.write_bytes(b"keep")
+    s = store.VerifiedStore(folder, 1 << 16)
+    programs = {f"k{i}": rng.randbytes(rng.randrange(1, 300)) for i in range(8)}
+    attacks = 0
+    for _ in range(300):
+        key = rng.choice(list(programs))
+        s.put(key, programs[key])
+        victim = folder / f"{rng.choice(list(programs))}{rng.choice(store._SUFFIXES)}"
+        shutil.rmtree(victim, ignore_errors=True)
+        with contextlib.suppress(FileNotFoundError):
+            victim.unlink()
+        how = rng.randrange(6)
+        if how == 0:
+            victim.write_bytes(rng.randbytes(rng.randrange(0, 50)))
+        elif how == 1:
+            victim.symlink_to(outside)
+        elif how == 2:
+            victim.symlink_to(tmp_path / "dangling")
+        elif how == 3:
+            victim.mkdir()
+        elif how == 4:
+            other = folder / f"{rng.choice(list(programs))}-cache"
+            if other.is_file():
+                victim.write_bytes(other.read_bytes())
+        attacks += 1
+        for k, program in programs.items():
+            assert s.get(k) in (None, program)
+    assert outside.read_bytes() == b"keep" and not (tmp_path / "dangling").exists()
+    assert attacks == 300
