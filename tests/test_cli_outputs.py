@@ -140,3 +140,58 @@ def test_classify_predict_neutralises_labels(tmp_path, capsys):
     assert len(rows) == 4 and {r.split("\t")[0] for r in rows} <= {"'-bad", "'@SUM(A1)"}
     assert main(["classify", "predict", str(model), "--raw-text", "--proba", *reviews]) == 0
     assert capsys.readouterr().out.splitlines()[0].split("\t") == ["label", "-bad", "@SUM(A1)"]
+
+
+# -- ids with quotes, commas and line breaks round-trip (issue 25) ------------------------
+
+AWKWARD_IDS = ["a,b", 'say "hi"', "two\nlines", "cr\rinside", "crlf\r\nin", "tab\tin",
+               '"all quoted"', "x;y", "plain"]
+
+
+def _awkward_table(path, ids, delimiter=","):
+    import csv
+
+    X = make_donut()[0][:len(ids), :3]
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, delimiter=delimiter, lineterminator="\r\n")
+        writer.writerow(["x", "id", "y", "z"])
+        writer.writerows([f"{a:.6g}", i, f"{b:.6g}", f"{c:.6g}"]
+                         for i, (a, b, c) in zip(ids, X, strict=True))
+    return X
+
+
+@pytest.mark.parametrize("ext", [".csv", ".tsv"])
+def test_read_prepared_keeps_ids_with_quotes_commas_and_line_breaks(tmp_path, ext):
+    from hiddenstate.datasets import read_prepared
+
+    ids = AWKWARD_IDS * 3
+    data = tmp_path / f"data{ext}"
+    X = _awkward_table(data, ids, "," if ext == ".csv" else "\t")
+    got = read_prepared(data, id_column="id")
+    assert got.ids == ids and got.columns == ["x", "y", "z"]
+    np.testing.assert_allclose(got.X, X, rtol=1e-5)
+
+
+@pytest.mark.parametrize("ext", [".csv", ".tsv"])
+def test_ids_with_quotes_commas_and_line_breaks_round_trip_through_the_cli(tmp_path, ext):
+    import csv
+
+    ids = AWKWARD_IDS * 3
+    data = tmp_path / "data.csv"
+    _awkward_table(data, ids)
+    model = tmp_path / "m.hsm"
+    assert main(["autoencoder", "fit", str(data), "--id-column", "id", "--max-iter", "2",
+                 "--random-state", "0", "--out", str(model)]) == 0
+    out = tmp_path / f"scores{ext}"
+    assert main(["autoencoder", "score", str(model), str(data), "--out", str(out)]) == 0
+    with open(out, newline="", encoding="utf-8") as handle:
+        header, *rows = list(csv.reader(handle, delimiter="," if ext == ".csv" else "\t"))
+    assert header == ["id", "reconstruction_error"] and [r[0] for r in rows] == ids
+    det = tmp_path / "m.det"
+    assert main(["detect", "fit", str(data), "--id-column", "id", "--max-iter", "2",
+                 "--random-state", "0", "--calibration-fraction", "0.5",
+                 "--out", str(det)]) == 0
+    assert main(["detect", "score", str(det), str(data), "--out", str(out)]) == 0
+    from hiddenstate.datasets import read_prepared
+
+    assert read_prepared(out, id_column="id", columns=["score"]).ids == ids

@@ -84,13 +84,27 @@ def spreadsheet_safe(text: str) -> str:
     return text
 
 
+class _LineFeedRecords:
+    """A file for ``csv.writer``: each record (one ``write`` call, ending in ``"\r\n"``)
+    goes to ``handle`` ending in ``"\n"``."""
+
+    def __init__(self, handle: IO[str]) -> None:
+        self._handle = handle
+
+    def write(self, record: str) -> int:
+        return self._handle.write(record.removesuffix("\r\n") + "\n")
+
+
 def write_text_rows(handle: IO[str], header: list[str] | None, rows: Iterable[Iterable[Any]],
                     *, delimiter: str = ",", raw_text: bool = False) -> None:
     """Write a header and rows as CSV (or TSV, ``delimiter="\\t"``) through the csv
     module: a cell holding the delimiter, a quote or a line break is quoted, so it
     reads back whole. Text cells go through :func:`spreadsheet_safe` unless
     ``raw_text``; other cells (numbers) are written as they are."""
-    writer = csv.writer(handle, delimiter=delimiter, lineterminator="\n")
+    # lineterminator "\r\n" makes the csv module quote a cell holding either "\r" or "\n"
+    # (with "\n" alone a bare "\r" went out unquoted and split the row when read back);
+    # each record is still written ending in "\n".
+    writer = csv.writer(_LineFeedRecords(handle), delimiter=delimiter, lineterminator="\r\n")
 
     def cells(row: Iterable[Any]) -> list[Any]:
         if raw_text:
