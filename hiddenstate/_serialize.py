@@ -247,6 +247,9 @@ def parse_json(text: bytes | str, path, what: str):
         return json.loads(raw.decode("utf-8") if isinstance(text, bytes) else text)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise ModelFileError(f"{path}: {what} is not valid JSON (corrupted file?)") from None
+    except ValueError as exc:  # an integer past Python's int-string limit (4300 digits)
+        raise ModelFileError(f"{path}: {what} holds a value that cannot be read "
+                             f"({str(exc).split(';')[0]})") from None
 
 
 def split(blob: bytes, path, what: str = "model file") -> tuple[dict, memoryview]:
@@ -375,5 +378,5 @@ def load(path: str | os.PathLike):
         return cls._from_file(config, tensors, path=path)
     except ModelFileError:
         raise
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise ModelFileError(f"{path}: invalid model settings ({exc})") from None
