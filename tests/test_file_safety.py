@@ -574,3 +574,41 @@ def test_numbers_past_pythons_limits_are_model_file_errors(model_file, tmp_path)
         hs.load(raw)
     with pytest.raises(ModelFileError, match="n_iter -9+ is not a number of epochs"):
         hs.load(tmp_path / "c7.hs")
+
+
+# -- issue 25: the same model always gives the same bytes ----------------------------------
+
+
+def _sha(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.mark.parametrize("fixture", ["models_0.1.0/pipeline.hsm", "models_0.1.0/classifier.hsm",
+                                     "detectors_0.1.0/sm_tokens.hsm"])
+def test_the_same_model_always_gives_the_same_bytes(model_file, tmp_path, fixture):
+    """Finding "saved files are not byte-reproducible": safetensors wrote the metadata
+    keys in hash order, so saving one model twice gave two checksums. Now the header is
+    sorted JSON: saving again, and loading then saving, give the same bytes, for a
+    fresh fit, a Pipeline and files of an older version alike."""
+    est = hs.load(model_file)
+    for source in (model_file, FIXTURES / fixture):
+        loaded = hs.load(source)
+        paths = [tmp_path / f"{source.stem}{i}.hs" for i in range(4)]
+        for p in paths[:3]:
+            hs.save(loaded, p)
+        hs.save(hs.load(paths[0]), paths[3])  # loaded, then saved
+        assert len({_sha(p) for p in paths}) == 1, source
+        blob = paths[0].read_bytes()
+        n = int.from_bytes(blob[:8], "little")
+        header = json.loads(blob[8:8 + n])
+        assert blob[8:8 + n].rstrip(b" ") == json.dumps(
+            header, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        assert (8 + n) % 8 == 0
+    assert _sha(tmp_path / f"{model_file.stem}0.hs") == _sha(model_file)  # fit, then saved
+    est.save(tmp_path / "again.hs")
+    assert _sha(tmp_path / "again.hs") == _sha(model_file)
