@@ -195,3 +195,20 @@ def test_ids_with_quotes_commas_and_line_breaks_round_trip_through_the_cli(tmp_p
     from hiddenstate.datasets import read_prepared
 
     assert read_prepared(out, id_column="id", columns=["score"]).ids == ids
+
+
+def test_tables_printed_on_stdout_neutralise_names_too(capsys):
+    from hiddenstate.cli._outputs import write_or_print
+
+    write_or_print(np.array([[1.5, -2.0]]), None, ["@SUM(A1)", "a,b"])
+    assert capsys.readouterr().out.splitlines() == ["'@SUM(A1),\"a,b\"", "1.5,-2"]
+    write_or_print(np.array([[1.5, -2.0]]), None, ["@SUM(A1)", "a,b"], raw_text=True)
+    assert capsys.readouterr().out.splitlines()[0] == '@SUM(A1),"a,b"'
+
+
+@pytest.mark.parametrize("command", [["autoencoder", "score"], ["autoencoder", "transform"],
+                                     ["detect", "score"], ["rnn", "forecast"],
+                                     ["classify", "predict"]])
+def test_commands_that_write_text_cells_take_raw_text(command, capsys):
+    assert main([*command, "--help"]) == 0
+    assert "--raw-text" in capsys.readouterr().out
