@@ -29,6 +29,17 @@ SCALERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
                       "copy"), ("center_", "scale_")),
 }
 _PREFIX = "steps/"
+#: What a fitted array may hold beyond finite values: a scale divides, so it is positive
+#: (scikit-learn turns a zero scale into 1); a variance, a range or a largest absolute
+#: value is never negative.
+_POSITIVE = ("scale_",)
+_NON_NEGATIVE = ("var_", "data_range_", "max_abs_")
+#: The arrays a scaler leaves unset (None), and the settings that must all be False for
+#: it to do so; every other array must be stored.
+_UNSET_WHEN_OFF = {
+    "StandardScaler": {"mean_": ("with_mean",), "var_": ("with_std",), "scale_": ("with_std",)},
+    "RobustScaler": {"center_": ("with_centering",), "scale_": ("with_scaling",)},
+}
 
 
 def _scaler_classes() -> dict[str, type]:
@@ -169,18 +180,18 @@ def _scaler_from_file(i: int, stored: dict, tensors: dict, path):
     none = stored.get("none", [])
     if not isinstance(none, list) or not set(none) <= set(arrays):
         raise ModelFileError(f"{path}: step {i} ({kind}) invalid list of unset arrays")
+    unset = _UNSET_WHEN_OFF.get(kind, {})
     for a in arrays:
         key = f"{_PREFIX}{i}/{a}"
         if a in none:
+            if a not in unset or any(params[s] for s in unset[a]):
+                raise ModelFileError(f"{path}: step {i} ({kind}) {a} is unset, but the "
+                                     f"settings use it")
             setattr(scaler, a, None)
             continue
         if key not in tensors:
             raise ModelFileError(f"{path}: step {i} ({kind}) has no tensor {a}")
-        value = np.asarray(tensors[key], np.float64)
-        if value.shape != (n,) or not np.isfinite(value).all():
-            raise ModelFileError(f"{path}: step {i} ({kind}) {a} must be {n} finite values, "
-                                 f"got shape {list(value.shape)}")
-        setattr(scaler, a, value)
+        setattr(scaler, a, _fitted_array(tensors[key], n, a, f"{path}: step {i} ({kind})"))
     # An int, a float (StandardScaler counts in float64), one count per feature, or
     # nothing (RobustScaler keeps no count).
     if stored.get("n_samples_seen") is None:
@@ -194,6 +205,28 @@ def _scaler_from_file(i: int, stored: dict, tensors: dict, path):
     else:
         scaler.n_samples_seen_ = np.float64(seen) if seen.dtype.kind == "f" else int(seen)
     return _finish(scaler, stored, n, i, kind, path)
+
+
+def _fitted_array(stored, n: int, name: str, where: str) -> np.ndarray:
+    """A scaler's fitted array ``name`` as loaded: ``n`` finite floats, in its range (a
+    scale is positive, a variance, range or largest value not negative); else
+    ModelFileError saying ``where`` (the file and the step) and ``name``."""
+    where = f"{where} {name}"
+    dtype = np.asarray(stored).dtype
+    if dtype.kind != "f":
+        raise ModelFileError(f"{where} must hold floats, got {dtype}")
+    value = np.asarray(stored, np.float64)
+    if value.shape != (n,):
+        raise ModelFileError(f"{where} must be {n} finite values, got shape "
+                             f"{list(value.shape)}")
+    if not np.isfinite(value).all():
+        raise ModelFileError(f"{where} must be {n} finite values, got "
+                             f"{value[~np.isfinite(value)][0]}")
+    if name in _POSITIVE and (value <= 0).any():
+        raise ModelFileError(f"{where} must be positive, got {value[value <= 0][0]:g}")
+    if name in _NON_NEGATIVE and (value < 0).any():
+        raise ModelFileError(f"{where} must not be negative, got {value[value < 0][0]:g}")
+    return value
 
 
 def _finish(scaler, stored: dict, n: int, i: int, kind: str, path):

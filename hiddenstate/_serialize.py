@@ -247,6 +247,9 @@ def parse_json(text: bytes | str, path, what: str):
         return json.loads(raw.decode("utf-8") if isinstance(text, bytes) else text)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise ModelFileError(f"{path}: {what} is not valid JSON (corrupted file?)") from None
+    except ValueError as exc:  # an integer past Python's int-string limit (4300 digits)
+        raise ModelFileError(f"{path}: {what} holds a value that cannot be read "
+                             f"({str(exc).split(';')[0]})") from None
 
 
 def split(blob: bytes, path, what: str = "model file") -> tuple[dict, memoryview]:
@@ -283,13 +286,27 @@ def digest(header: dict, data) -> str:
     return h.hexdigest()
 
 
+def canonical(blob: bytes) -> bytes:
+    """The safetensors file ``blob`` with its header as sorted, compact JSON (padded with
+    spaces to 8 bytes, as safetensors pads it). safetensors writes ``__metadata__`` in
+    hash order, which changes from one save to the next; sorted, the same tensors and
+    metadata always give the same bytes. The tensor bytes are safetensors' own (sorted
+    by dtype, then name) and the digest, computed on canonical JSON, is unchanged."""
+    header, data = split(blob, "<memory>")
+    text = json.dumps(header, sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=False).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    return struct.pack("<Q", len(text)) + text + bytes(data)
+
+
 def sealed(tensors: dict[str, np.ndarray], metadata: dict[str, str]) -> bytes:
-    """A safetensors file of ``tensors`` whose metadata carries its own :func:`digest`."""
+    """A safetensors file of ``tensors`` whose metadata carries its own :func:`digest`,
+    written the same way every time (:func:`canonical`)."""
     from safetensors.numpy import save as st_save
 
     tensors = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
     header, data = split(st_save(tensors, metadata=metadata), "<memory>")
-    return st_save(tensors, metadata={**metadata, DIGEST_KEY: digest(header, data)})
+    return canonical(st_save(tensors, metadata={**metadata, DIGEST_KEY: digest(header, data)}))
 
 
 def verify(header: dict, data, path, *, required: bool, what: str = "model file") -> None:
@@ -375,5 +392,5 @@ def load(path: str | os.PathLike):
         return cls._from_file(config, tensors, path=path)
     except ModelFileError:
         raise
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise ModelFileError(f"{path}: invalid model settings ({exc})") from None

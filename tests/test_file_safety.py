@@ -527,3 +527,88 @@ def test_version_1_checkpoints_without_a_digest_still_resume(tmp_path):
         resumed = Autoencoder(**kw, checkpoint_dir=tmp_path, checkpoint_every=2,
                               resume=True).fit(X)
     assert all(np.array_equal(a, b) for a, b in zip(_leaves(ref), _leaves(resumed), strict=True))
+
+
+# -- issue 25: every bad header value is a ModelFileError naming the file -------------------
+
+
+def _with_raw_config(path: Path, source: Path, key: str, number: str) -> Path:
+    """``source`` with its setting ``key`` (``params.NAME`` or a fitted ``NAME``) written
+    as the literal ``number``, sealed with a valid digest."""
+    blob = source.read_bytes()
+    header, _ = _serialize.split(blob, source)
+    meta = {k: v for k, v in header["__metadata__"].items() if k != "sha256"}
+    config = json.loads(meta["config"])
+    where, name = (config["params"], key[7:]) if key.startswith("params.") else (config, key)
+    where[name] = "@@"
+    text = json.dumps(config, sort_keys=True).replace('"@@"', number)
+    _, _, tensors = _serialize.read(source)
+    path.write_bytes(_serialize.sealed(tensors, {**meta, "config": text}))
+    return path
+
+
+def test_numbers_past_pythons_limits_are_model_file_errors(model_file, tmp_path):
+    """Finding "an integer of over 4,300 digits gives a raw ValueError": in the settings,
+    in the fitted values or in the safetensors header itself, such a number (and one that
+    overflows a float, or a negative epoch count) is a ModelFileError naming the file."""
+    huge, big = "9" * 5000, "9" * 1000
+    cases = {}
+    for i, (key, number) in enumerate([("params.n_components", huge), ("n_iter", huge),
+                                       ("params.max_iter", huge), ("n_features_in", huge),
+                                       ("n_features_in", big), ("n_features_in", "1e400"),
+                                       ("n_iter", "1e400"), ("n_iter", "-" + big),
+                                       ("loss_curve", huge)]):
+        cases[_with_raw_config(tmp_path / f"c{i}.hs", model_file, key, number)] = key
+    blob = model_file.read_bytes()
+    header, data = _serialize.split(blob, model_file)
+    text = json.dumps(header)[:-1] + f', "x": {huge}}}'
+    raw = tmp_path / "header.hs"
+    raw.write_bytes(len(text).to_bytes(8, "little") + text.encode() + bytes(data))
+    cases[raw] = "header"
+    for path, key in cases.items():
+        with pytest.raises(ModelFileError) as info:
+            hs.load(path)
+        assert str(info.value).startswith(f"{path}: "), (key, info.value)
+    with pytest.raises(ModelFileError, match="the header holds a value that cannot be read "
+                                             r"\(Exceeds the limit \(4300 digits\)"):
+        hs.load(raw)
+    with pytest.raises(ModelFileError, match="n_iter -9+ is not a number of epochs"):
+        hs.load(tmp_path / "c7.hs")
+
+
+# -- issue 25: the same model always gives the same bytes ----------------------------------
+
+
+def _sha(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.mark.parametrize("fixture", ["models_0.1.0/pipeline.hsm", "models_0.1.0/classifier.hsm",
+                                     "detectors_0.1.0/sm_tokens.hsm"])
+def test_the_same_model_always_gives_the_same_bytes(model_file, tmp_path, fixture):
+    """Finding "saved files are not byte-reproducible": safetensors wrote the metadata
+    keys in hash order, so saving one model twice gave two checksums. Now the header is
+    sorted JSON: saving again, and loading then saving, give the same bytes, for a
+    fresh fit, a Pipeline and files of an older version alike."""
+    est = hs.load(model_file)
+    for source in (model_file, FIXTURES / fixture):
+        loaded = hs.load(source)
+        paths = [tmp_path / f"{source.stem}{i}.hs" for i in range(4)]
+        for p in paths[:3]:
+            hs.save(loaded, p)
+        hs.save(hs.load(paths[0]), paths[3])  # loaded, then saved
+        assert len({_sha(p) for p in paths}) == 1, source
+        blob = paths[0].read_bytes()
+        n = int.from_bytes(blob[:8], "little")
+        header = json.loads(blob[8:8 + n])
+        assert blob[8:8 + n].rstrip(b" ") == json.dumps(
+            header, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        assert (8 + n) % 8 == 0
+    assert _sha(tmp_path / f"{model_file.stem}0.hs") == _sha(model_file)  # fit, then saved
+    est.save(tmp_path / "again.hs")
+    assert _sha(tmp_path / "again.hs") == _sha(model_file)

@@ -139,3 +139,69 @@ def test_input_columns_and_id_column_are_stored_and_validated(X, tmp_path):
         _serialize.save(tmp_path / "t.hsm", "Pipeline", {**config, "input": stored}, tensors)
         with pytest.raises(ModelFileError, match=message):
             hs.load(tmp_path / "t.hsm")
+
+
+def _tampered(tmp_path, config, tensors, step_changes=None):
+    steps = [dict(config["steps"][0], **(step_changes or {})), *config["steps"][1:]]
+    _serialize.save(tmp_path / "t.hsm", "Pipeline", {**config, "steps": steps}, tensors)
+    return tmp_path / "t.hsm"
+
+
+@pytest.mark.parametrize(("scaler", "array", "value", "message"), [
+    (StandardScaler(), "var_", -1.0, "var_ must not be negative, got -1"),
+    (StandardScaler(), "scale_", -2.0, "scale_ must be positive, got -2"),
+    (StandardScaler(), "scale_", 0.0, "scale_ must be positive, got 0"),
+    (StandardScaler(), "mean_", np.nan, "mean_ must be 30 finite values, got nan"),
+    (StandardScaler(), "mean_", np.inf, "mean_ must be 30 finite values, got inf"),
+    (MinMaxScaler(), "scale_", 0.0, "scale_ must be positive"),
+    (MinMaxScaler(), "data_range_", -3.0, "data_range_ must not be negative"),
+    (MaxAbsScaler(), "max_abs_", -1.0, "max_abs_ must not be negative"),
+    (RobustScaler(), "scale_", -0.5, "scale_ must be positive"),
+])
+def test_scaler_arrays_out_of_range_are_refused(X, tmp_path, scaler, array, value, message):
+    """Issue 25: a negative variance or scale moved scores wildly (-204,221) and a zero
+    scale was blamed on the data; each is refused at load, naming the file and field."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pipe = make_pipeline(scaler, _ae()).fit(X)
+    config, tensors = hs._pipeline._to_file(pipe)
+    bad = tensors[f"steps/0/{array}"].copy()
+    bad[3] = value
+    path = _tampered(tmp_path, config, {**tensors, f"steps/0/{array}": bad})
+    with pytest.raises(ModelFileError, match=message) as info:
+        hs.load(path)
+    assert str(info.value).startswith(f"{path}: step 0 ({type(scaler).__name__}) {array}")
+
+
+def test_scaler_arrays_of_integers_or_booleans_or_unset_are_refused(X, tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pipe = make_pipeline(StandardScaler(), _ae()).fit(X)
+    config, tensors = hs._pipeline._to_file(pipe)
+    for array, dtype in (("scale_", np.int64), ("var_", np.int32), ("mean_", np.bool_)):
+        cast = {**tensors, f"steps/0/{array}": np.ones(30, dtype)}
+        with pytest.raises(ModelFileError, match=f"{array} must hold floats, got "
+                                                 f"{np.dtype(dtype)}"):
+            hs.load(_tampered(tmp_path, config, cast))
+    # "none" for an array the settings use (it failed later with an AttributeError).
+    for array in ("mean_", "scale_", "var_"):
+        kept = {k: v for k, v in tensors.items() if k != f"steps/0/{array}"}
+        with pytest.raises(ModelFileError, match=f"{array} is unset, but the settings use"):
+            hs.load(_tampered(tmp_path, config, kept, {"none": [array]}))
+    minmax = make_pipeline(MinMaxScaler(), _ae()).fit(X)
+    config, tensors = hs._pipeline._to_file(minmax)
+    kept = {k: v for k, v in tensors.items() if k != "steps/0/min_"}
+    with pytest.raises(ModelFileError, match="min_ is unset"):
+        hs.load(_tampered(tmp_path, config, kept, {"none": ["min_"]}))
+
+
+@pytest.mark.parametrize("scaler", [StandardScaler(with_mean=False, with_std=False),
+                                    StandardScaler(with_std=False),
+                                    RobustScaler(with_centering=False, with_scaling=False)])
+def test_arrays_the_settings_leave_unset_still_load(X, tmp_path, scaler):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pipe = make_pipeline(scaler, _ae()).fit(X)
+    hs.save(pipe, tmp_path / "p.hsm")
+    back = hs.load(tmp_path / "p.hsm")
+    np.testing.assert_allclose(back[0].transform(X), pipe[0].transform(X))

@@ -12,8 +12,8 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-__all__ = ["check_checkpoint_dir", "check_out", "console", "fit_save_report", "write_or_print",
-           "write_with_ids"]
+__all__ = ["add_raw_text_option", "check_checkpoint_dir", "check_out", "console",
+           "fit_save_report", "write_or_print", "write_with_ids"]
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -99,7 +99,16 @@ def check_checkpoint_dir(directory) -> None:
                          "a writable folder)")
 
 
-def write_or_print(array, out: str | None, column_names=None) -> None:
+def add_raw_text_option(parser) -> None:
+    """``--raw-text``: write text cells (ids, column names, labels) exactly as they are,
+    without the ``'`` that keeps a spreadsheet from running them as formulas."""
+    parser.add_argument("--raw-text", action="store_true",
+                        help="write ids, column names and labels as they are (by default one "
+                             "that a spreadsheet would run as a formula, starting with = + - @, "
+                             "gets a leading ')")
+
+
+def write_or_print(array, out: str | None, column_names=None, *, raw_text: bool = False) -> None:
     import numpy as np
 
     from ..datasets import write_table
@@ -108,12 +117,14 @@ def write_or_print(array, out: str | None, column_names=None) -> None:
     if array.ndim == 1:  # one value per row (scores): one column
         array = array[:, None]
     if out:
-        write_table(out, array, column_names=column_names)
+        write_table(out, array, column_names=column_names, raw_text=raw_text)
         print(f"wrote {out} ({array.shape[0]} rows)", file=sys.stderr)
         return
     array = np.atleast_2d(np.asarray(array).T).T
     if column_names:
-        print(",".join(column_names))
+        from ..datasets._tables import write_text_rows
+
+        write_text_rows(sys.stdout, [str(n) for n in column_names], (), raw_text=raw_text)
     np.savetxt(sys.stdout, array, delimiter=",", fmt="%.7g")
 
 
@@ -126,13 +137,13 @@ def console(stderr: bool = False):
     return out
 
 
-def write_with_ids(array, out: str | None, column_names, ids, id_column: str) -> None:
+def write_with_ids(array, out: str | None, column_names, ids, id_column: str, *,
+                   raw_text: bool = False) -> None:
     """``write_or_print`` with the ids as the first column (CSV or TSV)."""
-    import csv
-
     import numpy as np
 
     from .._errors import InputError
+    from ..datasets._tables import write_text_rows
 
     array = np.asarray(array)
     if array.ndim == 1:
@@ -141,9 +152,7 @@ def write_with_ids(array, out: str | None, column_names, ids, id_column: str) ->
     header = [id_column, *names]
     rows = ([i, *(f"{v:.7g}" for v in row)] for i, row in zip(ids, array, strict=True))
     if not out:
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
+        write_text_rows(sys.stdout, header, rows, raw_text=raw_text)
         return
     ext = Path(out).suffix.lower()
     if ext not in (".csv", ".tsv"):
@@ -152,10 +161,8 @@ def write_with_ids(array, out: str | None, column_names, ids, id_column: str) ->
     from .._io import atomic_write
 
     with atomic_write(out, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, delimiter="\t" if ext == ".tsv" else ",",
-                            lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
+        write_text_rows(handle, header, rows, delimiter="\t" if ext == ".tsv" else ",",
+                        raw_text=raw_text)
     print(f"wrote {out} ({array.shape[0]} rows)", file=sys.stderr)
 
 

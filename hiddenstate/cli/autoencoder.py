@@ -18,6 +18,7 @@ from ._common import (
 )
 from ._options import add_estimator_options, estimator_kwargs
 from ._outputs import (
+    add_raw_text_option,
     check_checkpoint_dir,
     check_out,
     console,
@@ -41,6 +42,7 @@ def _build(parser) -> None:
         p.add_argument("model", metavar="MODEL")
         p.add_argument("data", metavar="DATA")
         p.add_argument("--out", metavar="FILE", help=".npy/.csv/.tsv (default: CSV on stdout)")
+        add_raw_text_option(p)
         add_header_option(p)
         p.set_defaults(func=apply)
     plot_parser = actions.add_parser("plot", help="feature tiles or the learning curve as PNG")
@@ -220,9 +222,10 @@ def apply(args) -> int:
         result = model.reconstruction_error(X)
         names = ["reconstruction_error"]
     if loaded.id_column is not None:
-        write_with_ids(result, args.out, names, data.ids, loaded.id_column)
+        write_with_ids(result, args.out, names, data.ids, loaded.id_column,
+                       raw_text=args.raw_text)
     else:
-        write_or_print(result, args.out, names)
+        write_or_print(result, args.out, names, raw_text=args.raw_text)
     return 0
 
 

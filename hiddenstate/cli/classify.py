@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ._common import load_model
 from ._options import Parser, add_estimator_options, estimator_kwargs
-from ._outputs import check_checkpoint_dir, check_out, fit_save_report
+from ._outputs import add_raw_text_option, check_checkpoint_dir, check_out, fit_save_report
 
 __all__ = ["register"]
 
@@ -86,6 +86,7 @@ def _build(parser) -> None:
     predict_parser.add_argument("--proba", action="store_true",
                                 help="every class's probability (columns named on the "
                                      "first line)")
+    add_raw_text_option(predict_parser)
     add_encoding_option(predict_parser)
     predict_parser.set_defaults(func=predict)
     eval_parser = actions.add_parser("evaluate", help="accuracy and per-class counts on DATA",
@@ -306,7 +307,10 @@ def predict(args) -> int:
         if not text.split():
             raise ValueError(f"TEXT {i + 1} is empty: give at least one token")
     proba = model.predict_proba(lines)  # split by the model's analyzer, as in training
-    classes = [str(c) for c in model.classes_]
+    from ..datasets import spreadsheet_safe
+
+    # Labels as a spreadsheet shows them (never run as formulas), unless --raw-text.
+    classes = [str(c) if args.raw_text else spreadsheet_safe(str(c)) for c in model.classes_]
     if args.proba:
         print("\t".join(["label", *classes]))
     for p in proba:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from ._common import (
     read_prepared,
 )
 from ._options import Parser, _forms, add_estimator_options, cli_parameters, estimator_kwargs
-from ._outputs import check_checkpoint_dir, check_out, fit_save_report
+from ._outputs import add_raw_text_option, check_checkpoint_dir, check_out, fit_save_report
 from .classify import add_encoding_option
 
 __all__ = ["register"]
@@ -168,6 +167,7 @@ def _build_score(p) -> None:
     p.add_argument("data", metavar="DATA", help="a table, a text file of sequences (one per "
                                                  "line), or a built-in data set")
     p.add_argument("--out", metavar="FILE", help=".csv or .tsv (default: CSV on stdout)")
+    add_raw_text_option(p)
     add_header_option(p)
     p.add_argument("--top", type=_count, default=3, metavar="K",
                    help="features or steps named per input (default: 3; 0: no column)")
@@ -595,12 +595,12 @@ def score(args) -> int:
             i, f"{scores[i]:.7g}", f"{pvalues[i]:.6g}", int(outlier[i])]
         rows.append(row if top is None else [*row, top[i]])
     if args.out is None:
-        _write_rows(sys.stdout, out_format, header, rows)
+        _write_rows(sys.stdout, out_format, header, rows, args.raw_text)
     else:
         from .._io import atomic_write
 
         with atomic_write(args.out, "w", newline="", encoding="utf-8") as handle:
-            _write_rows(handle, out_format, header, rows)
+            _write_rows(handle, out_format, header, rows, args.raw_text)
     n_flagged = int(np.sum(outlier))
     wrote = f"; wrote {args.out}" if args.out else ""
     print(f"{n_flagged} of {len(scores)} inputs flagged ({n_flagged / len(scores):.1%}) at "
@@ -609,12 +609,15 @@ def score(args) -> int:
     return 0
 
 
-def _write_rows(handle, out_format: str, header: list[str], rows: list[list]) -> None:
-    """CSV or TSV by the csv module: a cell holding the delimiter or a quote is quoted."""
-    writer = csv.writer(handle, delimiter="\t" if out_format == "tsv" else ",",
-                        lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
+def _write_rows(handle, out_format: str, header: list[str], rows: list[list],
+                raw_text: bool = False) -> None:
+    """CSV or TSV by the csv module: a cell holding the delimiter, a quote or a line break
+    is quoted; text a spreadsheet would run as a formula gets a leading ' unless
+    ``raw_text``."""
+    from ..datasets._tables import write_text_rows
+
+    write_text_rows(handle, header, rows, delimiter="\t" if out_format == "tsv" else ",",
+                    raw_text=raw_text)
 
 
 def _out_format(out: str | None) -> str:

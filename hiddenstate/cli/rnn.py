@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ._common import load_model
 from ._options import add_estimator_options, estimator_kwargs
-from ._outputs import check_out, fit_save_report, write_or_print
+from ._outputs import add_raw_text_option, check_out, fit_save_report, write_or_print
 from .classify import add_encoding_option
 
 __all__ = ["register"]
@@ -91,6 +91,7 @@ def _build(parser) -> None:
                                  help="values to predict past the end of each series")
     forecast_parser.add_argument("--out", metavar="FILE",
                                  help="write a table (.csv, .tsv, .npy) instead of printing")
+    add_raw_text_option(forecast_parser)
     forecast_parser.set_defaults(func=forecast)
 
 
@@ -249,7 +250,8 @@ def forecast(args) -> int:
     rows = [np.column_stack([np.full(args.steps, i), np.arange(1, args.steps + 1), f])
             for i, f in enumerate(out)]
     columns = names or [f"x{j}" for j in range(out[0].shape[1])]
-    write_or_print(np.concatenate(rows), args.out, ["sequence", "step", *columns])
+    write_or_print(np.concatenate(rows), args.out, ["sequence", "step", *columns],
+                   raw_text=args.raw_text)
     return 0
 
 

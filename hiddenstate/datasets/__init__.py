@@ -31,7 +31,13 @@ from ._reber import (
     reber_targets,
 )
 from ._sequences import load_sequences
-from ._tables import TABLE_EXTENSIONS, iter_table_chunks, read_table, write_table
+from ._tables import (
+    TABLE_EXTENSIONS,
+    iter_table_chunks,
+    read_table,
+    spreadsheet_safe,
+    write_table,
+)
 from ._text import load_labelled_text, load_rt_polarity, make_permutation_streams, one_hot
 
 __all__ = [
@@ -56,6 +62,7 @@ __all__ = [
     "read_table",
     "iter_table_chunks",
     "write_table",
+    "spreadsheet_safe",
     # tables prepared for a model (columns by name, ids, scaling), stored with it
     "SCALE_CHOICES",
     "PreparedTable",

@@ -58,7 +58,8 @@ def _text_cells(path: str | os.PathLike, header: bool | None, option: str):
         raise InputError(f"{option} names columns: the first line must be a header "
                          "(drop --no-header)", path=spec)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        with open(path, encoding="utf-8-sig", newline="") as handle:  # quoted \r kept
+            text = handle.read()
     except FileNotFoundError:
         raise InputError("no such file", path=spec) from None
     except UnicodeDecodeError as exc:
@@ -79,9 +80,9 @@ def _text_cells(path: str | os.PathLike, header: bool | None, option: str):
     if delimiter is None:
         cells = [(n, ln.split()) for n, ln in lines]
     else:
-        cells = [(n, [c.strip() for c in row]) for (n, _), row in
-                 zip(lines, csv.reader((ln for _, ln in lines), delimiter=delimiter),
-                     strict=True)]
+        cells = _csv_records(text, delimiter, spec)
+    if not cells:
+        raise InputError("the file is empty", path=spec)
     (_, names), rows = cells[0], cells[1:]
     if header is None and any(_is_number(c) for c in names):
         raise InputError(f"{option} names columns, but the first line is not a header "
@@ -91,6 +92,24 @@ def _text_cells(path: str | os.PathLike, header: bool | None, option: str):
         twice = next(n for n in names if names.count(n) > 1)
         raise InputError(f"the header names column {twice!r} twice", path=spec, line=1)
     return names, rows
+
+
+def _csv_records(text: str, delimiter: str, spec) -> list[tuple[int, list[str]]]:
+    """``(first line, cells)`` of every non-blank record: the csv module reads the text
+    whole, so a quoted cell may hold the delimiter, quotes and line breaks."""
+    import io
+
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    records = []
+    line = 1
+    try:
+        for row in reader:
+            if row and not (len(row) == 1 and not row[0].strip()):
+                records.append((line, [c.strip() for c in row]))
+            line = reader.line_num + 1
+    except csv.Error as exc:
+        raise InputError(f"malformed text: {exc}", path=spec, line=reader.line_num) from None
+    return records
 
 
 def read_prepared(path: str | os.PathLike, header: bool | None = None, *,

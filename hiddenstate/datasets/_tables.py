@@ -21,7 +21,8 @@ from jaxtyping import Float, Shaped
 from .._errors import InputError
 from .._io import atomic_write
 
-__all__ = ["read_table", "iter_table_chunks", "write_table", "TABLE_EXTENSIONS"]
+__all__ = ["read_table", "iter_table_chunks", "write_table", "write_text_rows", "spreadsheet_safe",
+           "TABLE_EXTENSIONS"]
 
 #: File extensions the table readers and writers understand.
 TABLE_EXTENSIONS = (".csv", ".tsv", ".txt", ".npy")
@@ -62,6 +63,57 @@ def _looks_like_header(cells: list[str]) -> bool:
 
 
 _ASCII_BLANKS = re.compile(r"[ \t\r\f\v]+")
+
+#: What a spreadsheet reads as the start of a formula (OWASP, "CSV injection").
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: A plain number as the program writes one (no blanks, no ``_``): left as it is.
+_PLAIN_NUMBER = re.compile(
+    r"[+-]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?|inf|infinity|nan)", re.IGNORECASE)
+
+
+def spreadsheet_safe(text: str) -> str:
+    """``text`` as a cell a spreadsheet shows and never runs as a formula.
+
+    A text starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return
+    that is not a number gets a leading ``'`` (OWASP's advice on CSV injection):
+    ``=HYPERLINK("http://x")`` becomes ``'=HYPERLINK("http://x")``, while
+    ``-1.5`` and ``+3e-4`` stay numbers. Every other text is returned unchanged.
+    """
+    if text[:1] in _FORMULA_STARTS and not _PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
+class _LineFeedRecords:
+    """A file for ``csv.writer``: each record (one ``write`` call, ending in ``"\r\n"``)
+    goes to ``handle`` ending in ``"\n"``."""
+
+    def __init__(self, handle: IO[str]) -> None:
+        self._handle = handle
+
+    def write(self, record: str) -> int:
+        return self._handle.write(record.removesuffix("\r\n") + "\n")
+
+
+def write_text_rows(handle: IO[str], header: list[str] | None, rows: Iterable[Iterable[Any]],
+                    *, delimiter: str = ",", raw_text: bool = False) -> None:
+    """Write a header and rows as CSV (or TSV, ``delimiter="\\t"``) through the csv
+    module: a cell holding the delimiter, a quote or a line break is quoted, so it
+    reads back whole. Text cells go through :func:`spreadsheet_safe` unless
+    ``raw_text``; other cells (numbers) are written as they are."""
+    # lineterminator "\r\n" makes the csv module quote a cell holding either "\r" or "\n"
+    # (with "\n" alone a bare "\r" went out unquoted and split the row when read back);
+    # each record is still written ending in "\n".
+    writer = csv.writer(_LineFeedRecords(handle), delimiter=delimiter, lineterminator="\r\n")
+
+    def cells(row: Iterable[Any]) -> list[Any]:
+        if raw_text:
+            return list(row)
+        return [spreadsheet_safe(c) if isinstance(c, str) else c for c in row]
+
+    if header is not None:
+        writer.writerow(cells(header))
+    writer.writerows(cells(row) for row in rows)
 
 
 # ----------------------------------------------------------------------------- text
@@ -393,13 +445,16 @@ def write_table(
     array: Shaped[np.ndarray, "n_rows n_columns"],
     *,
     column_names: Iterable[str] | None = None,
+    raw_text: bool = False,
 ) -> None:
     """Write a 2-D numeric array atomically, in the format its extension names.
 
     ``.npy`` keeps the array's dtype; ``.csv`` is comma-separated, ``.tsv``
     and ``.txt`` tab-separated, with an optional header row, floats written
     with enough digits to read back exactly (``%.9g`` for float32, ``%.17g``
-    for float64). A reader never sees a half-written file.
+    for float64). A reader never sees a half-written file. A column name that
+    a spreadsheet would run as a formula is written with a leading ``'``
+    (:func:`spreadsheet_safe`).
 
     Parameters
     ----------
@@ -409,6 +464,8 @@ def write_table(
     column_names : iterable of str, optional
         One per column; written as the header row of text formats, ignored
         by ``.npy``, which has no place for them.
+    raw_text : bool, default False
+        Write the column names exactly as given, formulas included.
 
     Raises
     ------
@@ -436,6 +493,5 @@ def write_table(
     else:
         fmt = "%d"
     with atomic_write(path, "w", encoding="utf-8", newline="") as handle:
-        if names is not None:
-            csv.writer(handle, delimiter=delimiter, lineterminator="\n").writerow(names)
+        write_text_rows(handle, names, (), delimiter=delimiter, raw_text=raw_text)
         np.savetxt(handle, values, fmt=fmt, delimiter=delimiter, newline="\n")

@@ -181,7 +181,10 @@ class ModelFileMixin:
             raise ModelFileError(f"{path}: loss_curve is not a list")
         est.loss_curve_ = [float(x) for x in curve]
         est.validation_scores_ = []
-        est.n_iter_ = int(config.get("n_iter", len(est.loss_curve_)))
+        n_iter = config.get("n_iter", len(est.loss_curve_))
+        if isinstance(n_iter, bool) or not isinstance(n_iter, int) or n_iter < 0:
+            raise ModelFileError(f"{path}: n_iter {n_iter!r} is not a number of epochs")
+        est.n_iter_ = n_iter
         finite = [x for x in est.loss_curve_ if np.isfinite(x)]
         est.best_loss_ = min(finite) if finite else float("nan")
         est._opt_state, est._step, est._rng = None, 0, est._numpy_rng()
