@@ -22,6 +22,7 @@ from ._errors import InputError
 
 __all__ = [
     "MAX_LINE_CHARS",
+    "MAX_TABLE_LINE_CHARS",
     "MAX_SENTENCE_WORDS",
     "BYTES_PER_PARAMETER",
     "available_memory",
@@ -34,6 +35,11 @@ __all__ = [
 #: The longest line (in characters) the line readers accept: a sentence, label or
 #: sequence file line. Longer lines are refused with their line number.
 MAX_LINE_CHARS = 100_000
+
+#: The longest line (in characters) of a text table (CSV, TSV, whitespace): a row of
+#: a million numbers or so. A longer line is refused with its line number as soon as
+#: it is read (a one-line file of gigabytes would otherwise fill the memory).
+MAX_TABLE_LINE_CHARS = 10_000_000
 
 #: The longest sentence (in words) the recursive autoencoder accepts. Its greedy tree
 #: costs O(L^2) per sentence and training pads every sentence to the longest one, so

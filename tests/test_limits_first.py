@@ -74,3 +74,88 @@ def test_swapped_arguments_say_the_data_is_not_a_model_file(model_file, tmp_path
     assert main(["autoencoder", "score", str(data), str(model_file)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"{data}: not a hiddenstate model file" in err[0], err
+
+
+# -- lines bounded while they are read ------------------------------------------------------------
+
+
+def _bytes_read() -> int:
+    """Bytes this process has read through read(2) so far (Linux)."""
+    with open("/proc/self/io", encoding="ascii") as handle:
+        return int(next(ln for ln in handle if ln.startswith("rchar:")).split()[1])
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> dict[str, Path]:
+    """Tiny models of each command that reads lines: a classifier, a symbol and a series
+    rnn, an autoencoder reading a table as it is and one choosing its columns."""
+    tmp = tmp_path_factory.mktemp("models")
+    (tmp / "s.txt").write_text("a good film\na bad plot\ngood fun\ndull and bad\n")
+    (tmp / "y.txt").write_text("pos\nneg\npos\nneg\n")
+    (tmp / "abc.txt").write_text("abcabc\nbcabca\ncab\n")
+    (tmp / "series.csv").write_text("value\n" + "\n".join(f"{np.sin(t / 3):.4f}"
+                                                          for t in range(40)) + "\n")
+    X, _ = make_donut(60)
+    (tmp / "t.csv").write_text("a,b,c,d\n" + "\n".join(",".join(map(str, r)) for r in X))
+    tiny = ["--hidden-size", "4", "--max-iter", "1", "--random-state", "0"]
+    fits = {
+        "clf": ["classify", "fit", tmp / "s.txt", "--labels", tmp / "y.txt", *tiny,
+                "--embedding-dim", "4"],
+        "rnn": ["rnn", "fit", tmp / "abc.txt", *tiny],
+        "series": ["rnn", "fit", tmp / "series.csv", "--window", "10", *tiny],
+        "ae": ["autoencoder", "fit", tmp / "t.csv", "--max-iter", "1"],
+        "ae-columns": ["autoencoder", "fit", tmp / "t.csv", "--columns", "a,b,c",
+                       "--max-iter", "1"],
+    }
+    for name, argv in fits.items():
+        assert main([*map(str, argv), "--out", str(tmp / name)]) == 0, name
+    return {name: tmp / name for name in fits}
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/io"), reason="counts reads in /proc")
+@pytest.mark.parametrize("command, model, suffix, limit", [
+    ("classify predict --file", "clf", ".txt", "100,000"),
+    ("rnn score", "rnn", ".txt", "100,000"),
+    ("rnn score", "series", ".csv", "10,000,000"),
+    ("autoencoder score", "ae", ".csv", "10,000,000"),
+    ("autoencoder score", "ae-columns", ".csv", "10,000,000"),
+])
+def test_a_one_line_file_of_3_gib_is_refused_once_the_line_passes_the_limit(
+        models, tmp_path, capsys, command, model, suffix, limit):
+    """Finding "a 3 GB one-line data file for classify predict, rnn score or autoencoder
+    score exhausts memory": the line is refused, naming line 1 and the limit, after
+    reading at most 64 MiB of the (sparse) 3 GiB file."""
+    data = _sparse(tmp_path / f"one-line{suffix}", b"a", 3 * 2**30)
+    words = command.split()
+    argv = [*words[:2], str(models[model]), *words[2:], str(data)]
+    before = _bytes_read()
+    assert main(argv) == 2
+    read = _bytes_read() - before
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{data}, line 1: a line of over {limit} characters" in err[0], err
+    assert read < 64 * 2**20, read
+
+
+class _EndlessStdin:
+    """Standard input that never ends and holds no newline; counts what is read."""
+
+    def __init__(self):
+        self.read_bytes = 0
+        self.buffer = self
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            raise MemoryError("read the whole of an endless stream")
+        self.read_bytes += n
+        return b"x" * n
+
+
+def test_endless_stdin_is_refused_once_the_line_passes_the_limit(models, capsys, monkeypatch):
+    """Finding "classify predict - on endless stdin exhausts memory": refused after a
+    few MiB, naming <stdin>, line 1 and the limit."""
+    stdin = _EndlessStdin()
+    monkeypatch.setattr("sys.stdin", stdin)
+    assert main(["classify", "predict", str(models["clf"]), "-"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "<stdin>, line 1: a line of over 100,000 characters" in err[0]
+    assert 100_000 < stdin.read_bytes <= 4 * 2**20, stdin.read_bytes
