@@ -28,6 +28,7 @@ __all__ = [
     "available_memory",
     "training_bytes",
     "check_memory",
+    "check_output_memory",
     "check_float32",
     "format_bytes",
 ]
@@ -128,6 +129,18 @@ def check_memory(n_parameters: int, what: str, *, activations: int = 0,
             f"{what} has {int(n_parameters):,} parameters: training it needs about "
             f"{format_bytes(need)} of memory, more than the {format_bytes(have)} this machine "
             "allows; choose smaller sizes")
+
+
+def check_output_memory(n_bytes: int, what: str, advice: str, *,
+                        limit: int | None = None) -> None:
+    """Raise :class:`InputError` when producing ``what`` needs ``n_bytes`` of memory at
+    once (the output on the device, its copy and the result; a Python int), more than
+    this machine allows (``limit``; default :func:`available_memory`): refused in one
+    line before any work, with the estimate, the limit and ``advice``."""
+    have = available_memory() if limit is None else int(limit)
+    if int(n_bytes) > have:
+        raise InputError(f"{what} needs about {format_bytes(int(n_bytes))} of memory, more "
+                         f"than the {format_bytes(have)} this machine allows; {advice}")
 
 
 def check_float32(X: np.ndarray, name: str = "X", *, path=None, row_offset: int = 0) -> None:

@@ -159,3 +159,52 @@ def test_endless_stdin_is_refused_once_the_line_passes_the_limit(models, capsys,
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "<stdin>, line 1: a line of over 100,000 characters" in err[0]
     assert 100_000 < stdin.read_bytes <= 4 * 2**20, stdin.read_bytes
+
+
+# -- outputs sized against memory ------------------------------------------------------------------
+
+
+def test_forecast_and_sample_are_sized_against_memory(models, tmp_path, capsys, monkeypatch):
+    """Finding "rnn forecast --steps 100000000 passes the 1e8 limit, then XLA fails to
+    allocate 3.2 GB": the output's bytes (the result, one compiled call's output on
+    the device and its copy) are checked against the machine's memory, refused in one
+    line before anything is compiled; on a machine of 2 GB, 1e8 steps of one series
+    need 6.8 GB (4 bytes x 1e8 x (1 + 2 x 8 padded rows))."""
+    import hiddenstate as hs
+    from hiddenstate.estimators import _sequence
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the work started")
+
+    monkeypatch.setattr("hiddenstate._limits.available_memory", lambda: 2 * 10**9)
+    monkeypatch.setattr(_sequence, "_forecast", no_work)
+    data = tmp_path / "x.csv"
+    data.write_text("value\n" + "\n".join(f"{np.sin(t / 3):.4f}" for t in range(12)) + "\n")
+    assert main(["rnn", "forecast", str(models["series"]), str(data),
+                 "--steps", "100000000"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["hiddenstate: error: forecasting 1 sequence 100,000,000 steps ahead (1 value "
+                   "a step) needs about 6.8 GB of memory, more than the 2 GB this machine "
+                   "allows; forecast fewer steps, or fewer sequences at a time"], err
+    series = hs.load(models["series"])
+    x = np.sin(np.arange(12) / 3).astype(np.float32)[:, None]
+    monkeypatch.setattr("hiddenstate._limits.available_memory", lambda: 50 * 10**6)
+    with pytest.raises(hs.InputError, match=r"^forecasting 3 sequences 1,000,000 steps ahead "
+                       r"\(1 value a step\) needs about 76 MB of memory, more than the 50 MB"):
+        series.forecast([x, x, x], 10**6)  # 4 x 1e6 x (3 + 2 x 8 rows) bytes
+
+
+def test_sample_is_sized_against_memory(models, monkeypatch):
+    """The same for ``sample``: 1,000 strings of 100,000 symbols (1e8 symbols, within the
+    fixed per-call count) need about 1.2 GB, refused on a machine of 1 GB before any
+    drawing."""
+    import hiddenstate as hs
+
+    rnn = hs.load(models["rnn"])
+    monkeypatch.setattr("hiddenstate._limits.available_memory", lambda: 10**9)
+    monkeypatch.setattr("jax.random.split", lambda *a, **k: pytest.fail("the work started"))
+    with pytest.raises(hs.InputError) as info:
+        rnn.sample(1000, max_length=100_000)
+    assert str(info.value) == ("drawing 1,000 strings of up to 100,000 symbols needs about 1.2 GB "
+                               "of memory, more than the 1 GB this machine allows; draw fewer "
+                               "or shorter strings per call")
