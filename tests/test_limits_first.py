@@ -208,3 +208,89 @@ def test_sample_is_sized_against_memory(models, monkeypatch):
     assert str(info.value) == ("drawing 1,000 strings of up to 100,000 symbols needs about 1.2 GB "
                                "of memory, more than the 1 GB this machine allows; draw fewer "
                                "or shorter strings per call")
+
+
+# -- a model file's size known before training -----------------------------------------------------
+
+
+def _no_training(monkeypatch):
+    monkeypatch.setattr("hiddenstate.train.fit",
+                        lambda *a, **k: pytest.fail("training started"))
+
+
+def test_a_loss_curve_too_long_to_save_is_refused_before_training(models, tmp_path, capsys,
+                                                                   monkeypatch):
+    """Finding "autoencoder fit --max-iter 850000 trains, then is refused at save as
+    '<memory>: not a hiddenstate model file, or corrupted'": the command line refuses it
+    before training, with the numbers; Python users are warned before training (they
+    may never save)."""
+    from hiddenstate._errors import ModelSizeWarning
+
+    _no_training(monkeypatch)
+    out = tmp_path / "m.hs"
+    data = models["ae"].parent / "t.csv"
+    assert main(["autoencoder", "fit", str(data), "--max-iter", "850000", "--out",
+                 str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and not out.exists(), err
+    assert err[0].startswith("hiddenstate: error: the model file's header would need about "
+                             "22.1 MB, over its limit of 16.8 MB (MAX_HEADER_BYTES): a loss "
+                             "curve of up to 850,000 values (max_iter) takes up to 22.1 MB; "
+                             "the settings take "), err
+    assert re.search(r"; choose max_iter <= 64\d,\d{3}; it could not be saved$", err[0]), err
+    assert "<memory>" not in err[0] and "corrupted" not in err[0]
+    X, _ = make_donut(50)
+    with pytest.warns(ModelSizeWarning, match="850,000 values"), pytest.raises(
+            pytest.fail.Exception, match="training started"):
+        Autoencoder(2, max_iter=850_000).fit(X)
+
+
+def test_a_vocabulary_too_large_to_save_is_refused_before_training(tmp_path, capsys,
+                                                                    monkeypatch):
+    """Finding "classify fit with 1.2 million distinct tokens trains 12 s, then is
+    refused at save": with the header limit lowered to 40 KB, 5,000 distinct tokens are
+    refused before training, naming the vocabulary's size."""
+    monkeypatch.setattr("hiddenstate._serialize.MAX_HEADER_BYTES", 40_000)
+    _no_training(monkeypatch)
+    (tmp_path / "s.txt").write_text("\n".join(f"w{i} x{i} y{i} z{i} v{i}" for i in range(1000)))
+    (tmp_path / "y.txt").write_text("\n".join("ab"[i % 2] for i in range(1000)))
+    out = tmp_path / "clf.hs"
+    assert main(["classify", "fit", str(tmp_path / "s.txt"), "--labels",
+                 str(tmp_path / "y.txt"), "--max-iter", "2", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and not out.exists(), err
+    assert re.search(r"the settings and a vocabulary of 5,00\d tokens take [\d.]+ KB; keep "
+                     r"fewer tokens \(min_count, max_features\); it could not be saved$",
+                     err[0]), err
+
+
+def test_checkpoints_too_large_are_refused_before_training(tmp_path, monkeypatch):
+    """Finding "with checkpoints the run dies at a checkpoint write and can never
+    finish": a checkpoint holds the loss and validation curves; 400,000 epochs (a model
+    file of 10 MB would fit) need 21 MB of checkpoint header, refused before training."""
+    from hiddenstate import InputError
+
+    _no_training(monkeypatch)
+    X, _ = make_donut(50)
+    est = Autoencoder(2, max_iter=400_000, checkpoint_dir=tmp_path / "ckpt")
+    with pytest.raises(InputError, match=r"^a checkpoint's header would need about 20.\d MB, "
+                       r"over its limit of 16.8 MB \(MAX_HEADER_BYTES\): two curves of up to "
+                       r"400,000 values \(max_iter\) take up to 20.8 MB; choose max_iter <= "
+                       r"32\d,\d{3} or train without checkpoints$"):
+        est.fit(X)
+    assert not hasattr(est, "model_")
+
+
+def test_save_names_the_cause_when_the_header_is_too_large(model_file, tmp_path, monkeypatch):
+    """A fitted model whose header passes the limit (partial_fit grows its curve a call
+    at a time): save refuses it naming the curve, never "<memory>" or "corrupted"."""
+    import hiddenstate as hs
+
+    est = hs.load(model_file)
+    monkeypatch.setattr("hiddenstate._serialize.MAX_HEADER_BYTES", 2_000)
+    with pytest.raises(hs.InputError) as info:
+        est.save(tmp_path / "m.hs")
+    message = str(info.value)
+    assert message.startswith(f"{tmp_path / 'm.hs'}: the model file's header would need about")
+    assert "its loss curve of 2 values takes" in message and "it cannot be saved" in message
+    assert "<memory>" not in message and not (tmp_path / "m.hs").exists()
