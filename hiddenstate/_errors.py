@@ -12,6 +12,7 @@ __all__ = [
     "InputError",
     "ModelFileError",
     "DivergenceError",
+    "ModelSizeWarning",
 ]
 
 
@@ -73,3 +74,9 @@ class DivergenceError(HiddenstateError, FloatingPointError):
     def __init__(self, message: str, *, epoch: int | None = None) -> None:
         self.epoch = epoch
         super().__init__(message)
+
+
+class ModelSizeWarning(HiddenstateError, UserWarning):
+    """Warned before training: the fitted model will be too large to write to a model
+    file (its header would pass :data:`hiddenstate._serialize.MAX_HEADER_BYTES`). The
+    command line, which always writes one, turns it into an error before training."""

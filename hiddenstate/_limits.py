@@ -22,11 +22,13 @@ from ._errors import InputError
 
 __all__ = [
     "MAX_LINE_CHARS",
+    "MAX_TABLE_LINE_CHARS",
     "MAX_SENTENCE_WORDS",
     "BYTES_PER_PARAMETER",
     "available_memory",
     "training_bytes",
     "check_memory",
+    "check_output_memory",
     "check_float32",
     "format_bytes",
 ]
@@ -34,6 +36,11 @@ __all__ = [
 #: The longest line (in characters) the line readers accept: a sentence, label or
 #: sequence file line. Longer lines are refused with their line number.
 MAX_LINE_CHARS = 100_000
+
+#: The longest line (in characters) of a text table (CSV, TSV, whitespace): a row of
+#: a million numbers or so. A longer line is refused with its line number as soon as
+#: it is read (a one-line file of gigabytes would otherwise fill the memory).
+MAX_TABLE_LINE_CHARS = 10_000_000
 
 #: The longest sentence (in words) the recursive autoencoder accepts. Its greedy tree
 #: costs O(L^2) per sentence and training pads every sentence to the longest one, so
@@ -122,6 +129,18 @@ def check_memory(n_parameters: int, what: str, *, activations: int = 0,
             f"{what} has {int(n_parameters):,} parameters: training it needs about "
             f"{format_bytes(need)} of memory, more than the {format_bytes(have)} this machine "
             "allows; choose smaller sizes")
+
+
+def check_output_memory(n_bytes: int, what: str, advice: str, *,
+                        limit: int | None = None) -> None:
+    """Raise :class:`InputError` when producing ``what`` needs ``n_bytes`` of memory at
+    once (the output on the device, its copy and the result; a Python int), more than
+    this machine allows (``limit``; default :func:`available_memory`): refused in one
+    line before any work, with the estimate, the limit and ``advice``."""
+    have = available_memory() if limit is None else int(limit)
+    if int(n_bytes) > have:
+        raise InputError(f"{what} needs about {format_bytes(int(n_bytes))} of memory, more "
+                         f"than the {format_bytes(have)} this machine allows; {advice}")
 
 
 def check_float32(X: np.ndarray, name: str = "X", *, path=None, row_offset: int = 0) -> None:

@@ -191,16 +191,16 @@ def read_regular(path: str | os.PathLike, what: str = "model file") -> bytes:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise _not_regular(path, st.st_mode, what)
+        # The length field is checked before anything else is read: a file that is not
+        # a model file (a data file passed in its place) is refused after 8 bytes.
         head = os.pread(fd, 8, 0)
-        if len(head) == 8:
-            (n,) = struct.unpack("<Q", head)
-            if n <= MAX_HEADER_BYTES and 8 + n <= st.st_size:
-                described = 8 + n + _data_length(
-                    split(head + os.pread(fd, n, 8), path, what)[0], path, what)
-                if described != st.st_size:
-                    raise ModelFileError(
-                        f"{path}: the file is {st.st_size} bytes, its header describes "
-                        f"{described} (truncated or padded: not a whole {what})")
+        n = _header_length(head, st.st_size, path, what)
+        described = 8 + n + _data_length(
+            split(head + os.pread(fd, n, 8), path, what)[0], path, what)
+        if described != st.st_size:
+            raise ModelFileError(
+                f"{path}: the file is {st.st_size} bytes, its header describes "
+                f"{described} (truncated or padded: not a whole {what})")
         os.lseek(fd, 0, os.SEEK_SET)
         with io.FileIO(fd, "r", closefd=False) as handle:
             return handle.readall()
@@ -252,20 +252,27 @@ def parse_json(text: bytes | str, path, what: str):
                              f"({str(exc).split(';')[0]})") from None
 
 
-def split(blob: bytes, path, what: str = "model file") -> tuple[dict, memoryview]:
-    """``(header, tensor data)`` of a safetensors ``blob``, the header size and JSON
-    depth bounded; ModelFileError if it cannot be a safetensors file."""
-    if len(blob) < 8:
-        raise ModelFileError(f"{path}: too short to be a {what} ({len(blob)} bytes)")
-    (n,) = struct.unpack("<Q", blob[:8])
+def _header_length(head: bytes, size: int, path, what: str) -> int:
+    """The header length in the first 8 bytes ``head`` of a ``size``-byte file, checked
+    against :data:`MAX_HEADER_BYTES` and the size; ModelFileError otherwise."""
+    if len(head) < 8 or size < 8:
+        raise ModelFileError(f"{path}: too short to be a {what} ({min(len(head), size)} bytes)")
+    (n,) = struct.unpack("<Q", head[:8])
     if n > MAX_HEADER_BYTES:
         raise ModelFileError(
             f"{path}: not a hiddenstate {what}, or corrupted (its header would be {n} bytes, "
             f"over the limit of {MAX_HEADER_BYTES} (MAX_HEADER_BYTES))")
-    if 8 + n > len(blob):
+    if 8 + n > size:
         raise ModelFileError(
             f"{path}: not a hiddenstate {what}, or truncated "
-            f"(header says {n} bytes, the file has {len(blob) - 8} after the length field)")
+            f"(header says {n} bytes, the file has {size - 8} after the length field)")
+    return n
+
+
+def split(blob: bytes, path, what: str = "model file") -> tuple[dict, memoryview]:
+    """``(header, tensor data)`` of a safetensors ``blob``, the header size and JSON
+    depth bounded; ModelFileError if it cannot be a safetensors file."""
+    n = _header_length(blob[:8], len(blob), path, what)
     header = parse_json(blob[8 : 8 + n], path, "the header")
     if not isinstance(header, dict):
         raise ModelFileError(f"{path}: the header is not a JSON object (corrupted file?)")

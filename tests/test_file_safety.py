@@ -198,6 +198,20 @@ print(json.dumps(out))
 """
 
 
+def probe_refusals(model_file: Path, cases: dict) -> dict:
+    """Load each file of ``cases`` in a fresh process (:data:`_PROBE`) and check that it
+    ends in a ModelFileError naming it and matching its pattern; the probe's output."""
+    proc = subprocess.run([sys.executable, "-c", _PROBE, str(model_file), *map(str, cases)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    for path, pattern in cases.items():
+        result = out[str(path)]["result"]
+        assert result.startswith(f"ModelFileError: {path}: "), result
+        assert re.search(pattern, result), result
+    return out
+
+
 def _crafted(path: Path, source: Path, *, params=None, fitted=None) -> Path:
     cls_name, config, tensors = _serialize.read(source)
     config = {**config, **(fitted or {}), "params": {**config["params"], **(params or {})}}
@@ -252,14 +266,7 @@ def test_crafted_files_fail_fast_in_bounded_memory(model_file, sequence_file, tm
     cases[tmp_path / "zero.hs"] = r"is a character device, not a model file"
     os.mkfifo(tmp_path / "fifo.hs")
     cases[tmp_path / "fifo.hs"] = r"is a FIFO \(named pipe\), not a model file"
-    proc = subprocess.run([sys.executable, "-c", _PROBE, str(model_file), *map(str, cases)],
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
-    for path, pattern in cases.items():
-        result = out[str(path)]["result"]
-        assert result.startswith(f"ModelFileError: {path}: "), result
-        assert re.search(pattern, result), result
+    out = probe_refusals(model_file, cases)
     assert out["grown_mib"] < 300, out
     print({Path(k).name: round(v["seconds"], 3) for k, v in out.items() if k != "grown_mib"},
           "grown MiB", round(out["grown_mib"], 1))

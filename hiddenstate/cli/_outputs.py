@@ -179,8 +179,15 @@ def fit_save_report(est, out: str | None, fit: Callable[[], object], *,
     ``report(seconds)``, when given, is the whole line instead. Returns the seconds
     ``fit`` took.
     """
+    import warnings
+
+    from .._errors import ModelSizeWarning
+
     t0 = time.perf_counter()
-    fit()
+    with warnings.catch_warnings():
+        if out is not None:  # a model that cannot be written is refused before training
+            warnings.simplefilter("error", ModelSizeWarning)
+        fit()
     seconds = time.perf_counter() - t0
     if out is not None and preparation is not None:
         from ..datasets import save_prepared

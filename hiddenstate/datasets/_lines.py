@@ -27,7 +27,7 @@ import math
 import os
 import stat
 import sys
-from pathlib import Path
+from collections.abc import Iterator
 
 from .._errors import InputError
 from .._limits import MAX_LINE_CHARS
@@ -52,9 +52,19 @@ def check_encoding(encoding: str) -> str:
     return info.name
 
 
-def _read_bytes(path, what: str) -> bytes:
+#: Bytes read at a time: a line over the limit is refused after at most this much more.
+_CHUNK_BYTES = 1 << 20
+#: Blanks count towards a line's limit only past this many times the limit (the
+#: limit is on a line's text without the blanks around it; a line of nothing but
+#: gigabytes of blanks must still end).
+_BLANK_ALLOWANCE = 10
+
+
+def _byte_chunks(path, what: str) -> Iterator[bytes]:
+    """The bytes of ``path`` (``-``: standard input) in chunks of :data:`_CHUNK_BYTES`."""
     if str(path) == "-":
-        return sys.stdin.buffer.read()
+        yield from iter(lambda: sys.stdin.buffer.read(_CHUNK_BYTES), b"")
+        return
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -66,33 +76,98 @@ def _read_bytes(path, what: str) -> bytes:
     if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
         raise InputError(f"a device, not a file of one {what} per line", path=path)
     try:
-        return Path(path).read_bytes()
+        with open(path, "rb") as handle:
+            yield from iter(lambda: handle.read(_CHUNK_BYTES), b"")
     except OSError as exc:
         raise InputError(f"cannot read the file: {exc.strerror}", path=path) from None
 
 
+def _text_chunks(path, what: str, codec: str, encoding: str) -> Iterator[str]:
+    """The text of ``path`` decoded chunk by chunk; bytes ``codec`` cannot decode are an
+    :class:`InputError` naming the line."""
+    if str(path) == "-" and not hasattr(sys.stdin, "buffer"):  # a text stream (tests, IDEs)
+        yield from iter(lambda: sys.stdin.read(_CHUNK_BYTES), "")
+        return
+    decoder = codecs.getincrementaldecoder(codec)()
+    newlines = 0
+    for final, data in _with_last(_byte_chunks(path, what)):
+        state = decoder.getstate()
+        try:
+            text = decoder.decode(data, final=final)
+        except UnicodeDecodeError as exc:
+            raise _undecodable(exc, state, codec, encoding, newlines,
+                               "<stdin>" if str(path) == "-" else path) from None
+        newlines += text.count("\n")
+        yield text
+
+
+def _with_last(chunks: Iterator[bytes]) -> Iterator[tuple[bool, bytes]]:
+    """``(is the last chunk, chunk)`` of ``chunks``; an empty last chunk when there is none,
+    so that a decoder is always told the input ended."""
+    previous = None
+    for chunk in chunks:
+        if previous is not None:
+            yield False, previous
+        previous = chunk
+    yield True, previous or b""
+
+
+def _undecodable(exc: UnicodeDecodeError, state, codec: str, encoding: str, newlines: int,
+                 shown) -> InputError:
+    """The error for bytes ``codec`` cannot decode (the decoder held ``state`` before the
+    chunk), naming the line: the lines before the chunk, and those before the bad byte
+    in what the decoder was given (counted in decoded text, right for UTF-16 too)."""
+    before = codecs.getincrementaldecoder(codec)(errors="replace")
+    before.setstate((b"", state[1]))
+    newlines += before.decode(exc.object[: exc.start]).count("\n")
+    name = "UTF-8" if codec == "utf-8-sig" else encoding
+    return InputError(f"not {name} text (byte 0x{exc.object[exc.start]:02x})", path=shown,
+                      line=newlines + 1)
+
+
+def _check_open_line(parts: list[str], line: int, max_chars: int, what: str, shown) -> None:
+    """InputError when the line being read (``parts``, not ended yet) already has more
+    than ``max_chars`` characters without the blanks around it, or more than
+    :data:`_BLANK_ALLOWANCE` times that with them."""
+    length = sum(map(len, parts))
+    if length <= max_chars:
+        return
+    if length > _BLANK_ALLOWANCE * max_chars or len(_strip("".join(parts))) > max_chars:
+        raise InputError(f"a line of over {max_chars:,} characters; a {what} may have at "
+                         f"most {max_chars:,}", path=shown, line=line)
+
+
 def read_text(path: str | os.PathLike, what: str = "item", *,
-              encoding: str = "utf-8") -> str:
+              encoding: str = "utf-8", max_line_chars: int | None = None) -> str:
     """The text of ``path`` (``-``: standard input), decoded with ``encoding`` (UTF-8 by
     default), a leading byte order mark dropped.
 
     Bytes the encoding cannot decode are an :class:`InputError` naming the line; an
-    unknown encoding is an :class:`InputError` naming it.
+    unknown encoding is an :class:`InputError` naming it. With ``max_line_chars``,
+    the file is read in chunks and a line whose text (without the blanks around it)
+    passes that many characters is an :class:`InputError` naming the line as soon
+    as it is read, without reading the rest (a one-line file of gigabytes, endless
+    standard input); callers still check each whole line.
     """
     codec = check_encoding(encoding)
-    if str(path) == "-" and not hasattr(sys.stdin, "buffer"):  # a text stream (tests, IDEs)
-        return sys.stdin.read().removeprefix(_BOM)
-    data = _read_bytes(path, what)
     if codec == "utf-8":
         codec = "utf-8-sig"
-    try:
-        return data.decode(codec).removeprefix(_BOM)
-    except UnicodeDecodeError as exc:
-        # the line is counted in the decoded text before the bad byte (right for UTF-16 too)
-        line = data[: exc.start].decode(codec, errors="replace").count("\n") + 1
-        name = "UTF-8" if codec == "utf-8-sig" else encoding
-        raise InputError(f"not {name} text (byte 0x{data[exc.start]:02x})",
-                         path="<stdin>" if str(path) == "-" else path, line=line) from None
+    shown = "<stdin>" if str(path) == "-" else path
+    parts: list[str] = []
+    open_line: list[str] = []  # the chunks of the line not ended yet
+    line = 1
+    for text in _text_chunks(path, what, codec, encoding):
+        parts.append(text)
+        if max_line_chars is None:
+            continue
+        end = text.rfind("\n")
+        if end >= 0:
+            line += text.count("\n")
+            open_line = [text[end + 1 :]]
+        else:
+            open_line.append(text)
+        _check_open_line(open_line, line, max_line_chars, what, shown)
+    return "".join(parts).removeprefix(_BOM)
 
 
 def split_lines(text: str) -> list[str]:
@@ -123,7 +198,8 @@ def read_lines(path: str | os.PathLike, what: str = "sequence", *,
     line of more than ``max_chars`` characters, or a file with no ``what`` at all.
     """
     shown = "<stdin>" if str(path) == "-" else path
-    lines = [_strip(ln) for ln in split_lines(read_text(path, what, encoding=encoding))]
+    text = read_text(path, what, encoding=encoding, max_line_chars=max_chars)
+    lines = [_strip(ln) for ln in split_lines(text)]
     while lines and not lines[-1]:
         lines.pop()
     for number, line in enumerate(lines, start=1):

@@ -17,6 +17,8 @@ from typing import NamedTuple
 import numpy as np
 
 from .._errors import InputError, ModelFileError
+from .._limits import MAX_TABLE_LINE_CHARS
+from ._lines import read_text
 from ._tables import _is_number, read_table
 
 __all__ = ["SCALE_CHOICES", "PreparedTable", "PreparedModel", "read_prepared", "make_scaler",
@@ -57,14 +59,8 @@ def _text_cells(path: str | os.PathLike, header: bool | None, option: str):
     if header is False:
         raise InputError(f"{option} names columns: the first line must be a header "
                          "(drop --no-header)", path=spec)
-    try:
-        with open(path, encoding="utf-8-sig", newline="") as handle:  # quoted \r kept
-            text = handle.read()
-    except FileNotFoundError:
-        raise InputError("no such file", path=spec) from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 text ({exc.reason} at byte {exc.start})",
-                         path=spec) from None
+    # Read in chunks: a line over the limit is refused before the rest of the file is read.
+    text = read_text(spec, "row", max_line_chars=MAX_TABLE_LINE_CHARS)
     lines = [(i + 1, ln) for i, ln in enumerate(text.splitlines()) if ln.strip()]
     if not lines:
         raise InputError("the file is empty", path=spec)

@@ -32,7 +32,7 @@ def load_sequences(path: str | os.PathLike, alphabet: str | None = None, *,
     if alphabet is not None:
         _check_alphabet(alphabet)
     seqs, lines = [], []
-    text = read_text(path, "sequence", encoding=encoding)
+    text = read_text(path, "sequence", encoding=encoding, max_line_chars=MAX_LINE_CHARS)
     for number, line in enumerate(split_lines(text), 1):
         line = line.rstrip(" \t\r\v")
         if len(line) > MAX_LINE_CHARS:

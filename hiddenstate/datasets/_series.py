@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from .._errors import InputError
+from .._limits import MAX_TABLE_LINE_CHARS
+from ._lines import read_text
 from ._tables import _looks_like_header
 
 __all__ = ["load_series", "next_step_pairs", "windows"]
@@ -63,15 +65,11 @@ def load_series(path: str | os.PathLike) -> tuple[list[np.ndarray], list[str] | 
     path = Path(path)
     if path.suffix.lower() == ".npy":
         return _load_npy(path), None
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InputError("no such file", path=path) from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 text (byte {exc.start})", path=path) from None
-    except OSError as exc:
-        raise InputError(f"cannot read the file: {exc.strerror}", path=path) from None
-    lines = text.split("\n")
+    # Read in chunks: a line over the limit is refused before the rest of the file is read.
+    # (A file named "-", not standard input.)
+    text = read_text(os.path.join(".", path) if str(path) == "-" else path, "row",
+                     max_line_chars=MAX_TABLE_LINE_CHARS)
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     suffix = path.suffix.lower()
     first = next((ln for ln in lines if ln.strip()), "")
     delimiter = {".csv": ",", ".tsv": "\t"}.get(suffix, "," if "," in first else None)

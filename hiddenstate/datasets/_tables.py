@@ -20,6 +20,7 @@ from jaxtyping import Float, Shaped
 
 from .._errors import InputError
 from .._io import atomic_write
+from .._limits import MAX_TABLE_LINE_CHARS
 
 __all__ = ["read_table", "iter_table_chunks", "write_table", "write_text_rows", "spreadsheet_safe",
            "TABLE_EXTENSIONS"]
@@ -119,6 +120,21 @@ def write_text_rows(handle: IO[str], header: list[str] | None, rows: Iterable[It
 # ----------------------------------------------------------------------------- text
 
 
+def _bounded_lines(handle: IO[str], path: Path) -> Iterator[str]:
+    """The lines of ``handle``, each read with at most :data:`MAX_TABLE_LINE_CHARS`
+    characters and its end: a longer line is an :class:`InputError` naming it, refused
+    before the rest of it is read (a one-line file of gigabytes)."""
+    limit = MAX_TABLE_LINE_CHARS
+    for number in itertools.count(1):
+        line = handle.readline(limit + 2)  # room for the line's end, "\r\n"
+        if not line:
+            return
+        if len(line) > limit and len(line.removesuffix("\n").removesuffix("\r")) > limit:
+            raise InputError(f"a line of over {limit:,} characters; a row of a table may "
+                             f"have at most {limit:,}", path=path, line=number)
+        yield line
+
+
 def _text_rows(handle: IO[str], ext: str, path: Path) -> Iterator[tuple[int, list[str]]]:
     """Yield ``(1-based line, cells)`` for every non-blank row of a text table.
 
@@ -127,16 +143,16 @@ def _text_rows(handle: IO[str], ext: str, path: Path) -> Iterator[tuple[int, lis
     whitespace (as ``numpy.savetxt`` writes by default).
     """
     skipped = 0
-    lines: Iterable[str] = handle
+    lines: Iterable[str] = _bounded_lines(handle, path)
     if ext == ".txt":
         first = ""
-        for first in handle:
+        for first in lines:
             if first.strip():
                 break
             skipped += 1
         else:
             return
-        lines = itertools.chain([first], handle)
+        lines = itertools.chain([first], lines)
         if "\t" in first:
             delimiter = "\t"
         elif "," in first:

@@ -230,8 +230,11 @@ class TrainingMixin(ModelFileMixin):
                 rng = np.random.default_rng(seed)
                 checkpointing = None if incremental else self._checkpointing(prepared, seed)
                 model, opt_state, step = self._new_model(self._key(rng)), None, 0
-                if checkpointing is not None:
-                    self._claim(checkpointing.checkpointer, stack, model)
+            if not incremental:  # (a partial_fit's one epoch is checked when it is saved)
+                self._check_file_sizes(model, int(self.max_iter), None if checkpointing is None
+                                       else checkpointing.checkpointer.settings)
+            if checkpointing is not None:
+                self._claim(checkpointing.checkpointer, stack, model)
             train_key = self._key(rng)
             training, stopping = self._split(prepared, rng, incremental)
             plan = self._plan(training, curriculum=0 if continuing else self._curriculum())

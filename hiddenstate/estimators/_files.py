@@ -11,13 +11,15 @@ and ``_extra_tensors()`` / ``_restore_extra_tensors(tensors, path)`` /
 
 from __future__ import annotations
 
+import json
 import os
+import warnings
 from numbers import Integral
 
 import numpy as np
 
 from .. import _serialize
-from .._errors import ModelFileError
+from .._errors import InputError, ModelFileError, ModelSizeWarning
 
 __all__ = ["ModelFileMixin", "MACHINE_LOCAL"]
 
@@ -29,6 +31,27 @@ MACHINE_LOCAL = ("checkpoint_dir", "resume", "devices", "init_from")
 _SIZE_SETTINGS = ("n_components", "hidden_size", "embedding_dim")
 #: Settings that count layers: each layer has at least one tensor.
 _LAYER_SETTINGS = ("num_layers",)
+
+
+#: Header bytes a loss value takes at most: a float's repr (up to 24 characters, as in
+#: ``-1.2345678901234567e-300``) and ``", "``.
+_BYTES_PER_VALUE = 26
+#: Header bytes for each tensor (name, dtype, shape, offsets), and for the rest.
+_BYTES_PER_TENSOR = 200
+_BYTES_OTHER = 4096
+
+
+def _escaped_json_size(obj) -> int:
+    """Bytes ``obj`` takes as JSON text stored as a string inside the JSON header."""
+    return len(json.dumps(json.dumps(obj, sort_keys=True)))
+
+
+def _header_error(what: str, need: int, parts: list[str], advice: str) -> str:
+    from .._limits import format_bytes
+
+    return (f"{what}'s header would need about {format_bytes(need)}, over its limit of "
+            f"{format_bytes(_serialize.MAX_HEADER_BYTES)} (MAX_HEADER_BYTES): "
+            f"{'; '.join(parts)}; {advice}")
 
 
 def _check_sizes(params: dict, tensors: dict, path) -> None:
@@ -194,10 +217,70 @@ class ModelFileMixin:
         """Names of the non-network tensors a model file of this estimator holds."""
         return set()
 
+    def _check_file_sizes(self, model, epochs: int, checkpoint_settings=None) -> None:
+        """Before training: warn (:class:`ModelSizeWarning`) when the model file of this
+        run would pass :data:`~hiddenstate._serialize.MAX_HEADER_BYTES` (its settings,
+        vocabulary and a loss curve of up to ``epochs`` values), and refuse
+        (:class:`InputError`) when a checkpoint of it would (``checkpoint_settings``:
+        the run's, when it writes checkpoints), with the numbers."""
+        import equinox as eqx
+        import jax
+
+        from .._limits import format_bytes
+
+        n_tensors = len(jax.tree.leaves(eqx.filter(model, eqx.is_array)))
+        curve = _BYTES_PER_VALUE * int(epochs)
+        limit = _serialize.MAX_HEADER_BYTES
+        room = limit - _BYTES_OTHER - _BYTES_PER_TENSOR * n_tensors
+        curve_part = (f"a loss curve of up to {int(epochs):,} values (max_iter) takes up to "
+                      f"{format_bytes(curve)}")
+        if checkpoint_settings is not None:
+            # the loss and validation curves, the carry: parameters and optimizer state
+            settings = _escaped_json_size(checkpoint_settings)
+            need = settings + 2 * curve + 3 * _BYTES_PER_TENSOR * n_tensors + _BYTES_OTHER
+            if need > limit:
+                raise InputError(_header_error(
+                    "a checkpoint", need, [f"two curves of up to {int(epochs):,} values "
+                                           f"(max_iter) take up to {format_bytes(2 * curve)}"],
+                    f"choose max_iter <= {max(room - settings, 0) // (2 * _BYTES_PER_VALUE):,}"
+                    " or train without checkpoints"))
+        try:
+            fitted = self._fitted_config()
+        except (AttributeError, TypeError):  # not everything is known before training
+            fitted = {}
+        settings = _escaped_json_size({"params": self._file_params(), **fitted})
+        need = settings + curve + limit - room
+        if need <= limit:
+            return
+        vocabulary = getattr(self, "vocabulary_", None)
+        words = f" and a vocabulary of {len(vocabulary):,} tokens" if vocabulary else ""
+        parts = [curve_part, f"the settings{words} take {format_bytes(settings)}"]
+        if settings < room:
+            advice = f"choose max_iter <= {(room - settings) // _BYTES_PER_VALUE:,}"
+        else:
+            advice = "keep fewer tokens (min_count, max_features)" if words else "choose "\
+                "smaller settings"
+        warnings.warn(_header_error("the model file", need, parts, advice + "; it could "
+                                    "not be saved"), ModelSizeWarning, stacklevel=4)
+
     def save(self, path: str | os.PathLike) -> None:
-        """Write the fitted estimator to ``path`` (safetensors + JSON), atomically."""
+        """Write the fitted estimator to ``path`` (safetensors + JSON), atomically.
+
+        Raises :class:`InputError` naming the cause (the loss curve's and the settings'
+        sizes) when the file's header would pass
+        :data:`~hiddenstate._serialize.MAX_HEADER_BYTES`; nothing is written then."""
         from sklearn.utils.validation import check_is_fitted
+
+        from .._limits import format_bytes
 
         check_is_fitted(self)
         config, tensors = self._to_file()
+        curve = _escaped_json_size(config.get("loss_curve", []))
+        need = (_escaped_json_size(config) + _BYTES_PER_TENSOR * len(tensors) + _BYTES_OTHER)
+        if need > _serialize.MAX_HEADER_BYTES:
+            parts = [f"its loss curve of {len(self.loss_curve_):,} values takes "
+                     f"{format_bytes(curve)}", f"the rest (settings, vocabulary, tensors) takes "
+                     f"{format_bytes(need - curve)}"]
+            raise InputError(_header_error("the model file", need, parts,
+                                           "it cannot be saved"), path=path)
         _serialize.save(path, type(self).__name__, config, tensors)

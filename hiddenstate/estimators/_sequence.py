@@ -19,7 +19,7 @@ from ..nn._cells import CELL_INITS, CELLS
 from ..nn._sequence import SequenceNet
 from ..objectives import SequenceObjective
 from ._base import IncrementalMixin, TrainingData, TrainingMixin
-from ._inference import apply_batched
+from ._inference import apply_batched, pow2
 from ._inputs import check_kind, check_settings, input_kind, read_sequences
 from ._params import TRAINING_CONSTRAINTS, RegistryOptions, store_params
 from ._scoring import label_at
@@ -717,6 +717,12 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
             raise ValueError(f"n * max_length = {n * max_length:,} symbols is more than one "
                              f"call draws ({MAX_SAMPLE_SYMBOLS:,}, about "
                              f"{12 * MAX_SAMPLE_SYMBOLS / 1e9:.1f} GB); draw in several calls")
+        from .._limits import check_output_memory
+
+        # 12 bytes a symbol (the drawn indices and their keys), a string object per sample.
+        check_output_memory(12 * int(n) * int(max_length) + 64 * int(n),
+                            f"drawing {int(n):,} strings of up to {int(max_length):,} symbols",
+                            "draw fewer or shorter strings per call")
         steps = int(max_length) - len(start) + int(markers)  # markers: one draw for the end
         if steps == 0:
             return [start] * int(n)
@@ -850,6 +856,16 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         if len(xs) * int(steps) * int(self.n_outputs_) > MAX_SAMPLE_SYMBOLS:
             raise ValueError(f"{len(xs)} sequences x {steps} steps x {self.n_outputs_} values "
                              f"is more than one call returns ({MAX_SAMPLE_SYMBOLS:,})")
+        from .._limits import check_output_memory
+
+        # float32 values held at once: the result, and one compiled call's output (its
+        # rows padded as apply_batched pads them) on the device and copied to the host.
+        rows = pow2(len(xs), 8, 256)
+        check_output_memory(
+            4 * int(steps) * int(self.n_outputs_) * (len(xs) + 2 * rows),
+            f"forecasting {len(xs):,} sequence{'s' if len(xs) > 1 else ''} {int(steps):,} "
+            f"steps ahead ({int(self.n_outputs_)} value{'s' if self.n_outputs_ > 1 else ''} "
+            "a step)", "forecast fewer steps, or fewer sequences at a time")
 
         def batch(rows, size, length):
             rows = list(rows) + [rows[0]] * (size - len(rows))
