@@ -31,6 +31,10 @@ _initialized = False
 
 #: Seconds :func:`initialize` waits for every process to join, by default.
 DEFAULT_TIMEOUT = 300.0
+#: The most processes and the longest start-up wait :func:`initialize` takes: JAX's
+#: runtime keeps both in 32-bit integers and, beyond, fails inside C++.
+MAX_PROCESSES = 65536
+MAX_TIMEOUT = 1e6
 
 
 def _check_address(coordinator: str) -> tuple[str, int]:
@@ -73,13 +77,14 @@ def initialize(coordinator: str, num_processes: int, process_id: int, *,
     import jax
 
     num_processes, process_id = int(num_processes), int(process_id)
-    if num_processes < 1:
-        raise ValueError(f"num_processes must be at least 1, got {num_processes}")
+    if not 1 <= num_processes <= MAX_PROCESSES:
+        raise ValueError(f"num_processes must be in [1, {MAX_PROCESSES}], got {num_processes}")
     if not 0 <= process_id < num_processes:
         raise ValueError(f"process_id must be in [0, {num_processes}), got {process_id}")
     _check_address(coordinator)
-    if not float(timeout) > 0:
-        raise ValueError(f"timeout must be positive, got {timeout}")
+    if not 0 < float(timeout) <= MAX_TIMEOUT:
+        raise ValueError(f"timeout must be positive and at most {MAX_TIMEOUT:g} s, got "
+                         f"{timeout}")
     try:
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
     except (AttributeError, ValueError):  # older JAX: CPU collectives not configurable

@@ -16,7 +16,7 @@ from ._common import (
     read_data,
     read_prepared,
 )
-from ._options import add_estimator_options, estimator_kwargs
+from ._options import add_estimator_options, estimator_kwargs, number
 from ._outputs import (
     check_checkpoint_dir,
     check_out,
@@ -27,7 +27,6 @@ from ._outputs import (
 )
 
 __all__ = ["register"]
-
 
 def register(sub) -> None:
     sub.add_parser("autoencoder", help="fit and apply autoencoders on your files", build=_build)
@@ -52,6 +51,7 @@ def _build(parser) -> None:
 
 
 def _build_fit(fit_parser) -> None:
+    from ..distributed import MAX_PROCESSES, MAX_TIMEOUT
     from ..estimators import Autoencoder
 
     fit_parser.add_argument(
@@ -60,17 +60,19 @@ def _build_fit(fit_parser) -> None:
     fit_parser.add_argument("--out", required=True, metavar="MODEL", help="model file to write")
     add_header_option(fit_parser)
     add_preparation_options(fit_parser)
-    fit_parser.add_argument("--chunk-rows", type=int, metavar="N",
+    fit_parser.add_argument("--chunk-rows", type=number(int), metavar="N",
                             help="stream the file in blocks of N rows (bounded memory; not "
                                  "with --early-stopping, --checkpoint-dir or several "
                                  "processes)")
     dist = fit_parser.add_argument_group("several processes (jax.distributed)")
     dist.add_argument("--coordinator", metavar="HOST:PORT",
                       help="address of process 0's coordinator")
-    dist.add_argument("--num-processes", type=int, default=1, metavar="N")
-    dist.add_argument("--process-id", type=int, default=0, metavar="I",
+    dist.add_argument("--num-processes", type=number(int, high=MAX_PROCESSES), default=1,
+                      metavar="N")
+    dist.add_argument("--process-id", type=number(int), default=0, metavar="I",
                       help="this process, in [0, N) (default: 0)")
-    dist.add_argument("--distributed-timeout", type=float, default=300, metavar="SECONDS",
+    dist.add_argument("--distributed-timeout", type=number(float, 0, MAX_TIMEOUT, above=True),
+                      default=300, metavar="SECONDS",
                       help="give up (exit status 2) when not every process has joined "
                            "after this long (default: 300)")
     add_estimator_options(fit_parser, Autoencoder)

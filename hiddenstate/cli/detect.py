@@ -19,7 +19,15 @@ from ._common import (
     read_data,
     read_prepared,
 )
-from ._options import Parser, _forms, add_estimator_options, cli_parameters, estimator_kwargs
+from ._options import (
+    Parser,
+    _forms,
+    _insane,
+    add_estimator_options,
+    cli_parameters,
+    estimator_kwargs,
+    number,
+)
 from ._outputs import check_checkpoint_dir, check_out, fit_save_report
 from .classify import add_encoding_option
 
@@ -188,22 +196,23 @@ def _contamination(text: str):
     if text == "auto":
         return text
     try:
-        value = float(text)
+        value = None if _insane(text) else float(text)
     except ValueError:
         value = None
     if value is None or not 0 < value <= 0.5:
         raise argparse.ArgumentTypeError(f"expected 'auto' or a float in the range (0.0, "
-                                         f"0.5], got {text!r}")
+                                         f"0.5], got {text!r}{_insane(text)}")
     return value
 
 
 def _count(text: str) -> int:
     try:
-        value = int(text)
+        value = -1 if _insane(text) else int(text)
     except ValueError:
         value = -1
     if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a count (0 or more), got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a count (0 or more), got {text!r}"
+                                         f"{_insane(text)}")
     return value
 
 
@@ -217,7 +226,7 @@ def _add_builtin_options(parser, *, data_seed: int) -> None:
     group = parser.add_argument_group(f"built-in {BUILTIN_SEQUENCES} data")
     group.add_argument("--n-strings", type=_count, default=argparse.SUPPRESS, metavar="N",
                        help=f"strings to draw (default: {BUILTIN_STRINGS})")
-    group.add_argument("--data-seed", type=int, default=argparse.SUPPRESS, metavar="N",
+    group.add_argument("--data-seed", type=number(int), default=argparse.SUPPRESS, metavar="N",
                        help=f"seed of the strings (default: {data_seed})")
     parser.set_defaults(builtin_seed=data_seed)
 
@@ -482,7 +491,8 @@ def _prepared_split(args, det, data: _Table, cal: _Table | None, n_cal: int):
 def _too_few(exc) -> str:
     """The rate part of the detector's :class:`CalibrationError` ``exc``, in the words of
     the options."""
-    return (f"--contamination {exc.contamination:g} needs at least {exc.needed} calibration "
+    needed = f"{exc.needed}" if exc.needed < 10**9 else f"{exc.needed:.3g}"  # not 30 digits
+    return (f"--contamination {exc.contamination:g} needs at least {needed} calibration "
             f"inputs (the smallest p-value of n is 1/(n+1))")
 
 
