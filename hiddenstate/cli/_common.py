@@ -43,7 +43,11 @@ def add_header_option(parser) -> None:
 def read_data(spec: str, header: bool | None = None):
     """A table file (.csv, .tsv, .txt, .npy) or a built-in data set name."""
     from .. import datasets
+    from .._errors import InputError
 
+    if not str(spec):
+        raise InputError("DATA is an empty path (''): give a file name or one of "
+                         f"{', '.join(BUILTIN_DATA)}")
     if spec in BUILTIN_DATA and not Path(spec).exists():
         X, _ = datasets.make_donut() if spec == "donut" else datasets.load_digits()
         return X, None

@@ -38,11 +38,16 @@ def _input_paths(spec) -> list[Path]:
     return [path]
 
 
+#: An input given as '' (which Path reads as the current folder, holding the output).
+_EMPTY_INPUT = "an input is an empty path (''): give a file name"
+
+
 def check_out(out, *inputs, option: str = "--out", table: bool = False) -> None:
     """Refuse, before any work, an output the command could not or should not write.
 
-    ``out`` must not be one of the command's ``inputs`` (data, labels, a model read,
-    or a file inside an input folder): the write would replace what the command reads.
+    No input may be an empty path. ``out`` must not be one of the command's ``inputs``
+    (data, labels, a model read, or a file inside an input folder): the write would
+    replace what the command reads.
     Its folder must exist (it is not created: a typo there should not make a new
     folder) and be writable; an existing ``out`` must be a regular file (not a folder,
     device or FIFO). ``table``: the extension must be one :func:`write_table` writes.
@@ -50,6 +55,8 @@ def check_out(out, *inputs, option: str = "--out", table: bool = False) -> None:
     from .._errors import InputError
     from .._io import check_regular_target
 
+    if any(spec is not None and not str(spec) for spec in inputs):
+        raise InputError(_EMPTY_INPUT)
     if out is None:
         return
     path = Path(out)
