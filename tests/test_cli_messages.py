@@ -29,3 +29,25 @@ def test_an_empty_data_path_read_directly(capsys):
 
     with pytest.raises(InputError, match=r"DATA is an empty path \(''\)"):
         read_data("")
+
+
+def test_rnn_fit_verbose_prints_the_settings(tmp_path, capsys):
+    """README: "A fit prints one summary line; `--verbose` adds the settings"; rnn fit did
+    not."""
+    import json
+
+    data = tmp_path / "s.txt"
+    data.write_text("BTXSE\nBPVVE\nBTSSXSE\n")
+    base = ["rnn", "fit", str(data), "--out", str(tmp_path / "m.safetensors"), "--max-iter",
+            "1", "--hidden-size", "3", "--batch-size", "2"]
+    assert main([*base, "--verbose", "true"]) == 0
+    err = capsys.readouterr().err
+    line = next(x for x in err.splitlines() if x.startswith("SequenceModel on "))
+    assert f"SequenceModel on {data} (3 sequences): " in line
+    settings = json.loads(line.split(": ", 1)[1])
+    assert settings["max_iter"] == 1 and settings["hidden_size"] == 3
+    assert settings["batch_size"] == 2 and settings["verbose"] is True
+    assert main(base) == 0
+    assert "SequenceModel on" not in capsys.readouterr().err  # only with --verbose
+    assert main(["rnn", "fit", "--help"]) == 0
+    assert "and print the settings" in capsys.readouterr().out

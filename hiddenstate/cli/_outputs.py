@@ -133,6 +133,26 @@ def console(stderr: bool = False):
     return out
 
 
+def print_settings(est, data: str, shape=None) -> None:
+    """With ``--verbose`` (``est.verbose``), one line on stderr before training: the
+    estimator, its data and every setting it trains with (as JSON)."""
+    import json
+
+    if not est.verbose:
+        return
+    size = f" {tuple(shape)}" if shape is not None else ""
+    console(stderr=True).print(f"[bold]{type(est).__name__}[/] on {data}{size}: "
+                               f"{json.dumps(est.get_params(), default=str)}",
+                               soft_wrap=True)  # one line, the JSON readable by a program
+
+
+def verbose_prints_settings(parser) -> None:
+    """Say in ``--verbose``'s help that it prints the settings (:func:`print_settings`)."""
+    for action in parser._actions:
+        if action.dest == "verbose":
+            action.help = action.help.replace(" (default", ", and print the settings (default")
+
+
 def write_with_ids(array, out: str | None, column_names, ids, id_column: str) -> None:
     """``write_or_print`` with the ids as the first column (CSV or TSV)."""
     import csv

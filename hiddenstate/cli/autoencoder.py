@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -22,6 +21,8 @@ from ._outputs import (
     check_out,
     console,
     fit_save_report,
+    print_settings,
+    verbose_prints_settings,
     write_or_print,
     write_with_ids,
 )
@@ -76,9 +77,7 @@ def _build_fit(fit_parser) -> None:
                       help="give up (exit status 2) when not every process has joined "
                            "after this long (default: 300)")
     add_estimator_options(fit_parser, Autoencoder)
-    for action in fit_parser._actions:
-        if action.dest == "verbose":  # the command prints its settings only then
-            action.help = action.help.replace(" (default", ", and print the settings (default")
+    verbose_prints_settings(fit_parser)
     fit_parser.set_defaults(func=fit)
 
 
@@ -146,9 +145,7 @@ def fit(args) -> int:
                                         drop=args.drop, id_column=args.id_column)
     else:
         X, columns = read_data(args.data, args.header)
-    if est.verbose:
-        out.print(f"[bold]Autoencoder[/] on {args.data} {X.shape}: "
-                  f"{json.dumps(est.get_params())}")
+    print_settings(est, args.data, X.shape)
     scaler, data = fit_preparation(args, X, columns)
     if args.process_id != 0:
         fit_save_report(est, None, lambda: est.fit(data), report=lambda seconds: (

@@ -8,7 +8,13 @@ from pathlib import Path
 
 from ._common import load_model
 from ._options import add_estimator_options, estimator_kwargs, number
-from ._outputs import check_out, fit_save_report, write_or_print
+from ._outputs import (
+    check_out,
+    fit_save_report,
+    print_settings,
+    verbose_prints_settings,
+    write_or_print,
+)
 from .classify import add_encoding_option
 
 __all__ = ["register"]
@@ -122,6 +128,7 @@ def _build_fit(fit_parser) -> None:
                             help="seed of built-in data")
     add_encoding_option(fit_parser, default=None)
     add_estimator_options(fit_parser, SequenceModel)
+    verbose_prints_settings(fit_parser)
     fit_parser.set_defaults(func=fit)
 
 
@@ -190,6 +197,7 @@ def fit(args) -> int:
         seqs, alphabet = _data(args.data, args.alphabet, args.data_seed, args.encoding)
         targets, fit_kwargs = None, {"alphabet": alphabet}
     est = SequenceModel(**kwargs)
+    print_settings(est, f"{args.data} ({len(seqs)} sequences)")
     fit_save_report(est, args.out, lambda: est.fit(seqs, targets, **fit_kwargs),
                     inputs=f"{len(seqs)} sequences")
     return 0
