@@ -64,7 +64,28 @@ def test_fit_writes_a_detector_and_says_what_it_did(tables):
     assert "contamination_ 0.05 (as asked)" in err and f"offset_ {det.offset_:.6g}" in err
     # 60 calibration inputs at 0.05: a normal input's rank is flagged in 3 cases of 61
     assert "false alarms expected on normal inputs 4.92%" in err
-    assert "calibration inputs flagged 3.3%" in err and f"wrote {det_path}" in err
+    # and its spread over draws of 60 calibration inputs: Beta(3, 58)'s central 95%
+    assert "(95% of draws of 60 calibration inputs give 1.0% to 11.5%)" in err
+    assert "calibration inputs flagged" not in err and f"wrote {det_path}" in err
+
+
+def test_the_false_alarm_interval_is_the_spread_over_calibration_draws():
+    """Issue 25: 7 of 19 held-out normal rows were flagged where 11.1% was expected; the
+    summary now gives the spread. The interval is checked against calibration sets drawn
+    at random: the false-alarm rate of one set is its threshold's rank share."""
+    from hiddenstate.estimators._anomaly import expected_false_alarms, false_alarm_interval
+
+    rng = np.random.default_rng(0)
+    for rate, n in ((1 / 9, 8), (0.05, 60), (0.01, 499)):
+        k = int(np.floor(rate * (n + 1) + 1e-9))
+        # normal scores uniform: a set flags a new input below its k-th smallest score,
+        # with probability equal to that score
+        rates = np.sort(rng.uniform(size=(20000, n)), axis=1)[:, k - 1]
+        low, high = false_alarm_interval(rate, n)
+        assert rates.mean() == pytest.approx(expected_false_alarms(rate, n), abs=3e-3)
+        assert np.mean(rates < low) == pytest.approx(0.025, abs=0.006)
+        assert np.mean(rates > high) == pytest.approx(0.025, abs=0.006)
+    assert false_alarm_interval(1 / 9, 8) == pytest.approx((0.0032, 0.369), abs=1e-3)
 
 
 def test_score_round_trip_columns_and_explanations(tables, capsys):

@@ -384,10 +384,12 @@ def _read(spec: str, kind: str, args, analyzer: str):
 
 
 def fit(args) -> int:
-    import numpy as np
-
     from ..estimators import AnomalyDetector
-    from ..estimators._anomaly import CalibrationError, expected_false_alarms
+    from ..estimators._anomaly import (
+        CalibrationError,
+        expected_false_alarms,
+        false_alarm_interval,
+    )
 
     check_out(args.out, args.data, args.calibration)
     kind = args.model
@@ -438,12 +440,12 @@ def fit(args) -> int:
 
     def report(seconds: float) -> str:
         n = det.calibration_scores_.size
-        flagged = float(np.mean(det.calibration_scores_ < det.offset_))
         expected = expected_false_alarms(det.contamination_, n)
+        low, high = false_alarm_interval(det.contamination_, n)
         return (f"contamination_ {det.contamination_:.4g} ({_rate_note(det)}); threshold "
                 f"offset_ {det.offset_:.6g} (aggregate {det.aggregate}); false alarms expected "
-                f"on normal inputs {expected:.2%}; calibration inputs flagged {flagged:.1%}; "
-                f"{seconds:.1f} s; wrote {args.out}")
+                f"on normal inputs {expected:.2%} (95% of draws of {n} calibration inputs "
+                f"give {low:.1%} to {high:.1%}); {seconds:.1f} s; wrote {args.out}")
 
     fit_save_report(det, args.out, lambda: det.fit(X, calibration=calibration, **fit_params),
                     preparation=preparation, report=report)
