@@ -162,8 +162,11 @@ class Loaded:
         self.prepared = prepared
         self.estimator, self.scalers, self.columns, self.id_column, _ = prepared
 
-    def read(self, spec: str, header: bool | None, model: str):
-        """DATA as the model reads it: selected by name, with its ids (not scaled)."""
+    def read(self, spec: str, header: bool | None, model: str, *, ids_optional: bool = False):
+        """DATA as the model reads it: selected by name, with its ids (not scaled);
+        ``ids_optional``: a file without the id column is read too (``ids`` None)."""
+        if ids_optional and self.id_column is not None and Path(spec).exists():
+            return self.prepared.read(spec, header, model, ids_optional=True)
         return read_prepared(spec, header, columns=self.columns, id_column=self.id_column,
                              model=model)
 

@@ -183,6 +183,10 @@ def _build_score(p) -> None:
                    default=argparse.SUPPRESS,
                    help="the false-alarm rate for this call (default: the detector's own); "
                         "the threshold moves, nothing is retrained")
+    p.add_argument("--aggregate", choices=["mean", "sum", "max"], default=argparse.SUPPRESS,
+                   help="how an input's errors become its score, for this call (default: the "
+                        "detector's own); the file holds the calibration of each, nothing "
+                        "is retrained")
     p.add_argument("--analyzer", choices=["char", "word"], default=argparse.SUPPRESS,
                    help="how a line becomes a sequence (default: as in training)")
     add_encoding_option(p, default=None)
@@ -555,6 +559,8 @@ def score(args) -> int:
     check_out(args.out, args.detector, args.data)
     loaded = load_prepared(args.detector, AnomalyDetector)
     det = loaded.estimator
+    if hasattr(args, "aggregate"):
+        det.set_params(aggregate=args.aggregate)
     if hasattr(args, "contamination"):
         from ..estimators._anomaly import CalibrationError, check_contamination
 
@@ -580,8 +586,13 @@ def score(args) -> int:
                          f"detector (sequences)")
     analyzer = getattr(args, "analyzer", None) or _trained_analyzer(det)
     if loaded.columns is not None or loaded.id_column is not None or loaded.scalers:
-        data = _Table(args.data, prepared=loaded.read(args.data, args.header, args.detector))
+        data = _Table(args.data, prepared=loaded.read(args.data, args.header, args.detector,
+                                                      ids_optional=True))
         X = loaded.prepare(data)
+        if loaded.id_column is not None and data.ids is None:
+            data.ids = [str(i) for i in range(data.n)]
+            print(f"hiddenstate: note: {args.data} has no column {loaded.id_column!r} (the "
+                  f"detector's id column): its ids are the row numbers", file=sys.stderr)
     elif kind == "autoencoder":
         data = _read(args.data, kind, args, analyzer)
         X = _score_table(det, data)
