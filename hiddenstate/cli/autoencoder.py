@@ -139,7 +139,7 @@ def fit(args) -> int:
     prepared = preparation_used(args)
     ids = None
     if args.num_processes > 1:
-        X, columns = _read_process_rows(args)
+        X, columns = _read_process_rows(args, est)
     elif prepared:
         X, columns, ids = read_prepared(args.data, args.header, columns=args.columns,
                                         drop=args.drop, id_column=args.id_column)
@@ -147,9 +147,10 @@ def fit(args) -> int:
         X, columns = read_data(args.data, args.header)
     print_settings(est, args.data, X.shape)
     scaler, data = fit_preparation(args, X, columns)
-    if args.process_id != 0:
+    if args.process_id != 0:  # its --out is not written: process 0 saves (to its own --out)
         fit_save_report(est, None, lambda: est.fit(data), report=lambda seconds: (
-            f"process {args.process_id}: trained; process 0 writes {args.out}"))
+            f"process {args.process_id}: trained {est.n_iter_} epochs in {seconds:.2f} s; "
+            f"process 0 saves the model to its --out, this process writes nothing"))
         return 0
     preparation = {"scaler": scaler, "columns": columns, "id_column": args.id_column}
     fit_save_report(est, args.out, lambda: est.fit(data), inputs=f"{len(data)} rows",
@@ -165,14 +166,16 @@ def _fit_in_blocks(args, est, out) -> int:
     return 0
 
 
-def _read_process_rows(args):
-    """Join the multi-process run; read this process's rows, then gather everyone's."""
+def _read_process_rows(args, est):
+    """Join the multi-process run, check that every process runs the same version,
+    settings and data; read this process's rows, then gather everyone's."""
     import numpy as np
 
     from .. import distributed
 
     distributed.initialize(args.coordinator, args.num_processes, args.process_id,
                            timeout=args.distributed_timeout)
+    distributed.agree(**_run_fingerprint(args, est))
     if str(args.data).endswith(".npy") and Path(args.data).exists():
         whole = np.load(args.data, mmap_mode="r", allow_pickle=False)
         if whole.ndim != 2:
@@ -183,6 +186,32 @@ def _read_process_rows(args):
         X, columns = read_data(args.data, args.header)
         mine = X[distributed.process_rows(X.shape[0])]
     return distributed.allgather_rows(mine), columns
+
+
+def _run_fingerprint(args, est) -> dict[str, str]:
+    """What every process of a run must share: the versions, the settings (all but
+    --verbose, --out and --process-id) and the data (its file's bytes, or a built-in
+    name). Hashing the file reads it once; every process holds all rows afterwards."""
+    import hashlib
+    import json
+    import platform
+
+    import jax
+
+    from .. import __version__
+
+    settings = {k: v for k, v in est.get_params().items() if k != "verbose"}
+    settings.update(header=args.header, num_processes=args.num_processes)
+    path = Path(args.data)
+    if path.is_file():
+        with open(path, "rb") as handle:
+            data = "sha256:" + hashlib.file_digest(handle, "sha256").hexdigest()
+    else:
+        data = f"name:{args.data}"
+    return {"version": f"hiddenstate {__version__}, jax {jax.__version__}, python "
+                       f"{platform.python_version()}",
+            "settings": json.dumps(settings, sort_keys=True, default=str),
+            "data": data}
 
 
 # -- transform, reconstruct, score ----------------------------------------------------------
