@@ -198,7 +198,7 @@ def _run_fingerprint(args, est) -> dict[str, str]:
 
     import jax
 
-    from .. import __version__
+    from .._version import version
 
     settings = {k: v for k, v in est.get_params().items() if k != "verbose"}
     settings.update(header=args.header, num_processes=args.num_processes)
@@ -208,7 +208,7 @@ def _run_fingerprint(args, est) -> dict[str, str]:
             data = "sha256:" + hashlib.file_digest(handle, "sha256").hexdigest()
     else:
         data = f"name:{args.data}"
-    return {"version": f"hiddenstate {__version__}, jax {jax.__version__}, python "
+    return {"version": f"hiddenstate {version()}, jax {jax.__version__}, python "
                        f"{platform.python_version()}",
             "settings": json.dumps(settings, sort_keys=True, default=str),
             "data": data}
