@@ -24,13 +24,20 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["initialize", "is_initialized", "process_rows", "allgather_rows", "host", "put"]
+__all__ = ["initialize", "is_initialized", "agree", "process_rows", "allgather_rows", "host",
+           "put"]
 
 _initialized = False
+_timeout = None  # initialize's, also the wait of agree
+_agreements = 0  # agree's calls in this run: each has its own keys in the store
 
 
 #: Seconds :func:`initialize` waits for every process to join, by default.
 DEFAULT_TIMEOUT = 300.0
+#: The most processes and the longest start-up wait :func:`initialize` takes: JAX's
+#: runtime keeps both in 32-bit integers and, beyond, fails inside C++.
+MAX_PROCESSES = 65536
+MAX_TIMEOUT = 1e6
 
 
 def _check_address(coordinator: str) -> tuple[str, int]:
@@ -58,6 +65,13 @@ def initialize(coordinator: str, num_processes: int, process_id: int, *,
                timeout: float = DEFAULT_TIMEOUT) -> None:
     """Join a multi-process run (``jax.distributed.initialize``); CPU collectives via Gloo.
 
+    Process 0's coordinator listens on the address ``coordinator`` names, not on
+    every interface (JAX's default, ``[::]:PORT``): ``127.0.0.1:PORT`` is reachable
+    from this machine only, ``10.0.0.1:PORT`` on that interface only. (The Gloo
+    collectives that follow open their own connections between the processes that
+    have joined.) Nothing authenticates a process that joins: bind to an address
+    only the machines of the run can reach, and let :func:`agree` check them.
+
     When not every process has joined within ``timeout`` seconds, the process
     prints one line to stderr (``hiddenstate: error: the distributed start-up did
     not finish ...``, naming the coordinator and the process) and exits with
@@ -65,7 +79,7 @@ def initialize(coordinator: str, num_processes: int, process_id: int, *,
     after its own timeout: the wait cannot be interrupted and turned into a
     Python exception, so this exits instead.)
     """
-    global _initialized
+    global _initialized, _timeout
     import os
     import sys
     import threading
@@ -73,13 +87,14 @@ def initialize(coordinator: str, num_processes: int, process_id: int, *,
     import jax
 
     num_processes, process_id = int(num_processes), int(process_id)
-    if num_processes < 1:
-        raise ValueError(f"num_processes must be at least 1, got {num_processes}")
+    if not 1 <= num_processes <= MAX_PROCESSES:
+        raise ValueError(f"num_processes must be in [1, {MAX_PROCESSES}], got {num_processes}")
     if not 0 <= process_id < num_processes:
         raise ValueError(f"process_id must be in [0, {num_processes}), got {process_id}")
     _check_address(coordinator)
-    if not float(timeout) > 0:
-        raise ValueError(f"timeout must be positive, got {timeout}")
+    if not 0 < float(timeout) <= MAX_TIMEOUT:
+        raise ValueError(f"timeout must be positive and at most {MAX_TIMEOUT:g} s, got "
+                         f"{timeout}")
     try:
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
     except (AttributeError, ValueError):  # older JAX: CPU collectives not configurable
@@ -104,10 +119,48 @@ def initialize(coordinator: str, num_processes: int, process_id: int, *,
             coordinator, num_processes=num_processes, process_id=process_id,
             # JAX's own deadline, later than ours: ours speaks first.
             initialization_timeout=int(float(timeout)) + 60,
+            coordinator_bind_address=str(coordinator),  # not JAX's default, every interface
         )
     finally:
         done.set()
-    _initialized = True
+    _initialized, _timeout = True, float(timeout)
+
+
+def agree(**parts: str) -> None:
+    """Check that every process of the run passed the same ``parts`` (e.g. the version,
+    the settings, a digest of the data); ValueError naming the first process and part
+    that differ.
+
+    Each process publishes a digest of each part in JAX's distributed key-value store,
+    then reads every other process's: every process of a mismatched run refuses, in
+    one line, before any collective could abort it. One process: nothing to check.
+    """
+    global _agreements
+    import hashlib
+    import json
+
+    import jax
+
+    if jax.process_count() == 1:
+        return
+    from jax._src.distributed import global_state
+
+    _agreements += 1
+    me, key = jax.process_index(), f"hiddenstate/agree/{_agreements}/"
+    mine = {k: hashlib.sha256(str(v).encode()).hexdigest() for k, v in parts.items()}
+    global_state.client.key_value_set(key + str(me), json.dumps(mine, sort_keys=True))
+    wait_ms = int(1000 * (_timeout or DEFAULT_TIMEOUT))
+    for other in range(jax.process_count()):
+        if other == me:
+            continue
+        theirs = json.loads(global_state.client.blocking_key_value_get(key + str(other),
+                                                                       wait_ms))
+        differ = [k for k in mine if theirs.get(k) != mine[k]]
+        if differ or set(theirs) != set(mine):
+            what = ", ".join(differ) or "what it checks"
+            raise ValueError(f"process {other} runs with other {what} than process {me}: start "
+                             f"every process with the same version, data and options (all "
+                             f"but --process-id and --out)")
 
 
 def is_initialized() -> bool:

@@ -64,7 +64,28 @@ def test_fit_writes_a_detector_and_says_what_it_did(tables):
     assert "contamination_ 0.05 (as asked)" in err and f"offset_ {det.offset_:.6g}" in err
     # 60 calibration inputs at 0.05: a normal input's rank is flagged in 3 cases of 61
     assert "false alarms expected on normal inputs 4.92%" in err
-    assert "calibration inputs flagged 3.3%" in err and f"wrote {det_path}" in err
+    # and its spread over draws of 60 calibration inputs: Beta(3, 58)'s central 95%
+    assert "(95% of draws of 60 calibration inputs give 1.0% to 11.5%)" in err
+    assert "calibration inputs flagged" not in err and f"wrote {det_path}" in err
+
+
+def test_the_false_alarm_interval_is_the_spread_over_calibration_draws():
+    """Issue 25: 7 of 19 held-out normal rows were flagged where 11.1% was expected; the
+    summary now gives the spread. The interval is checked against calibration sets drawn
+    at random: the false-alarm rate of one set is its threshold's rank share."""
+    from hiddenstate.estimators._anomaly import expected_false_alarms, false_alarm_interval
+
+    rng = np.random.default_rng(0)
+    for rate, n in ((1 / 9, 8), (0.05, 60), (0.01, 499)):
+        k = int(np.floor(rate * (n + 1) + 1e-9))
+        # normal scores uniform: a set flags a new input below its k-th smallest score,
+        # with probability equal to that score
+        rates = np.sort(rng.uniform(size=(20000, n)), axis=1)[:, k - 1]
+        low, high = false_alarm_interval(rate, n)
+        assert rates.mean() == pytest.approx(expected_false_alarms(rate, n), abs=3e-3)
+        assert np.mean(rates < low) == pytest.approx(0.025, abs=0.006)
+        assert np.mean(rates > high) == pytest.approx(0.025, abs=0.006)
+    assert false_alarm_interval(1 / 9, 8) == pytest.approx((0.0032, 0.369), abs=1e-3)
 
 
 def test_score_round_trip_columns_and_explanations(tables, capsys):
@@ -366,3 +387,54 @@ def test_sequence_files_in_latin1_and_table_options_refused(tmp_path, capsys):
     assert "--encoding is a setting of --model sequence-ae or sequence-model" in _error(
         ["detect", "fit", str(tmp_path / "t.csv"), "--encoding", "latin-1", "--out", out],
         capsys)
+
+
+def test_score_chooses_among_the_stored_calibrations(tables, capsys):
+    """Issue 25: the file stores the calibration of every aggregate, but `detect score`
+    could not choose one."""
+    d, det_path, _ = tables
+    import pandas as pd
+
+    X = pd.DataFrame(hiddenstate.datasets.read_table(d / "new.csv")[0], columns=NAMES)
+    for aggregate in ("max", "sum", "mean"):
+        capsys.readouterr()
+        assert main(["detect", "score", str(det_path), str(d / "new.csv"), "--top", "0",
+                     "--aggregate", aggregate]) == 0
+        out, err = capsys.readouterr()
+        rows = _csv(out)[1:]
+        det = hiddenstate.load(det_path).set_params(aggregate=aggregate)
+        np.testing.assert_allclose([float(r[1]) for r in rows], det.score_samples(X),
+                                   rtol=1e-5)
+        np.testing.assert_allclose([float(r[2]) for r in rows], det.pvalues(X), rtol=1e-5)
+        assert [int(r[3]) for r in rows] == list((det.predict(X) == -1).astype(int))
+        assert f"(threshold offset_ {det.offset_:.6g})" in err
+    assert hiddenstate.load(det_path).aggregate == "mean"  # the file is unchanged
+    assert main(["detect", "score", str(det_path), str(d / "new.csv"), "--aggregate",
+                 "median"]) == 2
+
+
+def test_score_a_table_without_the_id_column(tmp_path, capsys):
+    """Issue 25: `detect score` insisted on the id column the detector was fitted with;
+    now the ids are the row numbers, with a note."""
+    rng = np.random.default_rng(1)
+    X = _rows(40, rng)
+    lines = ["name," + ",".join(NAMES)] + [f"r{i}," + ",".join(f"{v:.5f}" for v in row)
+                                           for i, row in enumerate(X)]
+    (tmp_path / "normal.csv").write_text("\n".join(lines) + "\n")
+    cells = [line.split(",")[1:][::-1] for line in lines[:6]]  # no ids, columns reordered
+    (tmp_path / "new.csv").write_text("\n".join(",".join(c) for c in cells) + "\n")
+    det = tmp_path / "det.safetensors"
+    assert main(["detect", "fit", str(tmp_path / "normal.csv"), "--id-column", "name",
+                 "--n-components", "2", "--max-iter", "2", "--random-state", "0",
+                 "--contamination", "0.2", "--out", str(det)]) == 0
+    capsys.readouterr()
+    assert main(["detect", "score", str(det), str(tmp_path / "normal.csv"), "--top", "0"]) == 0
+    with_ids = _csv(capsys.readouterr().out)
+    assert with_ids[0][:2] == ["name", "index"] and with_ids[1][0] == "r0"
+    assert main(["detect", "score", str(det), str(tmp_path / "new.csv"), "--top", "0"]) == 0
+    out, err = capsys.readouterr()
+    rows = _csv(out)
+    assert rows[0] == ["name", "index", "score", "p_value", "outlier"]
+    assert [r[0] for r in rows[1:]] == ["0", "1", "2", "3", "4"]
+    assert [r[2:] for r in rows[1:]] == [r[2:] for r in with_ids[1:6]]  # same scores
+    assert f"hiddenstate: note: {tmp_path / 'new.csv'} has no column 'name'" in err

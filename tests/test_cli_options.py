@@ -209,3 +209,62 @@ def test_help_lists_the_choices_and_defaults(capsys):
     assert "--batch-size auto|N|none|full" in out and "--no-tied" in out
     assert "Minibatch size" in out and "(default: auto)" in out
     assert "--warm-start" not in out
+
+
+#: Numbers no option takes: NaN, infinities, absurd magnitudes (issue 25: `--forget-bias nan`
+#: was accepted and reported as divergence, `--contamination=1e-300` printed a 300-digit count).
+_ABSURD = ["nan", "-nan", "inf", "-Infinity", "1e16", "-1e16", "10000000000000000", "1e-31",
+           "-1e-300"]
+
+
+@pytest.mark.parametrize("cls", [Autoencoder, SequenceModel, RecursiveAutoencoder],
+                         ids=lambda c: c.__name__)
+def test_every_numeric_option_refuses_nan_infinity_and_absurd_magnitudes(
+        cls, fit_commands, received, capsys):
+    numeric = [flag for _name, flag, constraints in _options(cls)
+               if any(isinstance(c, Interval) or c in (Real, Integral, "random_state")
+                      for c in constraints)]
+    assert "--learning-rate" in numeric and "--max-iter" in numeric
+    for flag in numeric:
+        for text in _ABSURD:
+            capsys.readouterr()
+            assert main([*fit_commands[cls], f"{flag}={text}"]) == 2, (flag, text)
+            err = capsys.readouterr().err
+            assert err.startswith(f"hiddenstate: error: argument {flag}: ") and f"{text!r}" in err
+            assert len(err.strip().splitlines()) == 1, err
+            assert "estimator" not in received
+
+
+@pytest.mark.parametrize("argv", [
+    ["autoencoder", "fit", "donut", "--out", "m.safetensors", "--distributed-timeout"],
+    ["autoencoder", "fit", "donut", "--out", "m.safetensors", "--num-processes"],
+    ["autoencoder", "fit", "donut", "--out", "m.safetensors", "--process-id"],
+    ["autoencoder", "fit", "donut", "--out", "m.safetensors", "--chunk-rows"],
+    ["rnn", "sample", "m.safetensors", "--temperature"],
+    ["rnn", "sample", "m.safetensors", "-n"],
+    ["rnn", "forecast", "m.safetensors", "s.csv", "--steps"],
+    ["detect", "score", "d.safetensors", "x.csv", "--contamination"],
+    ["detect", "score", "d.safetensors", "x.csv", "--top"],
+    ["datasets", "reber", "-n"],
+])
+def test_hand_written_numeric_options_refuse_them_too(argv, capsys):
+    for text in _ABSURD:
+        assert main([*argv[:-1], f"{argv[-1]}={text}"]) == 2, text
+        err = capsys.readouterr().err
+        assert err.startswith(f"hiddenstate: error: argument {argv[-1]}: "), err
+        assert len(err.strip().splitlines()) == 1, err
+
+
+def test_distributed_limits_are_one_line(capsys):
+    """`--distributed-timeout 1e10` and `--num-processes 100000000000` were internal errors."""
+    base = ["autoencoder", "fit", "donut", "--out", "m.safetensors"]
+    assert main([*base, "--distributed-timeout", "1e10"]) == 2
+    assert "at most 1e+06" in capsys.readouterr().err
+    assert main([*base, "--num-processes", "100000000000"]) == 2
+    assert "at most 65536" in capsys.readouterr().err
+    from hiddenstate import distributed
+
+    with pytest.raises(ValueError, match="at most"):
+        distributed.initialize("127.0.0.1:1", 2, 0, timeout=1e10)
+    with pytest.raises(ValueError, match=r"\[1, 65536\]"):
+        distributed.initialize("127.0.0.1:1", 10**11, 0)

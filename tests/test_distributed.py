@@ -78,3 +78,55 @@ def test_two_processes_match_one(two_runs):
     X, _ = load_digits()
     a = hs.Autoencoder(16, max_iter=4, batch_size=64, random_state=0).fit(X)
     _same_model(a, hs.load(folder / "two.safetensors"))
+
+
+def test_processes_with_other_data_refuse_to_run_together(tmp_path):
+    """Issue 25: a process that joined with an all-zero data file was accepted and process
+    0's model came out wrong. Every process now checks the others' version, settings and
+    data at start, and each refuses in one line naming the process that differs; the
+    coordinator listens on the address it is given only."""
+    import os
+
+    rng = np.random.default_rng(0)
+    good, zeros = tmp_path / "good.csv", tmp_path / "zeros.csv"
+    good.write_text("\n".join(",".join(f"{v:.4f}" for v in row)
+                              for row in rng.uniform(size=(40, 4))) + "\n")
+    zeros.write_text("\n".join(["0,0,0,0"] * 40) + "\n")
+    port = _free_port()
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    procs = [subprocess.Popen(
+        [sys.executable, "-m", "hiddenstate", "autoencoder", "fit", str(data), "--out",
+         str(tmp_path / f"m{p}.safetensors"), "--max-iter", "1", "--num-processes", "2",
+         "--process-id", str(p), "--coordinator", f"127.0.0.1:{port}",
+         "--distributed-timeout", "60"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        for p, data in ((0, good), (1, zeros))]
+    errs = []
+    for proc in procs:
+        try:
+            errs.append(proc.communicate(timeout=120)[1])
+        except subprocess.TimeoutExpired:
+            for q in procs:
+                q.kill()
+            pytest.fail("the mismatched run hung")
+    for p, (proc, err) in enumerate(zip(procs, errs, strict=True)):
+        lines = err.strip().splitlines()
+        assert proc.returncode == 2 and len(lines) == 1, err[-3000:]
+        assert lines[0].startswith(f"hiddenstate: error: process {1 - p} runs with other data "
+                                   f"than process {p}: "), lines
+    assert not list(tmp_path.glob("m*.safetensors"))
+
+
+def test_the_coordinator_binds_the_address_it_is_given(monkeypatch):
+    """Issue 25: `--coordinator 127.0.0.1:12377` listened on every interface (JAX's default
+    bind address is [::]:PORT)."""
+    from hiddenstate import distributed
+
+    seen = {}
+    monkeypatch.setattr(jax.distributed, "initialize", lambda *a, **k: seen.update(k))
+    monkeypatch.setattr(distributed, "_initialized", False)
+    monkeypatch.setattr(distributed, "_timeout", None)
+    distributed.initialize("127.0.0.1:12377", 2, 1, timeout=5)
+    assert seen["coordinator_bind_address"] == "127.0.0.1:12377"
+    distributed.initialize("[::1]:12378", 2, 1, timeout=5)
+    assert seen["coordinator_bind_address"] == "[::1]:12378"

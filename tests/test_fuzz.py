@@ -414,7 +414,9 @@ _OPTIONS = {
     "--validation-fraction": ["0.5", "1", "0"],
     "--chunk-rows": ["1", "7", "0", "-1"],
     "--process-id": ["0", "1", "5", "-1"],
-    "--num-processes": ["1", "0", "-2"],
+    "--num-processes": ["1", "0", "-2", "100000000000", "nan"],
+    "--distributed-timeout": ["1", "0", "-1", "nan", "-inf", "1e10"],
+    "--coordinator": ["127.0.0.1:1", "x", "host:99999", ":5", ""],
     "--checkpoint-dir": ["CKPT", "MISSING/ck", "DATA"],
 }
 _FLAGS = ["--tied", "--no-tied", "--early-stopping", "--shuffle", "--no-shuffle", "--header",

@@ -43,7 +43,11 @@ def add_header_option(parser) -> None:
 def read_data(spec: str, header: bool | None = None):
     """A table file (.csv, .tsv, .txt, .npy) or a built-in data set name."""
     from .. import datasets
+    from .._errors import InputError
 
+    if not str(spec):
+        raise InputError("DATA is an empty path (''): give a file name or one of "
+                         f"{', '.join(BUILTIN_DATA)}")
     if spec in BUILTIN_DATA and not Path(spec).exists():
         X, _ = datasets.make_donut() if spec == "donut" else datasets.load_digits()
         return X, None
@@ -158,8 +162,11 @@ class Loaded:
         self.prepared = prepared
         self.estimator, self.scalers, self.columns, self.id_column, _ = prepared
 
-    def read(self, spec: str, header: bool | None, model: str):
-        """DATA as the model reads it: selected by name, with its ids (not scaled)."""
+    def read(self, spec: str, header: bool | None, model: str, *, ids_optional: bool = False):
+        """DATA as the model reads it: selected by name, with its ids (not scaled);
+        ``ids_optional``: a file without the id column is read too (``ids`` None)."""
+        if ids_optional and self.id_column is not None and Path(spec).exists():
+            return self.prepared.read(spec, header, model, ids_optional=True)
         return read_prepared(spec, header, columns=self.columns, id_column=self.id_column,
                              model=model)
 

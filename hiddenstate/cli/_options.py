@@ -8,12 +8,13 @@ Nothing here imports NumPy, scikit-learn or JAX at module level: ``hiddenstate
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 from collections.abc import Callable
 from typing import NamedTuple
 
-__all__ = ["Parser", "add_estimator_options", "cli_parameters", "estimator_kwargs"]
+__all__ = ["Parser", "add_estimator_options", "cli_parameters", "estimator_kwargs", "number"]
 
 
 # -- the parser -----------------------------------------------------------------------------
@@ -128,7 +129,8 @@ class _Forms(NamedTuple):
                 return values
         if self.text:
             return text
-        raise argparse.ArgumentTypeError(f"expected {self.describe()}, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected {self.describe()}, got {text!r}"
+                                         f"{_insane(text)}")
 
     def describe(self) -> str:
         parts = [repr(s) for s in self.strings]
@@ -158,8 +160,31 @@ class _Forms(NamedTuple):
         return "|".join(forms)
 
 
+#: Magnitudes no setting needs: a number beyond ``LARGEST``, or nearer 0 than ``SMALLEST``
+#: (0 itself aside), is a typo, and would reach JAX, XLA or a message as an overflow or
+#: a count hundreds of digits long. NaN and infinities are refused as well.
+LARGEST = 1e15
+SMALLEST = 1e-30
+
+
+def _insane(text: str) -> str:
+    """Why ``text`` is a number no option takes (NaN, infinite, absurdly large or small),
+    as a note for the error line; '' when it is none of those (or no number)."""
+    try:
+        value = float(text)
+    except (ValueError, OverflowError):
+        return ""
+    if not math.isfinite(value):
+        return " (not a finite number)"
+    if abs(value) > LARGEST:
+        return f" (beyond {LARGEST:g} in magnitude)"
+    if value != 0 and abs(value) < SMALLEST:
+        return f" (nearer 0 than {SMALLEST:g})"
+    return ""
+
+
 def _number(text: str, parse, intervals):
-    if not intervals:
+    if not intervals or _insane(text):
         return None
     try:
         value = parse(text)
@@ -168,6 +193,37 @@ def _number(text: str, parse, intervals):
     if any(i is None or value in i for i in intervals):
         return value
     return None
+
+
+def number(parse=int, low=None, high=None, *, above: bool = False):
+    """An argparse ``type`` for a hand-written numeric option: an ``int`` or ``float``
+    (``parse``) at least ``low`` (more than ``low`` with ``above``) and at most ``high``;
+    NaN, infinities and absurd magnitudes (:data:`LARGEST`, :data:`SMALLEST`) are
+    refused in one line, as for the options built from an estimator."""
+    kind = "an int" if parse is int else "a number"
+    where = ""
+    if low is not None or high is not None:
+        left = "" if low is None else f"{'more than' if above else 'at least'} {low:g}"
+        right = "" if high is None else f"at most {high:g}"
+        where = " " + " and ".join(p for p in (left, right) if p)
+
+    def convert(text: str):
+        value = None if _insane(text) else _parse_or_none(parse, text)
+        if value is None or (low is not None and (value <= low if above else value < low)) \
+                or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"expected {kind}{where}, got {text!r}"
+                                             f"{_insane(text)}")
+        return value
+
+    convert.__name__ = parse.__name__  # argparse names the type in some errors
+    return convert
+
+
+def _parse_or_none(parse, text: str):
+    try:
+        return parse(text)
+    except ValueError:
+        return None
 
 
 def _int_list(text: str) -> list[int] | None:

@@ -38,11 +38,16 @@ def _input_paths(spec) -> list[Path]:
     return [path]
 
 
+#: An input given as '' (which Path reads as the current folder, holding the output).
+_EMPTY_INPUT = "an input is an empty path (''): give a file name"
+
+
 def check_out(out, *inputs, option: str = "--out", table: bool = False) -> None:
     """Refuse, before any work, an output the command could not or should not write.
 
-    ``out`` must not be one of the command's ``inputs`` (data, labels, a model read,
-    or a file inside an input folder): the write would replace what the command reads.
+    No input may be an empty path. ``out`` must not be one of the command's ``inputs``
+    (data, labels, a model read, or a file inside an input folder): the write would
+    replace what the command reads.
     Its folder must exist (it is not created: a typo there should not make a new
     folder) and be writable; an existing ``out`` must be a regular file (not a folder,
     device or FIFO). ``table``: the extension must be one :func:`write_table` writes.
@@ -50,6 +55,8 @@ def check_out(out, *inputs, option: str = "--out", table: bool = False) -> None:
     from .._errors import InputError
     from .._io import check_regular_target
 
+    if any(spec is not None and not str(spec) for spec in inputs):
+        raise InputError(_EMPTY_INPUT)
     if out is None:
         return
     path = Path(out)
@@ -135,6 +142,26 @@ def console(stderr: bool = False):
     if not out.is_terminal:  # logs and CI: do not squeeze tables into 80 columns
         out = Console(stderr=stderr, width=150)
     return out
+
+
+def print_settings(est, data: str, shape=None) -> None:
+    """With ``--verbose`` (``est.verbose``), one line on stderr before training: the
+    estimator, its data and every setting it trains with (as JSON)."""
+    import json
+
+    if not est.verbose:
+        return
+    size = f" {tuple(shape)}" if shape is not None else ""
+    console(stderr=True).print(f"[bold]{type(est).__name__}[/] on {data}{size}: "
+                               f"{json.dumps(est.get_params(), default=str)}",
+                               soft_wrap=True)  # one line, the JSON readable by a program
+
+
+def verbose_prints_settings(parser) -> None:
+    """Say in ``--verbose``'s help that it prints the settings (:func:`print_settings`)."""
+    for action in parser._actions:
+        if action.dest == "verbose":
+            action.help = action.help.replace(" (default", ", and print the settings (default")
 
 
 def write_with_ids(array, out: str | None, column_names, ids, id_column: str, *,

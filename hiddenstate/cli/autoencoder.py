@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -16,19 +15,20 @@ from ._common import (
     read_data,
     read_prepared,
 )
-from ._options import add_estimator_options, estimator_kwargs
+from ._options import add_estimator_options, estimator_kwargs, number
 from ._outputs import (
     add_raw_text_option,
     check_checkpoint_dir,
     check_out,
     console,
     fit_save_report,
+    print_settings,
+    verbose_prints_settings,
     write_or_print,
     write_with_ids,
 )
 
 __all__ = ["register"]
-
 
 def register(sub) -> None:
     sub.add_parser("autoencoder", help="fit and apply autoencoders on your files", build=_build)
@@ -54,6 +54,7 @@ def _build(parser) -> None:
 
 
 def _build_fit(fit_parser) -> None:
+    from ..distributed import MAX_PROCESSES, MAX_TIMEOUT
     from ..estimators import Autoencoder
 
     fit_parser.add_argument(
@@ -62,23 +63,23 @@ def _build_fit(fit_parser) -> None:
     fit_parser.add_argument("--out", required=True, metavar="MODEL", help="model file to write")
     add_header_option(fit_parser)
     add_preparation_options(fit_parser)
-    fit_parser.add_argument("--chunk-rows", type=int, metavar="N",
+    fit_parser.add_argument("--chunk-rows", type=number(int), metavar="N",
                             help="stream the file in blocks of N rows (bounded memory; not "
                                  "with --early-stopping, --checkpoint-dir or several "
                                  "processes)")
     dist = fit_parser.add_argument_group("several processes (jax.distributed)")
     dist.add_argument("--coordinator", metavar="HOST:PORT",
                       help="address of process 0's coordinator")
-    dist.add_argument("--num-processes", type=int, default=1, metavar="N")
-    dist.add_argument("--process-id", type=int, default=0, metavar="I",
+    dist.add_argument("--num-processes", type=number(int, high=MAX_PROCESSES), default=1,
+                      metavar="N")
+    dist.add_argument("--process-id", type=number(int), default=0, metavar="I",
                       help="this process, in [0, N) (default: 0)")
-    dist.add_argument("--distributed-timeout", type=float, default=300, metavar="SECONDS",
+    dist.add_argument("--distributed-timeout", type=number(float, 0, MAX_TIMEOUT, above=True),
+                      default=300, metavar="SECONDS",
                       help="give up (exit status 2) when not every process has joined "
                            "after this long (default: 300)")
     add_estimator_options(fit_parser, Autoencoder)
-    for action in fit_parser._actions:
-        if action.dest == "verbose":  # the command prints its settings only then
-            action.help = action.help.replace(" (default", ", and print the settings (default")
+    verbose_prints_settings(fit_parser)
     fit_parser.set_defaults(func=fit)
 
 
@@ -140,19 +141,18 @@ def fit(args) -> int:
     prepared = preparation_used(args)
     ids = None
     if args.num_processes > 1:
-        X, columns = _read_process_rows(args)
+        X, columns = _read_process_rows(args, est)
     elif prepared:
         X, columns, ids = read_prepared(args.data, args.header, columns=args.columns,
                                         drop=args.drop, id_column=args.id_column)
     else:
         X, columns = read_data(args.data, args.header)
-    if est.verbose:
-        out.print(f"[bold]Autoencoder[/] on {args.data} {X.shape}: "
-                  f"{json.dumps(est.get_params())}")
+    print_settings(est, args.data, X.shape)
     scaler, data = fit_preparation(args, X, columns)
-    if args.process_id != 0:
+    if args.process_id != 0:  # its --out is not written: process 0 saves (to its own --out)
         fit_save_report(est, None, lambda: est.fit(data), report=lambda seconds: (
-            f"process {args.process_id}: trained; process 0 writes {args.out}"))
+            f"process {args.process_id}: trained {est.n_iter_} epochs in {seconds:.2f} s; "
+            f"process 0 saves the model to its --out, this process writes nothing"))
         return 0
     preparation = {"scaler": scaler, "columns": columns, "id_column": args.id_column}
     fit_save_report(est, args.out, lambda: est.fit(data), inputs=f"{len(data)} rows",
@@ -168,14 +168,16 @@ def _fit_in_blocks(args, est, out) -> int:
     return 0
 
 
-def _read_process_rows(args):
-    """Join the multi-process run; read this process's rows, then gather everyone's."""
+def _read_process_rows(args, est):
+    """Join the multi-process run, check that every process runs the same version,
+    settings and data; read this process's rows, then gather everyone's."""
     import numpy as np
 
     from .. import distributed
 
     distributed.initialize(args.coordinator, args.num_processes, args.process_id,
                            timeout=args.distributed_timeout)
+    distributed.agree(**_run_fingerprint(args, est))
     if str(args.data).endswith(".npy") and Path(args.data).exists():
         whole = np.load(args.data, mmap_mode="r", allow_pickle=False)
         if whole.ndim != 2:
@@ -186,6 +188,32 @@ def _read_process_rows(args):
         X, columns = read_data(args.data, args.header)
         mine = X[distributed.process_rows(X.shape[0])]
     return distributed.allgather_rows(mine), columns
+
+
+def _run_fingerprint(args, est) -> dict[str, str]:
+    """What every process of a run must share: the versions, the settings (all but
+    --verbose, --out and --process-id) and the data (its file's bytes, or a built-in
+    name). Hashing the file reads it once; every process holds all rows afterwards."""
+    import hashlib
+    import json
+    import platform
+
+    import jax
+
+    from .._version import version
+
+    settings = {k: v for k, v in est.get_params().items() if k != "verbose"}
+    settings.update(header=args.header, num_processes=args.num_processes)
+    path = Path(args.data)
+    if path.is_file():
+        with open(path, "rb") as handle:
+            data = "sha256:" + hashlib.file_digest(handle, "sha256").hexdigest()
+    else:
+        data = f"name:{args.data}"
+    return {"version": f"hiddenstate {version()}, jax {jax.__version__}, python "
+                       f"{platform.python_version()}",
+            "settings": json.dumps(settings, sort_keys=True, default=str),
+            "data": data}
 
 
 # -- transform, reconstruct, score ----------------------------------------------------------

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from ._common import load_model
-from ._options import Parser, add_estimator_options, estimator_kwargs
+from ._options import Parser, add_estimator_options, estimator_kwargs, number
 from ._outputs import add_raw_text_option, check_checkpoint_dir, check_out, fit_save_report
 
 __all__ = ["register"]
@@ -101,9 +101,9 @@ def _add_data(parser, *, data_seed: int) -> None:
     parser.add_argument("data", metavar="DATA",
                         help="text file (with --labels), rt-polarity folder, or embedded-reber")
     parser.add_argument("--labels", metavar="LABELS", help="one label per line, for a text file")
-    parser.add_argument("--n-pairs", type=int, default=1000, metavar="N",
+    parser.add_argument("--n-pairs", type=number(int), default=1000, metavar="N",
                         help="embedded-reber: strings, each also swapped (default: 1000)")
-    parser.add_argument("--data-seed", type=int, default=data_seed, metavar="N",
+    parser.add_argument("--data-seed", type=number(int), default=data_seed, metavar="N",
                         help=f"embedded-reber: seed of the strings (default: {data_seed})")
     add_encoding_option(parser)
 
@@ -127,9 +127,10 @@ def _build_fit(fit_parser) -> None:
                      help="a fitted SequenceAutoencoder or SequenceModel file")
     pre.add_argument("--unlabelled", action="append", default=[], metavar="FILE",
                      help="more sequences for --pretrain, one per line (repeatable)")
-    pre.add_argument("--pretrain-max-iter", type=int, metavar="N", default=argparse.SUPPRESS,
+    pre.add_argument("--pretrain-max-iter", type=number(int), metavar="N",
+                     default=argparse.SUPPRESS,
                      help="epochs of --pretrain (default: the pretraining model's own)")
-    pre.add_argument("--pretrain-batch-size", type=int, metavar="N",
+    pre.add_argument("--pretrain-batch-size", type=number(int), metavar="N",
                      default=argparse.SUPPRESS,
                      help="minibatch size of --pretrain (default: the pretraining model's "
                           "own; the language model's is 1, online)")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ._options import number
+
 __all__ = ["register"]
 
 #: Strings generated and printed at a time: any ``-n`` runs in bounded memory.
@@ -15,10 +17,10 @@ def register(sub) -> None:
 def _build(parser) -> None:
     names = parser.add_subparsers(dest="command", metavar="NAME", required=True)
     reber_parser = names.add_parser("reber", help="Reber grammar strings, one per line")
-    reber_parser.add_argument("-n", type=int, default=1000, help="strings (default: 1000)")
+    reber_parser.add_argument("-n", type=number(int), default=1000, help="strings (default: 1000)")
     reber_parser.add_argument("--embedded", action="store_true")
-    reber_parser.add_argument("--seed", type=int, default=0)
-    reber_parser.add_argument("--min-length", type=int, default=10, metavar="N",
+    reber_parser.add_argument("--seed", type=number(int), default=0)
+    reber_parser.add_argument("--min-length", type=number(int), default=10, metavar="N",
                               help="each (inner) string has more than N symbols "
                                    "(default: 10; at most 100000)")
     reber_parser.set_defaults(func=reber)

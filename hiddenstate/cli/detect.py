@@ -18,7 +18,15 @@ from ._common import (
     read_data,
     read_prepared,
 )
-from ._options import Parser, _forms, add_estimator_options, cli_parameters, estimator_kwargs
+from ._options import (
+    Parser,
+    _forms,
+    _insane,
+    add_estimator_options,
+    cli_parameters,
+    estimator_kwargs,
+    number,
+)
 from ._outputs import add_raw_text_option, check_checkpoint_dir, check_out, fit_save_report
 from .classify import add_encoding_option
 
@@ -175,6 +183,10 @@ def _build_score(p) -> None:
                    default=argparse.SUPPRESS,
                    help="the false-alarm rate for this call (default: the detector's own); "
                         "the threshold moves, nothing is retrained")
+    p.add_argument("--aggregate", choices=["mean", "sum", "max"], default=argparse.SUPPRESS,
+                   help="how an input's errors become its score, for this call (default: the "
+                        "detector's own); the file holds the calibration of each, nothing "
+                        "is retrained")
     p.add_argument("--analyzer", choices=["char", "word"], default=argparse.SUPPRESS,
                    help="how a line becomes a sequence (default: as in training)")
     add_encoding_option(p, default=None)
@@ -188,22 +200,23 @@ def _contamination(text: str):
     if text == "auto":
         return text
     try:
-        value = float(text)
+        value = None if _insane(text) else float(text)
     except ValueError:
         value = None
     if value is None or not 0 < value <= 0.5:
         raise argparse.ArgumentTypeError(f"expected 'auto' or a float in the range (0.0, "
-                                         f"0.5], got {text!r}")
+                                         f"0.5], got {text!r}{_insane(text)}")
     return value
 
 
 def _count(text: str) -> int:
     try:
-        value = int(text)
+        value = -1 if _insane(text) else int(text)
     except ValueError:
         value = -1
     if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a count (0 or more), got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a count (0 or more), got {text!r}"
+                                         f"{_insane(text)}")
     return value
 
 
@@ -217,7 +230,7 @@ def _add_builtin_options(parser, *, data_seed: int) -> None:
     group = parser.add_argument_group(f"built-in {BUILTIN_SEQUENCES} data")
     group.add_argument("--n-strings", type=_count, default=argparse.SUPPRESS, metavar="N",
                        help=f"strings to draw (default: {BUILTIN_STRINGS})")
-    group.add_argument("--data-seed", type=int, default=argparse.SUPPRESS, metavar="N",
+    group.add_argument("--data-seed", type=number(int), default=argparse.SUPPRESS, metavar="N",
                        help=f"seed of the strings (default: {data_seed})")
     parser.set_defaults(builtin_seed=data_seed)
 
@@ -375,10 +388,12 @@ def _read(spec: str, kind: str, args, analyzer: str):
 
 
 def fit(args) -> int:
-    import numpy as np
-
     from ..estimators import AnomalyDetector
-    from ..estimators._anomaly import CalibrationError, expected_false_alarms
+    from ..estimators._anomaly import (
+        CalibrationError,
+        expected_false_alarms,
+        false_alarm_interval,
+    )
 
     check_out(args.out, args.data, args.calibration)
     kind = args.model
@@ -429,12 +444,12 @@ def fit(args) -> int:
 
     def report(seconds: float) -> str:
         n = det.calibration_scores_.size
-        flagged = float(np.mean(det.calibration_scores_ < det.offset_))
         expected = expected_false_alarms(det.contamination_, n)
+        low, high = false_alarm_interval(det.contamination_, n)
         return (f"contamination_ {det.contamination_:.4g} ({_rate_note(det)}); threshold "
                 f"offset_ {det.offset_:.6g} (aggregate {det.aggregate}); false alarms expected "
-                f"on normal inputs {expected:.2%}; calibration inputs flagged {flagged:.1%}; "
-                f"{seconds:.1f} s; wrote {args.out}")
+                f"on normal inputs {expected:.2%} (95% of draws of {n} calibration inputs "
+                f"give {low:.1%} to {high:.1%}); {seconds:.1f} s; wrote {args.out}")
 
     fit_save_report(det, args.out, lambda: det.fit(X, calibration=calibration, **fit_params),
                     preparation=preparation, report=report)
@@ -482,7 +497,8 @@ def _prepared_split(args, det, data: _Table, cal: _Table | None, n_cal: int):
 def _too_few(exc) -> str:
     """The rate part of the detector's :class:`CalibrationError` ``exc``, in the words of
     the options."""
-    return (f"--contamination {exc.contamination:g} needs at least {exc.needed} calibration "
+    needed = f"{exc.needed}" if exc.needed < 10**9 else f"{exc.needed:.3g}"  # not 30 digits
+    return (f"--contamination {exc.contamination:g} needs at least {needed} calibration "
             f"inputs (the smallest p-value of n is 1/(n+1))")
 
 
@@ -543,6 +559,8 @@ def score(args) -> int:
     check_out(args.out, args.detector, args.data)
     loaded = load_prepared(args.detector, AnomalyDetector)
     det = loaded.estimator
+    if hasattr(args, "aggregate"):
+        det.set_params(aggregate=args.aggregate)
     if hasattr(args, "contamination"):
         from ..estimators._anomaly import CalibrationError, check_contamination
 
@@ -568,8 +586,13 @@ def score(args) -> int:
                          f"detector (sequences)")
     analyzer = getattr(args, "analyzer", None) or _trained_analyzer(det)
     if loaded.columns is not None or loaded.id_column is not None or loaded.scalers:
-        data = _Table(args.data, prepared=loaded.read(args.data, args.header, args.detector))
+        data = _Table(args.data, prepared=loaded.read(args.data, args.header, args.detector,
+                                                      ids_optional=True))
         X = loaded.prepare(data)
+        if loaded.id_column is not None and data.ids is None:
+            data.ids = [str(i) for i in range(data.n)]
+            print(f"hiddenstate: note: {args.data} has no column {loaded.id_column!r} (the "
+                  f"detector's id column): its ids are the row numbers", file=sys.stderr)
     elif kind == "autoencoder":
         data = _read(args.data, kind, args, analyzer)
         X = _score_table(det, data)

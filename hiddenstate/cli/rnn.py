@@ -7,8 +7,15 @@ import json
 from pathlib import Path
 
 from ._common import load_model
-from ._options import add_estimator_options, estimator_kwargs
-from ._outputs import add_raw_text_option, check_out, fit_save_report, write_or_print
+from ._options import add_estimator_options, estimator_kwargs, number
+from ._outputs import (
+    add_raw_text_option,
+    check_out,
+    fit_save_report,
+    print_settings,
+    verbose_prints_settings,
+    write_or_print,
+)
 from .classify import add_encoding_option
 
 __all__ = ["register"]
@@ -38,11 +45,12 @@ def _build(parser) -> None:
                     "its own begin and end markers (the default for strings that do not "
                     "begin with B and end with E) needs neither --start nor --stop.")
     sample_parser.add_argument("model", metavar="MODEL")
-    sample_parser.add_argument("-n", type=int, default=20, help="strings to draw (default: 20)")
-    sample_parser.add_argument("--temperature", type=float, default=1.0,
+    sample_parser.add_argument("-n", type=number(int), default=20,
+                               help="strings to draw (default: 20)")
+    sample_parser.add_argument("--temperature", type=number(float), default=1.0,
                                help="divides the log-probabilities: below 1 more likely "
                                     "strings, above 1 more varied ones (default: 1)")
-    sample_parser.add_argument("--seed", type=int, default=None,
+    sample_parser.add_argument("--seed", type=number(int), default=None,
                                help="random seed (default: a fresh one)")
     sample_parser.add_argument("--start", default=None,
                                help="a prefix every string continues (default: none with "
@@ -50,16 +58,16 @@ def _build(parser) -> None:
     sample_parser.add_argument("--stop", default=None,
                                help="a symbol that ends a string (kept; default: the end "
                                     "marker, else E)")
-    sample_parser.add_argument("--n-stops", type=int, default=1,
+    sample_parser.add_argument("--n-stops", type=number(int), default=1,
                                help="end at the N-th --stop symbol (2 for the embedded Reber "
                                     "grammar; default: 1)")
-    sample_parser.add_argument("--max-length", type=int, default=100,
+    sample_parser.add_argument("--max-length", type=number(int), default=100,
                                help="most symbols in a string, --start included (default: 100)")
     sample_parser.set_defaults(func=sample)
     eval_parser = actions.add_parser("evaluate", help="score, next-symbol and grammar figures")
     eval_parser.add_argument("model", metavar="MODEL")
     eval_parser.add_argument("data", metavar="DATA")
-    eval_parser.add_argument("--data-seed", type=int, default=1)
+    eval_parser.add_argument("--data-seed", type=number(int), default=1)
     eval_parser.add_argument("--json", action="store_true")
     add_encoding_option(eval_parser, default=None)
     eval_parser.set_defaults(func=evaluate)
@@ -87,7 +95,7 @@ def _build(parser) -> None:
     forecast_parser.add_argument("data", metavar="DATA",
                                  help="series file (.csv, .tsv, .npy; blocks separated by "
                                       "blank lines are separate series)")
-    forecast_parser.add_argument("--steps", type=int, required=True,
+    forecast_parser.add_argument("--steps", type=number(int), required=True,
                                  help="values to predict past the end of each series")
     forecast_parser.add_argument("--out", metavar="FILE",
                                  help="write a table (.csv, .tsv, .npy) instead of printing")
@@ -112,15 +120,17 @@ def _build_fit(fit_parser) -> None:
                             help=f"what DATA holds (default: auto, series for "
                                  f"{', '.join(SERIES_EXTENSIONS)} files, else symbols)")
     fit_parser.add_argument("--alphabet", help="the symbols (default: those in DATA)")
-    fit_parser.add_argument("--window", type=int, default=None, metavar="N",
+    fit_parser.add_argument("--window", type=number(int), default=None, metavar="N",
                             help="series: train on every run of N steps (and the value after "
                                  "it) instead of on each whole series")
-    fit_parser.add_argument("--stride", type=int, default=None, metavar="N",
+    fit_parser.add_argument("--stride", type=number(int), default=None, metavar="N",
                             help="series with --window: steps between window starts "
                                  "(default: 1)")
-    fit_parser.add_argument("--data-seed", type=int, default=0, help="seed of built-in data")
+    fit_parser.add_argument("--data-seed", type=number(int), default=0,
+                            help="seed of built-in data")
     add_encoding_option(fit_parser, default=None)
     add_estimator_options(fit_parser, SequenceModel)
+    verbose_prints_settings(fit_parser)
     fit_parser.set_defaults(func=fit)
 
 
@@ -189,6 +199,7 @@ def fit(args) -> int:
         seqs, alphabet = _data(args.data, args.alphabet, args.data_seed, args.encoding)
         targets, fit_kwargs = None, {"alphabet": alphabet}
     est = SequenceModel(**kwargs)
+    print_settings(est, f"{args.data} ({len(seqs)} sequences)")
     fit_save_report(est, args.out, lambda: est.fit(seqs, targets, **fit_kwargs),
                     inputs=f"{len(seqs)} sequences")
     return 0

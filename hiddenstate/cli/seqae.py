@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ._common import load_model
-from ._options import add_estimator_options, estimator_kwargs
+from ._options import add_estimator_options, estimator_kwargs, number
 from ._outputs import check_out, fit_save_report, write_or_print
 from .classify import add_encoding_option
 
@@ -34,10 +34,10 @@ def _add_data_options(p, *, fit: bool) -> None:
                    help="text: how a line splits into tokens, as at fit (default: word)")
     add_encoding_option(p, default=None)
     if fit:
-        p.add_argument("--window", type=int, default=None, metavar="N",
+        p.add_argument("--window", type=number(int), default=None, metavar="N",
                        help="series: train on every run of N steps instead of on each whole "
                             "series")
-        p.add_argument("--stride", type=int, default=None, metavar="N",
+        p.add_argument("--stride", type=number(int), default=None, metavar="N",
                        help="series with --window: steps between window starts (default: 1)")
 
 

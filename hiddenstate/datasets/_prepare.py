@@ -344,13 +344,21 @@ class PreparedModel(NamedTuple):
     path: str | os.PathLike | None = None
 
     def read(self, spec: str | os.PathLike, header: bool | None = None,
-             model: str | os.PathLike | None = None) -> PreparedTable:
+             model: str | os.PathLike | None = None, *,
+             ids_optional: bool = False) -> PreparedTable:
         """The table ``spec`` as the model reads it: its columns selected by name, with
-        the ids (not scaled); errors name ``model`` (default: :attr:`path`)."""
+        the ids (not scaled); errors name ``model`` (default: :attr:`path`).
+        ``ids_optional``: a table without the id column is read too (``ids`` None)."""
         if self.columns is None and self.id_column is None:
             return read_prepared(spec, header)
-        return read_prepared(spec, header, columns=self.columns, id_column=self.id_column,
-                             model=model if model is not None else self.path)
+        model = model if model is not None else self.path
+        if not ids_optional or self.id_column is None:
+            return read_prepared(spec, header, columns=self.columns,
+                                 id_column=self.id_column, model=model)
+        names, rows = _text_cells(spec, header, _selecting(self.columns, None, model))
+        id_column = self.id_column if self.id_column in names else None
+        chosen = _choose_columns(spec, names, self.columns, None, id_column, model)
+        return _parse_rows(spec, names, rows, chosen, id_column)
 
     def prepare(self, data: PreparedTable):
         """The scaled features of ``data``, with their names when the estimator has them."""

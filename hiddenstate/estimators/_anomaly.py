@@ -100,6 +100,26 @@ def expected_false_alarms(rate: float, n: int) -> float:
     return _flagged_ranks(rate, n) / (n + 1)
 
 
+def false_alarm_interval(rate: float, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Where the share of normal inputs flagged at ``rate`` lies, over the draws of ``n``
+    calibration inputs: the central ``level`` interval.
+
+    :func:`expected_false_alarms` is the mean over calibration sets; one set's rate (the
+    chance that a new normal input falls below its threshold, the ``k``-th smallest of
+    ``n`` scores, ``k = floor(rate (n + 1))``) is distributed as ``Beta(k, n + 1 - k)``
+    (the order statistic of uniform ranks; the same beta quantiles give the
+    Clopper-Pearson binomial interval). Few calibration inputs give a wide interval.
+    """
+    from scipy.special import betaincinv
+
+    k = _flagged_ranks(rate, n)
+    if k < 1:
+        return 0.0, 0.0
+    tail = (1.0 - level) / 2.0
+    low, high = betaincinv(k, n + 1 - k, [tail, 1.0 - tail])
+    return float(low), float(high)
+
+
 def _flagged_ranks(rate: float, n: int) -> int:
     return math.floor(rate * (n + 1) + 1e-9)
 
