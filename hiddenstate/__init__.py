@@ -16,7 +16,13 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from ._errors import DivergenceError, HiddenstateError, InputError, ModelFileError
+from ._errors import (
+    DivergenceError,
+    HiddenstateError,
+    InputError,
+    ModelFileError,
+    ModelSizeWarning,
+)
 
 if TYPE_CHECKING:
     from . import (  # noqa: F401  (the lazy submodules, for type checkers)
@@ -62,6 +68,7 @@ __all__ = [
     "HiddenstateError",
     "InputError",
     "ModelFileError",
+    "ModelSizeWarning",
     "load",
     "save",
     "__version__",
