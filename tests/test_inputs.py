@@ -275,7 +275,10 @@ def test_read_errors_name_their_place():
         read_arrays([np.array([[object()]])])
     with pytest.raises(InputError) as info:
         read_sequences(np.array([[0.0, np.nan]]), columns=["t0", "t1"])
-    assert str(info.value) == "sequence 0: non-finite value at step 1 ('t1'), feature 0 (NaN)"
+    assert str(info.value) == (
+        "sequence 0: non-finite value at step 1 ('t1'), feature 0 (NaN): pass "
+        "missing='interpolate' (--missing interpolate) to fill missing values from their "
+        "neighbours, or fill them yourself")
     assert check_table([[1, 2], [3, 4]]) == [[1, 2], [3, 4]]
     np.testing.assert_array_equal(check_table(_masked(np.ones((2, 2)))), np.ones((2, 2)))
     with pytest.raises(InputError, match="symbol strings are read only by SequenceModel"):

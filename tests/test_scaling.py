@@ -60,3 +60,25 @@ def test_config_round_trip_and_refusals():
             Scaling.from_config(bad, 2, "m")
     with pytest.raises(ValueError, match="scale must be one of"):
         fit_scaling("auto", SEQS)
+
+
+def test_missing_values_refused_with_position_or_interpolated():
+    from hiddenstate._errors import InputError
+    from hiddenstate.estimators._inputs import read_sequences
+
+    a = np.array([[1.0, 10.0], [np.nan, 20.0], [3.0, np.nan], [5.0, np.nan]])
+    with pytest.raises(InputError, match="step 1, feature 0 .NaN.*missing='interpolate'") as e:
+        read_sequences([np.zeros((2, 2)), a])
+    assert (e.value.index, e.value.step, e.value.channel) == (1, 1, 0)
+    out = read_sequences([a], missing="interpolate").arrays[0]
+    np.testing.assert_allclose(out, [[1, 10], [2, 20], [3, 20], [5, 20]])
+    assert out.dtype == np.float32
+    table = np.ma.masked_invalid([[1.0, np.nan, 3.0], [4.0, 5.0, 6.0]])
+    with pytest.raises(InputError, match="masked .missing. value at step 1"):
+        read_sequences(table)
+    out = read_sequences(table, missing="interpolate").arrays
+    np.testing.assert_allclose(out[0][:, 0], [1, 2, 3])
+    with pytest.raises(InputError, match="feature 1 has no value at any step"):
+        read_sequences([np.array([[1.0, np.nan], [2.0, np.nan]])], missing="interpolate")
+    with pytest.raises(InputError, match=r"\(inf\)"):
+        read_sequences([np.array([[1.0], [np.inf]])], missing="interpolate")

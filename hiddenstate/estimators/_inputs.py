@@ -19,11 +19,11 @@ A user gives a sequence estimator one of these kinds of input (:data:`KINDS`):
 
 Which of these a list of strings is (``symbols`` or ``tokens``) is the estimator's
 choice (``strings=``); everything else is decided here, once. A masked array
-(``numpy.ma``) is read as its kind; a masked step is a missing value, which no model
-here can use yet: it is refused, naming the sequence, the step and the feature (a
-mask with nothing masked is accepted). Every refusal is an
-:class:`~hiddenstate.InputError` whose ``index``, ``step`` and ``channel`` say where,
-with the same text from every estimator.
+(``numpy.ma``) is read as its kind; a masked step is a missing value, like a NaN: it is
+refused, naming the sequence, the step and the feature (a mask with nothing masked is
+accepted), unless the estimator's ``missing="interpolate"`` fills it from its
+neighbours. Every refusal is an :class:`~hiddenstate.InputError` whose ``index``,
+``step`` and ``channel`` say where, with the same text from every estimator.
 
 Per-series rules (scaling, a missing-value rule) belong in :func:`read_sequences`.
 """
@@ -106,16 +106,17 @@ class Sequences:
         return None if self.arrays[0].ndim == 1 else int(self.arrays[0].shape[1])
 
 
-def input_kind(X, *, strings: str = "tokens") -> str:
+def input_kind(X, *, strings: str = "tokens", missing: str = "error") -> str:
     """The kind of ``X`` (:data:`KINDS`); ``strings``: what a list of strings is
-    (``"symbols"`` or ``"tokens"``). One string, ``None`` and an empty ``X`` are refused."""
+    (``"symbols"`` or ``"tokens"``). One string, ``None`` and an empty ``X`` are refused,
+    and so is a masked value unless ``missing="interpolate"`` (:data:`MISSING`)."""
     if isinstance(X, str | bytes):
         raise InputError("expected a list of sequences, got one string (wrap it in a list)")
     if X is None or (hasattr(X, "__len__") and not hasattr(X, "shape") and len(X) == 0) or (
             hasattr(X, "shape") and len(X.shape) > 0 and X.shape[0] == 0):
         raise InputError("no sequences")
     if np.ma.isMaskedArray(X):  # a missing value is refused before any kind is
-        _unmasked(X, None)
+        _unmasked(X, None, missing)
     if hasattr(X, "columns"):  # a data frame: a table, its columns the steps
         return "table"
     if hasattr(X, "iloc"):  # a pandas Series (of texts): its values
@@ -179,13 +180,14 @@ def read_symbols(X, alphabet: str, *, markers: bool = False,
     return out
 
 
-def read_arrays(X, *, n_features: int | None = None) -> list[np.ndarray]:
+def read_arrays(X, *, n_features: int | None = None,
+                missing: str = "error") -> list[np.ndarray]:
     """``(T_i, d)`` float32 arrays of a list of arrays (or one ``(n, T, d)`` array), all
-    of one width (``n_features``: the model's)."""
+    of one width (``n_features``: the model's); ``missing``: see :data:`MISSING`."""
     out = []
     width = n_features
     for i, x in enumerate(X):
-        a = _unmasked(x, i)
+        a = _unmasked(x, i, missing)
         try:
             a = np.asarray(a)
             if a.dtype != np.float32:
@@ -202,11 +204,11 @@ def read_arrays(X, *, n_features: int | None = None) -> list[np.ndarray]:
             what = "the first sequence's" if n_features is None else "the model's"
             raise InputError(f"has {a.shape[1]} features per step, {what} width is {width}",
                              index=i)
-        out.append(_finite32(a, i))
+        out.append(_finite32(_filled(a, i, missing), i))
     return out
 
 
-def check_table(X):
+def check_table(X, missing: str = "error"):
     """``X`` (a 2-D table) with its mask checked and dropped, and a list of rows checked
     to have one length: what a caller checks before scikit-learn's ``validate_data``,
     which would drop the mask and name no row."""
@@ -216,35 +218,64 @@ def check_table(X):
         if bad is not None:
             raise InputError(f"has {widths[bad]} steps, the first row has {widths[0]}: the "
                              "rows of a 2-D array are sequences of one length", index=bad)
-    return _unmasked(X, None)
+    return _unmasked(X, None, missing)
 
 
-def read_table(X, *, columns=None) -> list[np.ndarray]:
+def read_table(X, *, columns=None, missing: str = "error") -> list[np.ndarray]:
     """The rows of a 2-D array ``(n, T)`` as ``(T, 1)`` float32 sequences (``columns``:
-    the names of the steps, for messages)."""
-    a = np.asarray(check_table(X))
+    the names of the steps, for messages; ``missing``: see :data:`MISSING`)."""
+    a = np.asarray(check_table(X, missing))
     if a.dtype != np.float32:
         a = a.astype(np.float64)
     if a.ndim != 2:
         raise InputError(f"expected a 2-D array (n, T), got shape {a.shape}")
-    return [_finite32(r[:, None], i, columns) for i, r in enumerate(a)]
+    return [_finite32(_filled(r[:, None], i, missing), i, columns) for i, r in enumerate(a)]
 
 
-def _unmasked(a, index: int | None):
-    """``a`` without its mask; a masked (missing) value is refused where it is."""
+def _unmasked(a, index: int | None, missing: str = "error"):
+    """``a`` without its mask; a masked (missing) value is refused where it is, or (with
+    ``missing="interpolate"``) becomes NaN, for :func:`_filled`."""
     if not np.ma.isMaskedArray(a):
         return a
     mask = np.ma.getmaskarray(a)
+    if mask.any() and missing == "interpolate":
+        return np.ma.filled(a.astype(np.float64), np.nan)
     if mask.any():
         where = tuple(int(k) for k in np.argwhere(mask)[0])
         if index is None:  # a 2-D table (n, T) or a 3-D array (n, T, d)
             index, where = where[0], where[1:]
         step = where[0] if where else 0
         channel = where[1] if len(where) > 1 else 0
-        raise _located(f"masked (missing) value at step {step}, feature {channel}: no model "
-                       "here reads missing values yet (fill them, or cut the sequence)",
-                       index, step, channel=channel)
+        raise _located(f"masked (missing) value at step {step}, feature {channel}: "
+                       f"{_MISSING_HINT}", index, step, channel=channel)
     return np.ma.getdata(a)
+
+
+#: What ``missing`` may be: refuse a missing value (NaN, a masked value) with its
+#: position, or fill it by linear interpolation along the steps of its channel (the
+#: nearest value at either end).
+MISSING = ("error", "interpolate")
+
+_MISSING_HINT = ("pass missing='interpolate' (--missing interpolate) to fill missing values "
+                 "from their neighbours, or fill them yourself")
+
+
+def _filled(a: np.ndarray, i: int, missing: str) -> np.ndarray:
+    """``a`` ``(T, d)`` with its NaNs interpolated when ``missing="interpolate"``."""
+    if missing != "interpolate" or a.dtype.kind != "f":
+        return a
+    gaps = np.isnan(a)
+    if not gaps.any():
+        return a
+    a = a.astype(np.float64)
+    steps = np.arange(len(a))
+    for j in np.flatnonzero(gaps.any(axis=0)):
+        known = ~gaps[:, j]
+        if not known.any():
+            raise _located(f"feature {j} has no value at any step: nothing to interpolate "
+                           "from", i, 0, channel=int(j))
+        a[:, j] = np.interp(steps, steps[known], a[known, j])
+    return a
 
 
 def _finite32(a: np.ndarray, i: int, columns=None) -> np.ndarray:
@@ -255,7 +286,8 @@ def _finite32(a: np.ndarray, i: int, columns=None) -> np.ndarray:
         v = a[t, j]
         what = "NaN" if np.isnan(v) else ("inf" if v > 0 else "-inf")
         name = f" ({columns[t]!r})" if columns is not None else ""
-        raise _located(f"non-finite value at step {t}{name}, feature {j} ({what})", i, t,
+        hint = f": {_MISSING_HINT}" if what == "NaN" else ""
+        raise _located(f"non-finite value at step {t}{name}, feature {j} ({what}){hint}", i, t,
                        channel=j)
     if a.dtype == np.float64:
         with np.errstate(over="ignore"):
@@ -279,7 +311,8 @@ def read_sequences(X, *, accepted: Sequence[str] = KINDS, strings: str = "tokens
                    max_features: int | None = None, end: bool = False,
                    analyzer: str = "word", tokenizer: str = "default",
                    alphabet: str | None = None, markers: bool = False, min_steps: int = 1,
-                   n_features: int | None = None, columns=None) -> Sequences:
+                   n_features: int | None = None, columns=None,
+                   missing: str = "error") -> Sequences:
     """Read ``X`` into a model's arrays, lengths and vocabulary.
 
     Parameters
@@ -296,8 +329,10 @@ def read_sequences(X, *, accepted: Sequence[str] = KINDS, strings: str = "tokens
     alphabet, markers, min_steps : symbol strings (:func:`read_symbols`).
     n_features : the fitted width of real-valued sequences; None: the first one's.
     columns : names of a table's steps (messages).
+    missing : real-valued input's missing values (NaN, masked): ``"error"`` refuses
+        them with their position, ``"interpolate"`` fills them (:data:`MISSING`).
     """
-    kind = input_kind(X, strings=strings) if kind is None else kind
+    kind = input_kind(X, strings=strings, missing=missing) if kind is None else kind
     check_kind(kind, accepted=accepted, trained=trained)
     if kind == "tokens":
         if isinstance(X, np.ndarray) or hasattr(X, "iloc"):
@@ -314,9 +349,9 @@ def read_sequences(X, *, accepted: Sequence[str] = KINDS, strings: str = "tokens
             alphabet = "".join(sorted(set("".join(X))))
         arrays = read_symbols(X, alphabet, markers=markers, min_steps=min_steps)
     elif kind == "sequences":
-        arrays = read_arrays(X, n_features=n_features)
+        arrays = read_arrays(X, n_features=n_features, missing=missing)
     else:
-        arrays = read_table(X, columns=columns)
+        arrays = read_table(X, columns=columns, missing=missing)
     return Sequences(arrays, np.array([len(a) for a in arrays], np.int64), kind,
                      vocabulary if kind == "tokens" else None,
                      alphabet if kind == "symbols" else None)
