@@ -252,7 +252,8 @@ def test_learns_to_reconstruct_tokens(token_ae):
     assert len(est.predict([["a", "never-seen"]])[0]) == 2
     parts = est._encoder_parts()
     assert set(parts) == {"cell", "hidden_size", "cells", "embedding", "vocabulary",
-                          "n_features_in", "tokenizer"}
+                          "n_features_in", "tokenizer", "scaling"}
+    assert parts["scaling"].kind == "none"  # tokens are not scaled
     assert (parts["cell"], parts["hidden_size"], parts["n_features_in"]) == ("elman", 16, 8)
     assert parts["tokenizer"] == "default"
     assert parts["cells"] == (est.model_.encoder,) and parts["embedding"].shape == (6, 8)

@@ -12,8 +12,10 @@ own:
   ``n_features_in_``, an alphabet, a vocabulary, the classes);
 - ``_new_model(key)``: a fresh network for the attributes ``_prepare`` set;
 - ``_objective()``: the training loss (:mod:`hiddenstate.objectives`);
-- optionally ``_check_settings()`` (cross-parameter checks) and
-  ``_after_train(data)`` (e.g. a classifier on the learned features).
+- optionally ``_check_settings()`` (cross-parameter checks),
+  ``_after_train(data)`` (e.g. a classifier on the learned features) and
+  ``_target_variance(data)`` (the variance of real-valued targets, for the warning
+  when a fit ends with a mean squared error many times it).
 
 Model files (save and load, and their hooks) are :class:`._files.ModelFileMixin`,
 which :class:`TrainingMixin` inherits.
@@ -265,6 +267,7 @@ class TrainingMixin(ModelFileMixin):
             raise diverged
         if not incremental:
             self._warn_convergence(result.history)
+            self._warn_loss_variance(result.history, prepared)
         return self
 
     #: A run whose last epoch's loss is more than this many times its start (the
@@ -452,30 +455,89 @@ class TrainingMixin(ModelFileMixin):
     def _warn_convergence(self, history) -> None:
         """ConvergenceWarning when max_iter ended a run whose loss was still clearly falling.
 
-        The rule: the run used all ``max_iter`` epochs (no early stop, no divergence), has
-        more than ``n_iter_no_change`` (k) of them, and its loss fell over the last k epochs
-        by more than ``max(tol * k, 1%)`` of the loss k epochs before the end (an absolute
-        amount for estimators whose loss is on an absolute scale). Smaller falls are
-        noise or a slow tail that more epochs would not change much.
+        The rule: the run used all ``max_iter`` epochs (no early stop, no divergence), and
+        its loss fell over its last ``m = min(n_iter_no_change, epochs - 1)`` epochs by more
+        than ``max(tol * m, 1%)`` of the loss ``m`` epochs before the end (an absolute
+        amount for estimators whose loss is on an absolute scale). A run shorter than
+        ``n_iter_no_change`` epochs is read over all of them, and a one-epoch run from the
+        untrained model's loss on its first minibatch (``m = 1``): a short fit that ends
+        while its loss is falling warns too. Smaller falls are noise or a slow tail that
+        more epochs would not change much.
         """
         if history.stopped_early or history.diverged_at is not None:
             return
-        curve = np.asarray(history.loss)
-        k = int(self.n_iter_no_change)
-        if len(curve) < self.max_iter or len(curve) <= k:
+        curve = [float(x) for x in history.loss]
+        if len(curve) < self.max_iter or not curve:
             return
+        if len(curve) == 1:
+            initial = getattr(history, "initial_loss", None)
+            if initial is None or not np.isfinite(initial):
+                return
+            curve = [float(initial), *curve]
+        k = min(int(self.n_iter_no_change), len(curve) - 1)
         before, last = curve[-k - 1], curve[-1]
         scale = 1.0 if self._absolute_tol else max(abs(before), 1e-12)
         if before - last > max(self.tol * k, self._STILL_FALLING) * scale:
             from sklearn.exceptions import ConvergenceWarning
 
+            n = len(history.loss)
+            span = ("from the untrained model to epoch 1" if n == 1
+                    else f"over the last {k} epochs" if k == int(self.n_iter_no_change)
+                    else f"from epoch {n - k} to epoch {n}")
             warnings.warn(
                 f"{type(self).__name__}: max_iter={self.max_iter} reached while the loss "
-                f"was still falling ({before:.4g} -> {last:.4g} over the last {k} epochs, "
+                f"was still falling ({before:.4g} -> {last:.4g} {span}, "
                 f"{(before - last) / scale:.1%}); raise max_iter or learning_rate.",
                 ConvergenceWarning,
                 stacklevel=user_stacklevel(),
             )
+
+    # -- the loss against the targets' variance --------------------------------------------
+    #: A fit whose last epoch's mean squared error is more than this many times the
+    #: variance of its real-valued targets warns (see :meth:`_warn_loss_variance`).
+    _LOSS_VARIANCE_RATIO = 10.0
+
+    def _target_variance(self, data: TrainingData) -> float | None:
+        """The hook of the loss-variance warning: the variance of the real-valued targets
+        the loss compares the network's outputs with, in the units the loss is computed
+        in (after any ``scale``), averaged over the channels as the mean squared error
+        is (``mean_j var_j``), over the real steps only (padding left out). None (the
+        default): the loss is not a squared error of real values, nothing is checked.
+
+        An estimator opts in by returning the variance from ``data`` (what its
+        ``_prepare`` returned): :class:`SequenceAutoencoder` returns that of its
+        (scaled) input steps, a forecaster or regressor would return that of its
+        (scaled) targets.
+        """
+        del data
+        return None
+
+    def _warn_loss_variance(self, history, data: TrainingData) -> None:
+        """UserWarning when the last epoch's mean squared error is over
+        :attr:`_LOSS_VARIANCE_RATIO` times the targets' variance (:meth:`_target_variance`):
+        a model that predicted each channel's mean would do better, which mostly means the
+        values are large or far from 0 and the network, whose outputs start near 0, has
+        not reached them. The advice is ``scale='standard'`` (``--scale standard``) for an
+        estimator with a ``scale`` setting."""
+        if not history.loss or history.diverged_at is not None:
+            return
+        variance = self._target_variance(data)
+        last = float(history.loss[-1])
+        if variance is None or not np.isfinite(last) or not np.isfinite(variance):
+            return
+        if last <= self._LOSS_VARIANCE_RATIO * max(float(variance), 1e-12):
+            return
+        scaled = getattr(self, "scale", None)
+        advice = ("try scale='standard' (--scale standard), which stores the scaling in the "
+                  "model and undoes it for every output" if scaled is not None
+                  else "standardise the data first (mean 0, variance 1 per feature)")
+        ratio = last / max(float(variance), 1e-12)
+        warnings.warn(
+            f"{type(self).__name__}: training ended with a mean squared error of {last:.4g}, "
+            f"{ratio:.3g} times the variance of the targets ({variance:.4g})"
+            + (f" (scale={scaled!r})" if scaled is not None else "")
+            + f": the values are large or far from 0 for the network; {advice}.",
+            UserWarning, stacklevel=user_stacklevel())
 
 
 class IncrementalMixin:

@@ -19,8 +19,9 @@ from ..nn._recurrent_ae import SequenceAutoencoderNet
 from ..objectives import SequenceAEObjective
 from ._base import IncrementalMixin, TrainingData, TrainingMixin
 from ._inference import apply_batched
-from ._inputs import check_kind, check_settings, input_kind, read_sequences
+from ._inputs import MISSING, check_kind, check_settings, input_kind, read_sequences
 from ._params import TRAINING_CONSTRAINTS, RegistryOptions, store_params
+from ._scaling import SCALES, Scaling, fit_scaling
 from ._scoring import label_at
 from ._sequence import length_buckets
 from ._tokens import TOKENIZERS, Vocabulary, pad_ids, saved_tokenizer
@@ -67,6 +68,13 @@ class SequenceAutoencoder(TransformerMixin, IncrementalMixin, TrainingMixin, Bas
     :mod:`hiddenstate.estimators._inputs`, as by every sequence estimator (the same
     kinds, settings and messages).
 
+    Real-valued sequences are scaled (``scale``, fitted on the training sequences and
+    stored in the model file) before the encoder reads them; the network, its loss and
+    therefore :meth:`reconstruction_error`, :meth:`score_samples` and the anomaly
+    scores of :class:`~hiddenstate.AnomalyDetector` are in the scaled units, where every
+    channel counts alike whatever its units (a channel in thousands does not drown one
+    in fractions), while :meth:`predict` returns reconstructions in the data's units.
+
     Token sequences (the SA-LSTM pretraining of Dai & Le): ``fit(X)`` with lists
     of tokens or strings (split into words by ``tokenizer``). A
     :class:`~hiddenstate.estimators._tokens.Vocabulary` maps the tokens to ids
@@ -105,6 +113,21 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
         setting, which load with it). Sequences given as lists of tokens (characters
         included) are used as they are. A classifier started from this model
         (``init_from``) must split its words by the same rule.
+    scale : {'auto', 'standard', 'minmax', 'series', 'none'}, default='auto'
+        How real-valued sequences are scaled before the network reads them
+        (:mod:`~hiddenstate.estimators._scaling`): ``"standard"`` per channel to mean 0
+        and variance 1 over the training steps, ``"minmax"`` per channel to [0, 1],
+        ``"series"`` each sequence by its own mean and standard deviation (the shape
+        only: a sequence's level and amplitude are then invisible to the model and to
+        its anomaly scores), ``"none"`` as given; ``"auto"`` is ``"standard"``, which
+        keeps the differences of level and amplitude between sequences that anomalies
+        often are. Stored in the model file, applied at every later call and undone for
+        the reconstructions. Token sequences take ``"auto"`` or ``"none"`` (nothing is
+        scaled); files written before this setting load as ``"none"``.
+    missing : {'error', 'interpolate'}, default='error'
+        Missing values (NaN, masked steps) of real-valued sequences: refused with their
+        sequence, step and feature, or filled by linear interpolation along the steps of
+        their channel, at fit and at every later call.
 
     Attributes
     ----------
@@ -114,6 +137,9 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
     vocabulary_ : Vocabulary or None
         The tokens, for token sequences (learned by a fresh fit, kept by a warm
         start or ``partial_fit``).
+    scaling_ : Scaling
+        The fitted scaling (``scaling_.kind``: ``scale`` resolved; ``"none"`` for
+        tokens), learned by a fresh fit, kept by a warm start or ``partial_fit``.
     loss_curve_ : list of float
     n_iter_ : int
     """
@@ -125,6 +151,8 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
         "min_count": [Interval(Integral, 1, None, closed="left")],
         "max_features": [Interval(Integral, 1, None, closed="left"), None],
         "tokenizer": [StrOptions(set(TOKENIZERS))],
+        "scale": [StrOptions(set(SCALES))],
+        "missing": [StrOptions(set(MISSING))],
         **TRAINING_CONSTRAINTS,
     }
     _tensor_prefix = "model."
@@ -135,7 +163,7 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
                  n_iter_no_change=10, tol=1e-4, random_state=None, verbose=False,
                  warm_start=False, checkpoint_dir=None, checkpoint_every=10, resume=False,
                  devices=None, embedding_dim=32, min_count=1, max_features=None,
-                 tokenizer="default"):
+                 tokenizer="default", scale="auto", missing="error"):
         store_params(self, locals())
 
     # -- input -------------------------------------------------------------------------------
@@ -143,24 +171,28 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
         """The kind of input (:data:`~hiddenstate.estimators._inputs.KINDS`) the model read."""
         return "sequences" if getattr(self, "vocabulary_", None) is None else "tokens"
 
-    def _check_sequences(self, X, *, reset: bool) -> list[np.ndarray]:
-        """``(T_i, d)`` float arrays, or, for token sequences, ``(T_i,)`` int32 ids
-        (``reset``: learn the width or the vocabulary)."""
-        kind = input_kind(X)
+    def _check_sequences(self, X, *, reset: bool, raw: bool = False) -> list[np.ndarray]:
+        """``(T_i, d)`` float arrays, scaled by ``scaling_`` (unless ``raw``), or, for
+        token sequences, ``(T_i,)`` int32 ids (``reset``: learn the width, the vocabulary
+        and the scaling)."""
+        kind = input_kind(X, missing=self.missing)
         check_kind(kind, accepted=("tokens", "sequences"),
                    trained=None if reset else self._input_kind())
         if reset:
             check_settings(self, kind)
+            _check_real_settings(self, kind)
         seqs = read_sequences(
             X, kind=kind, tokenizer=self.tokenizer, min_count=self.min_count,
             max_features=self.max_features,
             vocabulary=None if reset else getattr(self, "vocabulary_", None),
-            n_features=None if reset else int(self.n_features_in_))
+            n_features=None if reset else int(self.n_features_in_), missing=self.missing)
         if reset:
             self.vocabulary_ = seqs.vocabulary
             self.n_features_in_ = (int(self.embedding_dim) if kind == "tokens"
                                    else seqs.n_features)
-        return seqs.arrays
+            self.scaling_ = (Scaling("none") if kind == "tokens" else fit_scaling(
+                "standard" if self.scale == "auto" else self.scale, seqs.arrays))
+        return seqs.arrays if raw else self.scaling_.transform(seqs.arrays)
 
     @staticmethod
     def _pad(seqs: list[np.ndarray], L: int) -> tuple[np.ndarray, np.ndarray]:
@@ -204,6 +236,15 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
     def _objective(self) -> SequenceAEObjective:
         return SequenceAEObjective()
 
+    def _target_variance(self, data: TrainingData) -> float | None:
+        """The variance of the (scaled) real-valued steps the decoder reconstructs, per
+        channel over the real steps, averaged over the channels (None for tokens)."""
+        if self.vocabulary_ is not None:
+            return None
+        xs, lengths = (np.asarray(a) for a in data.data)
+        real = np.arange(xs.shape[1])[None, :] < lengths[:, None]
+        return float(np.mean(xs[real].astype(np.float64).var(axis=0)))
+
     def _prepare(self, X, y=None, *, reset: bool) -> TrainingData:
         del y
         seqs = self._check_sequences(X, reset=reset)
@@ -230,13 +271,16 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
             ``embedding``: the ``(n_tokens, embedding_dim)`` token embedding, or None;
             ``vocabulary``: the :class:`Vocabulary` of the ids, or None;
             ``n_features_in``: the encoder's input width (the embedding size for
-            tokens, else ``d``); ``tokenizer``: how strings became the vocabulary's tokens.
+            tokens, else ``d``); ``tokenizer``: how strings became the vocabulary's tokens;
+            ``scaling``: the :class:`~hiddenstate.estimators._scaling.Scaling` the encoder
+            read its real-valued input through (``kind="none"`` for tokens), which a model
+            that starts from the encoder must apply to its own input.
         """
         check_is_fitted(self)
         return {"cell": self.cell, "hidden_size": int(self.n_components),
                 "cells": (self.model_.encoder,), "embedding": self.model_.embedding,
                 "vocabulary": self.vocabulary_, "n_features_in": int(self.n_features_in_),
-                "tokenizer": self.tokenizer}
+                "tokenizer": self.tokenizer, "scaling": self.scaling_}
 
     # -- inference ---------------------------------------------------------------------------
     def transform(self, X) -> np.ndarray:
@@ -249,8 +293,18 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
 
     def inverse_transform(self, codes, lengths) -> list[np.ndarray] | list[list[str]]:
         """Decode ``codes`` ``(n, n_components)`` into sequences of the given ``lengths``
-        (token lists, the most likely token per step, for a model of token sequences)."""
+        (token lists, the most likely token per step, for a model of token sequences),
+        in the data's units; with ``scale="series"``, whose statistics belong to each
+        input sequence and are not in its code, in the z-normalised units (:meth:`predict`
+        maps those back with each input's own)."""
         check_is_fitted(self)
+        decoded = self._decoded(codes, lengths)
+        if self.vocabulary_ is not None or self.scaling_.kind == "series":
+            return decoded
+        return self.scaling_.inverse(decoded, self.scaling_.statistics(decoded))
+
+    def _decoded(self, codes, lengths) -> list[np.ndarray] | list[list[str]]:
+        """:meth:`inverse_transform` in the scaled units."""
         codes = np.asarray(codes, dtype=np.float32)
         H = int(self.n_components)
         if codes.ndim != 2 or codes.shape[1] != H:
@@ -281,15 +335,21 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
         return [r[:n][::-1].copy() for r, n in zip(rev, lengths, strict=True)]
 
     def predict(self, X) -> list[np.ndarray] | list[list[str]]:
-        """Reconstructions of ``X`` (encode, then decode to the same lengths; token
-        lists for token sequences)."""
+        """Reconstructions of ``X`` (encode, then decode to the same lengths), in the
+        data's units (the scaling undone with each sequence's statistics); token lists
+        for token sequences."""
         check_is_fitted(self)
-        seqs = self._check_sequences(X, reset=False)
-        return self.inverse_transform(self._codes(seqs), [s.shape[0] for s in seqs])
+        raw = self._check_sequences(X, reset=False, raw=True)
+        seqs = self.scaling_.transform(raw)
+        decoded = self._decoded(self._codes(seqs), [s.shape[0] for s in seqs])
+        if self.vocabulary_ is not None:
+            return decoded
+        return self.scaling_.inverse(decoded, self.scaling_.statistics(raw))
 
     def reconstruction_error(self, X, *, per_step: bool = False):
-        """Mean squared error per step and feature of each sequence ``(n,)`` (tokens: the
-        mean softmax cross-entropy per step).
+        """Mean squared error per step and feature of each sequence ``(n,)``, in the
+        scaled units the model is trained in (``scale``; tokens: the mean softmax
+        cross-entropy per step).
 
         With ``per_step=True``, a list of ``(T_i,)`` arrays: each step's error (squared
         error averaged over the step's features, or the token's cross-entropy in nats),
@@ -334,7 +394,8 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
 
     def _fitted_config(self) -> dict:
         return {"n_features_in": int(self.n_features_in_),
-                "vocabulary": None if self.vocabulary_ is None else self.vocabulary_.to_config()}
+                "vocabulary": None if self.vocabulary_ is None else self.vocabulary_.to_config(),
+                "scaling": self.scaling_.to_config()}
 
     def _restore_fitted(self, config: dict, path) -> None:
         self.n_features_in_ = int(config["n_features_in"])
@@ -346,3 +407,22 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
         if self.vocabulary_ is not None and self.n_features_in_ != int(self.embedding_dim):
             raise ModelFileError(f"{path}: n_features_in {self.n_features_in_} is not "
                                  f"embedding_dim={self.embedding_dim}")
+        # Files written before scaling was stored hold none: they were trained unscaled.
+        self.scaling_ = Scaling.from_config(config.get("scaling"), self.n_features_in_, path)
+        if "scaling" not in config:
+            self.scale = "none"
+        elif self.vocabulary_ is not None and self.scaling_.kind != "none":
+            raise ModelFileError(f"{path}: a model of token sequences with scaling "
+                                 f"{self.scaling_.kind!r}")
+
+
+def _check_real_settings(est: SequenceAutoencoder, kind: str) -> None:
+    """Refuse ``scale`` and ``missing`` given for token sequences, which have no values to
+    scale or fill (the same words as :func:`~._inputs.check_settings`)."""
+    if kind == "sequences":
+        return
+    for name, idle in (("scale", ("auto", "none")), ("missing", ("error",))):
+        value = getattr(est, name)
+        if value not in idle:
+            raise ValueError(f"{name}={value!r} applies to real-valued sequences; token "
+                             f"sequences take {name}={idle[0]!r}")
