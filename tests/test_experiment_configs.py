@@ -37,6 +37,8 @@ QUICK = {
     "anomaly": {"mnist": False, "reber_train": 1000, "reber_calibration": 200, "reber_test": 300,
                 "sa_train": 0, "check_targets": False},
     "forecast": {},
+    "time-series": {"problems": ("ItalyPowerDemand",), "classifier_max_iter": 3,
+                    "rocket": False, "forecasting": False, "check_targets": False},
 }
 
 

@@ -19,7 +19,7 @@ __all__ = ["EXPERIMENTS", "EXPERIMENT_NAMES", "Experiment", "reproduce", "resolv
 
 _REGISTRY = {"EXPERIMENTS", "Experiment", "reproduce", "resolved_configs"}
 _MODULES = {"anomaly", "digits", "donut", "embedded_reber", "forecast", "mnist", "reber",
-            "recurrent_ae", "scan_exercise", "sentence_models", "sentiment"}
+            "recurrent_ae", "scan_exercise", "sentence_models", "sentiment", "time_series"}
 
 
 def __getattr__(name: str):

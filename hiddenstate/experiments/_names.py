@@ -20,4 +20,5 @@ EXPERIMENT_NAMES: tuple[str, ...] = (
     "sentence-models",
     "anomaly",
     "forecast",
+    "time-series",
 )

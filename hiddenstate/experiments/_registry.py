@@ -18,6 +18,7 @@ from . import (
     scan_exercise,
     sentence_models,
     sentiment,
+    time_series,
 )
 from ._names import EXPERIMENT_NAMES
 from ._overrides import apply_overrides, split_overrides
@@ -64,6 +65,9 @@ EXPERIMENTS: dict[str, Experiment] = {
     "anomaly": Experiment("anomaly", anomaly.TITLE, anomaly.run, anomaly.Config, uses_data=True,
                           available=anomaly.available),
     "forecast": Experiment("forecast", forecast.TITLE, forecast.run, forecast.Config),
+    "time-series": Experiment("time-series", time_series.TITLE, time_series.run,
+                              time_series.Config, needs_data=True,
+                              available=time_series.available),
 }
 
 
