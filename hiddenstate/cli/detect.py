@@ -45,7 +45,8 @@ _SEQUENCE_ONLY = {"--analyzer": ("sequence-ae", "sequence-model"),
                   "--data-seed": ("sequence-ae", "sequence-model"),
                   "--alphabet": ("sequence-model",),
                   "--encoding": ("sequence-ae", "sequence-model")}
-#: Options for tables only (the autoencoder): refused by name for a sequence model.
+#: The autoencoder's options for tables: refused by name for a sequence model that has
+#: no setting of that name (a SequenceAutoencoder has its own ``--scale``).
 _TABLE_ONLY = ("--scale", "--columns", "--drop", "--id-column", "--header", "--no-header")
 #: The detector's own settings; ``random_state`` is the model's ``--random-state``.
 _DETECTOR_OPTIONS = {
@@ -111,10 +112,10 @@ class _FitParser(Parser):
             self.error(f"write --model {namespace.model} in full")
         for arg in extras:
             flag = arg.split("=", 1)[0]
-            if flag in _TABLE_ONLY and self.model_name != "autoencoder":
+            owners = _owners(flag)
+            if owners == ("autoencoder",) and flag in _TABLE_ONLY:
                 self.error(f"{flag} is for tables (--model autoencoder) only, not for "
                            f"--model {self.model_name} (sequences)")
-            owners = _owners(flag)
             if owners and self.model_name not in owners:
                 self.error(f"{flag} is a setting of --model {' or '.join(owners)}, not of "
                            f"--model {self.model_name}")
@@ -142,7 +143,10 @@ def _owners(flag: str) -> tuple[str, ...]:
     name = flag[2:].replace("-", "_")
     if name.startswith("no_"):  # --no-tied, --no-shuffle
         name = name[3:]
-    return tuple(m for m in MODELS if name in cli_parameters(_model_class(m)))
+    owners = tuple(m for m in MODELS if name in cli_parameters(_model_class(m)))
+    if flag in _TABLE_ONLY:  # the autoencoder's table options (preparation, header)
+        owners = ("autoencoder", *(m for m in owners if m != "autoencoder"))
+    return owners
 
 
 def _model_class(name: str):

@@ -25,14 +25,23 @@ def _build(parser) -> None:
                         help="shorter runs: each experiment's quick config")
     parser.add_argument("--only", nargs="+", metavar="NAME", choices=EXPERIMENT_NAMES,
                         help=f"run only these experiments: {', '.join(EXPERIMENT_NAMES)}")
-    parser.add_argument("--data", metavar="DIR", help="folder with mnist/ (e.g. ../shared/data)")
+    parser.add_argument("--data", metavar="DIR", help="folder with mnist/ (e.g. ../shared/data; "
+                                                     "time-series: its timeseries/ folder or "
+                                                     "the folder above it)")
     parser.add_argument("--out", default="results", metavar="DIR", help="output folder")
     parser.add_argument("--set", action="append", default=[], metavar="NAME.FIELD=VALUE",
                         help="override one field of an experiment's config (repeatable), e.g. "
                              "embedded-reber.n_train_seed=2000; the fields are listed below")
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.formatter_class = _Formatter
     parser.epilog = _fields_text  # the configs import JAX: only when help is shown
     parser.set_defaults(func=reproduce)
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Help lines wrapped between words only, never inside a name such as time-series."""
+
+    def _split_lines(self, text, width):
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
 
 
 def _fields_text() -> str:

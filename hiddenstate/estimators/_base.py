@@ -456,13 +456,15 @@ class TrainingMixin(ModelFileMixin):
         """ConvergenceWarning when max_iter ended a run whose loss was still clearly falling.
 
         The rule: the run used all ``max_iter`` epochs (no early stop, no divergence), and
-        its loss fell over its last ``m = min(n_iter_no_change, epochs - 1)`` epochs by more
-        than ``max(tol * m, 1%)`` of the loss ``m`` epochs before the end (an absolute
-        amount for estimators whose loss is on an absolute scale). A run shorter than
-        ``n_iter_no_change`` epochs is read over all of them, and a one-epoch run from the
-        untrained model's loss on its first minibatch (``m = 1``): a short fit that ends
-        while its loss is falling warns too. Smaller falls are noise or a slow tail that
-        more epochs would not change much.
+        its loss fell over its last ``m`` epochs by more than ``max(tol * m, 1%)`` of the
+        loss ``m`` epochs before the end (an absolute amount for estimators whose loss is
+        on an absolute scale), where ``m = n_iter_no_change`` when the run is long enough.
+        A shorter run warns too: ``m`` is then its epochs after the first (the first
+        epoch's mean loss holds the descent from the untrained model, so it would make
+        any short run look as if it were still falling), a two-epoch run compares its two
+        epochs and a one-epoch run its epoch with the untrained model's loss on its
+        first minibatch. Smaller falls are noise or a slow tail that more epochs would
+        not change much.
         """
         if history.stopped_early or history.diverged_at is not None:
             return
@@ -474,7 +476,7 @@ class TrainingMixin(ModelFileMixin):
             if initial is None or not np.isfinite(initial):
                 return
             curve = [float(initial), *curve]
-        k = min(int(self.n_iter_no_change), len(curve) - 1)
+        k = min(int(self.n_iter_no_change), len(curve) - (1 if len(curve) <= 2 else 2))
         before, last = curve[-k - 1], curve[-1]
         scale = 1.0 if self._absolute_tol else max(abs(before), 1e-12)
         if before - last > max(self.tol * k, self._STILL_FALLING) * scale:

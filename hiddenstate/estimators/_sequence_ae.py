@@ -114,7 +114,8 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
         included) are used as they are. A classifier started from this model
         (``init_from``) must split its words by the same rule.
     scale : {'auto', 'standard', 'minmax', 'series', 'none'}, default='auto'
-        How real-valued sequences are scaled before the network reads them
+        How real-valued sequences are scaled before the network reads them (auto:
+        standard). Fitted on the training sequences
         (:mod:`~hiddenstate.estimators._scaling`): ``"standard"`` per channel to mean 0
         and variance 1 over the training steps, ``"minmax"`` per channel to [0, 1],
         ``"series"`` each sequence by its own mean and standard deviation (the shape

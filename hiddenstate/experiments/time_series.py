@@ -351,11 +351,12 @@ def run(config: Config, out_dir: Path, data_dir: Path | None = None) -> Experime
     notes: list[str] = []
     with Timer() as total:
         accuracy = _classification(config, folder, rows, notes)
-        matrix = np.array([[accuracy[p].get(m, np.nan) for m in METHODS]
-                           for p in config.problems])
-        path = figure_path(out_dir, "time_series_accuracy.png")
-        accuracy_figure(matrix, config.problems, METHODS, path=path)
-        figures["Test accuracy per problem and method (no bar: not run)"] = str(path)
+        if accuracy:
+            matrix = np.array([[accuracy[p].get(m, np.nan) for m in METHODS]
+                               for p in config.problems])
+            path = figure_path(out_dir, "time_series_accuracy.png")
+            accuracy_figure(matrix, config.problems, METHODS, path=path)
+            figures["Test accuracy per problem and method (no bar: not run)"] = str(path)
         if config.forecasting:
             _forecasting(config, data_dir, out_dir, rows, figures, notes)
     text = ("Classification on the UEA & UCR archive's official splits, the series as "
