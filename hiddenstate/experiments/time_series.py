@@ -227,6 +227,7 @@ def _classification(config: Config, folder: Path, rows: list, notes: list) -> di
     for problem in config.problems:
         train, y_train = _load_ts(folder / f"{problem}_TRAIN.ts")
         test, y_test = _load_ts(folder / f"{problem}_TEST.ts")
+        y_train, y_test = np.asarray(y_train).astype(str), np.asarray(y_test).astype(str)
         equal = len({len(s) for s in [*train, *test]}) == 1
         methods = {"hiddenstate": _hiddenstate,
                    "1-NN Euclidean": lambda c, *a: nn1_euclidean(*a),
@@ -237,7 +238,7 @@ def _classification(config: Config, folder: Path, rows: list, notes: list) -> di
         for method, fn in methods.items():
             with Timer() as t:
                 predicted = fn(config, train, y_train, test)
-            acc = float(np.mean(np.asarray(predicted).astype(str) == y_test.astype(str)))
+            acc = float(np.mean(np.asarray(predicted).astype(str) == y_test))
             accuracy[problem][method] = acc
             rows.append(_row(config, problem, method, acc, t.seconds, len(train),
                              len(test)))
