@@ -169,9 +169,9 @@ def test_seqae_and_detect_fit_take_scale_and_missing(tmp_path, capsys):
     from hiddenstate.cli import main
 
     series = tmp_path / "series.csv"
-    t = np.arange(120)
-    series.write_text("x,y\n" + "\n".join(f"{900 + 30 * np.sin(v / 5):.4f},{np.cos(v / 5):.4f}"
-                                           for v in t) + "\n")
+    t = np.arange(120) / 5
+    np.savetxt(series, np.c_[900 + 30 * np.sin(t), np.cos(t)], fmt="%.4f", delimiter=",",
+               header="x,y", comments="")
     model = tmp_path / "sa.hsm"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
