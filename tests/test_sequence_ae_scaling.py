@@ -84,6 +84,21 @@ def test_missing_values_are_refused_or_interpolated_and_the_setting_is_stored(tm
                                rtol=1e-6)
 
 
+def test_a_detector_scores_in_scaled_units_and_keeps_its_scaling(tmp_path):
+    X = _waves(n=20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        det = hs.AnomalyDetector(hs.SequenceAutoencoder(3, **SMALL), calibration_fraction=0.25,
+                                 random_state=0).fit(X)
+    assert det.model_.scaling_.kind == "standard"
+    scores = det.score_samples(X)
+    assert np.all(np.abs(scores) < 10)  # errors of unit-variance values, not of ~900s
+    det.save(tmp_path / "d.hsd")
+    back = hs.load(tmp_path / "d.hsd")
+    np.testing.assert_array_equal(back.score_samples(X), scores)
+    np.testing.assert_array_equal(back.calibration_scores_, det.calibration_scores_)
+
+
 def test_token_sequences_are_not_scaled_and_refuse_the_real_valued_settings():
     words = ["a b c", "b c a", "c a b a"] * 4
     est = _fit(words, embedding_dim=2)
