@@ -15,8 +15,8 @@ from .._limits import MAX_TABLE_LINE_CHARS
 from ._lines import read_text
 from ._tables import _looks_like_header
 
-__all__ = ["MISSING_CELLS", "TIME_NAMES", "SeriesFile", "load_series", "read_series",
-           "next_step_pairs", "windows"]
+__all__ = ["MISSING_CELLS", "SERIES_EXTENSIONS", "TIME_NAMES", "SeriesFile", "all_numbers",
+           "load_series", "read_series", "read_series_file", "next_step_pairs", "windows"]
 
 
 #: Cells read as a missing value (NaN), in any case: the estimators' ``missing``
@@ -100,6 +100,8 @@ class SeriesFile:
         ``datetime64`` dates), or None when the file has no time column.
     time_name : the time column's header name (None: no header or no time column).
     lines : the line number of each step, one int array per sequence (None for .npy).
+    labels : a ``.ts`` file's labels (classes or targets), else None.
+    ts : whether the file was a ``.ts`` file (a case per line: a step is a value there).
     """
 
     sequences: list[np.ndarray]
@@ -108,6 +110,8 @@ class SeriesFile:
     time_name: str | None = None
     lines: list[np.ndarray] | None = None
     path: object = None
+    labels: np.ndarray | None = None
+    ts: bool = False
 
     def where(self, exc):
         """``exc`` (an :class:`InputError` about step ``step`` of sequence ``index``) naming
@@ -116,10 +120,16 @@ class SeriesFile:
                 or exc.step is None or not 0 <= exc.index < len(self.lines) \
                 or not 0 <= exc.step < len(self.lines[exc.index]):
             return exc
-        column = None if exc.channel is None else exc.channel + 1 + (self.times is not None)
         line = int(self.lines[exc.index][exc.step])
-        message = re.sub(r"^non-finite value at step \d+, feature \d+ \(NaN\)",
-                         "missing value", exc.message)
+        message = exc.message
+        if exc.channel is not None:
+            message = re.sub(r"^non-finite value at step \d+, feature \d+ \(NaN\)",
+                             "missing value", message)
+        if self.ts:  # a case per line: say where in it
+            place = f"channel {exc.channel}, value {exc.step}: " if exc.channel is not None \
+                else ""
+            return InputError(place + message, path=self.path, line=line)
+        column = None if exc.channel is None else exc.channel + 1 + (self.times is not None)
         return InputError(message, path=self.path, line=line, column=column)
 
 
@@ -230,6 +240,38 @@ def read_series(path: str | os.PathLike, *, time_column: bool | None = None) -> 
     if timed and names is not None:
         out.time_name, out.names = names[0], names[1:]
     return out
+
+
+#: The extensions read as real-valued series (a ``.ts`` file of the archive, or a series
+#: table) by the commands' ``--format auto``.
+SERIES_EXTENSIONS = (".ts", ".csv", ".tsv", ".npy")
+
+
+def read_series_file(path: str | os.PathLike, *, encoding: str = "utf-8") -> SeriesFile:
+    """Real-valued sequences from a ``.ts`` file (:func:`~hiddenstate.datasets.load_ts`,
+    its labels in ``labels``) or a series table or array (:func:`read_series`)."""
+    if Path(path).suffix.lower() != ".ts":
+        return read_series(path)
+    from ._ts import read_ts
+
+    X, y, numbers = read_ts(path, encoding=encoding)
+    return SeriesFile(X, None, lines=[np.full(len(x), n, np.int64) for x, n in
+                                      zip(X, numbers, strict=True)],
+                      path=Path(path), labels=y, ts=True)
+
+
+def all_numbers(lines: list[str]) -> bool:
+    """Whether every token of every line (split at blanks and commas) is a number: a
+    numeric series in a text file, which must not be read as words."""
+    tokens = 0
+    for line in lines:
+        for token in line.replace(",", " ").split():
+            try:
+                float(token)
+            except ValueError:
+                return False
+            tokens += 1
+    return tokens > 0
 
 
 def load_series(path: str | os.PathLike, *, return_times: bool = False,

@@ -34,7 +34,7 @@ from .._errors import InputError
 from .._limits import MAX_TABLE_LINE_CHARS
 from ._lines import read_text, split_lines
 
-__all__ = ["load_ts"]
+__all__ = ["load_ts", "read_ts"]
 
 _BOOLEAN_TAGS = ("timestamps", "missing", "univariate", "equallength", "targetlabel")
 _NUMBER_TAGS = ("dimensions", "serieslength")
@@ -217,6 +217,28 @@ def _case(line: str, meta: dict, shape: dict, where: dict):
     return np.stack(channels, axis=1), label
 
 
+def read_ts(path: str | os.PathLike, *, encoding: str = "utf-8"):
+    """``(X, y, lines)``: :func:`load_ts`'s ``X`` and ``y``, and the line of each case."""
+    path = Path(path)
+    text = read_text(path, "case", encoding=encoding, max_line_chars=MAX_TABLE_LINE_CHARS)
+    lines = split_lines(text)
+    meta, start = _header(lines, path)
+    X, labels, shape, numbers = [], [], {}, []
+    for number, raw in enumerate(lines[start:], start + 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        values, label = _case(line, meta, shape, {"path": path, "line": number})
+        X.append(values.astype(np.float32))
+        labels.append(label)
+        numbers.append(number)
+    if not X:
+        raise InputError("no cases after @data", path=path)
+    if meta["targetlabel"]:
+        return X, np.asarray(labels, dtype=np.float64), numbers
+    return X, np.asarray(labels) if meta["classlabel"] else None, numbers
+
+
 def load_ts(path: str | os.PathLike, *, encoding: str = "utf-8"):
     """Read a ``.ts`` file of the UEA & UCR archive: ``(X, y)``.
 
@@ -228,20 +250,5 @@ def load_ts(path: str | os.PathLike, *, encoding: str = "utf-8"):
     :class:`~hiddenstate.InputError` naming the file and line (and the channel and value
     where it helps).
     """
-    path = Path(path)
-    text = read_text(path, "case", encoding=encoding, max_line_chars=MAX_TABLE_LINE_CHARS)
-    lines = split_lines(text)
-    meta, start = _header(lines, path)
-    X, labels, shape = [], [], {}
-    for number, raw in enumerate(lines[start:], start + 1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        values, label = _case(line, meta, shape, {"path": path, "line": number})
-        X.append(values.astype(np.float32))
-        labels.append(label)
-    if not X:
-        raise InputError("no cases after @data", path=path)
-    if meta["targetlabel"]:
-        return X, np.asarray(labels, dtype=np.float64)
-    return X, np.asarray(labels) if meta["classlabel"] else None
+    X, y, _ = read_ts(path, encoding=encoding)
+    return X, y
