@@ -5,14 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ._common import (
-    add_format_option,
-    add_missing_option,
-    check_not_numeric,
-    is_series,
-    load_model,
-    read_series_data,
-)
+from ._common import add_format_option, add_missing_option, is_series, load_model
 from ._options import add_estimator_options, estimator_kwargs, number
 from ._outputs import check_out, fit_save_report, write_or_print
 from .classify import add_encoding_option
@@ -76,6 +69,7 @@ def _read(args, *, trained_on_text: bool | None = None, window=None, stride=None
           missing: str = "error"):
     """DATA as the model reads it: a list of (T, F) arrays, or of token lists."""
     from .._errors import InputError
+    from ._common import check_not_numeric, read_series_data
 
     series = is_series(args.data, args.format)
     if trained_on_text is not None and series == trained_on_text:
