@@ -118,3 +118,13 @@ def test_the_forecasting_files_load(name, n, first, missing):
     seqs, names, times = load_series(FORECASTING / f"{name}.csv", return_times=True)
     assert len(seqs) == 1 and seqs[0].shape == (n, 1) and len(names) == 1
     assert int(times[0][0]) == first and int(np.isnan(seqs[0]).sum()) == missing
+
+
+def test_the_cli_constants_match_the_library():
+    """The CLI spells them out (its parsers import no NumPy); they must agree."""
+    from hiddenstate.cli import _common
+    from hiddenstate.datasets import _series
+    from hiddenstate.estimators._inputs import MISSING
+
+    assert _common.SERIES_EXTENSIONS == _series.SERIES_EXTENSIONS
+    assert _common.MISSING_CHOICES == MISSING
