@@ -128,3 +128,10 @@ def test_the_cli_constants_match_the_library():
 
     assert _common.SERIES_EXTENSIONS == _series.SERIES_EXTENSIONS
     assert _common.MISSING_CHOICES == MISSING
+
+
+def test_load_series_reads_a_ts_file_without_its_labels(tmp_path):
+    path = _write(tmp_path, "@classLabel true a b\n@data\n1,2,?:3,4,5:a\n", "x.ts")
+    seqs, names, times = load_series(path, return_times=True)
+    assert names is None and times is None and seqs[0].shape == (3, 2)
+    assert np.isnan(seqs[0][2, 0]) and seqs[0][:, 1].tolist() == [3, 4, 5]

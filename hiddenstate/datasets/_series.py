@@ -294,12 +294,18 @@ def load_series(path: str | os.PathLike, *, return_times: bool = False,
     within each sequence; ``times`` is one array per sequence (int64 whole numbers,
     float64 numbers or ``datetime64`` dates), or None without a time column.
 
+    A ``.ts`` file of the UEA & UCR archive is read by :func:`load_ts` (which also
+    returns its labels).
+
     A missing value (an empty cell, ``NaN``, ``NA``, ``?``; :data:`MISSING_CELLS`) is
     read as NaN: the estimators refuse it with its position unless told to fill it
     (``missing="interpolate"``). Every other value must be a finite float32; errors
     name the file, line and column.
     """
-    read = read_series(path, time_column=time_column)
+    if Path(path).suffix.lower() == ".ts":
+        read = read_series_file(path)  # the archive's format (its labels: load_ts)
+    else:
+        read = read_series(path, time_column=time_column)
     if return_times:
         return read.sequences, read.names, read.times
     return read.sequences, read.names
