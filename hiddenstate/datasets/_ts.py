@@ -11,7 +11,9 @@ The format as aeon's ``load_from_ts_file`` reads it (aeon's reader is the refere
   comment line; blank lines are skipped;
 - after ``@data``, one case per line: its channels separated by ``:``, each channel's
   values by ``,``, then (``@classLabel true`` or ``@targetLabel true``) the label after
-  the last ``:``; ``?`` (or ``NaN``) is a missing value, read as NaN.
+  the last ``:``; ``?`` (or ``NaN``) is a missing value, read as NaN (whatever
+  ``@missing`` says, as aeon reads it: what becomes of a NaN is the estimators'
+  ``missing`` setting).
 
 Where aeon is silent or lenient, this reader refuses with the file and line: an unknown
 tag, a tag without its value, ``@timeStamps true`` (time-stamped values are not read),
@@ -42,6 +44,7 @@ _TAGS = ("@problemName", "@timeStamps", "@missing", "@univariate", "@dimensions"
          "@equalLength", "@seriesLength", "@classLabel", "@targetLabel", "@data")
 #: Spellings of a missing value (lower case): the archive writes ``?``; aeon also reads NaN.
 _MISSING = ("?", "nan")
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def _boolean(tag: str, tokens: list[str], where: dict) -> bool:
@@ -129,12 +132,12 @@ def _values(text: str, where: dict, channel: int) -> np.ndarray:
     """The float64 values of one channel (``?`` and ``NaN``: NaN)."""
     cells = text.split(",")
     try:
-        values = np.asarray(cells, dtype=np.float64)
+        values = np.fromiter(map(float, cells), np.float64, len(cells))
     except ValueError:
         values = None
-    if values is not None and "?" not in text:
-        with np.errstate(over="ignore"):
-            if np.isfinite(values.astype(np.float32))[~np.isnan(values)].all():
+    if values is not None:
+        with np.errstate(over="ignore", invalid="ignore"):
+            if not (np.abs(values) > _FLOAT32_MAX).any() and not np.isinf(values).any():
                 return values
     out = np.empty(len(cells))
     for k, cell in enumerate(cells):
