@@ -124,3 +124,17 @@ def test_detect_and_seqae_on_a_ts_file(tmp_path, capsys):
     capsys.readouterr()
     assert main(["seqae", "transform", sae, data]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 21
+
+
+def test_detect_sequence_model_on_series_predicts_values(tmp_path, capsys):
+    X, y = _cases(20)
+    data, det = _ts(tmp_path / "d.ts", X, y), str(tmp_path / "det.hsm")
+    assert main(["detect", "fit", data, "--out", det]) == 2  # the table autoencoder
+    assert "is sequence data: use --model sequence-ae or sequence-model" in _err(capsys)
+    assert main(["detect", "fit", data, "--model", "sequence-model", "--out", det,
+                 *TINY]) == 0
+    detector = load(det)
+    assert detector.model_.output == "linear" and np.ptp(detector.calibration_scores_) > 0
+    assert main(["detect", "fit", data, "--model", "sequence-model", "--output", "softmax",
+                 "--out", det, *TINY]) == 2
+    assert "a series model predicts values: --output linear, not softmax" in _err(capsys)

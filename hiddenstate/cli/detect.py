@@ -413,7 +413,7 @@ def _read(spec: str, kind: str, args, analyzer: str):
     """DATA as a :class:`_Table` (autoencoder) or :class:`_Lines` (sequence models)."""
     typed = [f"--{n.replace('_', '-')}" for n in ("n_strings", "data_seed") if hasattr(args, n)]
     if kind == "autoencoder":
-        if _is_builtin(spec):
+        if _is_builtin(spec) or Path(spec).suffix.lower() == ".ts":
             raise ValueError(f"{spec} is sequence data: use --model sequence-ae or "
                              f"sequence-model (tables: a file or {', '.join(BUILTIN_DATA)})")
         if getattr(args, "prepare", False):
