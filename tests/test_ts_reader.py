@@ -62,33 +62,18 @@ def test_no_label_tag_reads_a_class_label_as_aeon(tmp_path):
     assert y.tolist() == ["a", "b"] and X[1].tolist() == [[5, 7], [6, 8]]
 
 
-@pytest.mark.parametrize(("body", "line", "match"), [
-    ("1,2,3:4,5,6:Up\n1,2,3:4,5,6:left\n", 14, "class 'left' is not one of the classes"),
-    ("1,2,3:4,5,6:Up\n1,2,3:Up\n", 14, "1 channels, the first case \\(line 13\\) has 2"),
-    ("1,2,3:4,5,6:7,8,9:Up\n", 13, "3 channels, the header says 2 \\(@dimensions 2\\)"),
-    ("1,2,3:4,5,6:Up\n1,2:4,5:Up\n", 14, "2 values per channel, @seriesLength 3"),
-    ("1,2,3:4,5:Up\n", 13, "channel 1 has 2 values, channel 0 has 3"),
-    ("1,2,3:4,x,6:Up\n", 13, "channel 1, value 1: 'x' is not a number"),
-    ("1,2,3:4,5,:Up\n", 13, "channel 1, value 2 is empty"),
-    ("1,2,3:4,5,1e99:Up\n", 13, "not a finite float32"),
-    ("1,2,3:4,5,6:\n", 13, "label after the last ':' is empty"),
-])
-def test_malformed_cases_are_named_by_line(tmp_path, body, line, match):
-    path = _write(tmp_path, HEADER + body)
-    with pytest.raises(InputError, match=match) as info:
-        load_ts(path)
-    assert info.value.line == line and str(path) in str(info.value)
-
-
-def test_equal_length_without_series_length_checks_against_the_first(tmp_path):
-    path = _write(tmp_path, "@equalLength true\n@classLabel true 1 2\n@data\n1,2,3:1\n"
-                            "1,2:2\n")
-    with pytest.raises(InputError, match="line 5: 2 values per channel, the first case "
-                                         "\\(line 4\\) has 3"):
-        load_ts(path)
-
-
-@pytest.mark.parametrize(("header", "line", "match"), [
+@pytest.mark.parametrize(("text", "line", "match"), [
+    # the cases, checked against the header and the first case
+    (HEADER + "1,2,3:4,5,6:Up\n1,2,3:4,5,6:left\n", 14, "class 'left' is not one of the classes"),
+    (HEADER + "1,2,3:4,5,6:Up\n1,2,3:Up\n", 14, "1 channels, the first case \\(line 13\\) has 2"),
+    (HEADER + "1,2,3:4,5,6:7,8,9:Up\n", 13, "3 channels, the header says 2 \\(@dimensions 2\\)"),
+    (HEADER + "1,2,3:4,5,6:Up\n1,2:4,5:Up\n", 14, "2 values per channel, @seriesLength 3"),
+    (HEADER + "1,2,3:4,5:Up\n", 13, "channel 1 has 2 values, channel 0 has 3"),
+    (HEADER + "1,2,3:4,x,6:Up\n", 13, "channel 1, value 1: 'x' is not a number"),
+    (HEADER + "1,2,3:4,5,:Up\n", 13, "channel 1, value 2 is empty"),
+    (HEADER + "1,2,3:4,5,1e99:Up\n", 13, "not a finite float32"),
+    (HEADER + "1,2,3:4,5,6:\n", 13, "label after the last ':' is empty"),
+    # the header
     ("@timeStamps true\n@data\n", 1, "@timeStamps true: series with time stamps"),
     ("@univariate yes\n@data\n", 1, "@univariate needs one value, true or false"),
     ("@classLabel true\n@data\n", 1, "@classLabel needs true and the class labels"),
@@ -102,10 +87,19 @@ def test_equal_length_without_series_length_checks_against_the_first(tmp_path):
                                            "\\(@univariate true\\)"),
     ("@targetLabel true\n@data\n1,2:high\n", 3, "target 'high' is not a finite number"),
 ])
-def test_malformed_headers_are_named_by_line(tmp_path, header, line, match):
+def test_malformed_files_are_named_by_line(tmp_path, text, line, match):
+    path = _write(tmp_path, text)
     with pytest.raises(InputError, match=match) as info:
-        load_ts(_write(tmp_path, header))
-    assert info.value.line == line
+        load_ts(path)
+    assert info.value.line == line and str(path) in str(info.value)
+
+
+def test_equal_length_without_series_length_checks_against_the_first(tmp_path):
+    path = _write(tmp_path, "@equalLength true\n@classLabel true 1 2\n@data\n1,2,3:1\n"
+                            "1,2:2\n")
+    with pytest.raises(InputError, match="line 5: 2 values per channel, the first case "
+                                         "\\(line 4\\) has 3"):
+        load_ts(path)
 
 
 def test_a_file_without_data_or_cases(tmp_path):
