@@ -65,7 +65,7 @@ def test_no_label_tag_reads_a_class_label_as_aeon(tmp_path):
 @pytest.mark.parametrize(("text", "line", "match"), [
     # the cases, checked against the header and the first case
     (HEADER + "1,2,3:4,5,6:Up\n1,2,3:4,5,6:left\n", 14, "class 'left' is not one of the classes"),
-    (HEADER + "1,2,3:4,5,6:Up\n1,2,3:Up\n", 14, "1 channels, the first case \\(line 13\\) has 2"),
+    (HEADER + "1,2,3:4,5,6:Up\n1,2,3:Up\n", 14, "1 channel, the first case \\(line 13\\) has 2"),
     (HEADER + "1,2,3:4,5,6:7,8,9:Up\n", 13, "3 channels, the header says 2 \\(@dimensions 2\\)"),
     (HEADER + "1,2,3:4,5,6:Up\n1,2:4,5:Up\n", 14, "2 values per channel, @seriesLength 3"),
     (HEADER + "1,2,3:4,5:Up\n", 13, "channel 1 has 2 values, channel 0 has 3"),

@@ -194,15 +194,16 @@ def _case(line: str, meta: dict, shape: dict, where: dict):
         raise InputError("no values before the label (expected channels separated by ':', "
                          "then the label)", **where)
     n = len(parts)
+    what = f"{n} channel{'s' if n != 1 else ''}"
     if "channels" not in shape:
         expected = meta["dimensions"] or (1 if meta["univariate"] else None)
         if expected is not None and n != expected:
             tag = (f"@dimensions {meta['dimensions']}" if meta["dimensions"]
                    else "@univariate true")
-            raise InputError(f"{n} channels, the header says {expected} ({tag})", **where)
+            raise InputError(f"{what}, the header says {expected} ({tag})", **where)
         shape.update(channels=n, first=where["line"])
     elif n != shape["channels"]:
-        raise InputError(f"{n} channels, the first case (line {shape['first']}) has "
+        raise InputError(f"{what}, the first case (line {shape['first']}) has "
                          f"{shape['channels']}", **where)
     channels = [_values(p, where, c) for c, p in enumerate(parts)]
     length = len(channels[0])
