@@ -131,7 +131,7 @@ class Checkpointer:
             "format": FORMAT,
             "format_version": str(CHECKPOINT_FORMAT_VERSION),
             "library_version": version(),
-            "state": json.dumps(state),
+            "state": json.dumps(state, sort_keys=True),
         }
         atomic_write_bytes(path, _serialize.sealed(tensors, metadata))
         self._prune()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -53,6 +54,22 @@ def test_resume_is_bit_exact_and_old_checkpoints_are_pruned(tmp_path, digits_run
     resumed = Autoencoder(**kw, checkpoint_dir=tmp_path, checkpoint_every=3, resume=True).fit(X)
     assert _same(ref, resumed)
     assert resumed.loss_curve_ == ref.loss_curve_
+
+
+def test_checkpoints_of_identical_runs_are_byte_identical(tmp_path, digits_run):
+    """Same data, settings and seed: the same bytes (the JSON inside is key-sorted), so a
+    checkpoint can be compared or deduplicated by its digest."""
+    X, kw, _ = digits_run
+    for run in ("a", "b"):
+        Autoencoder(**kw, checkpoint_dir=tmp_path / run, checkpoint_every=6).fit(X)
+    names = ["checkpoint-00000006.safetensors", "checkpoint-00000012.safetensors"]
+    for name in names:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    # The state is written in a canonical form (sorted keys), not in insertion order.
+    blob = (tmp_path / "a" / names[0]).read_bytes()
+    header = json.loads(blob[8: 8 + int.from_bytes(blob[:8], "little")])
+    state = header["__metadata__"]["state"]
+    assert state == json.dumps(json.loads(state), sort_keys=True)
 
 
 def test_resume_skips_a_corrupted_newest_checkpoint_and_refuses_other_runs(tmp_path, digits_run):

@@ -15,7 +15,14 @@ from pathlib import Path
 
 __all__ = [
     "BUILTIN_DATA",
+    "MISSING_CHOICES",
+    "SERIES_EXTENSIONS",
+    "add_format_option",
     "add_header_option",
+    "add_missing_option",
+    "check_not_numeric",
+    "is_series",
+    "read_series_data",
     "add_preparation_options",
     "fit_preparation",
     "frame",
@@ -70,6 +77,71 @@ def load_model(path, cls):
     from ..datasets._prepare import _load_as
 
     return _load_as(path, cls)
+
+
+# -- real-valued series -----------------------------------------------------------------------
+
+#: As :data:`hiddenstate.datasets._series.SERIES_EXTENSIONS` (not imported: ``--help`` reads
+#: no NumPy): read as real-valued series by ``--format auto``.
+SERIES_EXTENSIONS = (".ts", ".csv", ".tsv", ".npy")
+#: As :data:`hiddenstate.estimators._inputs.MISSING`.
+MISSING_CHOICES = ("error", "interpolate")
+_SERIES_FILES = ("a .ts file (the UEA & UCR archive's format) or a .csv, .tsv or .npy file "
+                 "(one row per step, one column per feature, a blank line between sequences)")
+
+
+def add_format_option(parser, *, text: str = "text") -> None:
+    """``--format auto|series|text``: what DATA holds."""
+    parser.add_argument("--format", choices=("auto", "series", "text"), default="auto",
+                        help=f"what DATA holds (default: auto: a real-valued series for "
+                             f"{', '.join(SERIES_EXTENSIONS)} files, else {text})")
+
+
+def add_missing_option(parser, cls=None) -> None:
+    """``--missing``, unless ``cls`` (the estimator of a fit) has a ``missing`` setting,
+    whose own option it then is."""
+    if cls is not None:
+        from ._options import cli_parameters
+
+        if "missing" in cli_parameters(cls):
+            return
+    parser.add_argument("--missing", choices=MISSING_CHOICES, default=argparse.SUPPRESS,
+                        help="series: a missing value (an empty cell, NaN, NA, ?) is an error "
+                             "naming its line (error, the default), or is filled by linear "
+                             "interpolation along its channel (interpolate)")
+
+
+def is_series(spec: str, fmt: str = "auto") -> bool:
+    """Whether DATA is read as a real-valued series (``--format``, else its extension)."""
+    return fmt == "series" or (fmt == "auto" and Path(spec).suffix.lower() in SERIES_EXTENSIONS)
+
+
+def read_series_data(spec: str, missing: str = "error", *, encoding: str | None = None):
+    """DATA's real-valued sequences (a :class:`~hiddenstate.datasets._series.SeriesFile`),
+    their missing values refused naming the file and line, or interpolated."""
+    from .._errors import InputError
+    from ..datasets._series import read_series_file
+    from ..estimators._inputs import read_arrays
+
+    read = read_series_file(spec, encoding=encoding or "utf-8")
+    try:
+        read.sequences = read_arrays(read.sequences, missing=missing)
+    except InputError as exc:
+        raise read.where(exc) from None
+    return read
+
+
+def check_not_numeric(lines: list[str], spec: str, *, labels: bool = False) -> None:
+    """Refuse text whose every token is a number (a series, not words), naming the
+    formats that read it as a series and ``--format text``."""
+    from .._errors import InputError
+    from ..datasets._series import all_numbers
+
+    if all_numbers(lines):
+        with_labels = " with --labels FILE" if labels else ""
+        raise InputError(f"every token is a number: this looks like a numeric series, not "
+                         f"text. Give series as {_SERIES_FILES}{with_labels}; --format text "
+                         f"reads the numbers as words", path=spec)
 
 
 # -- preparation stored with the model ------------------------------------------------------

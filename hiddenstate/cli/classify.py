@@ -6,7 +6,14 @@ import argparse
 import json
 from pathlib import Path
 
-from ._common import load_model
+from ._common import (
+    add_format_option,
+    add_missing_option,
+    check_not_numeric,
+    is_series,
+    load_model,
+    read_series_data,
+)
 from ._options import Parser, add_estimator_options, estimator_kwargs, number
 from ._outputs import add_raw_text_option, check_checkpoint_dir, check_out, fit_save_report
 
@@ -24,7 +31,16 @@ DATA is one of:
                  --analyzer char unless given, so predict reads BTSXSE),
                  labelled consistent, or swapped when the second-to-last
                  symbol was swapped (T <-> P): the only difference lies more
-                 than 10 steps after the symbol it must repeat.
+                 than 10 steps after the symbol it must repeat;
+  a .ts file     real-valued series of the UEA & UCR archive, their labels
+                 in the file (@classLabel true ...), missing values as ?;
+  a series file  .csv, .tsv or .npy: one row per step, one column per
+                 feature, a blank line between sequences (a first column of
+                 times, named time/date/year/... or holding dates, is not a
+                 feature), labelled by --labels FILE, one label per sequence;
+                 .npy: (T, F) one sequence, (N, T, F) N sequences.
+A text file whose every token is a number is refused (a series read as
+words would be meaningless): --format text reads it as words.
 Files are UTF-8 (a BOM allowed; --encoding for another, e.g. latin-1) and
 lines end at a newline only; a blank
 line is an error (blank lines at the end are ignored): every line is one
@@ -77,7 +93,9 @@ def _build(parser) -> None:
         "predict", help="label and probability of each sequence (tab-separated)",
         epilog="Each TEXT, each line of --file FILE, or each line of standard input (TEXT "
                "-) is one sequence, split into tokens as in training (the model's "
-               "analyzer and tokenizer).",
+               "analyzer and tokenizer). A model trained on real-valued series reads a "
+               "series file (.ts, .csv, .tsv, .npy; --file FILE, or FILE as the one TEXT), "
+               "one output line per sequence.",
         formatter_class=raw)
     predict_parser.add_argument("model", metavar="MODEL")
     predict_parser.add_argument("texts", nargs="*", metavar="TEXT",
@@ -88,19 +106,24 @@ def _build(parser) -> None:
                                      "first line)")
     add_raw_text_option(predict_parser)
     add_encoding_option(predict_parser)
+    add_missing_option(predict_parser)
     predict_parser.set_defaults(func=predict)
     eval_parser = actions.add_parser("evaluate", help="accuracy and per-class counts on DATA",
                                      epilog=_DATA_HELP, formatter_class=raw)
     eval_parser.add_argument("model", metavar="MODEL")
     _add_data(eval_parser, data_seed=1)
     eval_parser.add_argument("--json", action="store_true", help="print one JSON object")
+    add_missing_option(eval_parser)
     eval_parser.set_defaults(func=evaluate)
 
 
 def _add_data(parser, *, data_seed: int) -> None:
     parser.add_argument("data", metavar="DATA",
-                        help="text file (with --labels), rt-polarity folder, or embedded-reber")
-    parser.add_argument("--labels", metavar="LABELS", help="one label per line, for a text file")
+                        help="text file (with --labels), rt-polarity folder, embedded-reber, "
+                             "a .ts file, or a series file (with --labels)")
+    parser.add_argument("--labels", metavar="LABELS",
+                        help="one label per line, for a text file or a series file")
+    add_format_option(parser)
     parser.add_argument("--n-pairs", type=number(int), default=1000, metavar="N",
                         help="embedded-reber: strings, each also swapped (default: 1000)")
     parser.add_argument("--data-seed", type=number(int), default=data_seed, metavar="N",
@@ -137,6 +160,7 @@ def _build_fit(fit_parser) -> None:
     pre.add_argument("--pretrain-out", metavar="MODEL",
                      help="also write the pretrained model there")
     add_estimator_options(fit_parser, SequenceClassifier)
+    add_missing_option(fit_parser, SequenceClassifier)
     fit_parser.set_defaults(func=fit)
 
 
@@ -161,15 +185,55 @@ def _tokens(seqs: list, analyzer: str, tokenizer: str) -> list[list[str]]:
     return as_token_sequences(seqs, analyzer=analyzer, tokenizer=tokenizer)
 
 
-def _data(args) -> tuple[list, list[str]]:
-    """``(sequences, labels)`` of DATA: the built-in embedded-reber task (symbol lists),
-    else :func:`hiddenstate.datasets.load_labelled_text` (a labelled text file, its lines
-    split by the classifier, or an rt-polarity folder, token lists)."""
+def _data(args, missing: str = "error") -> tuple[list, list[str]]:
+    """``(sequences, labels)`` of DATA: real-valued sequences of a series file
+    (:func:`_series`), the built-in embedded-reber task (symbol lists), else
+    :func:`hiddenstate.datasets.load_labelled_text` (a labelled text file, its lines
+    split by the classifier, or an rt-polarity folder, token lists); a text file of
+    numbers only is refused (:func:`check_not_numeric`)."""
     from ..datasets import load_labelled_text
 
+    if is_series(args.data, args.format):
+        return _series(args, missing)
+    if hasattr(args, "missing"):
+        raise ValueError("--missing is for real-valued series; DATA is read as text")
     if _is_builtin(args.data):
         return _embedded_reber(args.n_pairs, args.data_seed)
-    return load_labelled_text(args.data, args.labels, what="sequence", encoding=args.encoding)
+    seqs, labels = load_labelled_text(args.data, args.labels, what="sequence",
+                                      encoding=args.encoding)
+    if args.format == "auto" and seqs and isinstance(seqs[0], str):
+        check_not_numeric(seqs, args.data, labels=True)
+    return seqs, labels
+
+
+def _series(args, missing: str) -> tuple[list, list[str]]:
+    """A series file's sequences and labels: a .ts file's own (``@classLabel true``), or
+    --labels FILE's, one per sequence."""
+    from .._errors import InputError
+    from ..datasets._lines import canonical_label, read_labels
+
+    read = read_series_data(args.data, getattr(args, "missing", missing),
+                            encoding=args.encoding)
+    if read.labels is not None:
+        if read.labels.dtype.kind == "f":
+            raise InputError("holds regression targets (@targetLabel true); classify needs "
+                             "class labels", path=args.data)
+        if args.labels is not None:
+            raise InputError(f"holds its own class labels (@classLabel true): drop --labels "
+                             f"{args.labels}", path=args.data)
+        return read.sequences, [canonical_label(str(c)) for c in read.labels]
+    if args.labels is None:
+        what = ("has no class labels (@classLabel false)" if read.ts
+                else "is a series file, its sequences unlabelled")
+        raise InputError(f"{what}: give --labels FILE, one label per sequence",
+                         path=args.data)
+    labels = read_labels(args.labels, encoding=args.encoding)
+    n = len(read.sequences)
+    if len(labels) != n:
+        raise InputError(f"{len(labels)} labels for the {n} sequences of {args.data} (a "
+                         "blank line ends a sequence): give one label per sequence",
+                         path=args.labels)
+    return read.sequences, labels
 
 
 def _is_builtin(data: str) -> bool:
@@ -261,6 +325,12 @@ def fit(args) -> int:
         if given:
             raise ValueError(f"{given[0]} is for --pretrain sequence-ae|language-model")
     seqs, labels = _data(args)
+    if is_series(args.data, args.format):
+        typed = [flag for flag, given in (("--pretrain", args.pretrain),
+                                          ("--init-from", args.init_from),
+                                          ("--unlabelled", args.unlabelled)) if given]
+        if typed:
+            raise ValueError(f"{typed[0]} is for text; DATA is read as a real-valued series")
     kwargs = estimator_kwargs(args, SequenceClassifier)
     check_checkpoint_dir(kwargs.get("checkpoint_dir"))
     if _is_builtin(args.data) and "analyzer" not in kwargs:
@@ -281,19 +351,52 @@ def fit(args) -> int:
 # -- predict and evaluate --------------------------------------------------------------------
 
 
-def _load(path):
+def _load(path, *, series: bool | None = None):
+    """The classifier in ``path``; with ``series`` (whether DATA is a real-valued
+    series), refused when it reads the other kind."""
     from ..estimators import SequenceClassifier
 
     model = load_model(path, SequenceClassifier)
-    if model.input_kind_ != "tokens":
-        raise ValueError(f"{path}: this classifier reads real-valued sequences, not text; use "
-                         "the Python API (hiddenstate.SequenceClassifier)")
+    reads_series = model.input_kind_ != "tokens"
+    if series is not None and series != reads_series:
+        if reads_series:
+            raise ValueError(f"{path}: this classifier reads real-valued series (.ts, .csv, "
+                             ".tsv, .npy), not text")
+        raise ValueError(f"{path}: this classifier reads text, not a real-valued series "
+                         "(--format text reads DATA as text)")
     return model
+
+
+def _model_input(model, seqs: list):
+    """Series as the model reads them: a model fitted on a 2-D array (one value per
+    step, one length) reads one."""
+    import numpy as np
+
+    if model.input_kind_ == "table" and all(s.shape == (len(seqs[0]), 1) for s in seqs):
+        return np.stack([s[:, 0] for s in seqs])
+    return seqs
+
+
+def _missing(args, model) -> str:
+    """``--missing`` as typed, else the model's own setting (when it has one)."""
+    return getattr(args, "missing", getattr(model, "missing", "error"))
 
 
 def predict(args) -> int:
     if args.file and args.texts:
         raise ValueError("give sequences as TEXT arguments or --file FILE, not both")
+    model = _load(args.model)
+    if model.input_kind_ != "tokens":
+        if args.file is None and (len(args.texts) != 1 or args.texts == ["-"]):
+            raise ValueError(f"{args.model}: this classifier reads real-valued series: give "
+                             "one series file (.ts, .csv, .tsv, .npy), as FILE or --file FILE")
+        spec = args.file or args.texts[0]
+        read = read_series_data(spec, _missing(args, model), encoding=args.encoding)
+        proba = model.predict_proba(_model_input(model, read.sequences))
+        _print_proba(args, model, proba)
+        return 0
+    if hasattr(args, "missing"):
+        raise ValueError("--missing is for real-valued series; this classifier reads text")
     if args.file:
         lines = _lines(args.file, encoding=args.encoding)
     elif args.texts == ["-"]:
@@ -303,11 +406,15 @@ def predict(args) -> int:
     else:
         raise ValueError("nothing to classify: give TEXT ..., --file FILE, or - to read "
                          "standard input")
-    model = _load(args.model)
     for i, text in enumerate(lines):
         if not text.split():
             raise ValueError(f"TEXT {i + 1} is empty: give at least one token")
     proba = model.predict_proba(lines)  # split by the model's analyzer, as in training
+    _print_proba(args, model, proba)
+    return 0
+
+
+def _print_proba(args, model, proba) -> None:
     from ..datasets import spreadsheet_safe
 
     # Labels as a spreadsheet shows them (never run as formulas), unless --raw-text.
@@ -318,7 +425,6 @@ def predict(args) -> int:
         k = int(p.argmax())
         values = p if args.proba else [p[k]]
         print("\t".join([classes[k], *(f"{v:.4f}" for v in values)]))
-    return 0
 
 
 def evaluate(args) -> int:
@@ -326,8 +432,9 @@ def evaluate(args) -> int:
 
     from .._errors import InputError
 
-    model = _load(args.model)
-    seqs, labels = _data(args)
+    model = _load(args.model, series=is_series(args.data, args.format))
+    seqs, labels = _data(args, _missing(args, model))
+    seqs = _model_input(model, seqs) if model.input_kind_ != "tokens" else seqs
     from ..datasets._lines import canonical_label
 
     classes = [str(c) for c in model.classes_]

@@ -9,14 +9,19 @@ from pathlib import Path
 
 from ._common import (
     BUILTIN_DATA,
+    add_format_option,
     add_header_option,
+    add_missing_option,
     add_preparation_options,
+    check_not_numeric,
     fit_preparation,
     frame,
+    is_series,
     load_prepared,
     preparation_used,
     read_data,
     read_prepared,
+    read_series_data,
 )
 from ._options import (
     Parser,
@@ -44,7 +49,8 @@ _SEQUENCE_ONLY = {"--analyzer": ("sequence-ae", "sequence-model"),
                   "--n-strings": ("sequence-ae", "sequence-model"),
                   "--data-seed": ("sequence-ae", "sequence-model"),
                   "--alphabet": ("sequence-model",),
-                  "--encoding": ("sequence-ae", "sequence-model")}
+                  "--encoding": ("sequence-ae", "sequence-model"),
+                  "--format": ("sequence-ae", "sequence-model")}
 #: The autoencoder's options for tables: refused by name for a sequence model that has
 #: no setting of that name (a SequenceAutoencoder has its own ``--scale``).
 _TABLE_ONLY = ("--scale", "--columns", "--drop", "--id-column", "--header", "--no-header")
@@ -69,7 +75,13 @@ DATA is one of:
                  --analyzer char (the default) every character is a symbol
                  (BTSXSE); with --analyzer word a sequence-ae splits the
                  words by its --tokenizer (lower-cased, punctuation split
-                 off, by default), a sequence-model on whitespace;
+                 off, by default), a sequence-model on whitespace; a file of
+                 numbers only is refused unless --format text;
+  a series file  --model sequence-ae or sequence-model: a .ts file (the UEA &
+                 UCR archive's format; its labels not used) or .csv, .tsv,
+                 .npy (one row per step, one column per feature, a blank
+                 line between sequences; a first column of times is not a
+                 feature): real-valued sequences, scored per step;
   {builtin} built in: --n-strings embedded Reber strings (default
                  {n}) drawn with --data-seed (sequence models).
 DATA should hold normal inputs only. The model trains on DATA less the
@@ -138,6 +150,9 @@ def _owners(flag: str) -> tuple[str, ...]:
     """The ``--model`` names that have option ``flag``."""
     if flag in _SEQUENCE_ONLY:
         return _SEQUENCE_ONLY[flag]
+    if flag == "--missing":  # series (the sequence models), and a model's own setting
+        return tuple(m for m in MODELS if m != "autoencoder"
+                     or "missing" in cli_parameters(_model_class(m)))
     if not flag.startswith("--"):
         return ()
     name = flag[2:].replace("-", "_")
@@ -194,6 +209,8 @@ def _build_score(p) -> None:
     p.add_argument("--analyzer", choices=["char", "word"], default=argparse.SUPPRESS,
                    help="how a line becomes a sequence (default: as in training)")
     add_encoding_option(p, default=None)
+    add_format_option(p)
+    add_missing_option(p)
     _add_builtin_options(p, data_seed=1)
     p.set_defaults(func=score)
 
@@ -278,8 +295,11 @@ def _build_fit(fit_parser: _FitParser) -> None:
                              help="--analyzer char: every symbol the model knows (default: "
                                   "those in DATA)")
         add_encoding_option(seq, default=None)
+        add_format_option(seq)
         _add_builtin_options(fit_parser, data_seed=0)
     add_estimator_options(fit_parser, cls)
+    if name != "autoencoder":
+        add_missing_option(fit_parser, cls)
     fit_parser.set_defaults(func=fit)
 
 
@@ -365,6 +385,30 @@ class _Lines:
                         column=j + 1))
 
 
+class _Series:
+    """Real-valued sequences of a series file (a .ts file's labels are not used)."""
+
+    def __init__(self, spec: str, args):
+        typed = [flag for flag, given in (("--analyzer", hasattr(args, "analyzer")),
+                                          ("--alphabet", getattr(args, "alphabet", None)))
+                 if given]
+        if typed:
+            raise ValueError(f"{typed[0]} is for text; {spec} is read as a real-valued series")
+        if args.encoding is not None and Path(spec).suffix.lower() != ".ts":
+            raise ValueError(f"--encoding is for text and .ts files; {spec} is read as a "
+                             "series")
+        self.spec = self.path = spec
+        self.read = read_series_data(spec, getattr(args, "missing", "error"),
+                                     encoding=args.encoding)
+        self.n = len(self.read.sequences)
+
+    def inputs(self, kind: str, tokenizer: str = "whitespace") -> list:
+        return self.read.sequences
+
+    def where(self, exc):
+        return self.read.where(exc)
+
+
 def _is_builtin(spec: str) -> bool:
     return spec == BUILTIN_SEQUENCES and not Path(spec).exists()
 
@@ -373,7 +417,7 @@ def _read(spec: str, kind: str, args, analyzer: str):
     """DATA as a :class:`_Table` (autoencoder) or :class:`_Lines` (sequence models)."""
     typed = [f"--{n.replace('_', '-')}" for n in ("n_strings", "data_seed") if hasattr(args, n)]
     if kind == "autoencoder":
-        if _is_builtin(spec):
+        if _is_builtin(spec) or Path(spec).suffix.lower() == ".ts":
             raise ValueError(f"{spec} is sequence data: use --model sequence-ae or "
                              f"sequence-model (tables: a file or {', '.join(BUILTIN_DATA)})")
         if getattr(args, "prepare", False):
@@ -384,8 +428,16 @@ def _read(spec: str, kind: str, args, analyzer: str):
     if typed and not _is_builtin(spec):
         raise ValueError(f"{typed[0]} is for the built-in {BUILTIN_SEQUENCES} data, not "
                          f"a file ({spec})")
-    return _Lines(spec, analyzer, getattr(args, "n_strings", BUILTIN_STRINGS),
-                  getattr(args, "data_seed", args.builtin_seed), args.encoding)
+    fmt = getattr(args, "format", "auto")
+    if is_series(spec, fmt):
+        return _Series(spec, args)
+    if hasattr(args, "missing"):
+        raise ValueError(f"--missing is for real-valued series; {spec} is read as text")
+    lines = _Lines(spec, analyzer, getattr(args, "n_strings", BUILTIN_STRINGS),
+                   getattr(args, "data_seed", args.builtin_seed), args.encoding)
+    if fmt == "auto" and lines.path is not None:
+        check_not_numeric(lines.lines, spec)
+    return lines
 
 
 # -- fit -------------------------------------------------------------------------------------
@@ -423,6 +475,16 @@ def fit(args) -> int:
     elif kind == "autoencoder":
         X = frame(data.X, data.columns)
         calibration = None if cal is None else _calibration_table(data, cal)
+    elif isinstance(data, _Series):
+        if "tokenizer" in model_kwargs:
+            raise ValueError("--tokenizer splits text; DATA is read as a real-valued series")
+        if kind == "sequence-model":  # as `rnn fit` on a series: it predicts the next values
+            if model_kwargs.get("output", "linear") != "linear":
+                raise ValueError(f"a series model predicts values: --output linear, not "
+                                 f"{model_kwargs['output']}")
+            det.model.set_params(output="linear")
+        X = data.inputs(kind)
+        calibration = None if cal is None else cal.inputs(kind)
     else:
         if analyzer == "char" and "tokenizer" in model_kwargs:
             raise ValueError("--tokenizer splits words; --analyzer char makes every "
@@ -473,7 +535,16 @@ def _read_calibration(args, kind: str, analyzer: str, data):
             args.calibration, args.header, columns=data.columns, id_column=args.id_column))
     if kind == "autoencoder":
         return _Table(args.calibration, args.header)
-    return _Lines(args.calibration, analyzer, 0, 0, args.encoding)
+    if is_series(args.calibration, args.format) != isinstance(data, _Series):
+        what = "a real-valued series" if isinstance(data, _Series) else "text"
+        raise ValueError(f"--calibration {args.calibration}: DATA is read as {what}; give "
+                         "the calibration inputs in the same kind of file")
+    if isinstance(data, _Series):
+        return _Series(args.calibration, args)
+    lines = _Lines(args.calibration, analyzer, 0, 0, args.encoding)
+    if args.format == "auto":
+        check_not_numeric(lines.lines, args.calibration)
+    return lines
 
 
 def _prepared_split(args, det, data: _Table, cal: _Table | None, n_cal: int):
@@ -579,8 +650,10 @@ def score(args) -> int:
     # How DATA is read: as a table for a model of rows, else as that model's sequences.
     kind = "autoencoder" if det.model_.item_unit == "feature" else name
     if kind == "autoencoder":
-        typed = [f"--{n.replace('_', '-')}" for n in ("analyzer", "n_strings", "data_seed")
-                 if hasattr(args, n)] + (["--encoding"] if args.encoding is not None else [])
+        typed = [f"--{n.replace('_', '-')}" for n in ("analyzer", "n_strings", "data_seed",
+                                                      "missing") if hasattr(args, n)] + (
+            ["--encoding"] if args.encoding is not None else []) + (
+            ["--format"] if args.format != "auto" else [])
         if typed:
             raise ValueError(f"{typed[0]} is for sequences; {args.detector} holds "
                              f"{_a(name)} {name} detector (rows)")
@@ -601,6 +674,7 @@ def score(args) -> int:
         data = _read(args.data, kind, args, analyzer)
         X = _score_table(det, data)
     else:
+        _check_series_model(det, args)
         data = _read(args.data, kind, args, analyzer)
         X = data.inputs(kind, getattr(det.model_, "tokenizer", "whitespace"))
         _warn_unknown_tokens(det, X, args.data)
@@ -634,6 +708,17 @@ def score(args) -> int:
           f"contamination {det.contamination_:.4g} (threshold offset_ {det.offset_:.6g})"
           f"{wrote}", file=sys.stderr)
     return 0
+
+
+def _check_series_model(det, args) -> None:
+    """DATA of the kind the detector's model read: real-valued series, or text."""
+    series = det.model_._input_kind() == "sequences"
+    if is_series(args.data, args.format) != series:
+        what = "real-valued series (.ts, .csv, .tsv, .npy)" if series else "text"
+        raise ValueError(f"{args.detector}: this detector's model reads {what}; {args.data} "
+                         f"is read as {'text' if series else 'a series'} (see --format)")
+    if series and hasattr(args, "analyzer"):
+        raise ValueError(f"--analyzer is for text; {args.detector}'s model reads series")
 
 
 def _write_rows(handle, out_format: str, header: list[str], rows: list[list],

@@ -5,20 +5,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ._common import load_model
+from ._common import add_format_option, add_missing_option, is_series, load_model
 from ._options import add_estimator_options, estimator_kwargs, number
 from ._outputs import check_out, fit_save_report, write_or_print
 from .classify import add_encoding_option
 
 __all__ = ["register"]
 
-#: Extensions read as real-valued series by ``--format auto``; other files hold text.
-SERIES_EXTENSIONS = (".csv", ".tsv", ".npy")
-
-_DATA_HELP = ("a real-valued series file (.csv, .tsv, .npy: one row per step, one column per "
-              "feature; blank lines separate sequences; .npy: (T, F) one sequence, (N, T, F) "
-              "N sequences) or a text file, one sequence per line (--analyzer word: words, "
-              "split by the model's --tokenizer; char: every character a symbol)")
+_DATA_HELP = ("a real-valued series file (.ts: the UEA & UCR archive's format, its labels not "
+              "used; .csv, .tsv, .npy: one row per step, one column per feature; blank lines "
+              "separate sequences; a first column of times is not a feature; .npy: (T, F) one "
+              "sequence, (N, T, F) N sequences) or a text file, one sequence per line "
+              "(--analyzer word: words, split by the model's --tokenizer; char: every "
+              "character a symbol; a file of numbers only is refused unless --format text)")
 
 
 def register(sub) -> None:
@@ -27,9 +26,7 @@ def register(sub) -> None:
 
 
 def _add_data_options(p, *, fit: bool) -> None:
-    p.add_argument("--format", choices=("auto", "series", "text"), default="auto",
-                   help=f"what DATA holds (default: auto, series for "
-                        f"{', '.join(SERIES_EXTENSIONS)} files, else text)")
+    add_format_option(p)
     p.add_argument("--analyzer", choices=("word", "char"), default=None,
                    help="text: how a line splits into tokens, as at fit (default: word)")
     add_encoding_option(p, default=None)
@@ -53,6 +50,7 @@ def _build(parser) -> None:
         p.add_argument("--out", metavar="FILE",
                        help="write a table (.csv, .tsv, .npy) instead of printing")
         _add_data_options(p, fit=False)
+        add_missing_option(p)
         p.set_defaults(func=apply)
 
 
@@ -63,18 +61,17 @@ def _build_fit(fit_parser) -> None:
     fit_parser.add_argument("--out", required=True, metavar="MODEL", help="model file to write")
     _add_data_options(fit_parser, fit=True)
     add_estimator_options(fit_parser, SequenceAutoencoder)
+    add_missing_option(fit_parser, SequenceAutoencoder)
     fit_parser.set_defaults(func=fit)
 
 
-def _is_series(spec: str, fmt: str) -> bool:
-    return fmt == "series" or (fmt == "auto" and Path(spec).suffix.lower() in SERIES_EXTENSIONS)
-
-
-def _read(args, *, trained_on_text: bool | None = None, window=None, stride=None):
+def _read(args, *, trained_on_text: bool | None = None, window=None, stride=None,
+          missing: str = "error"):
     """DATA as the model reads it: a list of (T, F) arrays, or of token lists."""
     from .._errors import InputError
+    from ._common import check_not_numeric, read_series_data
 
-    series = _is_series(args.data, args.format)
+    series = is_series(args.data, args.format)
     if trained_on_text is not None and series == trained_on_text:
         what = "text (token sequences)" if trained_on_text else "real-valued series"
         raise InputError(f"this model was trained on {what}; give DATA of that kind "
@@ -83,11 +80,14 @@ def _read(args, *, trained_on_text: bool | None = None, window=None, stride=None
         ("--analyzer", args.analyzer is not None), ("--encoding", args.encoding is not None),
         ("--tokenizer", hasattr(args, "tokenizer"))) if given]
     if series:
+        if Path(args.data).suffix.lower() == ".ts":  # a text format: its encoding may be given
+            typed = [t for t in typed if t != "--encoding"]
         if typed:
             raise InputError(f"{typed[0]} is for text; DATA is read as a series")
-        from ..datasets._series import load_series, windows
+        from ..datasets._series import windows
 
-        seqs, _ = load_series(args.data)
+        seqs = read_series_data(args.data, getattr(args, "missing", missing),
+                                encoding=args.encoding).sequences
         if window is not None:
             seqs = windows(seqs, window, 1 if stride is None else stride)
             return [w[:-1] for w in seqs]  # the run of `window` steps
@@ -95,9 +95,13 @@ def _read(args, *, trained_on_text: bool | None = None, window=None, stride=None
     if window is not None or stride is not None:
         raise InputError("--window and --stride are for real-valued series; DATA is read as "
                          "text (give --format series for a series file)")
+    if hasattr(args, "missing"):
+        raise InputError("--missing is for real-valued series; DATA is read as text")
     from .classify import _lines
 
     lines = _lines(args.data, encoding=args.encoding or "utf-8")
+    if args.format == "auto":
+        check_not_numeric(lines, args.data)
     if (args.analyzer or "word") == "char":
         if "--tokenizer" in typed:
             raise InputError("--tokenizer splits words; --analyzer char makes every "
@@ -123,7 +127,8 @@ def apply(args) -> int:
 
     check_out(args.out, args.data, args.model, table=True)
     model = load_model(args.model, SequenceAutoencoder)
-    X = _read(args, trained_on_text=model.vocabulary_ is not None)
+    X = _read(args, trained_on_text=model.vocabulary_ is not None,
+              missing=getattr(model, "missing", "error"))
     if args.command == "transform":
         codes = model.transform(X)
         write_or_print(codes, args.out, [f"code{j}" for j in range(codes.shape[1])])

@@ -31,6 +31,7 @@ from ._reber import (
     reber_targets,
 )
 from ._sequences import load_sequences
+from ._series import load_series
 from ._tables import (
     TABLE_EXTENSIONS,
     iter_table_chunks,
@@ -39,6 +40,7 @@ from ._tables import (
     write_table,
 )
 from ._text import load_labelled_text, load_rt_polarity, make_permutation_streams, one_hot
+from ._ts import load_ts
 
 __all__ = [
     # generated data
@@ -53,6 +55,9 @@ __all__ = [
     "in_embedded_reber_grammar",
     "make_sincos",
     "load_sequences",
+    # real-valued series: the UEA & UCR archive's .ts files, series tables
+    "load_ts",
+    "load_series",
     # images
     "load_digits",
     "load_mnist",
