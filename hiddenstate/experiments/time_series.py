@@ -87,31 +87,11 @@ def available(data_dir: Path | None) -> bool:
 
 # -- reading ---------------------------------------------------------------------------------
 def _load_ts(path: Path):
-    """``(list of (T_i, d) float arrays, labels)`` of a ``.ts`` file.
+    """``(list of (T_i, d) arrays, labels)`` of a ``.ts`` file
+    (:func:`hiddenstate.datasets.load_ts`)."""
+    from ..datasets import load_ts
 
-    TO BE REPLACED by ``hiddenstate.datasets.load_ts`` (datasets/_ts.py, written in
-    parallel): a minimal private reader of the panel's files only (class labels, ``:``
-    between channels, ``?`` as NaN), without the checks and messages of the real one.
-    """
-    try:
-        from ..datasets import load_ts  # type: ignore[attr-defined]
-    except ImportError:
-        load_ts = None
-    if load_ts is not None:
-        return load_ts(path)
-    X, y, in_data = [], [], False
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        if not in_data:
-            in_data = line.lower() == "@data"
-            continue
-        *channels, label = line.split(":")
-        X.append(np.array([[float(v) if v != "?" else np.nan for v in c.split(",")]
-                           for c in channels], np.float64).T)
-        y.append(label.strip())
-    return X, np.asarray(y)
+    return load_ts(path)
 
 
 # -- the 1-NN baselines ----------------------------------------------------------------------
