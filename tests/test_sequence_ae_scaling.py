@@ -122,6 +122,21 @@ def test_a_file_without_scaling_loads_unscaled(tmp_path):
     np.testing.assert_array_equal(old.reconstruction_error(X), est.reconstruction_error(X))
 
 
+def test_continued_training_refuses_a_changed_scale_and_keeps_the_same():
+    X = _waves()
+    est = _fit(X, scale="minmax")
+    with pytest.raises(ValueError, match=r"scale='standard' \(standard\) differs from the "
+                       r"scaling this model was fitted with \('minmax'\)"):
+        est.set_params(scale="standard").partial_fit(X)
+    before = est.scaling_
+    est.set_params(scale="minmax").partial_fit(X)  # the same: accepted, stats kept
+    assert est.scaling_ is before
+    auto = _fit(X)  # auto is standard for real values: "standard" continues it
+    auto.set_params(scale="standard").partial_fit(X)
+    with pytest.raises(ValueError, match="differs"):
+        auto.set_params(scale="none", warm_start=True).fit(X)
+
+
 # -- warnings a fit ends with ---------------------------------------------------------------------
 
 

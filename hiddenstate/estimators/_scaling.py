@@ -23,7 +23,7 @@ import numpy as np
 
 from .._errors import ModelFileError
 
-__all__ = ["SCALES", "Scaling", "fit_scaling"]
+__all__ = ["SCALES", "Scaling", "check_kept_scaling", "fit_scaling"]
 
 #: What ``scale`` may be.
 SCALES = ("auto", "standard", "minmax", "series", "none")
@@ -116,3 +116,14 @@ def fit_scaling(kind: str, seqs: list[np.ndarray]) -> Scaling:
         return Scaling(kind, steps.mean(axis=0), _spread(steps.std(axis=0)))
     low = steps.min(axis=0)
     return Scaling(kind, low, _spread(steps.max(axis=0) - low))
+
+
+def check_kept_scaling(scale: str, fitted: Scaling, auto: str) -> None:
+    """Refuse training on (``partial_fit``, ``warm_start``) with a ``scale`` other than the
+    one the model was first fitted with: its weights belong to that scaling. ``auto``: what
+    ``"auto"`` means for the model's input."""
+    wanted = auto if scale == "auto" else scale
+    if wanted != fitted.kind:
+        raise ValueError(f"scale={scale!r} ({wanted}) differs from the scaling this model was "
+                         f"fitted with ({fitted.kind!r}); continued training keeps the first "
+                         "fit's scaling: set scale back, or fit anew (warm_start=False)")

@@ -21,7 +21,7 @@ from ._base import IncrementalMixin, TrainingData, TrainingMixin
 from ._inference import apply_batched
 from ._inputs import MISSING, check_kind, check_settings, input_kind, read_sequences
 from ._params import TRAINING_CONSTRAINTS, RegistryOptions, store_params
-from ._scaling import SCALES, Scaling, fit_scaling
+from ._scaling import SCALES, Scaling, check_kept_scaling, fit_scaling
 from ._scoring import label_at
 from ._sequence import length_buckets
 from ._tokens import TOKENIZERS, Vocabulary, pad_ids, saved_tokenizer
@@ -250,6 +250,9 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
 
     def _prepare(self, X, y=None, *, reset: bool) -> TrainingData:
         del y
+        if not reset:
+            check_kept_scaling(self.scale, self.scaling_,
+                               "none" if self.vocabulary_ is not None else "standard")
         seqs = self._check_sequences(X, reset=reset)
         if self.vocabulary_ is None:
             # Real-valued sequences: one padded length, as before (bit-for-bit the same runs).
