@@ -770,7 +770,7 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         if reset:
             self._resolve_orders([x[:f] for x, f in zip(xs, splits, strict=True)])
         W, lags = int(self.context_), int(self.lags_)
-        for i, (x, f) in enumerate(zip(xs, splits, strict=True)):
+        for i, f in enumerate(splits):
             if f <= W:
                 raise InputError(f"the training part ({f} steps) is not longer than the "
                                  f"model's context ({W})", index=i)
@@ -1199,7 +1199,7 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         horizon``): returns ``(forecast, lower, upper)``, three arrays (or lists) of the
         forecast's shape: split conformal bounds. For horizon ``k`` and each channel,
         the bound is the forecast plus or minus the
-        :math:`\lceil (n + 1)\,\mathrm{interval} \rceil`-th smallest absolute held-out
+        :math:`\\lceil (n + 1)\\,\\mathrm{interval} \\rceil`-th smallest absolute held-out
         residual of that horizon (``calibration_residuals_``, ``n`` of them; infinite
         when there are too few), which covers a new value with probability at least
         ``interval`` when the errors are exchangeable (Vovk et al. 2005; Lei et al.
