@@ -135,12 +135,14 @@ def default_max_order(n: int, period: int | None = None) -> int:
     return max(1, min(n // 4, max(schwert, (period or 0) + 1)))
 
 
-def fit_ar(series, *, max_order: int | None = None, period: int | None = None) -> ARModel:
+def fit_ar(series, *, max_order: int | None = None, period: int | None = None,
+           order: int | None = None) -> ARModel:
     """Least-squares autoregression with a constant, each channel on its own, the order
     (``0..max_order``, default :func:`default_max_order`) minimising the AIC
     :math:`n \\log \\hat\\sigma^2 + 2(p + 1)` over the common sample ``t >= max_order``
     (as statsmodels' ``ar_select_order``), then refitted on every ``t >= p`` (as
-    ``AutoReg(y, p)``). The first channel's AIC chooses one order for all."""
+    ``AutoReg(y, p)``). The first channel's AIC chooses one order for all; ``order``
+    fixes it instead."""
     a = _as_2d(series)
     top = default_max_order(len(a), period) if max_order is None else int(max_order)
     if top < 0 or len(a) - top < top + 3:
@@ -148,13 +150,13 @@ def fit_ar(series, *, max_order: int | None = None, period: int | None = None) -
                          f"{top}")
     y = a[:, 0]
     aic = {}
-    for p in range(top + 1):
+    for p in range(top + 1) if order is None else ():
         design, target = _lagged(y, p, top)
         beta = np.linalg.lstsq(design, target, rcond=None)[0]
         resid = target - design @ beta
         aic[p] = len(target) * math.log(max(float(resid @ resid) / len(target), 1e-300)) \
             + 2 * (p + 1)
-    order = min(aic, key=aic.get)
+    order = min(aic, key=aic.get) if order is None else int(order)
     const, coef, sigma2 = [], [], []
     for j in range(a.shape[1]):
         design, target = _lagged(a[:, j], order, order)
