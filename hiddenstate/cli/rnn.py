@@ -199,9 +199,10 @@ def load_series_checked(spec: str):
 
 
 def _series_settings(kwargs: dict, window: int | None) -> dict:
-    """A series' settings: :data:`~hiddenstate.forecasting.FORECAST_DEFAULTS` under what
-    was given; a whole series trains a forecaster (``--horizon``, default 1), windows
-    (``--window``) a next-step model."""
+    """A series' settings: a whole series trains a forecaster (``--horizon``, default 1)
+    with :data:`~hiddenstate.forecasting.FORECAST_DEFAULTS` under what was given (early
+    stopping on the held-out part ends it, so no ConvergenceWarning rule is at stake);
+    windows (``--window``) a next-step model with SequenceModel's own defaults."""
     from .._errors import InputError
     from ..forecasting import FORECAST_DEFAULTS
 
@@ -211,7 +212,7 @@ def _series_settings(kwargs: dict, window: int | None) -> dict:
         if name in kwargs:
             raise InputError(f"--{name} trains a forecaster on the whole series; --window "
                              "cuts it into next-step windows: give one or the other")
-    return {**{k: v for k, v in FORECAST_DEFAULTS.items() if k not in ("lags",)}, **kwargs}
+    return kwargs
 
 
 def _refuse_encoding(encoding: str | None, why: str) -> None:
