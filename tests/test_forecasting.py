@@ -200,3 +200,10 @@ def test_cli_fit_refusals_and_forecast_interval(tmp_path, capsys, monkeypatch):
     rows = np.loadtxt(out, delimiter=",", skiprows=1)
     assert np.all(rows[:, 3] < rows[:, 2]) and np.all(rows[:, 2] < rows[:, 4])
     assert np.all(np.abs(rows[:, 2] - 900) < 200)
+
+
+def test_unscaled_fit_far_from_its_values_warns():
+    y = (900 + 120 * ar2(60, seed=4))[:, None].astype(np.float32)
+    with pytest.warns(UserWarning, match="times the targets' variance.*scale='standard'"):
+        hs.SequenceModel(output="linear", hidden_size=2, max_iter=1, scale="none",
+                         random_state=0).fit([y[:-1]], [y[1:]])

@@ -694,7 +694,35 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         self._check_padded_memory(xs, ys, seq_lengths, lengths[-1])
         self._bucket_lengths = lengths
         return TrainingData(self._padded(xs, ys, lengths[-1]), (row_bucket, lengths),
-                            seq_lengths)
+                            seq_lengths, extra={"variance": self._variance(ys)})
+
+    def _variance(self, ys) -> float | None:
+        """The mean per-channel variance of linear targets (as trained), for
+        :meth:`_warn_loss_scale`."""
+        if self.output != "linear" or not ys or ys[0].ndim != 2:
+            return None
+        return float(np.mean(np.concatenate(ys).astype(np.float64).var(axis=0)))
+
+    #: A linear fit whose last epoch's loss is more than this many times the targets'
+    #: variance warns (a model that predicts their mean has a loss of about 1 time).
+    _LOSS_SCALE_RATIO = 10.0
+
+    def _warn_loss_scale(self, variance: float | None) -> None:
+        import warnings
+
+        from ._base import user_stacklevel
+
+        if variance is None or not self.loss_curve_ or not variance > 0:
+            return
+        loss = float(self.loss_curve_[-1])
+        if np.isfinite(loss) and loss > self._LOSS_SCALE_RATIO * variance:
+            hint = ("scale='standard' (--scale standard) fits the values' scale first"
+                    if self.scaling_.kind == "none" else "a lower learning rate or more "
+                    "epochs may help")
+            warnings.warn(f"SequenceModel: the final training loss {loss:.4g} is "
+                          f"{loss / variance:.0f} times the targets' variance ({variance:.4g}): "
+                          f"the model predicts them worse than their mean; {hint}",
+                          UserWarning, stacklevel=user_stacklevel())
 
     # -- forecasting (horizon) -----------------------------------------------------------------
     def _horizon_targets(self, x: np.ndarray, end: int | None = None) -> np.ndarray:
@@ -858,7 +886,10 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         then the model trained again on the whole series for as many epochs (the best
         epoch's with early stopping), from the least-squares start of the whole."""
         if not getattr(self, "horizon_", None):
+            if isinstance(data.extra, dict):
+                self._warn_loss_scale(data.extra["variance"])
             return
+        self._warn_loss_scale(self._variance(list(data.extra["calibration"][0])))
         self._calibrate(*data.extra["calibration"])
         if data.extra["start"] is None or not len(self.loss_curve_):
             return  # continued training (warm start, partial_fit) keeps its model
