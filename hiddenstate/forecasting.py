@@ -32,7 +32,7 @@ __all__ = ["FORECAST_DEFAULTS", "ARModel", "ar_forecast", "backtest", "detect_pe
 #: The SequenceModel settings :func:`backtest` (and ``rnn fit``/``rnn backtest`` on a
 #: series) use unless given: see :func:`backtest` for the evidence.
 FORECAST_DEFAULTS = {
-    "cell": "lstm", "hidden_size": 16, "output": "linear", "lags": "auto",
+    "cell": "lstm", "hidden_size": 32, "output": "linear", "lags": "auto",
     "batch_size": 32, "max_iter": 200, "learning_rate": 0.001,
     "learning_rate_schedule": "constant", "early_stopping": True, "n_iter_no_change": 20,
     "scale": "auto",

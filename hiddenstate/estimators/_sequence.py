@@ -1207,7 +1207,12 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
                              f"(n, {self.n_features_in_}) array; got shape {np.shape(x)}")
         if not np.isfinite(v).all():
             raise InputError("non-finite input value")
-        return jnp.asarray(v)
+        scaling = self.scaling_
+        if scaling.kind == "series":
+            raise InputError("step reads one value at a time; this model scales each whole "
+                             "sequence by its own statistics (scale='series'): use "
+                             "predict_proba or forecast")
+        return jnp.asarray(scaling.transform([v])[0])
 
     def initial_state(self, n: int = 1):
         """The recurrent state of ``n`` fresh streams, for :meth:`step` (an opaque pytree
@@ -1242,6 +1247,9 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         if xs.shape[0] != n:
             raise InputError(f"state holds {n} streams, got {xs.shape[0]} inputs")
         state, out = _step(self.model_, state, xs, self.output)
+        if self.alphabet_ is None and self.vocabulary_ is None:
+            scaling = self.target_scaling_ or self.scaling_
+            out = self._data_units([out], scaling.statistics([np.asarray(out)]))[0]
         return state, np.asarray(out)
 
     def forecast(self, X, steps: int, *, interval: float | None = None):
