@@ -116,8 +116,9 @@ def test_next_step_model_scaled_round_trip(tmp_path):
     est.save(tmp_path / "m.hsm")
     back = hs.load(tmp_path / "m.hsm")
     np.testing.assert_allclose(back.forecast(y, 4), est.forecast(y, 4), rtol=1e-6)
-    none = hs.SequenceModel(output="linear", hidden_size=4, max_iter=1, scale="none",
-                            random_state=0).fit([y[:-1]], [y[1:]])
+    with pytest.warns(UserWarning, match="times the targets' variance"):
+        none = hs.SequenceModel(output="linear", hidden_size=4, max_iter=1, scale="none",
+                                random_state=0).fit([y[:-1]], [y[1:]])
     assert none.scaling_.kind == "none"
 
 

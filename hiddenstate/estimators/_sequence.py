@@ -362,6 +362,10 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
     calibration_residuals_ : ndarray of shape (n_origins, horizon, n_features) or None
         With ``horizon``: the held-out forecasts' errors (truth minus forecast, in
         scaled units; NaN where the truth lies past the series' end).
+    refit_epochs_ : int
+        With ``horizon``, after a fresh fit: the epochs of the final training on the
+        whole series (0: the recurrence did not improve the held-out loss of the linear
+        path alone, and the model is that autoregression).
     loss_curve_ : list of float
     """
 
@@ -810,11 +814,13 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         whole = [self._horizon_rows(x, range(0, len(x) - W + 1), len(x), first) for x in xs]
         rows, calibration, full = (tuple(np.concatenate(a) for a in zip(*parts, strict=True))
                                    for parts in (train, held, whole))
+        start = None
         if reset:
             self._ar_init = self._least_squares([x[:f] for x, f in zip(xs, splits,
                                                                        strict=True)])
+            start = {"part": self._ar_init, "whole": self._least_squares(xs)}
         return TrainingData(rows, extra={"calibration": calibration, "full": full,
-                                         "start": self._least_squares(xs) if reset else None})
+                                         "start": start})
 
     def _least_squares(self, parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         r"""The linear path's start ``(A, c)`` (:class:`~hiddenstate.nn.SequenceNet`): for
@@ -882,31 +888,51 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
                                              int(self.n_iter_no_change), float(self.tol))
 
     def _after_train(self, data: TrainingData) -> None:
-        """A forecaster: the held-out residuals of the model trained on the first part,
-        then the model trained again on the whole series for as many epochs (the best
-        epoch's with early stopping), from the least-squares start of the whole."""
+        """A forecaster: the model trained on the first part, or its linear start if that
+        does better on the held-out part (early stopping's epoch 0); the held-out
+        residuals of that model; then the same model on the whole series: trained again
+        for as many epochs (the best epoch's with early stopping) from the least-squares
+        start of the whole, or that start alone."""
         if not getattr(self, "horizon_", None):
             if isinstance(data.extra, dict):
                 self._warn_loss_scale(data.extra["variance"])
             return
-        self._warn_loss_scale(self._variance(list(data.extra["calibration"][0])))
-        self._calibrate(*data.extra["calibration"])
-        if data.extra["start"] is None or not len(self.loss_curve_):
+        calibration, start = data.extra["calibration"], data.extra["start"]
+        self._warn_loss_scale(self._variance(list(calibration[0])))
+        if start is None or not len(self.loss_curve_):
+            self._calibrate(*calibration)
             return  # continued training (warm start, partial_fit) keeps its model
         scores = self.validation_scores_
         epochs = int(np.nanargmax(scores)) + 1 if scores else len(self.loss_curve_)
-        from .. import train
-
-        full = TrainingData(data.extra["full"])
-        plan = self._plan(full, curriculum=0)
-        self._ar_init = data.extra["start"]
         rng = self._rng
-        result = train.fit(
-            self._new_model(self._key(rng)), full.data, objective=self._objective(),
-            optimizer=self._optimizer(plan.steps_per_epoch), max_iter=epochs, rng=rng,
-            key=self._key(rng), plan=plan, devices=self.devices,
-            progress=train.Progress(self.verbose, f"{self._description()} (whole series)"))
-        self.model_, self._opt_state, self._step = result.model, result.opt_state, result.step
+        self._ar_init = start["part"]
+        linear = self._new_model(self._key(rng))
+        if self._held_out_loss(linear, calibration) <= self._held_out_loss(self.model_,
+                                                                           calibration):
+            self.model_, epochs = linear, 0
+        self._calibrate(*calibration)
+        self.refit_epochs_ = epochs
+        self._ar_init = start["whole"]
+        model = self._new_model(self._key(rng))
+        if epochs:
+            from .. import train
+
+            full = TrainingData(data.extra["full"])
+            plan = self._plan(full, curriculum=0)
+            result = train.fit(
+                model, full.data, objective=self._objective(),
+                optimizer=self._optimizer(plan.steps_per_epoch), max_iter=epochs, rng=rng,
+                key=self._key(rng), plan=plan, devices=self.devices,
+                progress=train.Progress(self.verbose, f"{self._description()} (whole series)"))
+            model, self._opt_state, self._step = result.model, result.opt_state, result.step
+        self.model_ = model
+
+    def _held_out_loss(self, model, calibration) -> float:
+        objective = self._objective()
+        losses = [np.asarray(_per_sequence(model, tuple(jnp.asarray(a[i : i + 256])
+                                                        for a in calibration), objective))
+                  for i in range(0, len(calibration[0]), 256)]
+        return float(np.mean(np.concatenate(losses)))
 
     def _calibrate(self, xs, ys, _mask) -> None:
         """``calibration_residuals_`` of the current model on the held-out windows."""
