@@ -907,11 +907,14 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         rng = self._rng
         self._ar_init = start["part"]
         linear = self._new_model(self._key(rng))
+        self.model_ = self._shrunk(self.model_, linear)
         if self._held_out_loss(linear, calibration) <= self._held_out_loss(self.model_,
                                                                            calibration):
             self.model_, epochs = linear, 0
         self._calibrate(*calibration)
         self.refit_epochs_ = epochs
+        if not self._REFIT_WHOLE:
+            return
         self._ar_init = start["whole"]
         model = self._new_model(self._key(rng))
         if epochs:
@@ -924,8 +927,28 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
                 optimizer=self._optimizer(plan.steps_per_epoch), max_iter=epochs, rng=rng,
                 key=self._key(rng), plan=plan, devices=self.devices,
                 progress=train.Progress(self.verbose, f"{self._description()} (whole series)"))
-            model, self._opt_state, self._step = result.model, result.opt_state, result.step
+            self._opt_state, self._step = result.opt_state, result.step
+            model = self._shrunk(result.model, model)
         self.model_ = model
+
+    #: The weight of the trained model against its linear start in a forecaster (see
+    #: :meth:`_shrunk`).
+    _SHRINK = 0.5
+
+    def _shrunk(self, trained, start):
+        """The forecasts ``w trained + (1 - w) start`` as one network (``w``:
+        :attr:`_SHRINK`): the outputs are linear in ``V``, ``c`` and ``A``, and ``start``
+        has ``V = 0``."""
+        w = float(self._SHRINK)
+        if w == 1:
+            return trained
+        lags = bool(getattr(trained, "lags", 0))
+        where = (lambda m: (m.V, m.c, m.A)) if lags else (lambda m: (m.V, m.c))
+        mix = [w * a + (1 - w) * b for a, b in zip(where(trained), where(start), strict=True)]
+        return eqx.tree_at(where, trained, tuple(mix))
+
+    #: Whether a fresh forecaster is trained again on the whole series (see _after_train).
+    _REFIT_WHOLE = True
 
     def _held_out_loss(self, model, calibration) -> float:
         objective = self._objective()
