@@ -146,8 +146,6 @@ def test_forecaster_refusals():
         hs.SequenceModel(output="linear", lags=3).fit([y[:-1]], [y[1:]])
     with pytest.raises(ValueError, match="scale='minmax' applies to real-valued"):
         hs.SequenceModel(scale="minmax", max_iter=1).fit(["abab", "baba"])
-    with pytest.raises(ValueError, match="embedding_dim=8 applies to token sequences"):
-        hs.SequenceModel(output="linear", embedding_dim=8).fit([y[:-1]], [y[1:]])
     with pytest.raises(hs.InputError, match="give no targets Y"):
         hs.SequenceModel(horizon=2, **TINY).fit([y[:-1]], [y[1:]])
     with pytest.raises(hs.InputError, match="too few to forecast"):

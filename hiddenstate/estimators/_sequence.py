@@ -322,9 +322,14 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         horizons), and :meth:`forecast` gives split conformal prediction intervals. The
         last ``validation_fraction`` of each series (at least ``horizon + 9`` steps, so
         every horizon has 10 forecast origins) is held out: training stops by its loss
-        when ``early_stopping`` (the best epoch's parameters are kept), and the
-        residuals of its forecasts per horizon are stored as the calibration of the
-        intervals. None: next-step targets ``Y`` (the seed's recipe).
+        when ``early_stopping`` (the best epoch's parameters are kept); the trained
+        model's forecasts are averaged with those of its linear start (``lags``), and
+        if the start alone does better on the held-out part, it is kept; the residuals
+        of the chosen model's forecasts per horizon are stored as the calibration of
+        the intervals. The same model is then fitted on the whole series (as many
+        epochs; ``refit_epochs_``). On the panel's development splits the averaging
+        lowered the spread over seeds without raising the error. None: next-step
+        targets ``Y`` (the seed's recipe).
     lags : 'auto' or int, default='auto'
         With ``horizon``: the order :math:`p` of the linear autoregressive path beside
         the recurrence (:class:`~hiddenstate.nn.SequenceNet`), initialised by least
@@ -497,14 +502,9 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
 
     def _check_kind_settings(self, kind: str) -> None:
         """Refuse (at a fresh fit) a setting given for a kind of input it does not
-        apply to, or a combination that has no effect."""
-        if kind != "tokens":
-            for name, default in (("embedding_dim", 32), ("min_count", 1),
-                                  ("max_features", None)):
-                if getattr(self, name) != default:
-                    raise ValueError(f"{name}={getattr(self, name)!r} applies to token "
-                                     f"sequences; {kind_words(kind)} take {name}="
-                                     f"{default!r}")
+        apply to, or a combination that has no effect. (The token settings,
+        ``embedding_dim``, ``min_count`` and ``max_features``, are read alike by every
+        sequence estimator; ``rnn fit`` refuses them on a series.)"""
         if kind != "sequences":
             for name, ok in (("scale", ("auto", "none")), ("missing", ("error",)),
                              ("horizon", (None,)), ("lags", ("auto",)),
@@ -1378,7 +1378,8 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
                              "was fitted without")
         if steps > horizon:
             raise InputError(f"the intervals are calibrated up to the model's horizon "
-                             f"({horizon} steps); {steps} steps asked")
+                             f"({horizon} step{'s' if horizon > 1 else ''}); {steps} steps "
+                             "asked (fit with a longer horizon, --horizon)")
 
     def _conformal_width(self, interval: float) -> np.ndarray:
         """Half-widths ``(horizon, n_features)`` in scaled units (inf: too few residuals)."""
