@@ -322,9 +322,10 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         horizons), and :meth:`forecast` gives split conformal prediction intervals. The
         last ``validation_fraction`` of each series (at least ``horizon + 9`` steps, so
         every horizon has 10 forecast origins) is held out: training stops by its loss
-        when ``early_stopping`` (the best epoch's parameters are kept); the trained
-        model's forecasts are averaged with those of its linear start (``lags``), and
-        if the start alone does better on the held-out part, it is kept; the residuals
+        when ``early_stopping`` (the best epoch's parameters are kept; the loss of the
+        first half of each series' held-out origins); the trained model's forecasts are
+        averaged with those of its linear start (``lags``), and if the start alone does
+        better on the second half of the held-out origins, it is kept; the residuals
         of the chosen model's forecasts per horizon are stored as the calibration of
         the intervals. The same model is then fitted on the whole series (as many
         epochs; ``refit_epochs_``). On the panel's development splits the averaging
@@ -819,8 +820,12 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
             self._ar_init = self._least_squares([x[:f] for x, f in zip(xs, splits,
                                                                        strict=True)])
             start = {"part": self._ar_init, "whole": self._least_squares(xs)}
+        # Early stopping reads the first half of each series' held-out origins; whether the
+        # recurrence helps is judged on the second half, which chose nothing yet.
+        first_half = np.concatenate([np.arange(len(x) - f) < (len(x) - f) // 2
+                                     for x, f in zip(xs, splits, strict=True)])
         return TrainingData(rows, extra={"calibration": calibration, "full": full,
-                                         "start": start})
+                                         "start": start, "stopping": first_half})
 
     def _least_squares(self, parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         r"""The linear path's start ``(A, c)`` (:class:`~hiddenstate.nn.SequenceNet`): for
@@ -884,7 +889,9 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
             return prepared, None
         from .. import train
 
-        return prepared, train.EarlyStopping(prepared.extra["calibration"],
+        rows = prepared.extra["stopping"]
+        return prepared, train.EarlyStopping(tuple(a[rows] for a in
+                                                   prepared.extra["calibration"]),
                                              int(self.n_iter_no_change), float(self.tol))
 
     def _after_train(self, data: TrainingData) -> None:
@@ -908,8 +915,8 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         self._ar_init = start["part"]
         linear = self._new_model(self._key(rng))
         self.model_ = self._shrunk(self.model_, linear)
-        if self._held_out_loss(linear, calibration) <= self._held_out_loss(self.model_,
-                                                                           calibration):
+        judge = tuple(a[~data.extra["stopping"]] for a in calibration)
+        if self._held_out_loss(linear, judge) <= self._held_out_loss(self.model_, judge):
             self.model_, epochs = linear, 0
         self._calibrate(*calibration)
         self.refit_epochs_ = epochs
