@@ -502,7 +502,9 @@ def forecast_figure(series, forecasts: dict, *, horizons=None, path=None, title=
     y = np.asarray(series, float)
     y = y[:, 0] if y.ndim == 2 else y
     origins = np.asarray(forecasts["origins"])
-    methods = [m for m in forecasts if m not in ("origins", "lower", "upper")]
+    # hiddenstate drawn last, over the baselines
+    methods = sorted((m for m in forecasts if m not in ("origins", "lower", "upper")),
+                     key=lambda m: m == "hiddenstate")
     H = forecasts[methods[0]].shape[1]
     horizons = sorted({1, H}) if horizons is None else list(horizons)
     fig = _figure((8, 2.8 * len(horizons)))
@@ -516,7 +518,8 @@ def forecast_figure(series, forecasts: dict, *, horizons=None, path=None, title=
             ax.fill_between(t, forecasts["lower"][ok, k - 1, 0], forecasts["upper"][ok, k - 1, 0],
                             color="tab:blue", alpha=0.2, label="hiddenstate interval")
         for m in methods:
-            ax.plot(t, forecasts[m][ok, k - 1, 0], lw=1.3 if m == "hiddenstate" else 0.9,
+            ax.plot(t, forecasts[m][ok, k - 1, 0], lw=1.8 if m == "hiddenstate" else 0.9,
+                    color="tab:blue" if m == "hiddenstate" else None,
                     label=m.replace("_", " "))
         ax.axvline(origins[0] - 0.5, color="grey", lw=0.8, ls=":")
         ax.set_ylabel(f"{k} step{'s' if k > 1 else ''} ahead")

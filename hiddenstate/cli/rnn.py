@@ -123,7 +123,8 @@ def _build_backtest(actions) -> None:
     parser.add_argument("series", metavar="SERIES",
                         help="one series (.csv, .tsv, .npy: one row per step, one column per "
                              "feature; a first column of times is skipped by the reader)")
-    parser.add_argument("--horizon", type=number(int, 1), required=True, metavar="H")
+    parser.add_argument("--horizon", type=number(int, 1), required=True, metavar="H",
+                        help="steps forecast from each origin (the model is trained for them)")
     parser.add_argument("--test-size", type=number(int, 1), required=True, metavar="N",
                         help="the last N steps are the forecast origins")
     parser.add_argument("--random-state", type=number(int, 0), default=None, metavar="S",
