@@ -480,6 +480,10 @@ def error_explanation(image, reconstruction, errors, *, image_shape=None, path=N
     return save(fig, path)
 
 
+_FORECAST_COLOURS = {"hiddenstate": "tab:blue", "naive": "tab:orange",
+                     "seasonal_naive": "tab:green", "ar": "tab:red"}
+
+
 def forecast_figure(series, forecasts: dict, *, horizons=None, path=None, title=None):
     """Rolling-origin forecasts against the series, one panel per horizon.
 
@@ -519,7 +523,7 @@ def forecast_figure(series, forecasts: dict, *, horizons=None, path=None, title=
                             color="tab:blue", alpha=0.2, label="hiddenstate interval")
         for m in methods:
             ax.plot(t, forecasts[m][ok, k - 1, 0], lw=1.8 if m == "hiddenstate" else 0.9,
-                    color="tab:blue" if m == "hiddenstate" else None,
+                    color=_FORECAST_COLOURS.get(m),
                     label=m.replace("_", " "))
         ax.axvline(origins[0] - 0.5, color="grey", lw=0.8, ls=":")
         ax.set_ylabel(f"{k} step{'s' if k > 1 else ''} ahead")
