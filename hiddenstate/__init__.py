@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         distributed,
         estimators,
         experiments,
+        forecasting,
         losses,
         metrics,
         nn,
@@ -90,7 +91,8 @@ _LAZY = {
 #: Public subpackages and modules, imported on first use of ``hiddenstate.NAME``.
 _SUBMODULES = frozenset({
     "bench", "checkpoint", "cli", "datasets", "distributed", "estimators", "experiments",
-    "losses", "metrics", "nn", "objectives", "optim", "plotting", "report", "train",
+    "forecasting", "losses", "metrics", "nn", "objectives", "optim", "plotting", "report",
+    "train",
 })
 
 

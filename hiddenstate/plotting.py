@@ -24,6 +24,7 @@ __all__ = [
     "bar_chart",
     "roc_curves",
     "error_explanation",
+    "forecast_figure",
     "save",
 ]
 
@@ -476,4 +477,60 @@ def error_explanation(image, reconstruction, errors, *, image_shape=None, path=N
     fig.colorbar(im, ax=axes[2], fraction=0.046)
     if title:
         fig.suptitle(title)
+    return save(fig, path)
+
+
+_FORECAST_COLOURS = {"hiddenstate": "tab:blue", "naive": "tab:orange",
+                     "seasonal_naive": "tab:green", "ar": "tab:red"}
+
+
+def forecast_figure(series, forecasts: dict, *, horizons=None, path=None, title=None):
+    """Rolling-origin forecasts against the series, one panel per horizon.
+
+    Parameters
+    ----------
+    series : (T,) or (T, d) array
+        The series (its first channel is drawn).
+    forecasts : dict
+        As :func:`hiddenstate.forecasting.backtest` returns with
+        ``return_forecasts=True``: ``origins`` ``(n,)``, one ``(n, H, d)`` array per
+        method, and hiddenstate's ``lower`` and ``upper`` (drawn as a band).
+    horizons : sequence of int, optional
+        The horizons drawn (1-based; default: 1 and H).
+    path, title : as the other figures.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    y = np.asarray(series, float)
+    y = y[:, 0] if y.ndim == 2 else y
+    origins = np.asarray(forecasts["origins"])
+    # hiddenstate drawn last, over the baselines
+    methods = sorted((m for m in forecasts if m not in ("origins", "lower", "upper")),
+                     key=lambda m: m == "hiddenstate")
+    H = forecasts[methods[0]].shape[1]
+    horizons = sorted({1, H}) if horizons is None else list(horizons)
+    fig = _figure((8, 2.8 * len(horizons)))
+    start = max(0, int(origins[0]) - 2 * len(origins))
+    for row, k in enumerate(horizons, 1):
+        ax = fig.add_subplot(len(horizons), 1, row)
+        ax.plot(np.arange(start, len(y)), y[start:], color="black", lw=1.2, label="series")
+        ok = origins + k - 1 < len(y)
+        t = origins[ok] + k - 1
+        if "lower" in forecasts:
+            ax.fill_between(t, forecasts["lower"][ok, k - 1, 0], forecasts["upper"][ok, k - 1, 0],
+                            color="tab:blue", alpha=0.2, label="hiddenstate interval")
+        for m in methods:
+            ax.plot(t, forecasts[m][ok, k - 1, 0], lw=1.8 if m == "hiddenstate" else 0.9,
+                    color=_FORECAST_COLOURS.get(m),
+                    label=m.replace("_", " "))
+        ax.axvline(origins[0] - 0.5, color="grey", lw=0.8, ls=":")
+        ax.set_ylabel(f"{k} step{'s' if k > 1 else ''} ahead")
+        ax.grid(alpha=0.3)
+        if row == 1:
+            ax.legend(fontsize="small", ncols=3)
+            if title:
+                ax.set_title(title)
+    ax.set_xlabel("step")
     return save(fig, path)

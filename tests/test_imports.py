@@ -27,7 +27,7 @@ PACKAGE = Path(hiddenstate.__file__).parent
 #: The one circle kept on purpose: the bench child runs the CLI (in a subprocess).
 ALLOWED_BACK_EDGES = {("hiddenstate.bench._cache", "hiddenstate.cli")}
 PUBLIC_SUBMODULES = {"bench", "checkpoint", "cli", "datasets", "distributed", "estimators",
-                     "experiments", "losses", "metrics", "nn", "objectives", "optim",
+                     "experiments", "forecasting", "losses", "metrics", "nn", "objectives", "optim",
                      "plotting", "report", "train"}
 
 

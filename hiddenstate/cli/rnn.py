@@ -4,6 +4,7 @@ series."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from ._common import load_model
@@ -97,10 +98,52 @@ def _build(parser) -> None:
                                       "blank lines are separate series)")
     forecast_parser.add_argument("--steps", type=number(int), required=True,
                                  help="values to predict past the end of each series")
+    forecast_parser.add_argument("--interval", type=number(float, 0, 1, above=True),
+                                 default=None, metavar="P",
+                                 help="also write a prediction interval of coverage P (e.g. "
+                                      "0.9): columns NAME_lower and NAME_upper after the "
+                                      "forecasts (split conformal; models fitted with "
+                                      "--horizon, --steps at most the horizon)")
     forecast_parser.add_argument("--out", metavar="FILE",
                                  help="write a table (.csv, .tsv, .npy) instead of printing")
     add_raw_text_option(forecast_parser)
     forecast_parser.set_defaults(func=forecast)
+    _build_backtest(actions)
+
+
+def _build_backtest(actions) -> None:
+    parser = actions.add_parser(
+        "backtest", help="rolling-origin evaluation of a forecaster against baselines",
+        description="Fit hiddenstate's forecaster (SequenceModel with --horizon, the "
+                    "defaults of hiddenstate.forecasting.FORECAST_DEFAULTS) and the baselines "
+                    "(naive, seasonal naive, an autoregression with its order by AIC) on "
+                    "SERIES before its last --test-size steps; forecast --horizon steps from "
+                    "each of those steps; print RMSE and MAE per horizon and the coverage "
+                    "of hiddenstate's intervals.")
+    parser.add_argument("series", metavar="SERIES",
+                        help="one series (.csv, .tsv, .npy: one row per step, one column per "
+                             "feature; a first column of times is skipped by the reader)")
+    parser.add_argument("--horizon", type=number(int, 1), required=True, metavar="H",
+                        help="steps forecast from each origin (the model is trained for them)")
+    parser.add_argument("--test-size", type=number(int, 1), required=True, metavar="N",
+                        help="the last N steps are the forecast origins")
+    parser.add_argument("--random-state", type=number(int, 0), default=None, metavar="S",
+                        help="seed of hiddenstate's model (default: a fresh one)")
+    parser.add_argument("--period", type=number(int, 1), default=None, metavar="P",
+                        help="the seasonal naive's period (default: detected from the "
+                             "autocorrelation of the training part; 1 when none)")
+    parser.add_argument("--refit", default="once", metavar="WHEN",
+                        help="fit the models once (at the first origin; default), at every "
+                             "origin ('every'), or every N origins")
+    parser.add_argument("--missing", choices=("error", "interpolate"), default="error",
+                        help="missing values (empty or NaN cells): refuse them (default) or "
+                             "interpolate them linearly")
+    parser.add_argument("--interval", type=number(float, 0, 1, above=True), default=0.9,
+                        metavar="P", help="nominal coverage of the intervals (default: 0.9)")
+    parser.add_argument("--json", metavar="FILE", help="write the figures as JSON")
+    parser.add_argument("--plot", metavar="PNG",
+                        help="draw the 1-step and H-step forecasts and the interval band")
+    parser.set_defaults(func=backtest)
 
 
 def _build_fit(fit_parser) -> None:
@@ -150,6 +193,29 @@ def _series(spec: str, window: int | None = None, stride: int | None = None):
     return next_step_pairs(seqs, what="window" if window is not None else "series")
 
 
+def load_series_checked(spec: str):
+    from ..datasets._series import load_series
+
+    return load_series(spec)[0]
+
+
+def _series_settings(kwargs: dict, window: int | None) -> dict:
+    """A series' settings: a whole series trains a forecaster (``--horizon``, default 1)
+    with :data:`~hiddenstate.forecasting.FORECAST_DEFAULTS` under what was given (early
+    stopping on the held-out part ends it, so no ConvergenceWarning rule is at stake);
+    windows (``--window``) a next-step model with SequenceModel's own defaults."""
+    from .._errors import InputError
+    from ..forecasting import FORECAST_DEFAULTS
+
+    if window is None:
+        return {**FORECAST_DEFAULTS, "horizon": 1, **kwargs}
+    for name in ("horizon", "lags", "context"):
+        if name in kwargs:
+            raise InputError(f"--{name} trains a forecaster on the whole series; --window "
+                             "cuts it into next-step windows: give one or the other")
+    return kwargs
+
+
 def _refuse_encoding(encoding: str | None, why: str) -> None:
     if encoding is not None:
         from .._errors import InputError
@@ -189,7 +255,17 @@ def fit(args) -> int:
             raise InputError(f"a series model predicts values: --output linear, not "
                              f"{kwargs['output']}")
         _refuse_encoding(args.encoding, "DATA is read as a series (UTF-8 text or .npy)")
-        seqs, targets = _series(args.data, args.window, args.stride)
+        for name in ("embedding_dim", "min_count", "max_features", "markers"):
+            if name in kwargs:
+                raise InputError(f"--{name.replace('_', '-')} is for token sequences or symbol "
+                                 "strings; it has no effect on a series")
+        if args.stride is not None and args.window is None:
+            raise InputError("--stride spaces the windows of --window; give --window N too")
+        kwargs = _series_settings(kwargs, args.window)
+        if args.window is None:  # a forecaster of the whole series
+            seqs, targets = load_series_checked(args.data), None
+        else:
+            seqs, targets = _series(args.data, args.window, args.stride)
         fit_kwargs = {}
     else:
         for option in ("window", "stride"):
@@ -224,6 +300,8 @@ def _model_data(model, spec: str, encoding: str | None = None):
     if model.vocabulary_ is not None:
         raise InputError("this model reads token sequences; use it from Python")
     _refuse_encoding(encoding, "this model reads real-valued series (UTF-8 text or .npy)")
+    if getattr(model, "horizon_", None):  # a forecaster scores the series themselves
+        return load_series_checked(spec), None
     return _series(spec)
 
 
@@ -257,13 +335,120 @@ def forecast(args) -> int:
 
         raise InputError(f"--steps must be a positive number of values, got {args.steps}")
     seqs, names = load_series(args.data)
-    out = model.forecast(seqs, args.steps)
-    rows = [np.column_stack([np.full(args.steps, i), np.arange(1, args.steps + 1), f])
-            for i, f in enumerate(out)]
-    columns = names or [f"x{j}" for j in range(out[0].shape[1])]
+    got = model.forecast(seqs, args.steps, interval=args.interval)
+    parts = [got] if args.interval is None else list(got)
+    rows = [np.column_stack([np.full(args.steps, i), np.arange(1, args.steps + 1),
+                             *(p[i] for p in parts)]) for i in range(len(seqs))]
+    columns = names or [f"x{j}" for j in range(parts[0][0].shape[1])]
+    if args.interval is not None:
+        columns = [*columns, *(f"{c}_lower" for c in columns), *(f"{c}_upper" for c in columns)]
     write_or_print(np.concatenate(rows), args.out, ["sequence", "step", *columns],
                    raw_text=args.raw_text)
     return 0
+
+
+def _refit(text: str):
+    from .._errors import InputError
+
+    if text in ("once", "every"):
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise InputError(f"--refit must be once, every or a positive number of origins, got "
+                         f"{text!r}")
+    return value
+
+
+def backtest(args) -> int:
+    import numpy as np
+
+    from .._errors import InputError
+    from .._io import atomic_write
+    from ..datasets._series import load_series
+    from ..forecasting import backtest as run
+
+    for option, path in (("--json", args.json), ("--plot", args.plot)):
+        check_out(path, args.series, option=option)
+    refit = _refit(args.refit)
+    seqs, names = load_series(args.series)
+    if len(seqs) != 1:
+        raise InputError(f"backtest reads one series; {args.series} holds {len(seqs)} "
+                         "(blocks separated by blank lines)")
+    with _progress(args, refit) as step:
+        result, forecasts = run(seqs[0], args.horizon, args.test_size, period=args.period,
+                                refit=refit, random_state=args.random_state,
+                                interval=args.interval, missing=args.missing,
+                                return_forecasts=True, progress=step)
+    _print_backtest(result, args.interval)
+    if args.json:
+        with atomic_write(args.json, "w", encoding="utf-8") as handle:
+            json.dump(result, handle, indent=1)
+            handle.write("\n")
+        print(f"wrote {args.json}", file=sys.stderr)
+    if args.plot:
+        from ..plotting import forecast_figure
+
+        series = np.asarray(seqs[0], float)
+        forecast_figure(series, forecasts, path=args.plot,
+                        title=f"{Path(args.series).stem}: rolling-origin forecasts")
+        print(f"wrote {args.plot}", file=sys.stderr)
+    return 0
+
+
+def _progress(args, refit):
+    """A rich progress bar over the fits (one fit: a spinner) on stderr."""
+    import contextlib
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ._outputs import console
+
+    @contextlib.contextmanager
+    def bar():
+        with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                      TextColumn("{task.completed}/{task.total} fits"), TimeElapsedColumn(),
+                      console=console(stderr=True), transient=True) as progress:
+            task = progress.add_task(f"backtest ({refit} fit{'s' if refit != 'once' else ''})",
+                                     total=None)
+            yield lambda done, total: progress.update(task, completed=done, total=total)
+
+    return bar()
+
+
+def _print_backtest(result: dict, interval) -> None:
+    """RMSE and MAE per horizon, their means, and the coverage, as rich tables."""
+    import numpy as np
+    from rich.table import Table
+
+    from ._outputs import console
+
+    methods = result["methods"]
+    table = Table(title=f"rolling origin: {result['test_size']} origins, horizons 1-"
+                        f"{result['horizon']} (RMSE / MAE)")
+    table.add_column("horizon", justify="right")
+    for m in methods:
+        table.add_column(m.replace("_", " "), justify="right")
+
+    def cell(v):
+        return "-" if v is None else f"{v:.4g}"
+
+    for k in range(result["horizon"]):
+        table.add_row(str(k + 1), *(f"{cell(s['rmse'][k])} / {cell(s['mae'][k])}"
+                                    for s in methods.values()))
+    means = {m: [float(np.mean([v for v in s[key] if v is not None])) for key in ("rmse", "mae")]
+             for m, s in methods.items()}
+    table.add_row("mean", *(f"{a:.4g} / {b:.4g}" for a, b in means.values()), style="bold")
+    out = console()
+    out.print(table)
+    coverage = methods["hiddenstate"]["coverage"]
+    if coverage is not None:
+        out.print(f"hiddenstate {interval:g} interval: empirical coverage {coverage:.3f}")
+    best = min((v[0], m) for m, v in means.items() if m != "hiddenstate")
+    out.print(f"mean RMSE: hiddenstate {means['hiddenstate'][0]:.4g}, best baseline "
+              f"{best[1].replace('_', ' ')} {best[0]:.4g}")
 
 
 def evaluate(args) -> int:

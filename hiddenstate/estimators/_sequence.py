@@ -3,12 +3,15 @@ token sequences."""
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from numbers import Integral, Real
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jaxtyping import Array
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
@@ -20,8 +23,9 @@ from ..nn._sequence import SequenceNet
 from ..objectives import SequenceObjective
 from ._base import IncrementalMixin, TrainingData, TrainingMixin
 from ._inference import apply_batched, pow2
-from ._inputs import check_kind, check_settings, input_kind, read_sequences
+from ._inputs import check_kind, check_settings, input_kind, kind_words, read_sequences
 from ._params import TRAINING_CONSTRAINTS, RegistryOptions, store_params
+from ._scaling import SCALES, Scaling, fit_scaling
 from ._scoring import label_at
 from ._tokens import Vocabulary, pad_ids
 
@@ -41,6 +45,33 @@ _SAMPLE_CHUNK_SYMBOLS = 1 << 24
 #: three 24-27 us.
 _MAX_BUCKETS = 2
 _STEP = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class HorizonObjective(SequenceObjective):
+    r"""Squared error of direct multi-horizon forecasts: at step ``t`` the outputs are
+    the next ``horizon`` values :math:`\hat x_{t+1}, \dots, \hat x_{t+H}` (``H d``
+    outputs, horizon-major). ``batch = (xs (B, L, d), ys (B, L, H d + H), mask (B, L))``:
+    the last ``H`` columns of ``ys`` say which targets are known. A step's loss is the
+    sum over its known horizons of the error averaged over the channels; a sequence's,
+    the mean over its counted (step, known horizon) pairs."""
+
+    horizon: int = 1
+
+    def _known(self, batch) -> Array:
+        _, ys, mask = batch
+        return ys[..., -self.horizon :] * mask[..., None]
+
+    def per_step(self, model, batch) -> Array:
+        xs, ys, _ = batch
+        z = model(xs[0])[None] if xs.shape[0] == 1 else jax.vmap(model)(xs)
+        known = self._known(batch)
+        err = jnp.square(z - ys[..., : -self.horizon]).reshape(*known.shape, -1)
+        return jnp.sum(err.mean(axis=-1) * known, axis=-1)
+
+    def per_example(self, model, batch, key=None) -> Array:
+        return (jnp.sum(self.per_step(model, batch), axis=-1)
+                / jnp.maximum(jnp.sum(self._known(batch), axis=(-2, -1)), 1.0))
 
 
 @eqx.filter_jit
@@ -271,6 +302,50 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         :meth:`predict_proba` and :meth:`score_samples` have one more step than the
         string has symbols (the first symbol's prediction to the end's), the outputs
         one more column (the end, last), and strings may have any length.
+    scale : {'auto', 'standard', 'minmax', 'series', 'none'}, default='auto'
+        Scaling of real-valued sequences (:mod:`hiddenstate.estimators._scaling`),
+        fitted on the training sequences, stored in the model file and undone in every
+        prediction and forecast (values come back in the data's units; :meth:`score`
+        and :meth:`score_samples` stay in scaled units). ``'auto'``: ``'standard'``
+        (per-channel mean 0, variance 1) for real-valued sequences; symbol strings and
+        token sequences are never scaled (they take ``'auto'`` or ``'none'``). Targets
+        ``Y`` that are the inputs' own channels (next-step pairs, ``Y[i][:-1] ==
+        X[i][1:]``, or ``Y == X``) are scaled with the inputs' statistics, other linear
+        targets with their own.
+    missing : {'error', 'interpolate'}, default='error'
+        Missing values (NaN, masked steps) of real-valued sequences: refused with their
+        position, or filled by linear interpolation along their channel.
+    horizon : int or None, default=None
+        Forecasting (real-valued series, ``fit(X)`` without ``Y``, ``output='linear'``):
+        at every step the network outputs the next ``horizon`` values of every channel
+        at once (direct multi-horizon outputs, trained on the squared error over the
+        horizons), and :meth:`forecast` gives split conformal prediction intervals. The
+        last ``validation_fraction`` of each series (at least ``horizon + 9`` steps, so
+        every horizon has 10 forecast origins) is held out: training stops by its loss
+        when ``early_stopping`` (the best epoch's parameters are kept; the loss of the
+        first half of each series' held-out origins); the trained model's forecasts are
+        averaged with those of its linear start (``lags``), and if the start alone does
+        better on the second half of the held-out origins, it is kept; the residuals
+        of the chosen model's forecasts per horizon are stored as the calibration of
+        the intervals. The same model is then fitted on the whole series (as many
+        epochs; ``refit_epochs_``). On the panel's development splits the averaging
+        lowered the spread over seeds without raising the error. None: next-step
+        targets ``Y`` (the seed's recipe).
+    lags : 'auto' or int, default='auto'
+        With ``horizon``: the order :math:`p` of the linear autoregressive path beside
+        the recurrence (:class:`~hiddenstate.nn.SequenceNet`), initialised by least
+        squares on the training part, each horizon on its own (a direct
+        autoregression), with the recurrence's readout at zero, so training starts from
+        that autoregression and early stopping keeps what the recurrence adds to it.
+        ``'auto'``: the order by AIC (:func:`hiddenstate.forecasting.fit_ar`, up to
+        :func:`~hiddenstate.forecasting.default_max_order` with the period
+        :func:`~hiddenstate.forecasting.detect_period` finds); 0: none. Without
+        ``horizon``: ``'auto'`` (no path).
+    context : 'auto' or int, default='auto'
+        With ``horizon``: steps read before each forecast (training windows of this
+        length, the loss on their second half; :meth:`forecast` reads the last
+        ``context`` steps). ``'auto'``: ``max(2 * lags, 2 * horizon, 24)``, at most what
+        the training part allows. Without ``horizon``: ``'auto'``.
     random_state, verbose, warm_start, early_stopping, ... : as the Autoencoder.
 
     Attributes
@@ -286,6 +361,17 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
     n_features_in_, n_outputs_ : int
         Inputs and outputs per step (tokens: the embedding size and the number of
         ids, ``len(vocabulary_)``).
+    scaling_ : Scaling
+        The fitted scaling of the inputs (``kind='none'`` for symbols and tokens).
+    lags_, context_ : int
+        The resolved ``lags`` and ``context`` (0 without ``horizon``).
+    calibration_residuals_ : ndarray of shape (n_origins, horizon, n_features) or None
+        With ``horizon``: the held-out forecasts' errors (truth minus forecast, in
+        scaled units; NaN where the truth lies past the series' end).
+    refit_epochs_ : int
+        With ``horizon``, after a fresh fit: the epochs of the final training on the
+        whole series (0: the recurrence did not improve the held-out loss of the linear
+        path alone, and the model is that autoregression).
     loss_curve_ : list of float
     """
 
@@ -303,6 +389,11 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         "min_count": [Interval(Integral, 1, None, closed="left")],
         "max_features": [Interval(Integral, 1, None, closed="left"), None],
         "markers": [StrOptions({"auto"}), "boolean"],
+        "scale": [StrOptions(set(SCALES))],
+        "missing": [StrOptions({"error", "interpolate"})],
+        "horizon": [Interval(Integral, 1, None, closed="left"), None],
+        "lags": [StrOptions({"auto"}), Interval(Integral, 0, None, closed="left")],
+        "context": [StrOptions({"auto"}), Interval(Integral, 2, None, closed="left")],
         **TRAINING_CONSTRAINTS,
     }
 
@@ -310,7 +401,8 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
                  init="glorot_uniform", forget_bias=2.0, activation="tanh", optimizer="adam",
                  learning_rate=0.01, learning_rate_schedule="cosine", momentum=0.9,
                  clip_norm=None, batch_size=1, bucket_lengths=None, curriculum=1, max_iter=8,
-                 embedding_dim=32, min_count=1, max_features=None, markers="auto", shuffle=True,
+                 embedding_dim=32, min_count=1, max_features=None, markers="auto", scale="auto",
+                 missing="error", horizon=None, lags="auto", context="auto", shuffle=True,
                  early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-4, random_state=None,
                  verbose=False, warm_start=False, checkpoint_dir=None, checkpoint_every=10,
@@ -363,22 +455,29 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
             self.vocabulary_ = seqs.vocabulary
         return [i[:-1] for i in seqs.arrays], [i[1:] for i in seqs.arrays]
 
-    def _sequences(self, X, Y, alphabet, *, fitting: bool):
+    def _sequences(self, X, Y, alphabet, *, fitting: bool, stats: bool = False):
         """Lists of input and target arrays (``fitting``: learn the alphabet or the
-        vocabulary); for token sequences, 1-D int arrays of ids."""
-        kind = input_kind(X, strings="symbols")
+        vocabulary, or the scaling); for token sequences, 1-D int arrays of ids.
+        Real-valued sequences come back scaled (``scaling_``); with ``stats``, also each
+        sequence's ``(loc, scale)`` of the targets' scaling, for :meth:`_data_units`."""
+        kind = input_kind(X, strings="symbols", missing=self.missing)
         check_kind(kind, accepted=("symbols", "tokens", "sequences"),
                    trained=None if fitting else self._input_kind())
         if fitting:
             check_settings(self, kind)
+            self._check_kind_settings(kind)
         if kind == "tokens":
-            return self._tokens(X, Y, fitting=fitting)
+            xs, ys = self._tokens(X, Y, fitting=fitting)
+            if fitting:
+                self.scaling_, self.target_scaling_ = Scaling("none"), None
+            return (xs, ys, None) if stats else (xs, ys)
         if kind == "symbols":
             if fitting:
                 self.alphabet_ = (self._check_alphabet(alphabet) if alphabet is not None
                                   else "".join(sorted(set("".join(X)))))
                 self.vocabulary_ = None
                 self.markers_ = self._resolve_markers(X, Y)
+                self.scaling_, self.target_scaling_ = Scaling("none"), None
             markers = bool(getattr(self, "markers_", False))
             if markers and Y is not None:
                 raise InputError("this model adds begin and end markers: it learns next "
@@ -388,16 +487,85 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
             xs = [o[:-1] for o in onehots]
             ys = [o[1:] for o in onehots] if Y is None else [np.asarray(y, np.float32)
                                                               for y in Y]
-        else:
-            if fitting:
-                self.alphabet_ = self.vocabulary_ = None
-                self.markers_ = False
-            xs = read_sequences(X, kind=kind,
-                                n_features=None if fitting else self.n_features_in_).arrays
-            ys = None if Y is None else [np.asarray(y, np.float32) for y in Y]
+            if ys is not None:
+                self._check_targets(xs, ys)
+            return (xs, ys, None) if stats else (xs, ys)
+        if fitting:
+            self.alphabet_ = self.vocabulary_ = None
+            self.markers_ = False
+        xs = read_sequences(X, kind=kind, missing=self.missing,
+                            n_features=None if fitting else self.n_features_in_).arrays
+        ys = None if Y is None else [np.asarray(y, np.float32) for y in Y]
         if ys is not None:
             self._check_targets(xs, ys)
-        return xs, ys
+        xs, ys, st = self._scaled(xs, ys, fitting=fitting)
+        return (xs, ys, st) if stats else (xs, ys)
+
+    def _check_kind_settings(self, kind: str) -> None:
+        """Refuse (at a fresh fit) a setting given for a kind of input it does not
+        apply to, or a combination that has no effect. (The token settings,
+        ``embedding_dim``, ``min_count`` and ``max_features``, are read alike by every
+        sequence estimator; ``rnn fit`` refuses them on a series.)"""
+        if kind != "sequences":
+            for name, ok in (("scale", ("auto", "none")), ("missing", ("error",)),
+                             ("horizon", (None,)), ("lags", ("auto",)),
+                             ("context", ("auto",))):
+                if getattr(self, name) not in ok:
+                    raise ValueError(f"{name}={getattr(self, name)!r} applies to real-valued "
+                                     f"sequences; {kind_words(kind)} take {name}={ok[0]!r}")
+        if self.horizon is None:
+            for name in ("lags", "context"):
+                if getattr(self, name) != "auto":
+                    raise ValueError(f"{name}={getattr(self, name)!r} applies to forecasting "
+                                     f"models: give horizon= as well")
+        elif self.output != "linear":
+            raise ValueError(f"horizon={self.horizon} forecasts values: it needs "
+                             f"output='linear', got output={self.output!r}")
+
+    # -- scaling -------------------------------------------------------------------------------
+    @staticmethod
+    def _same_channels(xs, ys) -> bool:
+        """Whether the targets are the inputs' own channels: next-step pairs or the inputs."""
+        return all(x.shape[1] == y.shape[1] and (np.array_equal(x[1:], y[:-1])
+                                                 or np.array_equal(x, y))
+                   for x, y in zip(xs, ys, strict=True))
+
+    def _scaled(self, xs, ys, *, fitting: bool):
+        """``(xs, ys, stats)`` in scaled units; ``fitting``: fit ``scaling_`` (and
+        ``target_scaling_``: None for the inputs' statistics) first."""
+        if fitting:
+            kind = "standard" if self.scale == "auto" else self.scale
+            self.scaling_ = fit_scaling(kind, xs)
+            if ys is None or self._same_channels(xs, ys):
+                self.target_scaling_ = None
+            elif self.output != "linear":
+                self.target_scaling_ = Scaling("none")
+            else:
+                self.target_scaling_ = fit_scaling("standard" if kind == "series" else kind, ys)
+        scaling = self.scaling_
+        st = scaling.statistics(xs)
+        xs = scaling.transform(xs)
+        if ys is not None and self.target_scaling_ is not None:
+            st = self.target_scaling_.statistics(ys)
+            ys = self.target_scaling_.transform(ys)
+        elif ys is not None and scaling.kind != "none":
+            ys = [((y - loc) / sc).astype(np.float32)
+                  for y, (loc, sc) in zip(ys, st, strict=True)]
+        return xs, ys, st
+
+    def _data_units(self, outputs, st):
+        """Linear outputs (``(..., k d)`` for ``k`` values of each of the ``d`` target
+        channels) mapped back to the data's units with each sequence's statistics."""
+        scaling = self.target_scaling_ or self.scaling_
+        if self.output != "linear" or st is None or scaling.kind == "none":
+            return outputs
+        out = []
+        for o, (loc, sc) in zip(outputs, st, strict=True):
+            o = np.asarray(o, np.float64)
+            shape = o.shape
+            o = o.reshape(*shape[:-1], -1, len(loc)) * sc + loc
+            out.append(o.reshape(shape).astype(np.float32))
+        return out
 
     @staticmethod
     def _check_targets(xs, ys) -> None:
@@ -469,11 +637,20 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
     def _new_model(self, key) -> SequenceNet:
         vocabulary = getattr(self, "vocabulary_", None)
         tokens = {} if vocabulary is None else {"n_tokens": len(vocabulary)}
-        return _init_net(key, n_in=int(self.n_features_in_), hidden=int(self.hidden_size),
-                         n_out=int(self.n_outputs_), cell=self.cell,
-                         num_layers=int(self.num_layers), init=self.init,
-                         forget_bias=float(self.forget_bias), activation=self.activation,
-                         **tokens)
+        lags = int(getattr(self, "lags_", 0))
+        net = _init_net(key, n_in=int(self.n_features_in_), hidden=int(self.hidden_size),
+                        n_out=int(self.n_outputs_), cell=self.cell,
+                        num_layers=int(self.num_layers), init=self.init,
+                        forget_bias=float(self.forget_bias), activation=self.activation,
+                        **tokens, **({"lags": lags} if lags else {}))
+        start = self.__dict__.pop("_ar_init", None)
+        if start is not None:  # a fresh forecaster starts as the least-squares autoregression
+            A, c = start
+            where = (lambda m: (m.V, m.c, m.A)) if lags else (lambda m: (m.V, m.c))
+            values = (jnp.zeros_like(net.V), jnp.asarray(c, jnp.float32))
+            net = eqx.tree_at(where, net, (*values, jnp.asarray(A, jnp.float32))[: 3 if lags
+                                                                                   else 2])
+        return net
 
     def _parameter_estimate(self) -> int | None:
         from .._limits import recurrent_parameters
@@ -484,9 +661,12 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
             return None
         vocabulary = getattr(self, "vocabulary_", None)
         embedding = 0 if vocabulary is None else len(vocabulary) * int(self.n_features_in_)
-        return cells + (int(self.hidden_size) + 1) * int(self.n_outputs_) + embedding
+        ar = int(getattr(self, "lags_", 0)) * int(self.n_features_in_) * int(self.n_outputs_)
+        return cells + (int(self.hidden_size) + 1) * int(self.n_outputs_) + embedding + ar
 
     def _objective(self) -> SequenceObjective:
+        if getattr(self, "horizon_", None):
+            return HorizonObjective(self.output, horizon=int(self.horizon_))
         return SequenceObjective(self.output)
 
     def _curriculum(self) -> int:
@@ -496,6 +676,12 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         return f"SequenceModel({self.cell})"
 
     def _prepare(self, X, Y=None, *, reset: bool, alphabet: str | None = None) -> TrainingData:
+        if reset:
+            self.horizon_ = None if self.horizon is None else int(self.horizon)
+            self.lags_ = self.context_ = 0
+            self.calibration_residuals_ = None
+        if self.horizon_:
+            return self._prepare_horizon(X, Y, reset=reset)
         xs, ys = self._sequences(X, Y, alphabet, fitting=reset)
         if ys is None:
             raise InputError("real-valued sequences need targets Y")
@@ -513,7 +699,281 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         self._check_padded_memory(xs, ys, seq_lengths, lengths[-1])
         self._bucket_lengths = lengths
         return TrainingData(self._padded(xs, ys, lengths[-1]), (row_bucket, lengths),
-                            seq_lengths)
+                            seq_lengths, extra={"variance": self._variance(ys)})
+
+    def _variance(self, ys) -> float | None:
+        """The mean per-channel variance of linear targets (as trained), for
+        :meth:`_warn_loss_scale`."""
+        if self.output != "linear" or not ys or ys[0].ndim != 2:
+            return None
+        return float(np.mean(np.concatenate(ys).astype(np.float64).var(axis=0)))
+
+    #: A linear fit whose last epoch's loss is more than this many times the targets'
+    #: variance warns (a model that predicts their mean has a loss of about 1 time).
+    _LOSS_SCALE_RATIO = 10.0
+
+    def _warn_loss_scale(self, variance: float | None) -> None:
+        import warnings
+
+        from ._base import user_stacklevel
+
+        if variance is None or not self.loss_curve_ or not variance > 0:
+            return
+        loss = float(self.loss_curve_[-1])
+        if np.isfinite(loss) and loss > self._LOSS_SCALE_RATIO * variance:
+            hint = ("scale='standard' (--scale standard) fits the values' scale first"
+                    if self.scaling_.kind == "none" else "a lower learning rate or more "
+                    "epochs may help")
+            warnings.warn(f"SequenceModel: the final training loss {loss:.4g} is "
+                          f"{loss / variance:.0f} times the targets' variance ({variance:.4g}): "
+                          f"the model predicts them worse than their mean; {hint}",
+                          UserWarning, stacklevel=user_stacklevel())
+
+    # -- forecasting (horizon) -----------------------------------------------------------------
+    def _horizon_targets(self, x: np.ndarray, end: int | None = None) -> np.ndarray:
+        """``(T, H d + H)``: at step ``t`` the next ``H`` values of every channel (horizon-
+        major, zeros where unknown), then whether each is known (``t + k < end``)."""
+        H = int(self.horizon_)
+        T, d = x.shape
+        end = T if end is None else end
+        t = np.arange(T)[:, None] + np.arange(1, H + 1)[None]
+        known = t < end
+        values = x[np.minimum(t, end - 1)] * known[..., None]
+        return np.concatenate([values.reshape(T, H * d), known], axis=1).astype(np.float32)
+
+    def _calibration_start(self, T: int, i: int) -> int:
+        """Where series ``i`` (``T`` steps) is split: training before, calibration after."""
+        H = int(self.horizon_)
+        held = max(math.ceil(float(self.validation_fraction) * T), H + 9)
+        if T - held < 3 * H and T - held < 12:
+            raise InputError(
+                f"{T} steps are too few to forecast {H} steps ahead: the last {held} "
+                f"(validation_fraction={self.validation_fraction}, at least horizon + 9) "
+                f"calibrate the intervals and at least max(3 * horizon, 12) must remain "
+                f"to train on; give a longer series or a shorter horizon", index=i)
+        return T - held
+
+    def _resolve_orders(self, parts: list[np.ndarray]) -> None:
+        """``lags_`` and ``context_`` from the settings and the training parts."""
+        from ..forecasting import default_max_order, detect_period, fit_ar
+
+        H = int(self.horizon_)
+        shortest = min(len(p) for p in parts)
+        if self.lags == "auto":
+            longest = max(parts, key=len)
+            top = default_max_order(len(longest), detect_period(longest))
+            top = min(top, max(0, (len(longest) - 3) // 2))
+            lags = fit_ar(longest, max_order=top).order
+        else:
+            lags = int(self.lags)
+        if self.context == "auto":
+            context = min(max(2 * lags, 2 * H, 24), shortest - 1)
+            lags = min(lags, context // 2 + 1)
+        else:
+            context = int(self.context)
+        if context > shortest - 1 or max(context // 2, lags - 1) >= context:
+            raise InputError(
+                f"context={context} and lags={lags} do not fit the training part of the "
+                f"shortest series ({shortest} steps): the context must be shorter than it, and "
+                f"lags at most half the context plus one")
+        self.lags_, self.context_ = int(lags), int(context)
+
+    def _horizon_rows(self, x: np.ndarray, starts, end: int, first: int):
+        """Windows ``x[s : s + context_]`` with their targets (known before ``end``) and a
+        mask that counts steps from ``first`` on."""
+        W = int(self.context_)
+        starts = np.asarray(list(starts), np.int64)
+        targets = self._horizon_targets(x, end)
+        idx = starts[:, None] + np.arange(W)[None]
+        mask = np.zeros((len(starts), W), np.float32)
+        mask[:, first:] = 1
+        return x[idx], targets[idx], mask
+
+    def _prepare_horizon(self, X, Y, *, reset: bool) -> TrainingData:
+        """Training windows of the first part of each series, and one window ending at
+        each forecast origin of the held-out last part (the calibration, ``extra``)."""
+        if Y is not None:
+            raise InputError(f"horizon={self.horizon_}: the model forecasts the series X "
+                             f"themselves; give no targets Y")
+        xs, _ = self._sequences(X, None, None, fitting=reset)
+        H, d = int(self.horizon_), xs[0].shape[1]
+        if reset:
+            self.n_features_in_, self.n_outputs_ = d, d * H
+        splits = [self._calibration_start(len(x), i) for i, x in enumerate(xs)]
+        if reset:
+            self._resolve_orders([x[:f] for x, f in zip(xs, splits, strict=True)])
+        W, lags = int(self.context_), int(self.lags_)
+        for i, f in enumerate(splits):
+            if f <= W:
+                raise InputError(f"the training part ({f} steps) is not longer than the "
+                                 f"model's context ({W})", index=i)
+        first = max(W // 2, lags - 1)
+        train = [self._horizon_rows(x, range(0, f - W + 1), f, first)
+                 for x, f in zip(xs, splits, strict=True)]
+        held = [self._horizon_rows(x, range(f - W, len(x) - W), len(x), W - 1)
+                for x, f in zip(xs, splits, strict=True)]
+        whole = [self._horizon_rows(x, range(0, len(x) - W + 1), len(x), first) for x in xs]
+        rows, calibration, full = (tuple(np.concatenate(a) for a in zip(*parts, strict=True))
+                                   for parts in (train, held, whole))
+        start = None
+        if reset:
+            self._ar_init = self._least_squares([x[:f] for x, f in zip(xs, splits,
+                                                                       strict=True)])
+            start = {"part": self._ar_init, "whole": self._least_squares(xs)}
+        # Early stopping reads the first half of each series' held-out origins; whether the
+        # recurrence helps is judged on the second half, which chose nothing yet.
+        first_half = np.concatenate([np.arange(len(x) - f) < (len(x) - f) // 2
+                                     for x, f in zip(xs, splits, strict=True)])
+        return TrainingData(rows, extra={"calibration": calibration, "full": full,
+                                         "start": start, "stopping": first_half})
+
+    def _least_squares(self, parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        r"""The linear path's start ``(A, c)`` (:class:`~hiddenstate.nn.SequenceNet`): for
+        each horizon ``k``, the mean of two autoregressions of order ``lags_`` fitted by
+        least squares on ``parts``: the direct one (:math:`x_{t+k}` on :math:`[1, x_t,
+        \dots, x_{t-p+1}]`) and the iterated one (one step ahead, applied ``k`` times;
+        each channel on its own lags, :func:`hiddenstate.forecasting.fit_ar`). On the
+        development splits (the panel's series before their test points) the mean was
+        as good as the better of the two: direct forecasts win on some series (CO2),
+        iterated ones on others (Marcellino, Stock and Watson 2006)."""
+        H, lags = int(self.horizon_), int(self.lags_)
+        d = parts[0].shape[1]
+        A = np.zeros((lags * d, H * d))
+        c = np.zeros(H * d)
+        for k in range(1, H + 1):
+            design, target = [], []
+            for x in parts:
+                t = np.arange(max(lags - 1, 0), len(x) - k)
+                design.append(np.column_stack([np.ones(len(t))]
+                                              + [x[t - i] for i in range(lags)]))
+                target.append(x[t + k])
+            D, Yk = np.concatenate(design).astype(np.float64), np.concatenate(target)
+            ridge = 1e-6 * len(D) * np.eye(D.shape[1])
+            ridge[0, 0] = 0
+            beta = np.linalg.solve(D.T @ D + ridge, D.T @ Yk)
+            c[(k - 1) * d : k * d] = beta[0]
+            A[:, (k - 1) * d : k * d] = beta[1:]
+        if lags:
+            A_it, c_it = self._iterated(parts)
+            A, c = (A + A_it) / 2, (c + c_it) / 2
+        return A, c
+
+    def _iterated(self, parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """``(A, c)`` of the iterated one-step autoregression of order ``lags_`` (each
+        channel on its own lags, fitted on the longest part): row ``k`` of the powers
+        of its companion matrix."""
+        from ..forecasting import fit_ar
+
+        H, p = int(self.horizon_), int(self.lags_)
+        x = max(parts, key=len)
+        d = x.shape[1]
+        ar = fit_ar(x, max_order=p, order=p)
+        A = np.zeros((p * d, H * d))
+        c = np.zeros(H * d)
+        for j in range(d):
+            M = np.zeros((p + 1, p + 1))  # state [x_t, ..., x_{t-p+1}, 1]
+            M[0, :p], M[0, p] = ar.coef[:, j], ar.const[j]
+            M[1:p, : p - 1] = np.eye(p - 1)
+            M[p, p] = 1
+            power = np.eye(p + 1)
+            for k in range(H):
+                power = M @ power
+                A[j::d, k * d + j] = power[0, :p]  # lag i of channel j: row i * d + j
+                c[k * d + j] = power[0, p]
+        return A, c
+
+    def _split(self, prepared: TrainingData, rng, incremental: bool):
+        if not getattr(self, "horizon_", None):
+            return super()._split(prepared, rng, incremental)
+        if not self.early_stopping or incremental:
+            return prepared, None
+        from .. import train
+
+        rows = prepared.extra["stopping"]
+        return prepared, train.EarlyStopping(tuple(a[rows] for a in
+                                                   prepared.extra["calibration"]),
+                                             int(self.n_iter_no_change), float(self.tol))
+
+    def _after_train(self, data: TrainingData) -> None:
+        """A forecaster: the model trained on the first part, or its linear start if that
+        does better on the held-out part (early stopping's epoch 0); the held-out
+        residuals of that model; then the same model on the whole series: trained again
+        for as many epochs (the best epoch's with early stopping) from the least-squares
+        start of the whole, or that start alone."""
+        if not getattr(self, "horizon_", None):
+            if isinstance(data.extra, dict):
+                self._warn_loss_scale(data.extra["variance"])
+            return
+        calibration, start = data.extra["calibration"], data.extra["start"]
+        self._warn_loss_scale(self._variance(list(calibration[0])))
+        if start is None or not len(self.loss_curve_):
+            self._calibrate(*calibration)
+            return  # continued training (warm start, partial_fit) keeps its model
+        scores = self.validation_scores_
+        epochs = int(np.nanargmax(scores)) + 1 if scores else len(self.loss_curve_)
+        rng = self._rng
+        self._ar_init = start["part"]
+        linear = self._new_model(self._key(rng))
+        self.model_ = self._shrunk(self.model_, linear)
+        judge = tuple(a[~data.extra["stopping"]] for a in calibration)
+        if self._held_out_loss(linear, judge) <= self._held_out_loss(self.model_, judge):
+            self.model_, epochs = linear, 0
+        self._calibrate(*calibration)
+        self.refit_epochs_ = epochs
+        if not self._REFIT_WHOLE:
+            return
+        self._ar_init = start["whole"]
+        model = self._new_model(self._key(rng))
+        if epochs:
+            from .. import train
+
+            full = TrainingData(data.extra["full"])
+            plan = self._plan(full, curriculum=0)
+            result = train.fit(
+                model, full.data, objective=self._objective(),
+                optimizer=self._optimizer(plan.steps_per_epoch), max_iter=epochs, rng=rng,
+                key=self._key(rng), plan=plan, devices=self.devices,
+                progress=train.Progress(self.verbose, f"{self._description()} (whole series)"))
+            self._opt_state, self._step = result.opt_state, result.step
+            model = self._shrunk(result.model, model)
+        self.model_ = model
+
+    #: The weight of the trained model against its linear start in a forecaster (see
+    #: :meth:`_shrunk`).
+    _SHRINK = 0.5
+
+    def _shrunk(self, trained, start):
+        """The forecasts ``w trained + (1 - w) start`` as one network (``w``:
+        :attr:`_SHRINK`): the outputs are linear in ``V``, ``c`` and ``A``, and ``start``
+        has ``V = 0``."""
+        w = float(self._SHRINK)
+        if w == 1:
+            return trained
+        lags = bool(getattr(trained, "lags", 0))
+        where = (lambda m: (m.V, m.c, m.A)) if lags else (lambda m: (m.V, m.c))
+        mix = [w * a + (1 - w) * b for a, b in zip(where(trained), where(start), strict=True)]
+        return eqx.tree_at(where, trained, tuple(mix))
+
+    #: Whether a fresh forecaster is trained again on the whole series (see _after_train).
+    _REFIT_WHOLE = True
+
+    def _held_out_loss(self, model, calibration) -> float:
+        objective = self._objective()
+        losses = [np.asarray(_per_sequence(model, tuple(jnp.asarray(a[i : i + 256])
+                                                        for a in calibration), objective))
+                  for i in range(0, len(calibration[0]), 256)]
+        return float(np.mean(np.concatenate(losses)))
+
+    def _calibrate(self, xs, ys, _mask) -> None:
+        """``calibration_residuals_`` of the current model on the held-out windows."""
+        H, d = int(self.horizon_), int(self.n_features_in_)
+        z = np.concatenate([np.asarray(_forward(self.model_, jnp.asarray(xs[i : i + 256]),
+                                                "linear"))[:, -1]
+                            for i in range(0, len(xs), 256)])
+        truth, known = ys[:, -1, : H * d], ys[:, -1, H * d :].astype(bool)
+        resid = (truth - z).reshape(len(z), H, d)
+        self.calibration_residuals_ = np.where(known[..., None], resid, np.nan).astype(
+            np.float32)
 
     def fit(self, X, Y=None, *, alphabet: str | None = None):
         """Train on sequences, symbol strings or token sequences (see the class docstring).
@@ -557,12 +1017,14 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         tokens: ``(T_i, len(vocabulary_))``, row ``t`` the distribution of the token after
         token ``t``, the last row that of the end marker's place; strings with
         ``markers_``: ``(len + 1, len(alphabet_) + 1)``, row ``t`` the distribution of the
-        symbol after the first ``t`` symbols, the last column the end)."""
+        symbol after the first ``t`` symbols, the last column the end). Values are in the
+        data's units; with ``horizon_``, row ``t`` holds the next ``horizon_`` values of
+        every channel (horizon-major, ``(T_i, horizon_ * n_features_in_)``)."""
         check_is_fitted(self)
-        xs, _ = self._sequences(X, None, None, fitting=False)
+        xs, _, st = self._sequences(X, None, None, fitting=False, stats=True)
         out = self._by_length(lambda b: _forward(self.model_, jnp.asarray(b[0]), self.output),
                               xs, ragged=True)
-        return [o[: len(x)] for o, x in zip(out, xs, strict=True)]
+        return self._data_units([o[: len(x)] for o, x in zip(out, xs, strict=True)], st)
 
     def predict(self, X):
         """Most likely next symbol per step (strings; with ``markers_``, lists of symbols
@@ -586,7 +1048,14 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
     def _losses(self, X, Y, fn, *, ragged: bool):
         """``(inputs, fn(model, batch, objective) over length buckets)``."""
         check_is_fitted(self)
-        xs, ys = self._sequences(X, Y, None, fitting=False)
+        if getattr(self, "horizon_", None):
+            if Y is not None:
+                raise InputError(f"this model forecasts {self.horizon_} steps of the series X "
+                                 "themselves: give no targets Y")
+            xs, _ = self._sequences(X, None, None, fitting=False)
+            ys = [self._horizon_targets(x) for x in xs]
+        else:
+            xs, ys = self._sequences(X, Y, None, fitting=False)
         if ys is None:
             raise InputError("real-valued sequences need targets Y")
         objective = self._objective()
@@ -794,7 +1263,12 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
                              f"(n, {self.n_features_in_}) array; got shape {np.shape(x)}")
         if not np.isfinite(v).all():
             raise InputError("non-finite input value")
-        return jnp.asarray(v)
+        scaling = self.scaling_
+        if scaling.kind == "series":
+            raise InputError("step reads one value at a time; this model scales each whole "
+                             "sequence by its own statistics (scale='series'): use "
+                             "predict_proba or forecast")
+        return jnp.asarray(scaling.transform([v])[0])
 
     def initial_state(self, n: int = 1):
         """The recurrent state of ``n`` fresh streams, for :meth:`step` (an opaque pytree
@@ -829,32 +1303,55 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         if xs.shape[0] != n:
             raise InputError(f"state holds {n} streams, got {xs.shape[0]} inputs")
         state, out = _step(self.model_, state, xs, self.output)
+        if self.alphabet_ is None and self.vocabulary_ is None:
+            scaling = self.target_scaling_ or self.scaling_
+            out = self._data_units([out], scaling.statistics([np.asarray(out)]))[0]
         return state, np.asarray(out)
 
-    def forecast(self, X, steps: int):
-        """Predict ``steps`` values past the end of each real-valued sequence, each
-        prediction fed back as the next input (one compiled loop).
+    def forecast(self, X, steps: int, *, interval: float | None = None):
+        """Predict ``steps`` values past the end of each real-valued sequence, in the data's
+        units.
 
-        For a model trained to predict each next step of a series (``fit(X, Y)`` with
-        ``Y`` the inputs one step later, ``output='linear'``, as many outputs as inputs).
+        A model fitted with ``horizon`` reads the last ``context_`` steps and outputs the
+        next ``horizon`` values at once (beyond ``horizon``, its forecasts are appended
+        and read in turn). Otherwise the model must have been trained to predict each
+        next step of a series (``fit(X, Y)`` with ``Y`` the inputs one step later,
+        ``output='linear'``, as many outputs as inputs), and each prediction is fed back
+        as the next input (one compiled loop).
+
         ``X``: one ``(T, n_features)`` array or a list of them; returns one ``(steps,
         n_features)`` array or a list. Row 0 is the one-step forecast.
+
+        ``interval`` (for example 0.9; models fitted with ``horizon``, ``steps <=
+        horizon``): returns ``(forecast, lower, upper)``, three arrays (or lists) of the
+        forecast's shape: split conformal bounds. For horizon ``k`` and each channel,
+        the bound is the forecast plus or minus the
+        :math:`\\lceil (n + 1)\\,\\mathrm{interval} \\rceil`-th smallest absolute held-out
+        residual of that horizon (``calibration_residuals_``, ``n`` of them; infinite
+        when there are too few), which covers a new value with probability at least
+        ``interval`` when the errors are exchangeable (Vovk et al. 2005; Lei et al.
+        2018).
         """
         check_is_fitted(self)
         if self.alphabet_ is not None or self.vocabulary_ is not None:
             raise InputError("forecast extends real-valued sequences; for symbol strings use "
                              "sample(start=prefix)")
-        if self.output != "linear" or self.n_outputs_ != self.n_features_in_:
+        horizon = getattr(self, "horizon_", None)
+        if not horizon and (self.output != "linear" or self.n_outputs_ != self.n_features_in_):
             raise InputError(f"forecast feeds each prediction back as the next input: it needs "
                              f"output='linear' and as many outputs as inputs, this model has "
                              f"output={self.output!r}, {self.n_features_in_} inputs and "
                              f"{self.n_outputs_} outputs")
         if isinstance(steps, bool) or not isinstance(steps, Integral) or steps < 1:
             raise ValueError(f"steps must be a positive integer, got {steps!r}")
+        if interval is not None:
+            self._check_interval(interval, steps)
         single = isinstance(X, np.ndarray) and X.ndim == 2
-        xs, _ = self._sequences([X] if single else X, None, None, fitting=False)
-        if len(xs) * int(steps) * int(self.n_outputs_) > MAX_SAMPLE_SYMBOLS:
-            raise ValueError(f"{len(xs)} sequences x {steps} steps x {self.n_outputs_} values "
+        xs, _, st = self._sequences([X] if single else X, None, None, fitting=False,
+                                    stats=True)
+        n_values = int(self.n_features_in_)
+        if len(xs) * int(steps) * n_values > MAX_SAMPLE_SYMBOLS:
+            raise ValueError(f"{len(xs)} sequences x {steps} steps x {n_values} values "
                              f"is more than one call returns ({MAX_SAMPLE_SYMBOLS:,})")
         from .._limits import check_output_memory
 
@@ -862,27 +1359,135 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         # rows padded as apply_batched pads them) on the device and copied to the host.
         rows = pow2(len(xs), 8, 256)
         check_output_memory(
-            4 * int(steps) * int(self.n_outputs_) * (len(xs) + 2 * rows),
+            4 * int(steps) * n_values * (len(xs) + 2 * rows),
             f"forecasting {len(xs):,} sequence{'s' if len(xs) > 1 else ''} {int(steps):,} "
-            f"steps ahead ({int(self.n_outputs_)} value{'s' if self.n_outputs_ > 1 else ''} "
+            f"steps ahead ({n_values} value{'s' if n_values > 1 else ''} "
             "a step)", "forecast fewer steps, or fewer sequences at a time")
+        out = (self._forecast_direct(xs, int(steps)) if horizon
+               else self._forecast_recursive(xs, int(steps)))
+        result = [self._data_units(out, st)]
+        if interval is not None:
+            q = self._conformal_width(float(interval))[: int(steps)]
+            result += [self._data_units([o - q for o in out], st),
+                       self._data_units([o + q for o in out], st)]
+        result = [r[0] if single else list(r) for r in result]
+        return result[0] if interval is None else tuple(result)
 
+    def _check_interval(self, interval, steps: int) -> None:
+        if not (isinstance(interval, Real) and not isinstance(interval, bool)
+                and 0 < interval < 1):
+            raise ValueError(f"interval must be a probability between 0 and 1 (e.g. 0.9), got "
+                             f"{interval!r}")
+        horizon = getattr(self, "horizon_", None)
+        if not horizon or getattr(self, "calibration_residuals_", None) is None:
+            raise InputError("prediction intervals come from the held-out residuals of a "
+                             "model fitted with horizon= (rnn fit --horizon H); this model "
+                             "was fitted without")
+        if steps > horizon:
+            raise InputError(f"the intervals are calibrated up to the model's horizon "
+                             f"({horizon} step{'s' if horizon > 1 else ''}); {steps} steps "
+                             "asked (fit with a longer horizon, --horizon)")
+
+    def _conformal_width(self, interval: float) -> np.ndarray:
+        """Half-widths ``(horizon, n_features)`` in scaled units (inf: too few residuals)."""
+        resid = np.abs(np.asarray(self.calibration_residuals_, np.float64))
+        width = np.full(resid.shape[1:], np.inf)
+        for k in range(resid.shape[1]):
+            for j in range(resid.shape[2]):
+                r = np.sort(resid[:, k, j][np.isfinite(resid[:, k, j])])
+                rank = math.ceil((len(r) + 1) * interval)
+                if 1 <= rank <= len(r):
+                    width[k, j] = r[rank - 1]
+        return width
+
+    def _forecast_direct(self, xs, steps: int) -> list[np.ndarray]:
+        """Each sequence's next ``steps`` values (scaled units) from its last ``context_``
+        steps, ``horizon_`` at a time."""
+        H, W, d = int(self.horizon_), int(self.context_), int(self.n_features_in_)
+        hist = [np.asarray(x, np.float32) for x in xs]
+        out: list[list[np.ndarray]] = [[] for _ in xs]
+        for _ in range(-(-steps // H)):
+            ctx = [h[-W:] for h in hist]
+            groups: dict[int, list[int]] = {}
+            for i, c in enumerate(ctx):
+                groups.setdefault(len(c), []).append(i)
+            for rows in groups.values():
+                for lo in range(0, len(rows), 256):
+                    part = rows[lo : lo + 256]
+                    z = np.asarray(_forward(self.model_, jnp.asarray(np.stack(
+                        [ctx[i] for i in part])), "linear"))[:, -1].reshape(len(part), H, d)
+                    for i, zi in zip(part, z, strict=True):
+                        out[i].append(zi)
+                        hist[i] = np.concatenate([hist[i], zi])
+        return [np.concatenate(o)[:steps] for o in out]
+
+    def _forecast_recursive(self, xs, steps: int) -> list[np.ndarray]:
         def batch(rows, size, length):
             rows = list(rows) + [rows[0]] * (size - len(rows))
             lengths = np.array([len(xs[i]) for i in rows], np.int32)
             return self._pad([xs[i] for i in rows], length), lengths
 
-        out = apply_batched(
+        return list(apply_batched(
             lambda b, lengths: _forecast(self.model_, jnp.asarray(b), jnp.asarray(lengths),
-                                         steps=int(steps)),
-            len(xs), batch, lengths=[len(x) for x in xs])
-        return out[0] if single else list(out)
+                                         steps=steps),
+            len(xs), batch, lengths=[len(x) for x in xs]))
 
     # -- files ---------------------------------------------------------------------------------
     def _fitted_config(self) -> dict:
-        return {"n_features_in": int(self.n_features_in_), "n_outputs": int(self.n_outputs_),
-                "alphabet": self.alphabet_, "markers": bool(self.markers_),
-                "vocabulary": None if self.vocabulary_ is None else self.vocabulary_.to_config()}
+        config = {"n_features_in": int(self.n_features_in_), "n_outputs": int(self.n_outputs_),
+                  "alphabet": self.alphabet_, "markers": bool(self.markers_),
+                  "vocabulary": None if self.vocabulary_ is None
+                  else self.vocabulary_.to_config()}
+        if self.alphabet_ is None and self.vocabulary_ is None:  # real-valued sequences
+            config["scaling"] = self.scaling_.to_config()
+            config["target_scaling"] = (None if self.target_scaling_ is None
+                                        else self.target_scaling_.to_config())
+            if getattr(self, "horizon_", None):
+                config["forecaster"] = {"horizon": int(self.horizon_),
+                                        "lags": int(self.lags_),
+                                        "context": int(self.context_)}
+        return config
+
+    def _extra_tensors_expected(self) -> set[str]:
+        return {"calibration_residuals"} if getattr(self, "horizon_", None) else set()
+
+    def _extra_tensors(self) -> dict[str, np.ndarray]:
+        if getattr(self, "calibration_residuals_", None) is None:
+            return {}
+        return {"calibration_residuals": np.asarray(self.calibration_residuals_, np.float32)}
+
+    def _restore_extra_tensors(self, tensors: dict[str, np.ndarray], path) -> None:
+        if not getattr(self, "horizon_", None):
+            return
+        resid = tensors.get("calibration_residuals")
+        if resid is None or resid.ndim != 3 or resid.shape[1:] != (self.horizon_,
+                                                                   self.n_features_in_):
+            raise ModelFileError(f"{path}: a forecaster needs its calibration residuals "
+                                 f"(n, {self.horizon_}, {self.n_features_in_})")
+        self.calibration_residuals_ = np.asarray(resid, np.float32)
+
+    def _restore_scaling(self, config: dict, path) -> None:
+        """``scaling_``, ``target_scaling_`` and the forecaster's settings (files written
+        before them: no scaling, next-step model)."""
+        n_in, n_out = int(self.n_features_in_), int(self.n_outputs_)
+        real = self.alphabet_ is None and self.vocabulary_ is None
+        self.scaling_ = (Scaling.from_config(config.get("scaling"), n_in, path) if real
+                         else Scaling("none"))
+        target = config.get("target_scaling")
+        self.target_scaling_ = None if target is None else Scaling.from_config(target, n_out,
+                                                                               path)
+        self.horizon_, self.lags_, self.context_ = None, 0, 0
+        self.calibration_residuals_ = None
+        fc = config.get("forecaster")
+        if fc is None:
+            return
+        try:
+            H, lags, context = (int(fc[k]) for k in ("horizon", "lags", "context"))
+        except (KeyError, TypeError, ValueError):
+            raise ModelFileError(f"{path}: invalid forecaster settings {fc!r}") from None
+        if not real or H < 1 or lags < 0 or context < 2 or n_out != H * n_in or lags > 10**6:
+            raise ModelFileError(f"{path}: forecaster settings {fc!r} do not match the model")
+        self.horizon_, self.lags_, self.context_ = H, lags, context
 
     def _restore_fitted(self, config: dict, path) -> None:
         n_in, n_out = int(config["n_features_in"]), int(config["n_outputs"])
@@ -912,3 +1517,4 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
                 raise ModelFileError(
                     f"{path}: sizes {n_in} -> {n_out} do not match the vocabulary "
                     f"({len(self.vocabulary_)} ids) and embedding_dim={self.embedding_dim}")
+        self._restore_scaling(config, path)

@@ -42,8 +42,9 @@ class Config:
 
 def seed_estimator(config: Config, steps: int | None = None) -> SequenceModel:
     """Elman 2-4-2, linear output, seed initialiser, full-batch SGD at 0.1,
-    ``seed_steps`` steps."""
+    ``seed_steps`` steps, on the values as given (the seed scales nothing)."""
     return SequenceModel("elman", hidden_size=config.hidden_size, output="linear", init="seed",
+                         scale="none",
                          optimizer="sgd", learning_rate_schedule="constant",
                          learning_rate=config.seed_learning_rate,
                          clip_norm=None, batch_size=None, max_iter=steps or config.seed_steps,
