@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .. import _serialize
 from .._errors import InputError, ModelFileError
 from ..nn._cells import CELL_INITS, CELLS
-from ..nn._classifier import POOLINGS, SequenceClassifierNet
+from ..nn._classifier import CONV_BLOCKS, ENCODERS, POOLINGS, SequenceClassifierNet
 from ..objectives import SequencePredictorObjective
 from ._base import (
     IncrementalMixin,
@@ -26,8 +26,16 @@ from ._base import (
     TrainingMixin,
 )
 from ._inference import apply_batched
-from ._inputs import check_kind, check_settings, check_table, input_kind, read_sequences
+from ._inputs import (
+    MISSING,
+    check_kind,
+    check_settings,
+    check_table,
+    input_kind,
+    read_sequences,
+)
 from ._params import TRAINING_CONSTRAINTS, RegistryOptions, store_params
+from ._scaling import SCALES, Scaling, fit_scaling
 from ._sequence import length_buckets
 from ._tokens import ANALYZERS, TOKENIZERS, Vocabulary, pad_ids, saved_tokenizer
 
@@ -40,6 +48,23 @@ _MAX_BUCKETS = 3
 #: The three kinds of input: token sequences, lists of (T_i, d) arrays, and a 2-D table
 #: whose rows are sequences of one value per step (the scikit-learn array path).
 _KINDS = ("tokens", "sequences", "table")
+
+#: What each ``"auto"`` setting becomes: ``name -> (token input, real-valued input)``.
+#: Token input keeps the settings these estimators had before real-valued defaults
+#: were chosen; the real-valued ones are documented (with the evidence) in
+#: :class:`SequenceClassifier`.
+_AUTO = {
+    "encoder": ("recurrent", "conv"),
+    "scale": ("none", "series"),
+    "max_iter": (20, None),  # None: _real_valued_epochs
+}
+
+
+def _real_valued_epochs(n: int) -> int:
+    """Epochs of a real-valued fit with ``max_iter="auto"``: about 1500 minibatch steps
+    (minibatches of at most 32), and never fewer than 100 epochs or more than 1000."""
+    steps_per_epoch = -(-int(n) // 32)
+    return int(np.clip(round(1500 / steps_per_epoch), 100, 1000))
 
 
 @eqx.filter_jit
@@ -63,6 +88,9 @@ def _digest(model) -> str:
 class _SequencePredictor(TransformerMixin, IncrementalMixin, TrainingMixin, BaseEstimator):
     """What the classifier and the regressor share: inputs, network, pretraining, files."""
 
+    #: Entries of :data:`_AUTO` that differ for this estimator.
+    _own_auto: dict = {}
+
     _parameter_constraints: dict = {
         "cell": [RegistryOptions(CELLS)],
         "hidden_size": [Interval(Integral, 1, None, closed="left")],
@@ -80,16 +108,21 @@ class _SequencePredictor(TransformerMixin, IncrementalMixin, TrainingMixin, Base
         "forget_bias": [Real],
         "activation": [StrOptions({"tanh", "relu"})],
         "init_from": [None, str, os.PathLike, BaseEstimator],
+        "encoder": [StrOptions({"auto", *ENCODERS})],
+        "scale": [StrOptions(set(SCALES))],
+        "missing": [StrOptions(set(MISSING))],
         **TRAINING_CONSTRAINTS,
+        "max_iter": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
     }
 
     def __init__(self, cell="lstm", *, hidden_size=64, num_layers=1, bidirectional=False,
                  pooling="last", embedding_dim=64, analyzer="word", tokenizer="default",
                  min_count=1, max_features=None,
                  input_dropout=0.0, dropout=0.0, init="glorot_uniform", forget_bias=2.0,
-                 activation="tanh", init_from=None, optimizer="adam", learning_rate=3e-3,
+                 activation="tanh", init_from=None, encoder="auto", scale="auto",
+                 missing="error", optimizer="adam", learning_rate=3e-3,
                  learning_rate_schedule="cosine", momentum=0.9, clip_norm=1.0,
-                 batch_size="auto", max_iter=20, shuffle=True, early_stopping=False,
+                 batch_size="auto", max_iter="auto", shuffle=True, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=5, tol=1e-4, random_state=None,
                  verbose=False, warm_start=False, checkpoint_dir=None, checkpoint_every=10,
                  resume=False, devices=None):
@@ -99,18 +132,47 @@ class _SequencePredictor(TransformerMixin, IncrementalMixin, TrainingMixin, Base
     def _read(self, X, *, reset: bool) -> list[np.ndarray]:
         """The sequences of ``X`` as id arrays ``(T_i,)`` or value arrays ``(T_i, d)``;
         ``reset`` learns the kind of input (and, for tokens, the vocabulary)."""
-        kind = input_kind(X)
+        kind = input_kind(X, missing=self.missing)
         check_kind(kind, accepted=("tokens", "sequences", "table"),
                    trained=None if reset else self.input_kind_)
         if reset:
             check_settings(self, kind)
+            self._check_real_valued_settings(kind)
             self.input_kind_ = kind
             self._init_parts = self._pretrained()
+            self.encoder_ = self._auto("encoder")
         if kind == "tokens":
             return self._read_tokens(X, reset=reset)
-        if kind == "sequences":
-            return self._read_sequences(X, reset=reset)
-        return self._read_table(X, reset=reset)
+        seqs = (self._read_sequences if kind == "sequences" else self._read_table)(X, reset=reset)
+        if reset:
+            self.scaling_ = fit_scaling(self._auto("scale"), seqs)
+        return self.scaling_.transform(seqs)
+
+    def _check_real_valued_settings(self, kind: str) -> None:
+        """Refuse a setting for real-valued input given with tokens, and an encoder that
+        cannot start from ``init_from``."""
+        if kind == "tokens":
+            for name, given in (("scale", self.scale not in ("auto", "none")),
+                                ("missing", self.missing != "error"),
+                                ("encoder", self.encoder not in ("auto", "recurrent"))):
+                if given:
+                    raise ValueError(f"{name}={getattr(self, name)!r} applies to real-valued "
+                                     f"sequences; token sequences take {name}="
+                                     f"{'auto' if name != 'missing' else 'error'!r}")
+        if self.init_from is not None and self.encoder not in ("auto", "recurrent"):
+            raise ValueError(f"init_from starts a recurrent encoder; encoder={self.encoder!r} "
+                             "has a convolutional one (use encoder='recurrent' or 'auto')")
+
+    def _auto(self, name: str):
+        """The value of setting ``name``, its ``"auto"`` resolved by the kind of input
+        (:data:`_AUTO`; a model started ``init_from`` a recurrent one keeps its encoder)."""
+        value = getattr(self, name)
+        if value != "auto":
+            return value
+        tokens, real = {**_AUTO, **self._own_auto}[name]
+        if self.input_kind_ == "tokens" or (name == "encoder" and self.init_from is not None):
+            return tokens
+        return real
 
     def _read_tokens(self, X, *, reset: bool) -> list[np.ndarray]:
         vocabulary = None if reset else self.vocabulary_
@@ -129,7 +191,7 @@ class _SequencePredictor(TransformerMixin, IncrementalMixin, TrainingMixin, Base
         return seqs.arrays
 
     def _read_sequences(self, X, *, reset: bool) -> list[np.ndarray]:
-        out = read_sequences(X, kind="sequences",
+        out = read_sequences(X, kind="sequences", missing=self.missing,
                              n_features=None if reset else int(self.n_features_in_)).arrays
         if reset:
             self.n_features_in_ = int(out[0].shape[1])
@@ -140,9 +202,9 @@ class _SequencePredictor(TransformerMixin, IncrementalMixin, TrainingMixin, Base
         return out
 
     def _read_table(self, X, *, reset: bool) -> list[np.ndarray]:
-        X = validate_data(self, check_table(X), reset=reset, dtype=[np.float64, np.float32],
-                          ensure_all_finite=False)
-        out = read_sequences(X, kind="table",
+        X = validate_data(self, check_table(X, self.missing), reset=reset,
+                          dtype=[np.float64, np.float32], ensure_all_finite=False)
+        out = read_sequences(X, kind="table", missing=self.missing,
                              columns=getattr(self, "feature_names_in_", None)).arrays
         if reset and self._init_parts is not None:
             raise InputError("init_from needs token sequences or a list of (T, d) arrays; a "
@@ -234,6 +296,15 @@ class _SequencePredictor(TransformerMixin, IncrementalMixin, TrainingMixin, Base
         return params
 
     # -- training ------------------------------------------------------------------------------
+    def _fit(self, X, y=None, **kwargs):
+        """The template's fit with ``max_iter="auto"`` resolved by ``_training_data`` for the
+        run (and put back after it, as ``get_params`` must return what was given)."""
+        given = self.max_iter
+        try:
+            return super()._fit(X, y, **kwargs)
+        finally:
+            self.max_iter = given
+
     def _n_outputs(self) -> int:
         raise NotImplementedError
 
@@ -241,12 +312,19 @@ class _SequencePredictor(TransformerMixin, IncrementalMixin, TrainingMixin, Base
         from .._limits import recurrent_parameters
 
         directions = 2 if self.bidirectional else 1
-        cells = recurrent_parameters(self.cell, int(self._width()), int(self.hidden_size),
+        hidden, recurrent = int(self.hidden_size), self.encoder_ != "conv"
+        cells = recurrent_parameters(self.cell, int(self._width()), hidden,
                                      int(self.num_layers), directions=directions)
         if cells is None:
             return None
         tokens = len(self.vocabulary_) * int(self._width()) if self.input_kind_ == "tokens" else 0
-        return cells + (directions * int(self.hidden_size) + 1) * int(self._n_outputs()) + tokens
+        width = directions * hidden if recurrent else 0
+        convs, n_in = 0, int(self._width())
+        for mult, kernel in CONV_BLOCKS if self.encoder_ != "recurrent" else ():
+            convs += (kernel * n_in + 3) * mult * hidden  # kernel, bias, norm gain and offset
+            n_in = mult * hidden
+        width += n_in if convs else 0
+        return (cells if recurrent else 0) + convs + (width + 1) * int(self._n_outputs()) + tokens
 
     def _new_model(self, key) -> SequenceClassifierNet:
         tokens = self.input_kind_ == "tokens"
@@ -256,7 +334,7 @@ class _SequencePredictor(TransformerMixin, IncrementalMixin, TrainingMixin, Base
             num_layers=int(self.num_layers), bidirectional=bool(self.bidirectional),
             pooling=self.pooling, input_dropout=float(self.input_dropout),
             dropout=float(self.dropout), init=self.init, forget_bias=float(self.forget_bias),
-            activation=self.activation)
+            activation=self.activation, encoder=self.encoder_)
         return self._initialise_from(model)
 
     def _objective(self) -> SequencePredictorObjective:
@@ -267,6 +345,9 @@ class _SequencePredictor(TransformerMixin, IncrementalMixin, TrainingMixin, Base
         return f"{type(self).__name__}({self.cell})"
 
     def _training_data(self, seqs, targets, weights) -> TrainingData:
+        if self.max_iter == "auto":
+            epochs = _AUTO["max_iter"][self.input_kind_ != "tokens"]
+            self.max_iter = _real_valued_epochs(len(seqs)) if epochs is None else epochs
         seq_lengths = np.array([len(s) for s in seqs])
         row_bucket, lengths = length_buckets(seq_lengths, _MAX_BUCKETS)
         xs, n = self._batch(seqs, lengths[-1])
@@ -304,7 +385,9 @@ class _SequencePredictor(TransformerMixin, IncrementalMixin, TrainingMixin, Base
                                if self.input_kind_ == "tokens" else None),
                 "feature_names_in": (None if not hasattr(self, "feature_names_in_")
                                      else [str(c) for c in self.feature_names_in_]),
-                "pretrained_from": getattr(self, "_pretrained_from_", None)}
+                "pretrained_from": getattr(self, "_pretrained_from_", None),
+                "encoder": self.encoder_,
+                "scaling": None if self.input_kind_ == "tokens" else self.scaling_.to_config()}
 
     def _restore_fitted(self, config: dict, path) -> None:
         kind = config.get("input_kind")
@@ -316,6 +399,11 @@ class _SequencePredictor(TransformerMixin, IncrementalMixin, TrainingMixin, Base
             raise ModelFileError(f"{path}: invalid n_features_in {self.n_features_in_}")
         if kind == "tokens":
             self.vocabulary_ = Vocabulary.from_config(config.get("vocabulary"), path)
+        else:  # files written before scaling was stored read as "none"
+            self.scaling_ = Scaling.from_config(config.get("scaling"), self._width(), path)
+        self.encoder_ = config.get("encoder", "recurrent")  # files before the conv encoder
+        if self.encoder_ not in ENCODERS or (kind == "tokens" and self.encoder_ != "recurrent"):
+            raise ModelFileError(f"{path}: unknown encoder {self.encoder_!r} for {kind}")
         names = config.get("feature_names_in")
         if names is not None:
             if len(names) != self.n_features_in_:
@@ -445,10 +533,11 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
                  pooling="last", embedding_dim=64, analyzer="word", tokenizer="default",
                  min_count=1, max_features=None,
                  input_dropout=0.0, dropout=0.0, init="glorot_uniform", forget_bias=2.0,
-                 activation="tanh", init_from=None, class_weight=None, optimizer="adam",
+                 activation="tanh", init_from=None, encoder="auto", scale="auto",
+                 missing="error", class_weight=None, optimizer="adam",
                  learning_rate=3e-3,
                  learning_rate_schedule="cosine", momentum=0.9, clip_norm=1.0,
-                 batch_size="auto", max_iter=20, shuffle=True, early_stopping=False,
+                 batch_size="auto", max_iter="auto", shuffle=True, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=5, tol=1e-4, random_state=None,
                  verbose=False, warm_start=False, checkpoint_dir=None, checkpoint_every=10,
                  resume=False, devices=None):
@@ -572,6 +661,8 @@ class SequenceRegressor(RegressorMixin, _SequencePredictor):
     """
 
     _loss = "squared"
+    #: Per-series z-normalisation would remove the level a regression often predicts.
+    _own_auto = {"scale": ("none", "standard")}
 
     def _n_outputs(self) -> int:
         return int(self.n_outputs_)
@@ -600,9 +691,11 @@ class SequenceRegressor(RegressorMixin, _SequencePredictor):
         if reset:
             self.n_outputs_ = y2.shape[1]
             self._y_1d = y.ndim == 1
+            scaled = self.input_kind_ != "tokens" and self.scaling_.kind != "none"
+            self.target_scaling_ = fit_scaling("standard" if scaled else "none", [y2])
         elif y2.shape[1] != self.n_outputs_:
             raise InputError(f"y has {y2.shape[1]} outputs, the model has {self.n_outputs_}")
-        return y2.astype(np.float32)
+        return self.target_scaling_.transform([y2.astype(np.float32)])[0].astype(np.float32)
 
     def _prepare(self, X, y=None, *, reset: bool) -> TrainingData:
         seqs = self._read(X, reset=reset)
@@ -617,12 +710,15 @@ class SequenceRegressor(RegressorMixin, _SequencePredictor):
     def predict(self, X) -> np.ndarray:
         """Predicted values ``(n,)`` (or ``(n, k)`` when fitted on 2-D targets), float64 as
         scikit-learn's regressors give them (the network computes in float32)."""
+        t = self.target_scaling_
         z = np.asarray(self._raw(X), np.float64)
+        if t.kind != "none":
+            z = z * t.scale + t.loc
         return z[:, 0] if self._y_1d else z
 
     def _fitted_config(self) -> dict:
         return {**super()._fitted_config(), "n_outputs": int(self.n_outputs_),
-                "y_1d": bool(self._y_1d)}
+                "y_1d": bool(self._y_1d), "target_scaling": self.target_scaling_.to_config()}
 
     def _restore_fitted(self, config: dict, path) -> None:
         super()._restore_fitted(config, path)
@@ -630,3 +726,6 @@ class SequenceRegressor(RegressorMixin, _SequencePredictor):
         if self.n_outputs_ < 1:
             raise ModelFileError(f"{path}: invalid n_outputs {self.n_outputs_}")
         self._y_1d = bool(config.get("y_1d", True))
+        # Files written before the targets were scaled read as "none".
+        self.target_scaling_ = Scaling.from_config(config.get("target_scaling"),
+                                                   self.n_outputs_, path)
