@@ -55,16 +55,22 @@ _KINDS = ("tokens", "sequences", "table")
 #: :class:`SequenceClassifier`.
 _AUTO = {
     "encoder": ("recurrent", "conv"),
-    "scale": ("none", "series"),
+    "scale": ("none", "standard"),
     "max_iter": (20, None),  # None: _real_valued_epochs
 }
 
 
-def _real_valued_epochs(n: int) -> int:
-    """Epochs of a real-valued fit with ``max_iter="auto"``: about 1500 minibatch steps
-    (minibatches of at most 32), and never fewer than 100 epochs or more than 1000."""
-    steps_per_epoch = -(-int(n) // 32)
-    return int(np.clip(round(1500 / steps_per_epoch), 100, 1000))
+#: Minibatches of real-valued sequences with ``batch_size="auto"`` (FCN's 16).
+_REAL_VALUED_BATCH = 16
+
+
+def _real_valued_epochs(n: int, mean_length: float) -> int:
+    """Epochs of a real-valued fit with ``max_iter="auto"``: about 2000 minibatch steps,
+    at most 500 epochs, and at most 6 million sequence steps read in all (about a minute
+    on two CPU cores), but at least 20 epochs."""
+    steps_per_epoch = -(-int(n) // _REAL_VALUED_BATCH)
+    epochs = min(2000 / steps_per_epoch, 500, 6e6 / (n * max(mean_length, 1.0)))
+    return int(max(round(epochs), 20))
 
 
 @eqx.filter_jit
@@ -308,6 +314,11 @@ class _SequencePredictor(TransformerMixin, IncrementalMixin, TrainingMixin, Base
     def _n_outputs(self) -> int:
         raise NotImplementedError
 
+    def _resolve_batch_size(self, n: int) -> int | None:
+        if self.batch_size == "auto" and self.input_kind_ != "tokens":
+            return min(_REAL_VALUED_BATCH, n)
+        return super()._resolve_batch_size(n)
+
     def _parameter_estimate(self) -> int | None:
         from .._limits import recurrent_parameters
 
@@ -347,7 +358,8 @@ class _SequencePredictor(TransformerMixin, IncrementalMixin, TrainingMixin, Base
     def _training_data(self, seqs, targets, weights) -> TrainingData:
         if self.max_iter == "auto":
             epochs = _AUTO["max_iter"][self.input_kind_ != "tokens"]
-            self.max_iter = _real_valued_epochs(len(seqs)) if epochs is None else epochs
+            self.max_iter = (epochs if epochs is not None else _real_valued_epochs(
+                len(seqs), float(np.mean([len(s) for s in seqs]))))
         seq_lengths = np.array([len(s) for s in seqs])
         row_bucket, lengths = length_buckets(seq_lengths, _MAX_BUCKETS)
         xs, n = self._batch(seqs, lengths[-1])
@@ -661,8 +673,6 @@ class SequenceRegressor(RegressorMixin, _SequencePredictor):
     """
 
     _loss = "squared"
-    #: Per-series z-normalisation would remove the level a regression often predicts.
-    _own_auto = {"scale": ("none", "standard")}
 
     def _n_outputs(self) -> int:
         return int(self.n_outputs_)
@@ -710,8 +720,8 @@ class SequenceRegressor(RegressorMixin, _SequencePredictor):
     def predict(self, X) -> np.ndarray:
         """Predicted values ``(n,)`` (or ``(n, k)`` when fitted on 2-D targets), float64 as
         scikit-learn's regressors give them (the network computes in float32)."""
-        t = self.target_scaling_
         z = np.asarray(self._raw(X), np.float64)
+        t = self.target_scaling_
         if t.kind != "none":
             z = z * t.scale + t.loc
         return z[:, 0] if self._y_1d else z

