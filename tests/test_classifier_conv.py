@@ -17,8 +17,8 @@ import hiddenstate
 from hiddenstate import SequenceClassifier, SequenceRegressor
 from hiddenstate.estimators._classifier import _real_valued_epochs
 from hiddenstate.nn._classifier import (
-    ConvEncoder,
     Conv1d,
+    ConvEncoder,
     JointEncoder,
     SequenceClassifierNet,
 )
