@@ -353,7 +353,8 @@ class _SequencePredictor(TransformerMixin, IncrementalMixin, TrainingMixin, Base
             self.dropout > 0 or self.input_dropout > 0))
 
     def _description(self) -> str:
-        return f"{type(self).__name__}({self.cell})"
+        encoder = getattr(self, "encoder_", "recurrent")
+        return f"{type(self).__name__}({self.cell if encoder == 'recurrent' else encoder})"
 
     def _training_data(self, seqs, targets, weights) -> TrainingData:
         if self.max_iter == "auto":
