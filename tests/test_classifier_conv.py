@@ -158,6 +158,9 @@ def test_auto_settings_by_kind_of_input():
     assert clf.max_iter == _real_valued_epochs(16, np.mean([len(x) for x in X]))
     assert clf.encoder_ == "conv"
     assert clf.scaling_.kind == "standard"
+    short = SequenceClassifier(hidden_size=4, random_state=0)
+    short._prepare(np.random.default_rng(0).random((10, 3)), [0, 1] * 5, reset=True)
+    assert short.encoder_ == "recurrent"  # three features read as steps: no time series
     words = ["a b c", "b c", "c a a", "a"] * 4
     labels = [0, 1] * 8
     tok = SequenceClassifier(hidden_size=4, embedding_dim=3, random_state=0).fit(words, labels)

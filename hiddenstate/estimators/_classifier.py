@@ -60,6 +60,11 @@ _AUTO = {
 }
 
 
+#: Real-valued sequences shorter than this (the median; the first convolution's kernel)
+#: get the recurrent encoder from ``encoder="auto"``: a table of a few features read as
+#: steps is no time series for convolutions whose filters are normalised over the steps.
+_CONV_MIN_LENGTH = CONV_BLOCKS[0][1]
+
 #: Minibatches of real-valued sequences with ``batch_size="auto"`` (FCN's 16).
 _REAL_VALUED_BATCH = 16
 
@@ -152,6 +157,8 @@ class _SequencePredictor(TransformerMixin, IncrementalMixin, TrainingMixin, Base
         seqs = (self._read_sequences if kind == "sequences" else self._read_table)(X, reset=reset)
         if reset:
             self.scaling_ = fit_scaling(self._auto("scale"), seqs)
+            if self.encoder == "auto" and np.median([len(s) for s in seqs]) < _CONV_MIN_LENGTH:
+                self.encoder_ = "recurrent"
         return self.scaling_.transform(seqs)
 
     def _check_real_valued_settings(self, kind: str) -> None:
@@ -468,7 +475,8 @@ class SequenceClassifier(ClassifierMixin, _SequencePredictor):
       over the steps of its sequence, ReLU) and the mean over the steps
       (:class:`~hiddenstate.nn._classifier.ConvEncoder`); ``"conv+recurrent"`` runs the
       recurrent layers beside it and concatenates their vectors (LSTM-FCN, Karim et
-      al. 2018);
+      al. 2018). Sequences of a median length below 8 (the first kernel; e.g. a table
+      of a few features) get ``"recurrent"``;
     - ``scale="standard"``: each channel to mean 0 and variance 1 over the training
       steps (stored in the model file and applied at every later call);
     - ``max_iter="auto"``: about 2000 minibatch steps, at most 500 epochs and at most
@@ -540,7 +548,8 @@ class SequenceClassifier(ClassifierMixin, _SequencePredictor):
         convolutional blocks of FCN, or both side by side (real-valued input only;
         ``cell``, ``num_layers``, ``bidirectional``, ``pooling`` and ``input_dropout``
         apply to the recurrent part). ``'auto'``: ``'recurrent'`` for tokens (and with
-        ``init_from``), ``'conv'`` for real-valued sequences.
+        ``init_from``), ``'conv'`` for real-valued sequences (``'recurrent'`` when their
+        median length is below 8).
     scale : {'auto', 'standard', 'minmax', 'series', 'none'}, default='auto'
         Scaling of real-valued input, fitted on the training sequences and stored with
         the model (see :mod:`hiddenstate.estimators._scaling`; ``'series'``: each
