@@ -123,7 +123,7 @@ class _SequencePredictor(TransformerMixin, IncrementalMixin, TrainingMixin, Base
         "scale": [StrOptions(set(SCALES))],
         "missing": [StrOptions(set(MISSING))],
         **TRAINING_CONSTRAINTS,
-        "max_iter": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "max_iter": [*TRAINING_CONSTRAINTS["max_iter"], StrOptions({"auto"})],
     }
 
     def __init__(self, cell="lstm", *, hidden_size=64, num_layers=1, bidirectional=False,
