@@ -69,14 +69,17 @@ def test_conv_refuses_token_ids():
 
 @pytest.mark.parametrize("encoder", ["conv", "conv+recurrent"])
 def test_padding_does_not_change_the_result(encoder):
+    """The unpadded sequence, and the same padded with zeros, sevens and noise in one
+    batch: the same outputs."""
     net = SequenceClassifierNet(2, 4, 3, key=jax.random.key(2), encoder=encoder)
-    xs = np.random.default_rng(0).standard_normal((6, 2)).astype(np.float32)
-    run = eqx.filter_jit(net)
-    ref = run(jnp.asarray(xs), 6)
-    for pad in (np.zeros((3, 2)), 7 * np.ones((11, 2))):
-        padded = jnp.asarray(np.concatenate([xs, pad]).astype(np.float32))
-        np.testing.assert_allclose(np.asarray(run(padded, 6)), np.asarray(ref), rtol=1e-5,
-                                   atol=1e-6)
+    rng = np.random.default_rng(0)
+    xs = rng.standard_normal((6, 2)).astype(np.float32)
+    batch = np.stack([np.concatenate([xs, fill]) for fill in (
+        np.zeros((10, 2)), np.full((10, 2), 7.0), rng.standard_normal((10, 2)))])
+    out = eqx.filter_jit(lambda m, x, n: jax.vmap(m)(x, n))(
+        net, jnp.asarray(batch, jnp.float32), jnp.full(3, 6))
+    np.testing.assert_allclose(np.asarray(out), np.tile(np.asarray(net(xs, 6)), (3, 1)),
+                               rtol=1e-5, atol=1e-6)
 
 
 def _np_conv(conv: Conv1d, x: np.ndarray) -> np.ndarray:
