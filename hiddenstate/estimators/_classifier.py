@@ -71,8 +71,8 @@ _REAL_VALUED_BATCH = 16
 
 def _real_valued_epochs(n: int, mean_length: float) -> int:
     """Epochs of a real-valued fit with ``max_iter="auto"``: about 2000 minibatch steps,
-    at most 500 epochs, and at most 6 million sequence steps read in all (about a minute
-    on two CPU cores), but at least 20 epochs."""
+    at most 500 epochs, and at most 6 million sequence steps read in all (``mean_length``:
+    as padded; about a minute on two CPU cores), but at least 20 epochs."""
     steps_per_epoch = -(-int(n) // _REAL_VALUED_BATCH)
     epochs = min(2000 / steps_per_epoch, 500, 6e6 / (n * max(mean_length, 1.0)))
     return int(max(round(epochs), 20))
@@ -364,12 +364,12 @@ class _SequencePredictor(TransformerMixin, IncrementalMixin, TrainingMixin, Base
         return f"{type(self).__name__}({self.cell if encoder == 'recurrent' else encoder})"
 
     def _training_data(self, seqs, targets, weights) -> TrainingData:
+        seq_lengths = np.array([len(s) for s in seqs])
+        row_bucket, lengths = length_buckets(seq_lengths, _MAX_BUCKETS)
         if self.max_iter == "auto":
             epochs = _AUTO["max_iter"][self.input_kind_ != "tokens"]
             self.max_iter = (epochs if epochs is not None else _real_valued_epochs(
-                len(seqs), float(np.mean([len(s) for s in seqs]))))
-        seq_lengths = np.array([len(s) for s in seqs])
-        row_bucket, lengths = length_buckets(seq_lengths, _MAX_BUCKETS)
+                len(seqs), float(np.mean(np.asarray(lengths)[row_bucket]))))
         xs, n = self._batch(seqs, lengths[-1])
         return TrainingData((xs, n, targets, weights), (row_bucket, lengths))
 
