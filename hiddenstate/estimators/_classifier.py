@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .. import _serialize
 from .._errors import InputError, ModelFileError
 from ..nn._cells import CELL_INITS, CELLS
-from ..nn._classifier import POOLINGS, SequenceClassifierNet
+from ..nn._classifier import CONV_BLOCKS, ENCODERS, POOLINGS, SequenceClassifierNet
 from ..objectives import SequencePredictorObjective
 from ._base import (
     IncrementalMixin,
@@ -26,8 +26,16 @@ from ._base import (
     TrainingMixin,
 )
 from ._inference import apply_batched
-from ._inputs import check_kind, check_settings, check_table, input_kind, read_sequences
+from ._inputs import (
+    MISSING,
+    check_kind,
+    check_settings,
+    check_table,
+    input_kind,
+    read_sequences,
+)
 from ._params import TRAINING_CONSTRAINTS, RegistryOptions, store_params
+from ._scaling import SCALES, Scaling, fit_scaling
 from ._sequence import length_buckets
 from ._tokens import ANALYZERS, TOKENIZERS, Vocabulary, pad_ids, saved_tokenizer
 
@@ -40,6 +48,34 @@ _MAX_BUCKETS = 3
 #: The three kinds of input: token sequences, lists of (T_i, d) arrays, and a 2-D table
 #: whose rows are sequences of one value per step (the scikit-learn array path).
 _KINDS = ("tokens", "sequences", "table")
+
+#: What each ``"auto"`` setting becomes: ``name -> (token input, real-valued input)``.
+#: Token input keeps the settings these estimators had before real-valued defaults
+#: were chosen; the real-valued ones are documented (with the evidence) in
+#: :class:`SequenceClassifier`.
+_AUTO = {
+    "encoder": ("recurrent", "conv"),
+    "scale": ("none", "standard"),
+    "max_iter": (20, None),  # None: _real_valued_epochs
+}
+
+
+#: Real-valued sequences shorter than this (the median; the first convolution's kernel)
+#: get the recurrent encoder from ``encoder="auto"``: a table of a few features read as
+#: steps is no time series for convolutions whose filters are normalised over the steps.
+_CONV_MIN_LENGTH = CONV_BLOCKS[0][1]
+
+#: Minibatches of real-valued sequences with ``batch_size="auto"`` (FCN's 16).
+_REAL_VALUED_BATCH = 16
+
+
+def _real_valued_epochs(n: int, mean_length: float) -> int:
+    """Epochs of a real-valued fit with ``max_iter="auto"``: about 2000 minibatch steps,
+    at most 500 epochs, and at most 6 million sequence steps read in all (``mean_length``:
+    as padded; about a minute on two CPU cores), but at least 20 epochs."""
+    steps_per_epoch = -(-int(n) // _REAL_VALUED_BATCH)
+    epochs = min(2000 / steps_per_epoch, 500, 6e6 / (n * max(mean_length, 1.0)))
+    return int(max(round(epochs), 20))
 
 
 @eqx.filter_jit
@@ -63,6 +99,9 @@ def _digest(model) -> str:
 class _SequencePredictor(TransformerMixin, IncrementalMixin, TrainingMixin, BaseEstimator):
     """What the classifier and the regressor share: inputs, network, pretraining, files."""
 
+    #: Entries of :data:`_AUTO` that differ for this estimator.
+    _own_auto: dict = {}
+
     _parameter_constraints: dict = {
         "cell": [RegistryOptions(CELLS)],
         "hidden_size": [Interval(Integral, 1, None, closed="left")],
@@ -80,16 +119,21 @@ class _SequencePredictor(TransformerMixin, IncrementalMixin, TrainingMixin, Base
         "forget_bias": [Real],
         "activation": [StrOptions({"tanh", "relu"})],
         "init_from": [None, str, os.PathLike, BaseEstimator],
+        "encoder": [StrOptions({"auto", *ENCODERS})],
+        "scale": [StrOptions(set(SCALES))],
+        "missing": [StrOptions(set(MISSING))],
         **TRAINING_CONSTRAINTS,
+        "max_iter": [*TRAINING_CONSTRAINTS["max_iter"], StrOptions({"auto"})],
     }
 
     def __init__(self, cell="lstm", *, hidden_size=64, num_layers=1, bidirectional=False,
                  pooling="last", embedding_dim=64, analyzer="word", tokenizer="default",
                  min_count=1, max_features=None,
                  input_dropout=0.0, dropout=0.0, init="glorot_uniform", forget_bias=2.0,
-                 activation="tanh", init_from=None, optimizer="adam", learning_rate=3e-3,
+                 activation="tanh", init_from=None, encoder="auto", scale="auto",
+                 missing="error", optimizer="adam", learning_rate=3e-3,
                  learning_rate_schedule="cosine", momentum=0.9, clip_norm=1.0,
-                 batch_size="auto", max_iter=20, shuffle=True, early_stopping=False,
+                 batch_size="auto", max_iter="auto", shuffle=True, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=5, tol=1e-4, random_state=None,
                  verbose=False, warm_start=False, checkpoint_dir=None, checkpoint_every=10,
                  resume=False, devices=None):
@@ -99,18 +143,49 @@ class _SequencePredictor(TransformerMixin, IncrementalMixin, TrainingMixin, Base
     def _read(self, X, *, reset: bool) -> list[np.ndarray]:
         """The sequences of ``X`` as id arrays ``(T_i,)`` or value arrays ``(T_i, d)``;
         ``reset`` learns the kind of input (and, for tokens, the vocabulary)."""
-        kind = input_kind(X)
+        kind = input_kind(X, missing=self.missing)
         check_kind(kind, accepted=("tokens", "sequences", "table"),
                    trained=None if reset else self.input_kind_)
         if reset:
             check_settings(self, kind)
+            self._check_real_valued_settings(kind)
             self.input_kind_ = kind
             self._init_parts = self._pretrained()
+            self.encoder_ = self._auto("encoder")
         if kind == "tokens":
             return self._read_tokens(X, reset=reset)
-        if kind == "sequences":
-            return self._read_sequences(X, reset=reset)
-        return self._read_table(X, reset=reset)
+        seqs = (self._read_sequences if kind == "sequences" else self._read_table)(X, reset=reset)
+        if reset:
+            self.scaling_ = fit_scaling(self._auto("scale"), seqs)
+            if self.encoder == "auto" and np.median([len(s) for s in seqs]) < _CONV_MIN_LENGTH:
+                self.encoder_ = "recurrent"
+        return self.scaling_.transform(seqs)
+
+    def _check_real_valued_settings(self, kind: str) -> None:
+        """Refuse a setting for real-valued input given with tokens, and an encoder that
+        cannot start from ``init_from``."""
+        if kind == "tokens":
+            for name, given in (("scale", self.scale not in ("auto", "none")),
+                                ("missing", self.missing != "error"),
+                                ("encoder", self.encoder not in ("auto", "recurrent"))):
+                if given:
+                    raise ValueError(f"{name}={getattr(self, name)!r} applies to real-valued "
+                                     f"sequences; token sequences take {name}="
+                                     f"{'auto' if name != 'missing' else 'error'!r}")
+        if self.init_from is not None and self.encoder not in ("auto", "recurrent"):
+            raise ValueError(f"init_from starts a recurrent encoder; encoder={self.encoder!r} "
+                             "has a convolutional one (use encoder='recurrent' or 'auto')")
+
+    def _auto(self, name: str):
+        """The value of setting ``name``, its ``"auto"`` resolved by the kind of input
+        (:data:`_AUTO`; a model started ``init_from`` a recurrent one keeps its encoder)."""
+        value = getattr(self, name)
+        if value != "auto":
+            return value
+        tokens, real = {**_AUTO, **self._own_auto}[name]
+        if self.input_kind_ == "tokens" or (name == "encoder" and self.init_from is not None):
+            return tokens
+        return real
 
     def _read_tokens(self, X, *, reset: bool) -> list[np.ndarray]:
         vocabulary = None if reset else self.vocabulary_
@@ -129,7 +204,7 @@ class _SequencePredictor(TransformerMixin, IncrementalMixin, TrainingMixin, Base
         return seqs.arrays
 
     def _read_sequences(self, X, *, reset: bool) -> list[np.ndarray]:
-        out = read_sequences(X, kind="sequences",
+        out = read_sequences(X, kind="sequences", missing=self.missing,
                              n_features=None if reset else int(self.n_features_in_)).arrays
         if reset:
             self.n_features_in_ = int(out[0].shape[1])
@@ -140,9 +215,9 @@ class _SequencePredictor(TransformerMixin, IncrementalMixin, TrainingMixin, Base
         return out
 
     def _read_table(self, X, *, reset: bool) -> list[np.ndarray]:
-        X = validate_data(self, check_table(X), reset=reset, dtype=[np.float64, np.float32],
-                          ensure_all_finite=False)
-        out = read_sequences(X, kind="table",
+        X = validate_data(self, check_table(X, self.missing), reset=reset,
+                          dtype=[np.float64, np.float32], ensure_all_finite=False)
+        out = read_sequences(X, kind="table", missing=self.missing,
                              columns=getattr(self, "feature_names_in_", None)).arrays
         if reset and self._init_parts is not None:
             raise InputError("init_from needs token sequences or a list of (T, d) arrays; a "
@@ -234,19 +309,40 @@ class _SequencePredictor(TransformerMixin, IncrementalMixin, TrainingMixin, Base
         return params
 
     # -- training ------------------------------------------------------------------------------
+    def _fit(self, X, y=None, **kwargs):
+        """The template's fit with ``max_iter="auto"`` resolved by ``_training_data`` for the
+        run (and put back after it, as ``get_params`` must return what was given)."""
+        given = self.max_iter
+        try:
+            return super()._fit(X, y, **kwargs)
+        finally:
+            self.max_iter = given
+
     def _n_outputs(self) -> int:
         raise NotImplementedError
+
+    def _resolve_batch_size(self, n: int) -> int | None:
+        if self.batch_size == "auto" and self.input_kind_ != "tokens":
+            return min(_REAL_VALUED_BATCH, n)
+        return super()._resolve_batch_size(n)
 
     def _parameter_estimate(self) -> int | None:
         from .._limits import recurrent_parameters
 
         directions = 2 if self.bidirectional else 1
-        cells = recurrent_parameters(self.cell, int(self._width()), int(self.hidden_size),
+        hidden, recurrent = int(self.hidden_size), self.encoder_ != "conv"
+        cells = recurrent_parameters(self.cell, int(self._width()), hidden,
                                      int(self.num_layers), directions=directions)
         if cells is None:
             return None
         tokens = len(self.vocabulary_) * int(self._width()) if self.input_kind_ == "tokens" else 0
-        return cells + (directions * int(self.hidden_size) + 1) * int(self._n_outputs()) + tokens
+        width = directions * hidden if recurrent else 0
+        convs, n_in = 0, int(self._width())
+        for mult, kernel in CONV_BLOCKS if self.encoder_ != "recurrent" else ():
+            convs += (kernel * n_in + 3) * mult * hidden  # kernel, bias, norm gain and offset
+            n_in = mult * hidden
+        width += n_in if convs else 0
+        return (cells if recurrent else 0) + convs + (width + 1) * int(self._n_outputs()) + tokens
 
     def _new_model(self, key) -> SequenceClassifierNet:
         tokens = self.input_kind_ == "tokens"
@@ -256,7 +352,7 @@ class _SequencePredictor(TransformerMixin, IncrementalMixin, TrainingMixin, Base
             num_layers=int(self.num_layers), bidirectional=bool(self.bidirectional),
             pooling=self.pooling, input_dropout=float(self.input_dropout),
             dropout=float(self.dropout), init=self.init, forget_bias=float(self.forget_bias),
-            activation=self.activation)
+            activation=self.activation, encoder=self.encoder_)
         return self._initialise_from(model)
 
     def _objective(self) -> SequencePredictorObjective:
@@ -264,11 +360,16 @@ class _SequencePredictor(TransformerMixin, IncrementalMixin, TrainingMixin, Base
             self.dropout > 0 or self.input_dropout > 0))
 
     def _description(self) -> str:
-        return f"{type(self).__name__}({self.cell})"
+        encoder = getattr(self, "encoder_", "recurrent")
+        return f"{type(self).__name__}({self.cell if encoder == 'recurrent' else encoder})"
 
     def _training_data(self, seqs, targets, weights) -> TrainingData:
         seq_lengths = np.array([len(s) for s in seqs])
         row_bucket, lengths = length_buckets(seq_lengths, _MAX_BUCKETS)
+        if self.max_iter == "auto":
+            epochs = _AUTO["max_iter"][self.input_kind_ != "tokens"]
+            self.max_iter = (epochs if epochs is not None else _real_valued_epochs(
+                len(seqs), float(np.mean(np.asarray(lengths)[row_bucket]))))
         xs, n = self._batch(seqs, lengths[-1])
         return TrainingData((xs, n, targets, weights), (row_bucket, lengths))
 
@@ -304,7 +405,9 @@ class _SequencePredictor(TransformerMixin, IncrementalMixin, TrainingMixin, Base
                                if self.input_kind_ == "tokens" else None),
                 "feature_names_in": (None if not hasattr(self, "feature_names_in_")
                                      else [str(c) for c in self.feature_names_in_]),
-                "pretrained_from": getattr(self, "_pretrained_from_", None)}
+                "pretrained_from": getattr(self, "_pretrained_from_", None),
+                "encoder": self.encoder_,
+                "scaling": None if self.input_kind_ == "tokens" else self.scaling_.to_config()}
 
     def _restore_fitted(self, config: dict, path) -> None:
         kind = config.get("input_kind")
@@ -316,6 +419,11 @@ class _SequencePredictor(TransformerMixin, IncrementalMixin, TrainingMixin, Base
             raise ModelFileError(f"{path}: invalid n_features_in {self.n_features_in_}")
         if kind == "tokens":
             self.vocabulary_ = Vocabulary.from_config(config.get("vocabulary"), path)
+        else:  # files written before scaling was stored read as "none"
+            self.scaling_ = Scaling.from_config(config.get("scaling"), self._width(), path)
+        self.encoder_ = config.get("encoder", "recurrent")  # files before the conv encoder
+        if self.encoder_ not in ENCODERS or (kind == "tokens" and self.encoder_ != "recurrent"):
+            raise ModelFileError(f"{path}: unknown encoder {self.encoder_!r} for {kind}")
         names = config.get("feature_names_in")
         if names is not None:
             if len(names) != self.n_features_in_:
@@ -352,10 +460,33 @@ class SequenceClassifier(ClassifierMixin, _SequencePredictor):
     - a 2-D array ``(n, T)``: ``n`` sequences of ``T`` steps of one value each (the
       scikit-learn array path; predict needs the same ``T``).
 
-    A masked array (``numpy.ma``) is read as its kind, but a masked step is a missing
-    value, which this model cannot use: it is refused, naming the sequence, step and
-    feature. Inputs are read by :mod:`hiddenstate.estimators._inputs`, as by every
-    sequence estimator (the same kinds, settings and messages).
+    A missing value (NaN, or a masked step of a ``numpy.ma`` array) is refused, naming
+    the sequence, step and feature, unless ``missing="interpolate"`` fills it from its
+    neighbours along its channel. Inputs are read by
+    :mod:`hiddenstate.estimators._inputs`, as by every sequence estimator (the same
+    kinds, settings and messages).
+
+    Real-valued input (time series) gets its own defaults, resolved at fit from the
+    ``"auto"`` settings; token input keeps the recurrent ones (``encoder="recurrent"``,
+    no scaling, 20 epochs of minibatches of 32):
+
+    - ``encoder="conv"``: FCN's three convolutional blocks (Wang et al. 2017; filters
+      ``H, 2H, H`` of ``hidden_size`` :math:`H`, kernels 8, 5, 3, each filter normalised
+      over the steps of its sequence, ReLU) and the mean over the steps
+      (:class:`~hiddenstate.nn._classifier.ConvEncoder`); ``"conv+recurrent"`` runs the
+      recurrent layers beside it and concatenates their vectors (LSTM-FCN, Karim et
+      al. 2018). Sequences of a median length below 8 (the first kernel; e.g. a table
+      of a few features) get ``"recurrent"``;
+    - ``scale="standard"``: each channel to mean 0 and variance 1 over the training
+      steps (stored in the model file and applied at every later call);
+    - ``max_iter="auto"``: about 2000 minibatch steps, at most 500 epochs and at most
+      6 million sequence steps read (about a minute on two CPU cores), at least 20
+      epochs; ``batch_size="auto"``: minibatches of ``min(16, n)``; the learning rate
+      (0.003, Adam) decays to 0 on a cosine, without early stopping.
+
+    On the UEA & UCR archive's official splits these defaults reach or pass 1-NN DTW on
+    GunPoint, ItalyPowerDemand, BasicMotions, JapaneseVowels and on problems chosen
+    among those not used to pick them (see ``benchmarks/ts_classification.py``).
 
     Pretraining (Dai & Le 2015): ``init_from`` a fitted
     :class:`~hiddenstate.SequenceAutoencoder` (SA-LSTM) or
@@ -412,13 +543,31 @@ class SequenceClassifier(ClassifierMixin, _SequencePredictor):
         Elman cell nonlinearity.
     init_from : SequenceModel, SequenceAutoencoder, path or None, default=None
         Pretrained encoder (see above).
+    encoder : {'auto', 'recurrent', 'conv', 'conv+recurrent'}, default='auto'
+        The network that reads a sequence into one vector: the recurrent layers, the
+        convolutional blocks of FCN, or both side by side (real-valued input only;
+        ``cell``, ``num_layers``, ``bidirectional``, ``pooling`` and ``input_dropout``
+        apply to the recurrent part). ``'auto'``: ``'recurrent'`` for tokens (and with
+        ``init_from``), ``'conv'`` for real-valued sequences (``'recurrent'`` when their
+        median length is below 8).
+    scale : {'auto', 'standard', 'minmax', 'series', 'none'}, default='auto'
+        Scaling of real-valued input, fitted on the training sequences and stored with
+        the model (see :mod:`hiddenstate.estimators._scaling`; ``'series'``: each
+        sequence z-normalised by itself, as the UEA & UCR archive does). ``'auto'``:
+        ``'standard'`` for real-valued input; tokens are not scaled (a scale given with
+        them is refused).
+    missing : {'error', 'interpolate'}, default='error'
+        Missing values of real-valued input (NaN, masked steps): refused with their
+        position, or filled by linear interpolation along the steps of their channel
+        (the nearest value at either end), at fit and at every later call.
     class_weight : dict, 'balanced' or None, default=None
         Weight of each class in the loss (``'balanced'``: ``n / (k * count)``).
     optimizer, learning_rate, learning_rate_schedule, momentum, clip_norm, batch_size, \
 max_iter, shuffle, early_stopping, validation_fraction, n_iter_no_change, tol, random_state, \
 verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
         As :class:`~hiddenstate.Autoencoder` (defaults: adam, 0.003, cosine, 0.9, clip 1.0,
-        minibatches of ``min(32, n)``, 20 epochs, patience 5). ``tol`` is an absolute
+        minibatches of ``min(32, n)`` (real-valued input: 16), 20 epochs (real-valued
+        input: see above; ``max_iter="auto"``), patience 5). ``tol`` is an absolute
         change of the cross-entropy (nats), as in scikit-learn's MLPClassifier.
 
     Attributes
@@ -428,6 +577,10 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
     vocabulary_ : Vocabulary
         Token input only.
     input_kind_ : {'tokens', 'sequences', 'table'}
+    encoder_ : {'recurrent', 'conv', 'conv+recurrent'}
+        The encoder used (``encoder`` with ``'auto'`` resolved).
+    scaling_ : Scaling
+        The fitted scaling of real-valued input (not set for tokens).
     n_features_in_ : int
         Values per step (``embedding_dim`` for tokens; the columns ``T`` for a 2-D array).
     loss_curve_, validation_scores_, n_iter_, best_loss_
@@ -445,10 +598,11 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
                  pooling="last", embedding_dim=64, analyzer="word", tokenizer="default",
                  min_count=1, max_features=None,
                  input_dropout=0.0, dropout=0.0, init="glorot_uniform", forget_bias=2.0,
-                 activation="tanh", init_from=None, class_weight=None, optimizer="adam",
+                 activation="tanh", init_from=None, encoder="auto", scale="auto",
+                 missing="error", class_weight=None, optimizer="adam",
                  learning_rate=3e-3,
                  learning_rate_schedule="cosine", momentum=0.9, clip_norm=1.0,
-                 batch_size="auto", max_iter=20, shuffle=True, early_stopping=False,
+                 batch_size="auto", max_iter="auto", shuffle=True, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=5, tol=1e-4, random_state=None,
                  verbose=False, warm_start=False, checkpoint_dir=None, checkpoint_every=10,
                  resume=False, devices=None):
@@ -556,9 +710,14 @@ class SequenceRegressor(RegressorMixin, _SequencePredictor):
 
     The network and the inputs are those of :class:`SequenceClassifier` (see there,
     ``init_from`` included); the output layer is linear and training minimises the
-    squared error averaged over the outputs. Targets are not rescaled: scale them
-    to about unit size first (e.g. ``sklearn.compose.TransformedTargetRegressor``
-    with a ``StandardScaler``).
+    squared error averaged over the outputs. With real-valued input scaled (``scale``
+    other than ``'none'``) the targets are standardised too (mean 0, variance 1 per
+    output, from the training targets; stored with the model) and predictions mapped
+    back to their units; token input's targets are used as given: scale them to about
+    unit size first (e.g. ``sklearn.compose.TransformedTargetRegressor`` with a
+    ``StandardScaler``). ``encoder="auto"`` is ``'conv+recurrent'`` for real-valued
+    input: the convolutional blocks normalise each filter over the steps and so do not
+    see a sequence's level, which a regression often predicts; the recurrence does.
 
     Parameters
     ----------
@@ -567,11 +726,16 @@ class SequenceRegressor(RegressorMixin, _SequencePredictor):
     Attributes
     ----------
     n_outputs_ : int
-    model_, vocabulary_, input_kind_, n_features_in_, loss_curve_, n_iter_
+    target_scaling_ : Scaling
+        The targets' standardisation (kind ``'none'`` when they are used as given).
+    model_, vocabulary_, input_kind_, n_features_in_, encoder_, scaling_, loss_curve_, n_iter_
         As :class:`SequenceClassifier`.
     """
 
     _loss = "squared"
+    #: The convolutional blocks normalise each filter over the steps, so they do not see a
+    #: sequence's level, which a regression often predicts: the recurrence beside them does.
+    _own_auto = {"encoder": ("recurrent", "conv+recurrent")}
 
     def _n_outputs(self) -> int:
         return int(self.n_outputs_)
@@ -600,9 +764,11 @@ class SequenceRegressor(RegressorMixin, _SequencePredictor):
         if reset:
             self.n_outputs_ = y2.shape[1]
             self._y_1d = y.ndim == 1
+            scaled = self.input_kind_ != "tokens" and self.scaling_.kind != "none"
+            self.target_scaling_ = fit_scaling("standard" if scaled else "none", [y2])
         elif y2.shape[1] != self.n_outputs_:
             raise InputError(f"y has {y2.shape[1]} outputs, the model has {self.n_outputs_}")
-        return y2.astype(np.float32)
+        return self.target_scaling_.transform([y2.astype(np.float32)])[0].astype(np.float32)
 
     def _prepare(self, X, y=None, *, reset: bool) -> TrainingData:
         seqs = self._read(X, reset=reset)
@@ -618,11 +784,14 @@ class SequenceRegressor(RegressorMixin, _SequencePredictor):
         """Predicted values ``(n,)`` (or ``(n, k)`` when fitted on 2-D targets), float64 as
         scikit-learn's regressors give them (the network computes in float32)."""
         z = np.asarray(self._raw(X), np.float64)
+        t = self.target_scaling_
+        if t.kind != "none":
+            z = z * t.scale + t.loc
         return z[:, 0] if self._y_1d else z
 
     def _fitted_config(self) -> dict:
         return {**super()._fitted_config(), "n_outputs": int(self.n_outputs_),
-                "y_1d": bool(self._y_1d)}
+                "y_1d": bool(self._y_1d), "target_scaling": self.target_scaling_.to_config()}
 
     def _restore_fitted(self, config: dict, path) -> None:
         super()._restore_fitted(config, path)
@@ -630,3 +799,6 @@ class SequenceRegressor(RegressorMixin, _SequencePredictor):
         if self.n_outputs_ < 1:
             raise ModelFileError(f"{path}: invalid n_outputs {self.n_outputs_}")
         self._y_1d = bool(config.get("y_1d", True))
+        # Files written before the targets were scaled read as "none".
+        self.target_scaling_ = Scaling.from_config(config.get("target_scaling"),
+                                                   self.n_outputs_, path)
