@@ -160,10 +160,15 @@ def _run(argv, seen):
     return seen["estimator"]
 
 
+#: Not walked with a text file: ``missing`` applies to real-valued series only, and the CLI
+#: refuses it for text before the estimator sees it (tests/test_cli_series.py covers it).
+_NOT_WALKED = {"init_from", "missing"}
+
+
 def _cases(tmp_dir):
     """``(argv tail, name, expected)`` for every estimator option of the classifier."""
     cases = []
-    for name in sorted(set(SequenceClassifier().get_params()) - SKIPPED - {"init_from"}):
+    for name in sorted(set(SequenceClassifier().get_params()) - SKIPPED - _NOT_WALKED):
         flag = "--" + name.replace("_", "-")
         constraints = SequenceClassifier._parameter_constraints[name]
         if constraints == ["boolean"]:
@@ -183,7 +188,7 @@ def test_every_option_reaches_the_classifier_as_typed(labelled, received, tmp_pa
     assert received["kwargs"] == {} and est.get_params() == SequenceClassifier().get_params()
     cases = _cases(tmp_path)
     assert {name for _, name, _ in cases} == (set(SequenceClassifier().get_params())
-                                              - SKIPPED - {"init_from"})
+                                              - SKIPPED - _NOT_WALKED)
     for tail, name, expected in cases:
         est = _run([*fit, *tail], received)
         assert received["kwargs"] == {name: expected}, tail
