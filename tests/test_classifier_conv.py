@@ -213,6 +213,24 @@ def test_regressor_scales_its_targets_and_undoes_it(tmp_path):
     assert raw.target_scaling_.kind == "none"
 
 
+def test_continued_training_keeps_the_scaling_and_init_from_brings_its_own():
+    xs, y = _shapes(16, 0)
+    clf = SequenceClassifier(scale="minmax", **TINY).fit(xs, y)
+    with pytest.raises(ValueError, match=r"scale='standard' \(standard\) differs from the "
+                       r"scaling this model was fitted with \('minmax'\)"):
+        clf.set_params(scale="standard").partial_fit(xs, y)
+    clf.set_params(scale="minmax").partial_fit(xs, y)
+    # An encoder pretrained on (1000 + 50 x) reads inputs in its own units: the classifier
+    # started from it takes its scaling, fitted on the pretraining data, not its own.
+    big = [1000 + 50 * x for x in xs]
+    ae = hiddenstate.SequenceAutoencoder(4, max_iter=2, random_state=0).fit(big)
+    started = SequenceClassifier(init_from=ae, **TINY).fit(big[:8], y[:8])
+    assert started.scaling_ is ae.scaling_
+    with pytest.raises(ValueError, match="init_from's encoder was trained on inputs scaled "
+                       "'standard'"):
+        SequenceClassifier(init_from=ae, scale="minmax", **TINY).fit(big, y)
+
+
 def test_clone_keeps_auto():
     est = SequenceRegressor(encoder="conv+recurrent", scale="minmax", missing="interpolate")
     assert clone(est).get_params() == est.get_params()

@@ -35,7 +35,7 @@ from ._inputs import (
     read_sequences,
 )
 from ._params import TRAINING_CONSTRAINTS, RegistryOptions, store_params
-from ._scaling import SCALES, Scaling, fit_scaling
+from ._scaling import SCALES, Scaling, check_kept_scaling, fit_scaling
 from ._sequence import length_buckets
 from ._tokens import ANALYZERS, TOKENIZERS, Vocabulary, pad_ids, saved_tokenizer
 
@@ -156,10 +156,28 @@ class _SequencePredictor(TransformerMixin, IncrementalMixin, TrainingMixin, Base
             return self._read_tokens(X, reset=reset)
         seqs = (self._read_sequences if kind == "sequences" else self._read_table)(X, reset=reset)
         if reset:
-            self.scaling_ = fit_scaling(self._auto("scale"), seqs)
+            self.scaling_ = self._fitted_scaling(seqs)
             if self.encoder == "auto" and np.median([len(s) for s in seqs]) < _CONV_MIN_LENGTH:
                 self.encoder_ = "recurrent"
         return self.scaling_.transform(seqs)
+
+    def _fitted_scaling(self, seqs: list[np.ndarray]) -> Scaling:
+        """The scaling fitted on ``seqs``; a model started ``init_from`` a real-valued one
+        reads its inputs as that model did, so it takes that model's scaling (another
+        ``scale`` given explicitly is refused)."""
+        theirs = (self._init_parts or {}).get("scaling")
+        if theirs is None:
+            return fit_scaling(self._auto("scale"), seqs)
+        if self.scale not in ("auto", theirs.kind):
+            raise ValueError(f"scale={self.scale!r}, but init_from's encoder was trained on "
+                             f"inputs scaled {theirs.kind!r}: it keeps that scaling (use "
+                             "scale='auto')")
+        return theirs
+
+    def _check_kept_scaling(self, reset: bool) -> None:
+        """Continued training (``partial_fit``, ``warm_start``) refuses another ``scale``."""
+        if not reset and self.input_kind_ != "tokens":
+            check_kept_scaling(self.scale, self.scaling_, self._auto("scale"))
 
     def _check_real_valued_settings(self, kind: str) -> None:
         """Refuse a setting for real-valued input given with tokens, and an encoder that
@@ -651,6 +669,7 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
         return per_class[idx].astype(np.float32)
 
     def _prepare(self, X, y=None, *, reset: bool, classes=None) -> TrainingData:
+        self._check_kept_scaling(reset)
         seqs = self._read(X, reset=reset)
         idx = self._labels(y, len(seqs), reset=reset, classes=classes)
         return self._training_data(seqs, idx, self._class_weights(idx))
@@ -771,6 +790,7 @@ class SequenceRegressor(RegressorMixin, _SequencePredictor):
         return self.target_scaling_.transform([y2.astype(np.float32)])[0].astype(np.float32)
 
     def _prepare(self, X, y=None, *, reset: bool) -> TrainingData:
+        self._check_kept_scaling(reset)
         seqs = self._read(X, reset=reset)
         targets = self._targets(y, len(seqs), reset=reset)
         return self._training_data(seqs, targets, np.ones(len(seqs), np.float32))

@@ -992,12 +992,15 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
             ``embedding``: the ``(n_tokens, embedding_dim)`` token embedding, or None;
             ``vocabulary``: the :class:`Vocabulary` of the ids, or None;
             ``n_features_in``: the first cell's input width (the embedding size for
-            tokens, else the width of a step).
+            tokens, else the width of a step);
+            ``scaling``: the :class:`~hiddenstate.estimators._scaling.Scaling` the cells
+            read real-valued inputs in (None for symbols and tokens).
         """
         check_is_fitted(self)
         return {"cell": self.cell, "hidden_size": int(self.hidden_size),
                 "cells": tuple(self.model_.cells), "embedding": self.model_.embedding,
-                "vocabulary": self.vocabulary_, "n_features_in": int(self.n_features_in_)}
+                "vocabulary": self.vocabulary_, "n_features_in": int(self.n_features_in_),
+                "scaling": getattr(self, "scaling_", None)}
 
     # -- inference -----------------------------------------------------------------------------
     def _by_length(self, fn, xs, ys=None, *, ragged: bool):
