@@ -570,8 +570,9 @@ class SequenceClassifier(ClassifierMixin, _SequencePredictor):
         median length is below 8).
     scale : {'auto', 'standard', 'minmax', 'series', 'none'}, default='auto'
         Scaling of real-valued input, fitted on the training sequences and stored with
-        the model (see :mod:`hiddenstate.estimators._scaling`; ``'series'``: each
-        sequence z-normalised by itself, as the UEA & UCR archive does). ``'auto'``:
+        the model (``'standard'``: per channel to mean 0 and variance 1; ``'minmax'``:
+        per channel to [0, 1]; ``'series'``: each sequence z-normalised by itself, as
+        the UEA & UCR archive does; ``'none'``). ``'auto'``:
         ``'standard'`` for real-valued input; tokens are not scaled (a scale given with
         them is refused).
     missing : {'error', 'interpolate'}, default='error'

@@ -303,8 +303,9 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         string has symbols (the first symbol's prediction to the end's), the outputs
         one more column (the end, last), and strings may have any length.
     scale : {'auto', 'standard', 'minmax', 'series', 'none'}, default='auto'
-        Scaling of real-valued sequences (:mod:`hiddenstate.estimators._scaling`),
-        fitted on the training sequences, stored in the model file and undone in every
+        Scaling of real-valued sequences (per channel to mean 0 and variance 1, to
+        [0, 1], each sequence by its own statistics, or none), fitted on the training
+        sequences, stored in the model file and undone in every
         prediction and forecast (values come back in the data's units; :meth:`score`
         and :meth:`score_samples` stay in scaled units). ``'auto'``: ``'standard'``
         (per-channel mean 0, variance 1) for real-valued sequences; symbol strings and
