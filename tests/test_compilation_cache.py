@@ -102,7 +102,10 @@ def test_entries_jax_wrote_are_not_trusted(runs):
     without access-time files): hiddenstate runs none of them, writes its own (digest and
     access time beside each), and nothing warns."""
     assert runs["jax_entries"] and not runs["jax_atimes"]
-    assert "Warning" not in runs["first"].stderr and "Error" not in runs["first"].stderr
+    # (A 2-epoch fit may end with a ConvergenceWarning: not the cache's business.)
+    stderr = "\n".join(line for line in runs["first"].stderr.splitlines()
+                       if "ConvergenceWarning" not in line)
+    assert "Warning" not in stderr and "Error" not in stderr
     folder = runs["folder"]
     ours = [n for n in runs["first_entries"] if (folder / n.replace("-cache", "-sha256")).exists()]
     assert ours and len(runs["first_atimes"]) == len(ours)

@@ -305,7 +305,7 @@ def test_token_bad_input(token_model, seed_model):
 def test_encoder_parts(token_model, seed_model):
     parts = token_model._encoder_parts()
     assert set(parts) == {"cell", "hidden_size", "cells", "embedding", "vocabulary",
-                          "n_features_in"}
+                          "n_features_in", "scaling"}
     assert (parts["cell"], parts["hidden_size"], parts["n_features_in"]) == ("lstm", 12, 6)
     assert parts["cells"] == token_model.model_.cells and len(parts["cells"]) == 1
     assert parts["embedding"].shape == (6, 6) and parts["vocabulary"] is token_model.vocabulary_
