@@ -246,3 +246,20 @@ def test_unscaled_fit_far_from_its_values_warns():
     with pytest.warns(UserWarning, match="times the targets' variance.*scale='standard'"):
         hs.SequenceModel(output="linear", hidden_size=2, max_iter=1, scale="none",
                          random_state=0).fit([y[:-1]], [y[1:]])
+
+
+def test_continued_training_refuses_another_scale():
+    y = (900 + 120 * ar2(60, seed=6))[:, None].astype(np.float32)
+    X, Y = [y[:-1]], [y[1:]]
+    est = hs.SequenceModel(output="linear", hidden_size=2, max_iter=1, scale="minmax",
+                           random_state=0).fit(X, Y)
+    loc = est.scaling_.loc.copy()
+    for scale in ("standard", "auto", "none"):
+        with pytest.raises(ValueError, match=r"differs from the scaling this model was fitted"):
+            est.set_params(scale=scale).partial_fit(X, Y)
+    with pytest.raises(ValueError, match=r"scale='auto' \(standard\) differs"):
+        est.set_params(scale="auto", warm_start=True).fit(X, Y)
+    est.set_params(scale="minmax").partial_fit(X, Y)  # the same: accepted, scaling kept
+    np.testing.assert_array_equal(est.scaling_.loc, loc)
+    symbols = hs.SequenceModel(hidden_size=2, max_iter=1, random_state=0).fit(["abab", "ba"])
+    symbols.set_params(scale="none").partial_fit(["abba"])  # 'auto' on symbols is 'none'

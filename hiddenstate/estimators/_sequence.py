@@ -25,7 +25,7 @@ from ._base import IncrementalMixin, TrainingData, TrainingMixin
 from ._inference import apply_batched, pow2
 from ._inputs import check_kind, check_settings, input_kind, kind_words, read_sequences
 from ._params import TRAINING_CONSTRAINTS, RegistryOptions, store_params
-from ._scaling import SCALES, Scaling, fit_scaling
+from ._scaling import SCALES, Scaling, check_kept_scaling, fit_scaling
 from ._scoring import label_at
 from ._tokens import Vocabulary, pad_ids
 
@@ -691,6 +691,9 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         return f"SequenceModel({self.cell})"
 
     def _prepare(self, X, Y=None, *, reset: bool, alphabet: str | None = None) -> TrainingData:
+        if not reset:
+            real = self.alphabet_ is None and self.vocabulary_ is None
+            check_kept_scaling(self.scale, self.scaling_, "standard" if real else "none")
         if reset:
             self.horizon_ = None if self.horizon is None else int(self.horizon)
             self.lags_ = self.context_ = 0
@@ -1560,6 +1563,8 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         real = self.alphabet_ is None and self.vocabulary_ is None
         self.scaling_ = (Scaling.from_config(config.get("scaling"), n_in, path) if real
                          else Scaling("none"))
+        if real and "scaling" not in config:  # written before scaling: continued training
+            self.scale = "none"  # keeps the unscaled values (check_kept_scaling)
         target = config.get("target_scaling")
         self.target_scaling_ = None if target is None else Scaling.from_config(target, n_out,
                                                                                path)
