@@ -885,10 +885,14 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
                                         + [x[np.maximum(t - j, 0)] for j in range(lags)], axis=1)
                 ahead = t[:, None] + np.arange(1, H + 1)[None]
                 truth = np.where((ahead < T)[..., None], x[np.minimum(ahead, T - 1)], np.nan)
-                for kind in kinds:
-                    A, c = self._least_squares(others + [x[:a]], *kind)
+                for kind, p in kinds:  # 'mean' last: the mean of the two forecasts
+                    if kind == "mean":
+                        errors[kind, p].append((errors["direct", p][-1]
+                                                + errors["iterated", p][-1]) / 2)
+                        continue
+                    A, c = self._least_squares(others + [x[:a]], kind, p)
                     z = (design[:, 1:] @ A + c).reshape(len(t), H, d)
-                    errors[kind].append(truth - z)
+                    errors[kind, p].append(truth - z)
         errors = {k: np.concatenate(v) for k, v in errors.items()}
         score = {k: float(np.mean(np.sqrt(np.nanmean(np.square(e), axis=(0, 2)))))
                  for k, e in errors.items()}
