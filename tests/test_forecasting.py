@@ -210,9 +210,11 @@ def test_cli_backtest_on_a_tiny_series(tmp_path, capsys, monkeypatch):
                  "--random-state", "0", "--json", str(out), "--plot", str(png)]) == 0
     printed = capsys.readouterr().out
     assert "hiddenstate" in printed and "seasonal naive" in printed and "coverage" in printed
+    assert "hiddenstate forecaster: " in printed  # what the fit chose
     result = json.loads(out.read_text())
     assert result["horizon"] == 2 and result["test_size"] == 5
     assert len(result["methods"]["ar"]["rmse"]) == 2
+    assert len(result["methods"]["hiddenstate"]["forecaster"]) == 1  # one fit
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert main(["rnn", "backtest", str(series), "--horizon", "2", "--test-size", "5",
                  "--refit", "never"]) == 2
