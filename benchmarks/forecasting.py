@@ -6,7 +6,8 @@
 For each series (sunspots: horizon 10, 30 origins; nile: 5, 20; co2: 52, 104, its missing
 weeks interpolated) it runs :func:`hiddenstate.forecasting.backtest` with the defaults and
 prints the mean RMSE over the horizons of hiddenstate and of each baseline, the coverage
-of the 90% intervals and the seconds; then, over the seeds, the spread of the last
+of the 90% intervals, the seconds and what the model chose (``SequenceModel.forecaster_``:
+the linear path alone or the recurrence beside it); then, over the seeds, the spread of the last
 horizon's RMSE (the issue's seed-spread target: its standard deviation at most 15% of its
 mean on sunspots). ``--split dev`` drops each series' test points first and backtests on
 the points before them (what the defaults were chosen on; the test points never were).
