@@ -276,7 +276,9 @@ def backtest(series, horizon: int, test_size: int, *, period: int | None = None,
         ``{"methods": {"hiddenstate": {"rmse": [h1, ..., hH], "mae": [...],
         "coverage": c}, "naive": {...}, "seasonal_naive": {...}, "ar": {...}},
         "horizon": H, "test_size": N}``; the baselines' ``coverage`` is None (they give
-        no intervals here), and so is hiddenstate's without ``interval``.
+        no intervals here), and so is hiddenstate's without ``interval``; hiddenstate's
+        ``forecaster`` lists, per fit, what its model chose (``SequenceModel.forecaster_``:
+        the linear path alone, or the recurrence beside it).
     """
     from .estimators._inputs import read_arrays
 
@@ -297,12 +299,14 @@ def backtest(series, horizon: int, test_size: int, *, period: int | None = None,
     lower, upper = (np.zeros_like(out["naive"]) for _ in range(2))
     settings = {**FORECAST_DEFAULTS, **params, "horizon": horizon,
                 "random_state": random_state}
+    chosen: list[str] = []
     for i, start in enumerate(fits):
         stop = fits[i + 1] if i + 1 < len(fits) else len(origins)
         hist = y[: origins[start]]
         season = period if period is not None else detect_period(hist)
         ar = fit_ar(hist, period=season)
         model = _fit_forecaster(hist, settings)
+        chosen.append(model.forecaster_)
         block = range(start, stop)
         histories = [y[: origins[j]].astype(np.float32) for j in block]
         got = model.forecast(histories, horizon, interval=interval)
@@ -320,6 +324,7 @@ def backtest(series, horizon: int, test_size: int, *, period: int | None = None,
     for m in names:
         rmse, mae = _errors(out[m], y, origins)
         methods[m] = {"rmse": rmse, "mae": mae, "coverage": None}
+    methods["hiddenstate"]["forecaster"] = chosen
     if interval is not None:
         methods["hiddenstate"]["coverage"] = _coverage(lower, upper, y, origins)
     result = {"methods": methods, "horizon": horizon, "test_size": int(test_size)}

@@ -74,7 +74,9 @@ def test_backtest_shape_and_baselines(tmp_path):
     assert result["horizon"] == 3 and result["test_size"] == 6
     assert set(result["methods"]) == {"hiddenstate", "naive", "seasonal_naive", "ar"}
     for name, m in result["methods"].items():
-        assert set(m) == {"rmse", "mae", "coverage"} and len(m["rmse"]) == len(m["mae"]) == 3
+        extra = {"forecaster"} if name == "hiddenstate" else set()  # what each fit chose
+        assert set(m) == {"rmse", "mae", "coverage"} | extra
+        assert len(m["rmse"]) == len(m["mae"]) == 3
         assert (m["coverage"] is None) == (name != "hiddenstate")
     assert 0 <= result["methods"]["hiddenstate"]["coverage"] <= 1
     json.dumps(result)  # plain JSON
@@ -135,6 +137,44 @@ def test_interval_coverage_on_ar2_is_nominal():
     assert np.sqrt(np.mean((np.stack(f)[:, 0] - truth[:, 0]) ** 2)) < 1.15
 
 
+def test_linear_path_chosen_on_rolling_origins_calibrates_the_intervals(tmp_path, capsys):
+    """The linear path (iterated, direct, their mean) with the lowest rolling-origin RMSE
+    is kept, and its rolling-origin errors (refitted every few origins over the last half)
+    calibrate the intervals when the recurrence does not help: many more than the held-out
+    part's windows."""
+    y = ar2(300, seed=5)[:, None].astype(np.float32)
+    # a learning rate far too high: the recurrence only hurts, the linear path is kept
+    est = hs.SequenceModel(horizon=2, lags=2, **{**TINY, "learning_rate": 0.5}).fit([y])
+    assert set(est.linear_scores_) == {f"{k} AR(2)" for k in ("iterated", "direct", "mean")}
+    best = min(est.linear_scores_, key=est.linear_scores_.get)
+    assert best == f"{est.linear_} AR({est.linear_order_})"
+    assert est.refit_epochs_ == 0 and est.forecaster_ == best
+    resid = est.calibration_residuals_
+    assert resid.shape == (150, 2, 1)  # origins 150..299 (the held-out part: 30)
+    # the first origin by hand: least squares on the 150 scaled steps before it
+    x = ((y - est.scaling_.loc) / est.scaling_.scale).astype(np.float64)[:, 0]
+    h = x[:150]
+    direct = []
+    for k in (1, 2):
+        t = np.arange(1, 150 - k)
+        design = np.column_stack([np.ones(len(t)), h[t], h[t - 1]])
+        beta = np.linalg.lstsq(design, h[t + k], rcond=None)[0]
+        direct.append(beta @ [1, h[149], h[148]])
+    ar = fc.fit_ar(h, order=2)
+    iterated = fc.ar_forecast(ar, h[:, None], 2)[:, 0]
+    expect = {"direct": np.array(direct), "iterated": iterated,
+              "mean": (np.array(direct) + iterated) / 2}[est.linear_]
+    np.testing.assert_allclose(resid[0, :, 0], x[150:152] - expect, atol=2e-4)
+    path = tmp_path / "m.hsm"
+    est.save(path)
+    assert hs.load(path).forecaster_ == est.forecaster_
+    series = tmp_path / "s.csv"
+    series.write_text("value\n" + "\n".join(f"{v:.5f}" for v in y[:, 0]) + "\n")
+    assert main(["rnn", "fit", str(series), "--out", str(path), "--horizon", "2",
+                 "--hidden-size", "2", "--max-iter", "2", "--random-state", "0"]) == 0
+    assert f"forecaster {hs.load(path).forecaster_}" in capsys.readouterr().err
+
+
 def test_forecaster_refusals():
     y = ar2(200)[:, None]
     with pytest.raises(hs.InputError, match="intervals are calibrated up to"):
@@ -170,9 +210,11 @@ def test_cli_backtest_on_a_tiny_series(tmp_path, capsys, monkeypatch):
                  "--random-state", "0", "--json", str(out), "--plot", str(png)]) == 0
     printed = capsys.readouterr().out
     assert "hiddenstate" in printed and "seasonal naive" in printed and "coverage" in printed
+    assert "hiddenstate forecaster: " in printed  # what the fit chose
     result = json.loads(out.read_text())
     assert result["horizon"] == 2 and result["test_size"] == 5
     assert len(result["methods"]["ar"]["rmse"]) == 2
+    assert len(result["methods"]["hiddenstate"]["forecaster"]) == 1  # one fit
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert main(["rnn", "backtest", str(series), "--horizon", "2", "--test-size", "5",
                  "--refit", "never"]) == 2
@@ -206,3 +248,20 @@ def test_unscaled_fit_far_from_its_values_warns():
     with pytest.warns(UserWarning, match="times the targets' variance.*scale='standard'"):
         hs.SequenceModel(output="linear", hidden_size=2, max_iter=1, scale="none",
                          random_state=0).fit([y[:-1]], [y[1:]])
+
+
+def test_continued_training_refuses_another_scale():
+    y = (900 + 120 * ar2(60, seed=6))[:, None].astype(np.float32)
+    X, Y = [y[:-1]], [y[1:]]
+    est = hs.SequenceModel(output="linear", hidden_size=2, max_iter=1, scale="minmax",
+                           random_state=0).fit(X, Y)
+    loc = est.scaling_.loc.copy()
+    for scale in ("standard", "auto", "none"):
+        with pytest.raises(ValueError, match=r"differs from the scaling this model was fitted"):
+            est.set_params(scale=scale).partial_fit(X, Y)
+    with pytest.raises(ValueError, match=r"scale='auto' \(standard\) differs"):
+        est.set_params(scale="auto", warm_start=True).fit(X, Y)
+    est.set_params(scale="minmax").partial_fit(X, Y)  # the same: accepted, scaling kept
+    np.testing.assert_array_equal(est.scaling_.loc, loc)
+    symbols = hs.SequenceModel(hidden_size=2, max_iter=1, random_state=0).fit(["abab", "ba"])
+    symbols.set_params(scale="none").partial_fit(["abba"])  # 'auto' on symbols is 'none'

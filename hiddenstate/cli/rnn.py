@@ -276,8 +276,9 @@ def fit(args) -> int:
         targets, fit_kwargs = None, {"alphabet": alphabet}
     est = SequenceModel(**kwargs)
     print_settings(est, f"{args.data} ({len(seqs)} sequences)")
+    chosen = [] if est.horizon is None else [lambda: f"forecaster {est.forecaster_}"]
     fit_save_report(est, args.out, lambda: est.fit(seqs, targets, **fit_kwargs),
-                    inputs=f"{len(seqs)} sequences")
+                    inputs=f"{len(seqs)} sequences", notes=chosen)
     return 0
 
 
@@ -449,6 +450,9 @@ def _print_backtest(result: dict, interval) -> None:
     best = min((v[0], m) for m, v in means.items() if m != "hiddenstate")
     out.print(f"mean RMSE: hiddenstate {means['hiddenstate'][0]:.4g}, best baseline "
               f"{best[1].replace('_', ' ')} {best[0]:.4g}")
+    chosen = methods["hiddenstate"].get("forecaster")
+    if chosen:
+        out.print(f"hiddenstate forecaster: {', '.join(dict.fromkeys(chosen))}")
 
 
 def evaluate(args) -> int:

@@ -25,7 +25,7 @@ from ._base import IncrementalMixin, TrainingData, TrainingMixin
 from ._inference import apply_batched, pow2
 from ._inputs import check_kind, check_settings, input_kind, kind_words, read_sequences
 from ._params import TRAINING_CONSTRAINTS, RegistryOptions, store_params
-from ._scaling import SCALES, Scaling, fit_scaling
+from ._scaling import SCALES, Scaling, check_kept_scaling, fit_scaling
 from ._scoring import label_at
 from ._tokens import Vocabulary, pad_ids
 
@@ -326,11 +326,17 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         when ``early_stopping`` (the best epoch's parameters are kept; the loss of the
         first half of each series' held-out origins); the trained model's forecasts are
         averaged with those of its linear start (``lags``), and if the start alone does
-        better on the second half of the held-out origins, it is kept; the residuals
-        of the chosen model's forecasts per horizon are stored as the calibration of
-        the intervals. The same model is then fitted on the whole series (as many
-        epochs; ``refit_epochs_``). On the panel's development splits the averaging
-        lowered the spread over seeds without raising the error. None: next-step
+        better on the second half of the held-out origins, it is kept. The linear start
+        is the autoregression (iterated, direct or their mean, at the AIC order of the
+        training part or of the whole series) with the lowest error on rolling origins
+        over the last half of the series, refitted by least squares as they advance
+        (``linear_``). The calibration of the intervals: those rolling-origin errors
+        when the linear path alone is kept (many origins, so the conformal quantile is
+        not the largest error), else the recurrent model's held-out residuals per
+        horizon. The same model is then fitted on the whole series (as many epochs;
+        ``refit_epochs_``; ``forecaster_`` says what was kept). On the panel's
+        development splits the averaging lowered the spread over seeds without raising
+        the error. None: next-step
         targets ``Y`` (the seed's recipe).
     lags : 'auto' or int, default='auto'
         With ``horizon``: the order :math:`p` of the linear autoregressive path beside
@@ -367,12 +373,21 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
     lags_, context_ : int
         The resolved ``lags`` and ``context`` (0 without ``horizon``).
     calibration_residuals_ : ndarray of shape (n_origins, horizon, n_features) or None
-        With ``horizon``: the held-out forecasts' errors (truth minus forecast, in
-        scaled units; NaN where the truth lies past the series' end).
+        With ``horizon``: the calibration forecasts' errors (truth minus forecast, in
+        scaled units; NaN where the truth lies past the series' end): the linear path's
+        on rolling origins, or the recurrent model's on the held-out part.
     refit_epochs_ : int
         With ``horizon``, after a fresh fit: the epochs of the final training on the
         whole series (0: the recurrence did not improve the held-out loss of the linear
         path alone, and the model is that autoregression).
+    forecaster_ : str or None
+        With ``horizon``: what the fit chose, e.g. ``'direct AR(2)'`` (the linear path
+        alone) or ``'LSTM + iterated AR(9)'`` (the recurrence beside it); stored in the
+        model file (None in files written before it).
+    linear_, linear_order_ : str, int
+        With ``horizon``, after a fresh fit: the linear path (``'iterated'``, ``'direct'``
+        or ``'mean'``) and its order, chosen on rolling origins; ``linear_scores_``
+        holds each candidate's mean RMSE over the horizons there (scaled units).
     loss_curve_ : list of float
     """
 
@@ -677,6 +692,9 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         return f"SequenceModel({self.cell})"
 
     def _prepare(self, X, Y=None, *, reset: bool, alphabet: str | None = None) -> TrainingData:
+        if not reset:
+            real = self.alphabet_ is None and self.vocabulary_ is None
+            check_kept_scaling(self.scale, self.scaling_, "standard" if real else "none")
         if reset:
             self.horizon_ = None if self.horizon is None else int(self.horizon)
             self.lags_ = self.context_ = 0
@@ -754,19 +772,27 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
                 f"to train on; give a longer series or a shorter horizon", index=i)
         return T - held
 
-    def _resolve_orders(self, parts: list[np.ndarray]) -> None:
-        """``lags_`` and ``context_`` from the settings and the training parts."""
+    @staticmethod
+    def _aic_order(x: np.ndarray) -> int:
+        """The AIC order of :func:`hiddenstate.forecasting.fit_ar` on ``x`` (up to
+        :func:`~hiddenstate.forecasting.default_max_order` with the detected period)."""
         from ..forecasting import default_max_order, detect_period, fit_ar
 
+        top = default_max_order(len(x), detect_period(x))
+        return fit_ar(x, max_order=min(top, max(0, (len(x) - 3) // 2))).order
+
+    def _resolve_orders(self, parts: list[np.ndarray], whole: list[np.ndarray]) -> None:
+        """``lags_`` and ``context_`` from the settings and the training parts, and the
+        orders the linear path chooses among (``lags='auto'``: the AIC orders of the
+        longest training part and of the longest whole series, as the baseline's
+        autoregression chooses it; ``lags_`` is the larger)."""
         H = int(self.horizon_)
         shortest = min(len(p) for p in parts)
         if self.lags == "auto":
-            longest = max(parts, key=len)
-            top = default_max_order(len(longest), detect_period(longest))
-            top = min(top, max(0, (len(longest) - 3) // 2))
-            lags = fit_ar(longest, max_order=top).order
+            orders = {self._aic_order(max(parts, key=len)), self._aic_order(max(whole, key=len))}
         else:
-            lags = int(self.lags)
+            orders = {int(self.lags)}
+        lags = max(orders)
         if self.context == "auto":
             context = min(max(2 * lags, 2 * H, 24), shortest - 1)
             lags = min(lags, context // 2 + 1)
@@ -778,6 +804,7 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
                 f"shortest series ({shortest} steps): the context must be shorter than it, and "
                 f"lags at most half the context plus one")
         self.lags_, self.context_ = int(lags), int(context)
+        self._orders = sorted({min(p, lags) for p in orders})
 
     def _horizon_rows(self, x: np.ndarray, starts, end: int, first: int):
         """Windows ``x[s : s + context_]`` with their targets (known before ``end``) and a
@@ -802,7 +829,7 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
             self.n_features_in_, self.n_outputs_ = d, d * H
         splits = [self._calibration_start(len(x), i) for i, x in enumerate(xs)]
         if reset:
-            self._resolve_orders([x[:f] for x, f in zip(xs, splits, strict=True)])
+            self._resolve_orders([x[:f] for x, f in zip(xs, splits, strict=True)], xs)
         W, lags = int(self.context_), int(self.lags_)
         for i, f in enumerate(splits):
             if f <= W:
@@ -818,9 +845,11 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
                                    for parts in (train, held, whole))
         start = None
         if reset:
+            rolling = self._choose_linear(xs, splits)
             self._ar_init = self._least_squares([x[:f] for x, f in zip(xs, splits,
                                                                        strict=True)])
-            start = {"part": self._ar_init, "whole": self._least_squares(xs)}
+            start = {"part": self._ar_init, "whole": self._least_squares(xs),
+                     "rolling": rolling}
         # Early stopping reads the first half of each series' held-out origins; whether the
         # recurrence helps is judged on the second half, which chose nothing yet.
         first_half = np.concatenate([np.arange(len(x) - f) < (len(x) - f) // 2
@@ -828,16 +857,75 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         return TrainingData(rows, extra={"calibration": calibration, "full": full,
                                          "start": start, "stopping": first_half})
 
-    def _least_squares(self, parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        r"""The linear path's start ``(A, c)`` (:class:`~hiddenstate.nn.SequenceNet`): for
-        each horizon ``k``, the mean of two autoregressions of order ``lags_`` fitted by
-        least squares on ``parts``: the direct one (:math:`x_{t+k}` on :math:`[1, x_t,
-        \dots, x_{t-p+1}]`) and the iterated one (one step ahead, applied ``k`` times;
-        each channel on its own lags, :func:`hiddenstate.forecasting.fit_ar`). On the
-        development splits (the panel's series before their test points) the mean was
-        as good as the better of the two: direct forecasts win on some series (CO2),
-        iterated ones on others (Marcellino, Stock and Watson 2006)."""
-        H, lags = int(self.horizon_), int(self.lags_)
+    #: The linear paths a forecaster chooses among (see :meth:`_least_squares`).
+    _LINEAR = ("iterated", "direct", "mean")
+    #: At most this many least-squares refits per series in :meth:`_choose_linear`.
+    _ROLLING_FITS = 40
+
+    def _choose_linear(self, xs: list[np.ndarray], splits: list[int]) -> np.ndarray:
+        """``linear_``: the linear path (:attr:`_LINEAR`) with the lowest mean RMSE over
+        the horizons on rolling origins over the last half of each series (at least its
+        held-out part), refitted by least squares on the steps before the origin every
+        few origins (at most :attr:`_ROLLING_FITS` fits); returns that path's errors
+        ``(n_origins, horizon, n_features)`` (truth minus forecast, NaN past the end),
+        the calibration of the intervals when the recurrence is not kept."""
+        H, lags, d = int(self.horizon_), int(self.lags_), xs[0].shape[1]
+        kinds = [(k, p) for p in getattr(self, "_orders", [lags])
+                 for k in (self._LINEAR if p else ("direct",))]
+        errors: dict[tuple, list[np.ndarray]] = {k: [] for k in kinds}
+        fits = max(2, self._ROLLING_FITS // len(xs))
+        for i, x in enumerate(xs):
+            T = len(x)
+            lo = min(splits[i], max(T // 2, 3 * (lags + 1) + H))
+            others = [y[:f] for j, (y, f) in enumerate(zip(xs, splits, strict=True)) if j != i]
+            step = -(-(T - lo) // fits)
+            for a in range(lo, T, step):
+                origins = np.arange(a, min(a + step, T))  # steps seen: x[:o]
+                t = origins - 1
+                design = np.concatenate([np.ones((len(t), 1))]
+                                        + [x[np.maximum(t - j, 0)] for j in range(lags)], axis=1)
+                ahead = t[:, None] + np.arange(1, H + 1)[None]
+                truth = np.where((ahead < T)[..., None], x[np.minimum(ahead, T - 1)], np.nan)
+                for kind, p in kinds:  # 'mean' last: the mean of the two forecasts
+                    if kind == "mean":
+                        errors[kind, p].append((errors["direct", p][-1]
+                                                + errors["iterated", p][-1]) / 2)
+                        continue
+                    A, c = self._least_squares(others + [x[:a]], kind, p)
+                    z = (design[:, 1:] @ A + c).reshape(len(t), H, d)
+                    errors[kind, p].append(truth - z)
+        errors = {k: np.concatenate(v) for k, v in errors.items()}
+        score = {k: float(np.mean(np.sqrt(np.nanmean(np.square(e), axis=(0, 2)))))
+                 for k, e in errors.items()}
+        best = min(kinds, key=score.get)
+        self.linear_, self.linear_order_ = best
+        self.linear_scores_ = {f"{k} AR({p})": v for (k, p), v in score.items()}
+        return errors[best].astype(np.float32)
+
+    def _least_squares(self, parts: list[np.ndarray], kind: str | None = None,
+                       order: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        r"""The linear path's start ``(A, c)`` (:class:`~hiddenstate.nn.SequenceNet`):
+        autoregressions of order ``lags_`` fitted by least squares on ``parts``, for each
+        horizon ``k``: the direct one (``'direct'``: :math:`x_{t+k}` on :math:`[1, x_t,
+        \dots, x_{t-p+1}]`), the iterated one (``'iterated'``: one step ahead, applied
+        ``k`` times; each channel on its own lags, :func:`hiddenstate.forecasting.fit_ar`,
+        the baseline's autoregression), or their mean (``'mean'``). Direct forecasts win
+        on some series (CO2), iterated ones on others (Marcellino, Stock and Watson
+        2006): ``kind`` (default ``linear_``) and the order (default ``linear_order_``,
+        at most ``lags_``; the rows of higher lags are zero) are chosen per series on
+        rolling origins (:meth:`_choose_linear`)."""
+        rows = int(self.lags_)
+        kind = kind or getattr(self, "linear_", "mean")
+        lags = int(getattr(self, "linear_order_", rows) if order is None else order)
+        A, c = self._least_squares_order(parts, kind, lags)
+        pad = (rows - lags) * parts[0].shape[1]
+        return (np.concatenate([A, np.zeros((pad, A.shape[1]))]) if pad else A), c
+
+    def _least_squares_order(self, parts, kind: str, lags: int):
+        """:meth:`_least_squares` of order ``lags``."""
+        H = int(self.horizon_)
+        if lags and kind == "iterated":
+            return self._iterated(parts, lags)
         d = parts[0].shape[1]
         A = np.zeros((lags * d, H * d))
         c = np.zeros(H * d)
@@ -854,18 +942,18 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
             beta = np.linalg.solve(D.T @ D + ridge, D.T @ Yk)
             c[(k - 1) * d : k * d] = beta[0]
             A[:, (k - 1) * d : k * d] = beta[1:]
-        if lags:
-            A_it, c_it = self._iterated(parts)
+        if lags and kind == "mean":
+            A_it, c_it = self._iterated(parts, lags)
             A, c = (A + A_it) / 2, (c + c_it) / 2
         return A, c
 
-    def _iterated(self, parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """``(A, c)`` of the iterated one-step autoregression of order ``lags_`` (each
+    def _iterated(self, parts: list[np.ndarray], p: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(A, c)`` of the iterated one-step autoregression of order ``p`` (each
         channel on its own lags, fitted on the longest part): row ``k`` of the powers
         of its companion matrix."""
         from ..forecasting import fit_ar
 
-        H, p = int(self.horizon_), int(self.lags_)
+        H = int(self.horizon_)
         x = max(parts, key=len)
         d = x.shape[1]
         ar = fit_ar(x, max_order=p, order=p)
@@ -919,8 +1007,12 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         judge = tuple(a[~data.extra["stopping"]] for a in calibration)
         if self._held_out_loss(linear, judge) <= self._held_out_loss(self.model_, judge):
             self.model_, epochs = linear, 0
-        self._calibrate(*calibration)
+            self.calibration_residuals_ = start["rolling"]
+        else:
+            self._calibrate(*calibration)
         self.refit_epochs_ = epochs
+        path = f"{self.linear_} AR({int(self.linear_order_)})"
+        self.forecaster_ = f"{str(self.cell).upper()} + {path}" if epochs else path
         if not self._REFIT_WHOLE:
             return
         self._ar_init = start["whole"]
@@ -1450,6 +1542,8 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
                 config["forecaster"] = {"horizon": int(self.horizon_),
                                         "lags": int(self.lags_),
                                         "context": int(self.context_)}
+                if getattr(self, "forecaster_", None) is not None:
+                    config["forecaster"]["chosen"] = str(self.forecaster_)
         return config
 
     def _extra_tensors_expected(self) -> set[str]:
@@ -1477,10 +1571,12 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         real = self.alphabet_ is None and self.vocabulary_ is None
         self.scaling_ = (Scaling.from_config(config.get("scaling"), n_in, path) if real
                          else Scaling("none"))
+        if real and "scaling" not in config:  # written before scaling: continued training
+            self.scale = "none"  # keeps the unscaled values (check_kept_scaling)
         target = config.get("target_scaling")
         self.target_scaling_ = None if target is None else Scaling.from_config(target, n_out,
                                                                                path)
-        self.horizon_, self.lags_, self.context_ = None, 0, 0
+        self.horizon_, self.lags_, self.context_, self.forecaster_ = None, 0, 0, None
         self.calibration_residuals_ = None
         fc = config.get("forecaster")
         if fc is None:
@@ -1492,6 +1588,8 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         if not real or H < 1 or lags < 0 or context < 2 or n_out != H * n_in or lags > 10**6:
             raise ModelFileError(f"{path}: forecaster settings {fc!r} do not match the model")
         self.horizon_, self.lags_, self.context_ = H, lags, context
+        chosen = fc.get("chosen")  # files written before it: not known
+        self.forecaster_ = chosen if isinstance(chosen, str) else None
 
     def _restore_fitted(self, config: dict, path) -> None:
         n_in, n_out = int(config["n_features_in"]), int(config["n_outputs"])
