@@ -88,3 +88,17 @@ def test_experiment_on_a_tiny_slice(tmp_path):
     forecasts_only = type(config)(**{**config.__dict__, "problems": (), "forecasting": True})
     result = exp.run(forecasts_only, tmp_path / "out2", data_dir=tmp_path)
     assert "Forecasting table not run" in result.notes and not result.rows
+
+
+def test_accuracy_figure_leaves_out_a_method_that_did_not_run(monkeypatch, tmp_path):
+    from hiddenstate import plotting
+    from hiddenstate.experiments import time_series
+
+    seen = {}
+    monkeypatch.setattr(plotting, "save", lambda fig, path: seen.setdefault("fig", fig))
+    matrix = np.array([[0.9, 0.8, np.nan], [0.95, np.nan, np.nan]])
+    time_series.accuracy_figure(matrix, ["A", "B"], ["hiddenstate", "1-NN DTW", "ROCKET"],
+                                path=tmp_path / "f.png")
+    ax = seen["fig"].axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["hiddenstate", "1-NN DTW"]
+    assert len(ax.patches) == 4  # two methods x two problems (B's DTW a zero-height bar)

@@ -301,7 +301,10 @@ def _forecasting(config: Config, data_dir: Path | None, out_dir: Path, rows: lis
 # -- the figure ------------------------------------------------------------------------------
 def accuracy_figure(matrix: np.ndarray, problems, methods, *, path=None):
     """Grouped bars: one group per problem (rows of ``matrix``), one bar per method
-    (columns; NaN: no bar), the accuracy written on each."""
+    (columns; NaN: no bar), the accuracy written on each. A method with no figure at all
+    (ROCKET without aeon) is left out, legend included."""
+    ran = [j for j in range(len(methods)) if np.isfinite(matrix[:, j]).any()]
+    matrix, methods = matrix[:, ran], [methods[j] for j in ran]
     fig = plotting._figure((max(5.0, 1.6 * len(problems) + 2), 4))
     ax = fig.add_subplot()
     width = 0.8 / len(methods)
