@@ -172,7 +172,8 @@ def test_linear_path_chosen_on_rolling_origins_calibrates_the_intervals(tmp_path
     series.write_text("value\n" + "\n".join(f"{v:.5f}" for v in y[:, 0]) + "\n")
     assert main(["rnn", "fit", str(series), "--out", str(path), "--horizon", "2",
                  "--hidden-size", "2", "--max-iter", "2", "--random-state", "0"]) == 0
-    assert f"forecaster {hs.load(path).forecaster_}" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"forecaster {hs.load(path).forecaster_}" in err and " on 1 sequence in " in err
 
 
 def test_forecaster_refusals():

@@ -278,7 +278,7 @@ def fit(args) -> int:
     print_settings(est, f"{args.data} ({len(seqs)} sequences)")
     chosen = [] if est.horizon is None else [lambda: f"forecaster {est.forecaster_}"]
     fit_save_report(est, args.out, lambda: est.fit(seqs, targets, **fit_kwargs),
-                    inputs=f"{len(seqs)} sequences", notes=chosen)
+                    inputs=f"{len(seqs)} sequence{'' if len(seqs) == 1 else 's'}", notes=chosen)
     return 0
 
 
