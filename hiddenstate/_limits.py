@@ -14,6 +14,7 @@ it refuses only what cannot possibly fit.
 
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
@@ -168,3 +169,25 @@ def check_float32(X: np.ndarray, name: str = "X", *, path=None, row_offset: int 
     raise InputError(
         f"{name} holds {float(X.reshape(-1)[flat])!r} at {where}, beyond float32's range "
         "(about +-3.4e38): it would become inf; rescale the data", path=path)
+
+
+#: Magnitudes no setting needs: a number beyond ``LARGEST``, or nearer 0 than ``SMALLEST``
+#: (0 itself aside), is a typo (an option) or a crafted value (a model file), and would
+#: reach JAX, XLA or a message as an overflow or a count hundreds of digits long. NaN and
+#: infinities are refused as well.
+LARGEST = 1e15
+SMALLEST = 1e-30
+
+
+def insane_number(value) -> str:
+    """Why a setting's number ``value`` is one no setting takes (NaN, infinite, beyond
+    :data:`LARGEST` or nearer 0 than :data:`SMALLEST`), or '' (also for a non-number)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return ""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "not a finite number"
+    if abs(value) > LARGEST:
+        return f"beyond {LARGEST:g} in magnitude"
+    if value != 0 and abs(value) < SMALLEST:
+        return f"nearer 0 than {SMALLEST:g}"
+    return ""

@@ -585,6 +585,23 @@ def test_numbers_past_pythons_limits_are_model_file_errors(model_file, tmp_path)
         hs.load(tmp_path / "c7.hs")
 
 
+def test_settings_of_absurd_magnitude_are_refused_at_load(model_file, tmp_path):
+    """Finding "absurd readable values load": a setting the command line would refuse
+    (NaN, infinite, beyond 1e15, nearer 0 than 1e-30) is refused in a file too, before
+    anything is built from it; ordinary values next to them still load."""
+    cases = [("params.max_iter", "9" * 1000, "max_iter is an integer of 3322 bits: beyond"),
+             ("params.max_iter", "10000000000000000", "max_iter is 10000000000000000: beyond"),
+             ("params.learning_rate", "1e308", "learning_rate is 1e\\+308: beyond 1e\\+15"),
+             ("params.tol", "1e-300", "tol is 1e-300: nearer 0 than 1e-30"),
+             ("params.learning_rate", "NaN", "learning_rate is nan: not a finite number")]
+    for i, (key, number, message) in enumerate(cases):
+        path = _with_raw_config(tmp_path / f"a{i}.hs", model_file, key, number)
+        with pytest.raises(ModelFileError, match=f"^{re.escape(str(path))}: setting {message}"):
+            hs.load(path)
+    ok = _with_raw_config(tmp_path / "ok.hs", model_file, "params.tol", "1e-12")
+    assert hs.load(ok).tol == 1e-12
+
+
 # -- issue 25: the same model always gives the same bytes ----------------------------------
 
 

@@ -8,11 +8,12 @@ Nothing here imports NumPy, scikit-learn or JAX at module level: ``hiddenstate
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import re
 from collections.abc import Callable
 from typing import NamedTuple
+
+from .._limits import insane_number
 
 __all__ = ["Parser", "add_estimator_options", "cli_parameters", "estimator_kwargs", "number"]
 
@@ -160,11 +161,8 @@ class _Forms(NamedTuple):
         return "|".join(forms)
 
 
-#: Magnitudes no setting needs: a number beyond ``LARGEST``, or nearer 0 than ``SMALLEST``
-#: (0 itself aside), is a typo, and would reach JAX, XLA or a message as an overflow or
-#: a count hundreds of digits long. NaN and infinities are refused as well.
-LARGEST = 1e15
-SMALLEST = 1e-30
+# LARGEST and SMALLEST (hiddenstate._limits): magnitudes no setting needs; model files are
+# held to them too.
 
 
 def _insane(text: str) -> str:
@@ -174,13 +172,8 @@ def _insane(text: str) -> str:
         value = float(text)
     except (ValueError, OverflowError):
         return ""
-    if not math.isfinite(value):
-        return " (not a finite number)"
-    if abs(value) > LARGEST:
-        return f" (beyond {LARGEST:g} in magnitude)"
-    if value != 0 and abs(value) < SMALLEST:
-        return f" (nearer 0 than {SMALLEST:g})"
-    return ""
+    why = insane_number(value)
+    return f" ({why})" if why else ""
 
 
 def _number(text: str, parse, intervals):

@@ -54,6 +54,20 @@ def _header_error(what: str, need: int, parts: list[str], advice: str) -> str:
             f"{'; '.join(parts)}; {advice}")
 
 
+def _check_magnitudes(params: dict, path) -> None:
+    """ModelFileError for a setting (or an element of a list setting) no model takes:
+    NaN, infinite, or of an absurd magnitude (the command line's limits)."""
+    from .._limits import insane_number
+
+    for name, value in sorted(params.items()):
+        for v in value if isinstance(value, list) else [value]:
+            why = insane_number(v)
+            if why:
+                shown = (f"{v:.6g}" if isinstance(v, float) else str(v)
+                         if v.bit_length() < 64 else f"an integer of {v.bit_length()} bits")
+                raise ModelFileError(f"{path}: setting {name} is {shown}: {why}")
+
+
 def _check_sizes(params: dict, tensors: dict, path) -> None:
     """ModelFileError when a size or layer count in ``params`` cannot fit the tensors the
     file holds: checked before any network (even an abstract one) is built, so that the
@@ -170,6 +184,7 @@ class ModelFileMixin:
         if unknown:
             raise ModelFileError(f"{path}: unknown settings {sorted(unknown)}")
         params = {**params, **{k: defaults[k] for k in MACHINE_LOCAL if k in defaults}}
+        _check_magnitudes(params, path)
         est = cls(**params)
         try:
             est._check_settings()
