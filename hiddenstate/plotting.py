@@ -484,7 +484,20 @@ _FORECAST_COLOURS = {"hiddenstate": "tab:blue", "naive": "tab:orange",
                      "seasonal_naive": "tab:green", "ar": "tab:red"}
 
 
-def forecast_figure(series, forecasts: dict, *, horizons=None, path=None, title=None):
+def _time_axis(times, n: int) -> tuple[np.ndarray, str]:
+    """The x positions of ``n`` steps and the axis label: the series' own times where they
+    are dates or evenly spaced numbers (years), else the step numbers."""
+    if times is not None and len(times) == n and n > 1:
+        x = np.asarray(times)
+        if x.dtype.kind == "M":
+            return x, "time"
+        if x.dtype.kind in "iuf" and np.all(np.diff(x) == x[1] - x[0]) and x[1] > x[0]:
+            return x, "time"
+    return np.arange(n), "step"
+
+
+def forecast_figure(series, forecasts: dict, *, horizons=None, path=None, title=None,
+                    times=None):
     """Rolling-origin forecasts against the series, one panel per horizon.
 
     Parameters
@@ -498,6 +511,9 @@ def forecast_figure(series, forecasts: dict, *, horizons=None, path=None, title=
     horizons : sequence of int, optional
         The horizons drawn (1-based; default: 1 and H).
     path, title : as the other figures.
+    times : (T,) array, optional
+        The series' times (a file's first column): the x axis when they are dates or
+        evenly spaced numbers such as years; otherwise the steps are drawn.
 
     Returns
     -------
@@ -513,11 +529,14 @@ def forecast_figure(series, forecasts: dict, *, horizons=None, path=None, title=
     horizons = sorted({1, H}) if horizons is None else list(horizons)
     fig = _figure((8, 2.8 * len(horizons)))
     start = max(0, int(origins[0]) - 2 * len(origins))
+    x, xlabel = _time_axis(times, len(y))
+    first = int(origins[0])  # the line between the last step seen and the first forecast
+    cut = x[first] if first == 0 else x[first - 1] + (x[first] - x[first - 1]) / 2
     for row, k in enumerate(horizons, 1):
         ax = fig.add_subplot(len(horizons), 1, row)
-        ax.plot(np.arange(start, len(y)), y[start:], color="black", lw=1.2, label="series")
+        ax.plot(x[start:], y[start:], color="black", lw=1.2, label="series")
         ok = origins + k - 1 < len(y)
-        t = origins[ok] + k - 1
+        t = x[origins[ok] + k - 1]
         if "lower" in forecasts:
             ax.fill_between(t, forecasts["lower"][ok, k - 1, 0], forecasts["upper"][ok, k - 1, 0],
                             color="tab:blue", alpha=0.2, label="hiddenstate interval")
@@ -525,12 +544,12 @@ def forecast_figure(series, forecasts: dict, *, horizons=None, path=None, title=
             ax.plot(t, forecasts[m][ok, k - 1, 0], lw=1.8 if m == "hiddenstate" else 0.9,
                     color=_FORECAST_COLOURS.get(m),
                     label=m.replace("_", " "))
-        ax.axvline(origins[0] - 0.5, color="grey", lw=0.8, ls=":")
+        ax.axvline(cut, color="grey", lw=0.8, ls=":")
         ax.set_ylabel(f"{k} step{'s' if k > 1 else ''} ahead")
         ax.grid(alpha=0.3)
         if row == 1:
             ax.legend(fontsize="small", ncols=3)
             if title:
                 ax.set_title(title)
-    ax.set_xlabel("step")
+    ax.set_xlabel(xlabel)
     return save(fig, path)

@@ -266,3 +266,26 @@ def test_continued_training_refuses_another_scale():
     np.testing.assert_array_equal(est.scaling_.loc, loc)
     symbols = hs.SequenceModel(hidden_size=2, max_iter=1, random_state=0).fit(["abab", "ba"])
     symbols.set_params(scale="none").partial_fit(["abba"])  # 'auto' on symbols is 'none'
+
+
+def test_forecast_figure_draws_the_files_times_when_they_are_regular():
+    from hiddenstate.plotting import _time_axis, forecast_figure
+
+    years = np.arange(1871, 1901)
+    assert _time_axis(years, 30)[1] == "time"
+    dates = np.arange("2001-01", "2001-07", dtype="datetime64[M]")
+    assert _time_axis(dates, 6)[1] == "time"
+    # Gaps (co2's YYYYMMDD integers), a wrong length or no times: the steps.
+    for bad in (np.array([19581224, 19581231, 19590107]), years[:-1], None):
+        x, label = _time_axis(bad, 3 if bad is not None and len(bad) == 3 else 30)
+        assert label == "step" and x[0] == 0
+    y = np.sin(np.arange(30.0))[:, None]
+    origins = np.arange(20, 30)
+    forecasts = {"origins": origins, "naive": np.zeros((10, 2, 1)),
+                 "hiddenstate": np.zeros((10, 2, 1)), "lower": -np.ones((10, 2, 1)),
+                 "upper": np.ones((10, 2, 1))}
+    fig = forecast_figure(y, forecasts, times=years)
+    ax = fig.axes[-1]
+    assert ax.get_xlabel() == "time"
+    assert years[0] <= ax.get_xlim()[0] + 2 and ax.get_xlim()[1] <= years[-1] + 2
+    assert ax.lines[0].get_xdata()[-1] == years[-1]

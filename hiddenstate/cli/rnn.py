@@ -374,7 +374,7 @@ def backtest(args) -> int:
     for option, path in (("--json", args.json), ("--plot", args.plot)):
         check_out(path, args.series, option=option)
     refit = _refit(args.refit)
-    seqs, names = load_series(args.series)
+    seqs, names, times = load_series(args.series, return_times=True)
     if len(seqs) != 1:
         raise InputError(f"backtest reads one series; {args.series} holds {len(seqs)} "
                          "(blocks separated by blank lines)")
@@ -393,7 +393,7 @@ def backtest(args) -> int:
         from ..plotting import forecast_figure
 
         series = np.asarray(seqs[0], float)
-        forecast_figure(series, forecasts, path=args.plot,
+        forecast_figure(series, forecasts, path=args.plot, times=times and times[0],
                         title=f"{Path(args.series).stem}: rolling-origin forecasts")
         print(f"wrote {args.plot}", file=sys.stderr)
     return 0
