@@ -776,7 +776,7 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
     def _aic_order(x: np.ndarray) -> int:
         """The AIC order of :func:`hiddenstate.forecasting.fit_ar` on ``x`` (up to
         :func:`~hiddenstate.forecasting.default_max_order` with the detected period)."""
-        from ..forecasting import default_max_order, detect_period, fit_ar
+        from .._baselines import default_max_order, detect_period, fit_ar
 
         top = default_max_order(len(x), detect_period(x))
         return fit_ar(x, max_order=min(top, max(0, (len(x) - 3) // 2))).order
@@ -951,7 +951,7 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         """``(A, c)`` of the iterated one-step autoregression of order ``p`` (each
         channel on its own lags, fitted on the longest part): row ``k`` of the powers
         of its companion matrix."""
-        from ..forecasting import fit_ar
+        from .._baselines import fit_ar
 
         H = int(self.horizon_)
         x = max(parts, key=len)
