@@ -530,13 +530,16 @@ class TrainingMixin(ModelFileMixin):
         if last <= self._LOSS_VARIANCE_RATIO * max(float(variance), 1e-12):
             return
         scaled = getattr(self, "scale", None)
+        fitted = getattr(getattr(self, "scaling_", None), "kind", "none")
         advice = ("try scale='standard' (--scale standard), which stores the scaling in the "
                   "model and undoes it for every output" if scaled is not None
+                  and fitted == "none" else "a lower learning rate or more epochs may help"
+                  if scaled is not None
                   else "standardise the data first (mean 0, variance 1 per feature)")
         ratio = last / max(float(variance), 1e-12)
         warnings.warn(
             f"{type(self).__name__}: training ended with a mean squared error of {last:.4g}, "
-            f"{ratio:.3g} times the variance of the targets ({variance:.4g})"
+            f"{ratio:.3g} times the targets' variance ({variance:.4g})"
             + (f" (scale={scaled!r})" if scaled is not None else "")
             + f": the values are large or far from 0 for the network; {advice}.",
             UserWarning, stacklevel=user_stacklevel())

@@ -721,32 +721,18 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
                             seq_lengths, extra={"variance": self._variance(ys)})
 
     def _variance(self, ys) -> float | None:
-        """The mean per-channel variance of linear targets (as trained), for
-        :meth:`_warn_loss_scale`."""
+        """The mean per-channel variance of linear targets (as trained)."""
         if self.output != "linear" or not ys or ys[0].ndim != 2:
             return None
         return float(np.mean(np.concatenate(ys).astype(np.float64).var(axis=0)))
 
-    #: A linear fit whose last epoch's loss is more than this many times the targets'
-    #: variance warns (a model that predicts their mean has a loss of about 1 time).
-    _LOSS_SCALE_RATIO = 10.0
-
-    def _warn_loss_scale(self, variance: float | None) -> None:
-        import warnings
-
-        from ._base import user_stacklevel
-
-        if variance is None or not self.loss_curve_ or not variance > 0:
-            return
-        loss = float(self.loss_curve_[-1])
-        if np.isfinite(loss) and loss > self._LOSS_SCALE_RATIO * variance:
-            hint = ("scale='standard' (--scale standard) fits the values' scale first"
-                    if self.scaling_.kind == "none" else "a lower learning rate or more "
-                    "epochs may help")
-            warnings.warn(f"SequenceModel: the final training loss {loss:.4g} is "
-                          f"{loss / variance:.0f} times the targets' variance ({variance:.4g}): "
-                          f"the model predicts them worse than their mean; {hint}",
-                          UserWarning, stacklevel=user_stacklevel())
+    def _target_variance(self, data: TrainingData) -> float | None:
+        """The loss-variance warning's hook (:class:`TrainingMixin`): that of the linear
+        targets, or of a forecaster's targets on its training part."""
+        extra = data.extra if isinstance(data.extra, dict) else {}
+        if "calibration" in extra:
+            return self._variance(list(extra["calibration"][0]))
+        return extra.get("variance")
 
     # -- forecasting (horizon) -----------------------------------------------------------------
     def _horizon_targets(self, x: np.ndarray, end: int | None = None) -> np.ndarray:
@@ -990,11 +976,8 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         for as many epochs (the best epoch's with early stopping) from the least-squares
         start of the whole, or that start alone."""
         if not getattr(self, "horizon_", None):
-            if isinstance(data.extra, dict):
-                self._warn_loss_scale(data.extra["variance"])
             return
         calibration, start = data.extra["calibration"], data.extra["start"]
-        self._warn_loss_scale(self._variance(list(calibration[0])))
         if start is None or not len(self.loss_curve_):
             self._calibrate(*calibration)
             return  # continued training (warm start, partial_fit) keeps its model
