@@ -289,3 +289,20 @@ def test_forecast_figure_draws_the_files_times_when_they_are_regular():
     assert ax.get_xlabel() == "time"
     assert years[0] <= ax.get_xlim()[0] + 2 and ax.get_xlim()[1] <= years[-1] + 2
     assert ax.lines[0].get_xdata()[-1] == years[-1]
+
+
+def test_rnn_commands_name_the_line_of_a_missing_value(tmp_path, capsys):
+    from hiddenstate.cli import main
+
+    y = 900 + 120 * ar2(40, seed=5)
+    cells = [f"{v:.3f}" for v in y]
+    cells[17] = ""
+    series = tmp_path / "s.csv"
+    series.write_text("year,flow\n" + "\n".join(f"{1900 + t},{c}" for t, c in enumerate(cells))
+                      + "\n")
+    where = f"{series}, line 19, column 2: missing value"
+    for argv in (["rnn", "fit", str(series), "--out", str(tmp_path / "m.hsm")],
+                 ["rnn", "backtest", str(series), "--horizon", "2", "--test-size", "5"]):
+        assert main(argv) != 0
+        err = capsys.readouterr().err
+        assert where in err and "(--missing interpolate)" in err

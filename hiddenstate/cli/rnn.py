@@ -183,20 +183,23 @@ def _is_series(spec: str, fmt: str = "auto") -> bool:
     return Path(spec).suffix.lower() in SERIES_EXTENSIONS
 
 
-def _series(spec: str, window: int | None = None, stride: int | None = None):
+def _series(spec: str, window: int | None = None, stride: int | None = None,
+            missing: str = "error"):
     """Inputs and next-step targets from a series file (cut into windows with ``window``)."""
-    from ..datasets._series import load_series, next_step_pairs, windows
+    from ..datasets._series import next_step_pairs, windows
 
-    seqs, _ = load_series(spec)
+    seqs = load_series_checked(spec, missing)
     if window is not None:
         seqs = windows(seqs, window, 1 if stride is None else stride)
     return next_step_pairs(seqs, what="window" if window is not None else "series")
 
 
-def load_series_checked(spec: str):
-    from ..datasets._series import load_series
+def load_series_checked(spec: str, missing: str = "error"):
+    """A series file's sequences, a missing value refused naming its file and line (or
+    interpolated: ``missing``, the model's setting)."""
+    from ._common import read_series_data
 
-    return load_series(spec)[0]
+    return read_series_data(spec, missing).sequences
 
 
 def _series_settings(kwargs: dict, window: int | None) -> dict:
@@ -263,9 +266,10 @@ def fit(args) -> int:
             raise InputError("--stride spaces the windows of --window; give --window N too")
         kwargs = _series_settings(kwargs, args.window)
         if args.window is None:  # a forecaster of the whole series
-            seqs, targets = load_series_checked(args.data), None
+            seqs, targets = load_series_checked(args.data, kwargs.get("missing", "error")), None
         else:
-            seqs, targets = _series(args.data, args.window, args.stride)
+            seqs, targets = _series(args.data, args.window, args.stride,
+                                    kwargs.get("missing", "error"))
         fit_kwargs = {}
     else:
         for option in ("window", "stride"):
@@ -302,8 +306,8 @@ def _model_data(model, spec: str, encoding: str | None = None):
         raise InputError("this model reads token sequences; use it from Python")
     _refuse_encoding(encoding, "this model reads real-valued series (UTF-8 text or .npy)")
     if getattr(model, "horizon_", None):  # a forecaster scores the series themselves
-        return load_series_checked(spec), None
-    return _series(spec)
+        return load_series_checked(spec, model.missing), None
+    return _series(spec, missing=model.missing)
 
 
 def score(args) -> int:
@@ -327,7 +331,7 @@ def score(args) -> int:
 def forecast(args) -> int:
     import numpy as np
 
-    from ..datasets._series import load_series
+    from ._common import read_series_data
 
     check_out(args.out, args.data, args.model, table=True)
     model = _load(args.model)
@@ -335,7 +339,8 @@ def forecast(args) -> int:
         from .._errors import InputError
 
         raise InputError(f"--steps must be a positive number of values, got {args.steps}")
-    seqs, names = load_series(args.data)
+    read = read_series_data(args.data, model.missing)
+    seqs, names = read.sequences, read.names
     got = model.forecast(seqs, args.steps, interval=args.interval)
     parts = [got] if args.interval is None else list(got)
     rows = [np.column_stack([np.full(args.steps, i), np.arange(1, args.steps + 1),
@@ -368,13 +373,14 @@ def backtest(args) -> int:
 
     from .._errors import InputError
     from .._io import atomic_write
-    from ..datasets._series import load_series
     from ..forecasting import backtest as run
+    from ._common import read_series_data
 
     for option, path in (("--json", args.json), ("--plot", args.plot)):
         check_out(path, args.series, option=option)
     refit = _refit(args.refit)
-    seqs, names, times = load_series(args.series, return_times=True)
+    read = read_series_data(args.series, args.missing)
+    seqs, times = read.sequences, read.times
     if len(seqs) != 1:
         raise InputError(f"backtest reads one series; {args.series} holds {len(seqs)} "
                          "(blocks separated by blank lines)")
