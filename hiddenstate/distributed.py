@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["initialize", "is_initialized", "agree", "process_rows", "allgather_rows", "host",
-           "put"]
+__all__ = ["initialize", "is_initialized", "agree", "abandon", "process_rows", "allgather_rows",
+           "host", "put"]
 
 _initialized = False
 _timeout = None  # initialize's, also the wait of agree
@@ -121,9 +121,164 @@ def initialize(coordinator: str, num_processes: int, process_id: int, *,
             initialization_timeout=int(float(timeout)) + 60,
             coordinator_bind_address=str(coordinator),  # not JAX's default, every interface
         )
+        _initialized, _timeout = True, float(timeout)
+        _start_heartbeat()
+        # The backends exchange their devices here, once every process has joined: a
+        # process that stops before it would leave the others in JAX's own wait.
+        with _watching("the processes exchanged their devices"):
+            jax.devices()
     finally:
         done.set()
-    _initialized, _timeout = True, float(timeout)
+
+
+#: Seconds between two signs of life of a process, and the silence after which the
+#: others take it for dead while they wait for it (a process between two signs may
+#: be busy, e.g. hashing its data file: the thread needs the interpreter only briefly).
+HEARTBEAT = 0.5
+SILENCE = 10.0
+_KEYS = "hiddenstate/"
+
+
+def _client():
+    from jax._src.distributed import global_state
+
+    return global_state.client
+
+
+def _start_heartbeat() -> None:
+    """Publish this process's sign of life (a counter) every HEARTBEAT seconds, until
+    the interpreter exits (stopped before JAX's own shutdown, which atexit runs later)."""
+    import atexit
+    import threading
+
+    import jax
+
+    stop, key = threading.Event(), f"{_KEYS}alive/{jax.process_index()}"
+
+    def beat() -> None:
+        count = 0
+        while not stop.is_set():
+            try:
+                _client().key_value_set(key, str(count), allow_overwrite=True)
+            except Exception:  # noqa: BLE001 - the runtime went away: nothing to tell
+                return
+            count += 1
+            stop.wait(HEARTBEAT)
+
+    threading.Thread(target=beat, name="hiddenstate-heartbeat", daemon=True).start()
+    atexit.register(stop.set)  # after JAX's atexit shutdown was registered: runs before it
+
+
+def _try_get(key: str) -> str | None:
+    try:
+        return _client().key_value_try_get(key)
+    except Exception:  # noqa: BLE001 - JAX raises for a key not (yet) set
+        return None
+
+
+class _Silence:
+    """Which other process stopped: one that published its error (:func:`abandon`),
+    or one whose heartbeat has not moved for SILENCE seconds (killed, crashed)."""
+
+    def __init__(self) -> None:
+        import jax
+
+        self.me, self.count = jax.process_index(), jax.process_count()
+        self.seen: dict[int, tuple[str | None, float]] = {}
+
+    def check(self) -> str | None:
+        import time
+
+        now = time.monotonic()
+        for other in range(self.count):
+            if other == self.me:
+                continue
+            failed = _try_get(f"{_KEYS}failed/{other}")
+            if failed is not None:
+                return f"process {other} stopped with an error: {failed}"
+            beat = _try_get(f"{_KEYS}alive/{other}")
+            last, since = self.seen.setdefault(other, (beat, now))
+            if beat != last:
+                self.seen[other] = (beat, now)
+            elif now - since > SILENCE:
+                return (f"process {other} stopped answering (no sign of life for "
+                        f"{SILENCE:g} s): it was killed or crashed; see its own output")
+        return None
+
+
+def _watching(what: str):
+    """A context in which a blocking JAX call waits for the other processes: when one
+    of them stops, print one line naming it and exit with status 2 (the wait itself
+    cannot be interrupted)."""
+    import contextlib
+    import os
+    import sys
+    import threading
+
+    @contextlib.contextmanager
+    def watch():
+        done, silence = threading.Event(), _Silence()
+
+        def look() -> None:
+            while not done.wait(HEARTBEAT):
+                stopped = silence.check()
+                if stopped and not done.is_set():
+                    sys.stderr.write(f"hiddenstate: error: {stopped}, before {what}\n")
+                    sys.stderr.flush()
+                    os._exit(2)
+
+        threading.Thread(target=look, name="hiddenstate-watch", daemon=True).start()
+        try:
+            yield
+        finally:
+            done.set()
+
+    return watch()
+
+
+def abandon(message: str, status: int = 2) -> None:
+    """Leave a multi-process run after an error: publish ``message`` for the other
+    processes (their waits end with it, naming this process), then exit with
+    ``status`` at once. A normal exit would wait in JAX's shutdown for processes that
+    will never get there."""
+    import os
+    import sys
+
+    import jax
+
+    try:
+        _client().key_value_set(f"{_KEYS}failed/{jax.process_index()}",
+                                " ".join(str(message).split())[:500], allow_overwrite=True)
+        if jax.process_index() == 0:
+            _outlive_the_others()
+    except Exception:  # noqa: BLE001 - the runtime is already gone: exit all the same
+        pass
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+
+
+def _outlive_the_others() -> None:
+    """Process 0 hosts the coordination service: were it to exit first, the others would
+    abort inside JAX with a C++ stack instead of their own one-line error. Wait (at most
+    SILENCE seconds) until each has published its error or gone quiet."""
+    import time
+
+    import jax
+
+    start = time.monotonic()
+    last: dict[int, tuple[str | None, float]] = {}
+    pending = set(range(1, jax.process_count()))
+    while pending and time.monotonic() - start < SILENCE:
+        for other in sorted(pending):
+            now, beat = time.monotonic(), _try_get(f"{_KEYS}alive/{other}")
+            seen, since = last.setdefault(other, (beat, now))
+            if beat != seen:
+                last[other] = (beat, now)
+            elif now - since > 4 * HEARTBEAT or _try_get(f"{_KEYS}failed/{other}") is not None:
+                pending.discard(other)
+        time.sleep(0.05)
+    time.sleep(0.2)  # a process that just published its error: let it exit first
 
 
 def agree(**parts: str) -> None:
@@ -143,24 +298,40 @@ def agree(**parts: str) -> None:
 
     if jax.process_count() == 1:
         return
-    from jax._src.distributed import global_state
-
     _agreements += 1
-    me, key = jax.process_index(), f"hiddenstate/agree/{_agreements}/"
+    me, key = jax.process_index(), f"{_KEYS}agree/{_agreements}/"
     mine = {k: hashlib.sha256(str(v).encode()).hexdigest() for k, v in parts.items()}
-    global_state.client.key_value_set(key + str(me), json.dumps(mine, sort_keys=True))
-    wait_ms = int(1000 * (_timeout or DEFAULT_TIMEOUT))
+    _client().key_value_set(key + str(me), json.dumps(mine, sort_keys=True))
+    silence = _Silence()
     for other in range(jax.process_count()):
         if other == me:
             continue
-        theirs = json.loads(global_state.client.blocking_key_value_get(key + str(other),
-                                                                       wait_ms))
+        theirs = json.loads(_await(key + str(other), other, silence))
         differ = [k for k in mine if theirs.get(k) != mine[k]]
         if differ or set(theirs) != set(mine):
             what = ", ".join(differ) or "what it checks"
             raise ValueError(f"process {other} runs with other {what} than process {me}: start "
                              f"every process with the same version, data and options (all "
                              f"but --process-id and --out)")
+
+
+def _await(key: str, other: int, silence: _Silence) -> str:
+    """The value process ``other`` sets at ``key``; ValueError as soon as a process
+    stopped (its error, or its silence) or the run's timeout passed."""
+    import time
+
+    deadline = time.monotonic() + (_timeout or DEFAULT_TIMEOUT)
+    while (value := _try_get(key)) is None:
+        stopped = silence.check()
+        if stopped:
+            raise ValueError(f"{stopped}, before the processes compared their version, "
+                             "settings and data")
+        if time.monotonic() > deadline:
+            raise ValueError(f"process {other} did not reach the check of version, settings "
+                             f"and data within {_timeout or DEFAULT_TIMEOUT:g} s "
+                             "(--distributed-timeout)")
+        time.sleep(0.05)
+    return value
 
 
 def is_initialized() -> bool:

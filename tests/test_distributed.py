@@ -130,3 +130,59 @@ def test_the_coordinator_binds_the_address_it_is_given(monkeypatch):
     assert seen["coordinator_bind_address"] == "127.0.0.1:12377"
     distributed.initialize("[::1]:12378", 2, 1, timeout=5)
     assert seen["coordinator_bind_address"] == "[::1]:12378"
+
+
+_JOIN_THEN = """
+import os, sys
+from hiddenstate import distributed
+distributed.initialize(sys.argv[1], 2, 1, timeout=60)
+if sys.argv[2] == "error":
+    distributed.abandon("its data file is unreadable")
+os._exit(3)  # killed: no word to the others
+"""
+
+
+@pytest.mark.parametrize("how", ["error", "kill"])
+def test_a_process_that_stops_before_the_checks_ends_the_run_at_once(tmp_path, how):
+    """Issue 25: a process that died after joining left the others waiting for JAX's own
+    timeouts (minutes), then aborting with a C++ stack. The others now end in one line
+    naming it: at once when it stopped on an error (it publishes its message), after
+    distributed.SILENCE seconds without its heartbeat when it was killed."""
+    import os
+    import time
+
+    from hiddenstate import distributed
+
+    rng = np.random.default_rng(0)
+    data = tmp_path / "data.csv"
+    data.write_text("\n".join(",".join(f"{v:.4f}" for v in row)
+                              for row in rng.uniform(size=(20, 3))) + "\n")
+    address = f"127.0.0.1:{_free_port()}"
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    zero = subprocess.Popen(
+        [sys.executable, "-m", "hiddenstate", "autoencoder", "fit", str(data), "--out",
+         str(tmp_path / "m.safetensors"), "--max-iter", "1", "--num-processes", "2",
+         "--process-id", "0", "--coordinator", address, "--distributed-timeout", "300"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    one = subprocess.run([sys.executable, "-c", _JOIN_THEN, address, how], env=env,
+                         capture_output=True, text=True, timeout=300)
+    stopped = time.monotonic()
+    try:
+        err = zero.communicate(timeout=200)[1]
+    except subprocess.TimeoutExpired:
+        zero.kill()
+        pytest.fail("process 0 kept waiting for a process that had stopped")
+    waited = time.monotonic() - stopped
+    assert one.returncode == (2 if how == "error" else 3), one.stderr[-2000:]
+    lines = err.strip().splitlines()
+    assert zero.returncode == 2 and len(lines) == 1, err[-3000:]
+    if how == "error":
+        assert lines[0].startswith("hiddenstate: error: process 1 stopped with an error: its "
+                                   "data file is unreadable, before "), lines
+    else:
+        assert lines[0].startswith("hiddenstate: error: process 1 stopped answering (no sign of "
+                                   f"life for {distributed.SILENCE:g} s)"), lines
+    # After process 1 stopped: far below the 300 s --distributed-timeout and JAX's own
+    # waits (100 s for a heartbeat), leaving room for a loaded machine.
+    assert waited < 60
+    assert not (tmp_path / "m.safetensors").exists()

@@ -113,6 +113,7 @@ def _run(args) -> int:
         return args.func(args)
     except KeyboardInterrupt:
         print("hiddenstate: interrupted", file=sys.stderr)
+        _leave_run("interrupted", 130)
         return 130
     except BrokenPipeError:  # e.g. `hiddenstate ... | head`: not an error
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -128,8 +129,18 @@ def _run(args) -> int:
             if _is_out_of_memory(exc):
                 message = f"out of memory: {message}"
             print(f"hiddenstate: error: {message}", file=sys.stderr)
+            _leave_run(message, 2)
             return 2
         print(f"hiddenstate: internal error: {type(exc).__name__}: {_message(exc)} (a bug of "
               "hiddenstate; rerun with --debug for the traceback and report it)",
               file=sys.stderr)
+        _leave_run(f"internal error: {type(exc).__name__}", 1)
         return 1
+
+
+def _leave_run(message: str, status: int) -> None:
+    """In a multi-process run, tell the other processes why this one stops and exit now
+    (JAX's shutdown at exit would wait for them); otherwise nothing."""
+    distributed = sys.modules.get("hiddenstate.distributed")
+    if distributed is not None and distributed.is_initialized():
+        distributed.abandon(message, status)
