@@ -202,13 +202,15 @@ def _unsafe(folder: Path) -> str | None:
     """Why ``folder`` cannot hold the user's compiled programs, or None when it can:
     it must be a real folder (not a symlink) owned by the user and writable by nobody
     else, in folders that nobody but the user or root can rename it out of (owned by
-    them, not writable by others unless sticky, as ``/tmp`` is). Windows (ACLs) checks
-    only the first part."""
+    them, not writable by others unless sticky, as ``/tmp`` is). Windows: see
+    :func:`_unsafe_on_windows`."""
     st = os.lstat(folder)
     if stat.S_ISLNK(st.st_mode):
         return "is a symlink"
     if not stat.S_ISDIR(st.st_mode):
         return "is not a folder"
+    if sys.platform == "win32":
+        return _unsafe_on_windows(folder, getattr(st, "st_file_attributes", 0))
     if not hasattr(os, "getuid"):
         return None
     uid = os.getuid()
@@ -225,6 +227,40 @@ def _unsafe(folder: Path) -> str | None:
             return (f"is inside {level}, which others can write "
                     f"(mode {stat.S_IMODE(st.st_mode):04o})")
     return None
+
+
+_REPARSE_POINT = 0x400  # stat.FILE_ATTRIBUTE_REPARSE_POINT: junctions, symlinks, mounts
+
+
+def _unsafe_on_windows(folder: Path, attributes: int) -> str | None:
+    """Windows keeps owners and rights in ACLs, which Python's ``os.stat`` does not
+    show: the folder is trusted only inside the user's own profile (``%LOCALAPPDATA%``
+    or ``%USERPROFILE%``), whose ACLs Windows gives to the user, SYSTEM and the
+    administrators alone, and only when neither it nor a folder between it and the
+    profile is a junction or other reparse point (which could lead anywhere)."""
+    if attributes & _REPARSE_POINT:
+        return "is a junction or link (a reparse point)"
+    roots = [Path(os.path.abspath(v)) for v in (os.environ.get("LOCALAPPDATA"),
+                                                 os.environ.get("USERPROFILE")) if v]
+    folder = Path(os.path.abspath(folder))
+    root = next((r for r in roots if _inside(folder, r)), None)
+    if root is None:
+        where = " or ".join(str(r) for r in roots) or "(LOCALAPPDATA and USERPROFILE unset)"
+        return (f"is outside your profile ({where}), where Windows does not keep other "
+                "users out")
+    for level in folder.parents:
+        if not _inside(level, root) or level == root:
+            break
+        if getattr(os.lstat(level), "st_file_attributes", 0) & _REPARSE_POINT:
+            return f"is inside {level}, a junction or link (a reparse point)"
+    return None
+
+
+def _inside(path: Path, root: Path) -> bool:
+    """Whether ``path`` is ``root`` or below it, compared as Windows does: case-blind."""
+    path_parts = [p.casefold() for p in path.parts]
+    root_parts = [p.casefold() for p in root.parts]
+    return path_parts[:len(root_parts)] == root_parts
 
 
 def _use_verified_store(folder: Path) -> bool:

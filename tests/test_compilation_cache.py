@@ -357,3 +357,35 @@ def test_a_fuzzed_folder_never_yields_a_wrong_program(tmp_path):
             assert s.get(k) in (None, program)
     assert outside.read_bytes() == b"keep" and not (tmp_path / "dangling").exists()
     assert attacks == 300
+
+
+def test_windows_trusts_only_folders_inside_the_profile(monkeypatch, tmp_path):
+    """Issue 25: Windows keeps owners and rights in ACLs, which os.stat does not show, so
+    only the symlink check applied there. The rule now, run here with the platform and
+    the profile's variables stood in: inside %LOCALAPPDATA% or %USERPROFILE% (compared
+    case-blind), with no junction (reparse point) on the way, else refused."""
+    profile = tmp_path / "Users" / "ada"
+    inside, outside = profile / "AppData" / "Local" / "hiddenstate", tmp_path / "shared"
+    for folder in (inside, outside):
+        folder.mkdir(parents=True)
+    monkeypatch.setattr(cc.sys, "platform", "win32")
+    monkeypatch.setenv("LOCALAPPDATA", str(profile / "AppData" / "Local"))
+    monkeypatch.setenv("USERPROFILE", str(profile))
+    assert cc._unsafe(inside) is None
+    assert cc._inside(Path(str(inside).replace("ada", "ADA")), profile)  # one to Windows
+    assert "is outside your profile" in cc._unsafe(outside)
+    assert cc._unsafe_on_windows(inside, cc._REPARSE_POINT) == \
+        "is a junction or link (a reparse point)"
+    real_lstat = os.lstat
+
+    class Junction:  # what os.lstat says of a junction on Windows
+        def __init__(self, st):
+            self.st_mode, self.st_file_attributes = st.st_mode, cc._REPARSE_POINT
+
+    monkeypatch.setattr(cc.os, "lstat", lambda p: Junction(real_lstat(p)) if
+                        Path(p) == inside else real_lstat(p))
+    assert cc._unsafe_on_windows(inside / "jax", 0) == \
+        f"is inside {inside}, a junction or link (a reparse point)"
+    monkeypatch.delenv("LOCALAPPDATA")
+    monkeypatch.delenv("USERPROFILE")
+    assert "(LOCALAPPDATA and USERPROFILE unset)" in cc._unsafe_on_windows(inside, 0)
