@@ -47,7 +47,7 @@ def w1(quick: bool, data_dir) -> list[BenchRecord]:
 # -- W2 -------------------------------------------------------------------------------------
 
 
-def _w2_products(batch: int, n_in: int = 784, n_hidden: int = 500) -> list[tuple]:
+def w2_products(batch: int, n_in: int = 784, n_hidden: int = 500) -> list[tuple]:
     """The matrix products ``(m, k, n)`` of one tied-autoencoder SGD step.
 
     Forward: encode ``X W`` and decode ``H W^T``. Backward: the decoder's error back to
@@ -59,13 +59,16 @@ def _w2_products(batch: int, n_in: int = 784, n_hidden: int = 500) -> list[tuple
     return [(B, n, h), (B, h, n), (B, n, h), (n, B, h), (n, B, h)]
 
 
-def _w2_flops(batch: int, n_in: int = 784, n_hidden: int = 500) -> float:
-    """FLOPs of one tied-autoencoder SGD step: ``10 B n h`` (:func:`_w2_products`).
+def w2_flops(batch: int, n_in: int = 784, n_hidden: int = 500) -> float:
+    """FLOPs of one tied-autoencoder SGD step: ``10 B n h`` (:func:`w2_products`).
+
+    The one count the bench's GFLOP/s and ``benchmarks/scaling.py``'s assumed
+    single-GPU step both use.
 
     Until December 2026 this counted six products (``12 B n h``), which overstated the
     step's rate and its fraction of the peak by a fifth.
     """
-    return sum(2.0 * m * k * n for m, k, n in _w2_products(batch, n_in, n_hidden))
+    return sum(2.0 * m * k * n for m, k, n in w2_products(batch, n_in, n_hidden))
 
 
 def _w2_speed(cfg) -> list[BenchRecord]:
@@ -81,8 +84,8 @@ def _w2_speed(cfg) -> list[BenchRecord]:
         steps = X.shape[0] // batch
         est, c, t, us = timed_fits(lambda b=batch: digits.seed_estimator(
             dataclasses.replace(cfg, seed_batch_size=b), 500, 1), X, steps, repeats=3)
-        gflops = _w2_flops(batch) / (us * 1e-6) / 1e9
-        shape_peak = products_rate(_w2_products(batch), repeats=200 if batch < 100 else 20)
+        gflops = w2_flops(batch) / (us * 1e-6) / 1e9
+        shape_peak = products_rate(w2_products(batch), repeats=200 if batch < 100 else 20)
         bare = bare_w2(X, batch)
         out.append(BenchRecord("W2", variant, c, t, us, est.loss_curve_[-1], float("nan"),
                                "digits loss (quality A)", {
