@@ -274,3 +274,23 @@ def test_rnn_builtin_reber_data(capsys):
     assert all(in_reber_grammar(s) and len(s) > 10 for s in seqs)
     assert main(["rnn", "fit", "--help"]) == 0
     assert "5000 strings" in " ".join(capsys.readouterr().out.split())
+
+
+def test_reproduce_strict_exits_1_when_a_row_misses_its_target(tmp_path, monkeypatch, capsys):
+    import hiddenstate.experiments as experiments
+    from hiddenstate.report import ExperimentResult, ResultRow
+
+    rows = [ResultRow("donut", "final MSE", 1.2e-4, 5e-4, 1.0, "seed algorithm", passed=False,
+                      target="within 5% of 3.0e-4"),
+            ResultRow("donut", "final MSE", 1.2e-4, 3e-4, 1.0, "ours", passed=True)]
+    monkeypatch.setattr(experiments, "reproduce", lambda *a, **k: [
+        ExperimentResult("donut", rows, {}, {}, 1.0)])
+    argv = ["reproduce", "--only", "donut", "--out", str(tmp_path)]
+    assert main(argv) == 0  # the report is written either way
+    assert main([*argv, "--strict"]) == 1
+    err = capsys.readouterr().err
+    assert "1 row(s) missed their targets (--strict): donut / seed algorithm / final MSE" in err
+    rows[0].passed = None  # nothing to meet is not a miss
+    assert main([*argv, "--strict"]) == 0
+    assert main(["reproduce", "--help"]) == 0
+    assert "--strict" in capsys.readouterr().out

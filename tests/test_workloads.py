@@ -134,3 +134,33 @@ def test_cache_workload_measures_a_cold_and_a_warm_run(tmp_path):
     assert cold["exit"] == warm["exit"] == 0
     assert 0 <= warm["backend_compile_s"] < 0.5 * cold["backend_compile_s"]
     assert warm["trace_s"] > 0 and cold["wall_s"] > 0
+
+
+class _Stop(BaseException):
+    pass
+
+
+def test_quick_shortens_the_workloads_the_help_names(monkeypatch, capsys):
+    """`bench --quick`: the help names what it shortens; W6 runs fewer steps, W1 and W3
+    (seconds each) the same (the first timed run's step count, caught before it runs)."""
+    from hiddenstate.bench import _workloads
+    from hiddenstate.cli import main
+    from hiddenstate.cli.bench import FULL, QUICK
+
+    assert set(QUICK) | set(FULL) == set(WORKLOADS) and not set(QUICK) & set(FULL)
+    steps = {}
+
+    def first_run(run, *args, **kwargs):
+        steps[name, quick] = [a for a in args if isinstance(a, int)][0]
+        raise _Stop
+
+    monkeypatch.setattr(_workloads, "timed_runs", first_run)
+    monkeypatch.setattr(_workloads, "timed_fits", first_run)
+    for name in ("W1", "W3", "W6"):
+        for quick in (False, True):
+            with pytest.raises(_Stop):
+                WORKLOADS[name](quick, None)
+        assert (steps[name, True] < steps[name, False]) == (name in QUICK), name
+    assert main(["bench", "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "shorter runs of W2, W4, W5, W6, cache; W1, W3 run their whole recipes" in out

@@ -161,7 +161,8 @@ def run(config: Config, out_dir: Path) -> ExperimentResult:
             rows += [
                 ResultRow(NAME, "long-range accuracy", 0.5, lr, seconds, label,
                           passed=lr <= 0.60 if cell == "elman" else None,
-                          target="<= 0.60 (the failure)" if cell == "elman" else ""),
+                          target="<= 0.60 (the failure)" if cell == "elman" else "",
+                          source="recipe"),
                 ResultRow(NAME, "step accuracy (multi-hot)", None, step, 0.0, label),
             ]
             bars[label] = lr
@@ -173,7 +174,7 @@ def run(config: Config, out_dir: Path) -> ExperimentResult:
             rows += [
                 ResultRow(NAME, "long-range accuracy", 0.5, acc, seconds, label,
                           passed=acc >= 0.99 if gated else None,
-                          target=">= 0.99" if gated else ""),
+                          target=">= 0.99" if gated else "", source="recipe"),
                 ResultRow(NAME, "sampled strings in the grammar", None, frac, 0.0, label,
                           passed=frac >= 0.99 if gated else None,
                           target=">= 0.99" if gated else ""),

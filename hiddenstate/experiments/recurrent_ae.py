@@ -174,6 +174,7 @@ def run(config: Config, out_dir: Path) -> ExperimentResult:
                         variant,
                         passed=0.30 <= recall <= 0.50,
                         target="about 0.38 (the last 2-3 recalled)",
+                        source="recipe",
                     )
                 )
             else:
@@ -187,6 +188,7 @@ def run(config: Config, out_dir: Path) -> ExperimentResult:
                         variant,
                         passed=recall >= 0.9995,
                         target=f"1.000 on {config.test_orders} fresh orders",
+                        source="recipe",
                     )
                 )
             slug = "seed" if variant.startswith("seed") else "ours"
