@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import numpy as np
 import pytest
@@ -488,3 +489,22 @@ def test_the_readme_sensors_transcript(tmp_path, capsys):
     shown = [line for line in block.split("```")[0].splitlines() if line != "..."]
     for line in shown:
         assert any(same(line, g) for g in got), (line, got)
+
+
+@pytest.mark.slow  # an LSTM on 800 embedded Reber strings (about 90 s)
+def test_the_readme_sequence_steps(tmp_path, capsys):
+    """The README's top_steps figures for two strings that break the grammar."""
+    from .test_readme import README, same
+
+    det = str(tmp_path / "reber.det")
+    assert main(["detect", "fit", "embedded-reber", "--model", "sequence-model",
+                 "--random-state", "0", "--out", det]) == 0
+    strings = ["BTBTSSXXVPXTTVPSEPE", "BTBTSSXXVPXTEVPSETE"]
+    (tmp_path / "odd.txt").write_text("\n".join(strings) + "\n")
+    capsys.readouterr()
+    assert main(["detect", "score", det, str(tmp_path / "odd.txt"), "--top", "1"]) == 0
+    rows = _csv(capsys.readouterr().out)[1:]
+    text = " ".join(README.read_text(encoding="utf-8").split())
+    for s, row in zip(strings, rows, strict=True):
+        shown = re.search(f"`{s}`[^`]*`([^`]+)`", text).group(1)
+        assert row[3] == "1" and same(shown, row[4]), (shown, row)
