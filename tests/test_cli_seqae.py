@@ -12,14 +12,19 @@ from hiddenstate.datasets import read_table
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 
-def test_text_file_codes_and_errors_match_the_api(tmp_path, capsys):
-    data = tmp_path / "s.txt"
-    lines = ["the cat sat", "the dog sat", "a cat ran", "a dog ran"] * 5
+def _fit_lines(folder, lines, *options):
+    """``(data file, model file, model)``: `seqae fit` on ``lines`` with ``options``."""
+    data, model = folder / "s.txt", folder / "sa.hsm"
     data.write_text("\n".join(lines) + "\n")
-    model = tmp_path / "sa.hsm"
-    assert main(["seqae", "fit", str(data), "--n-components", "8", "--embedding-dim", "8",
-                 "--max-iter", "3", "--random-state", "0", "--out", str(model)]) == 0
-    est = hs.load(model)
+    assert main(["seqae", "fit", str(data), *options, "--random-state", "0",
+                 "--out", str(model)]) == 0
+    return data, model, hs.load(model)
+
+
+def test_text_file_codes_and_errors_match_the_api(tmp_path, capsys):
+    lines = ["the cat sat", "the dog sat", "a cat ran", "a dog ran"] * 5
+    data, model, est = _fit_lines(tmp_path, lines, "--n-components", "8", "--embedding-dim",
+                                  "8", "--max-iter", "3")
     tokens = [s.split() for s in lines]
     codes = tmp_path / "codes.npy"
     assert main(["seqae", "transform", str(model), str(data), "--out", str(codes)]) == 0
@@ -57,13 +62,9 @@ def test_series_windows(tmp_path, capsys):
 def test_char_analyzer_and_missing_values_reach_the_model(tmp_path, capsys):
     """--analyzer char makes every character a token, at fit and at score; --missing
     interpolate fills a series' empty cell (the other options: test_cli_options.py)."""
-    data = tmp_path / "s.txt"
     lines = ["abc", "bca", "cab", "aab"] * 3
-    data.write_text("\n".join(lines) + "\n")
-    model = tmp_path / "sa.hsm"
-    assert main(["seqae", "fit", str(data), "--analyzer", "char", "--n-components", "4",
-                 "--max-iter", "1", "--random-state", "0", "--out", str(model)]) == 0
-    est = hs.load(model)
+    data, model, est = _fit_lines(tmp_path, lines, "--analyzer", "char", "--n-components",
+                                  "4", "--max-iter", "1")
     assert sorted(est.vocabulary_.tokens) == ["a", "b", "c"]
     capsys.readouterr()
     assert main(["seqae", "score", str(model), str(data), "--analyzer", "char"]) == 0
