@@ -58,3 +58,16 @@ def test_the_stored_full_runs_are_full_configs_of_known_experiments():
         assert "--quick" not in run["command"] and "--set" not in run["command"]
         assert run["rows"] and all({"variant", "figure", "ours"} <= set(r) for r in run["rows"])
         assert run["rows"][0]["variant"] in full_run_note(name)
+
+
+def test_the_quick_reports_read_the_stored_figures():
+    """The quick notes of the experiments whose quick run trains less take the full run's
+    figures from the stored file (no figure typed into a note)."""
+    import inspect
+
+    from hiddenstate.experiments import embedded_reber, recurrent_ae
+
+    for module in (embedded_reber, recurrent_ae, scan_exercise):
+        source = inspect.getsource(module.run)
+        assert "quick_note(config, full_run_note(NAME))" in source, module.NAME
+        assert "Against a full run" not in source, module.NAME
