@@ -23,6 +23,9 @@ __all__ = [
     "write_report",
     "environment_info",
     "format_value",
+    "reference_cell",
+    "REFERENCE_LEGEND",
+    "SOURCES",
 ]
 
 
@@ -37,7 +40,7 @@ class ResultRow:
     figure : str
         What is measured, e.g. ``"final MSE"``.
     seed : str, float or None
-        The value the seed text reported (None if it reported none).
+        The reference figure (None: there is none); ``source`` says whose it is.
     ours : float or str
         The value measured here (a string for e.g. ``"not reached"``).
     seconds : float
@@ -48,6 +51,11 @@ class ResultRow:
         Whether ``ours`` meets ``target`` (None: nothing to meet).
     target : str
         The condition, as text, e.g. ``"<= 15.3"``.
+    source : str
+        Whose figure ``seed`` is: ``"seed"`` (the seed's own text reported it),
+        ``"recipe"`` (WORKLOADS.md's figure for the seed's algorithm), ``"paper"`` (a
+        published figure) or ``"baseline"`` (a baseline measured outside this run). The
+        report's "reference" column marks all but the first (:data:`SOURCES`).
     """
 
     experiment: str
@@ -58,6 +66,27 @@ class ResultRow:
     variant: str = ""
     passed: bool | None = None
     target: str = ""
+    source: str = "seed"
+
+    def __post_init__(self) -> None:
+        if self.source not in SOURCES:
+            raise ValueError(f"source must be one of {', '.join(SOURCES)}, got {self.source!r}")
+
+
+#: What a row's reference figure can be (:attr:`ResultRow.source`), as the report says it.
+SOURCES = {"seed": "the seed's text reports it", "recipe": "WORKLOADS.md's figure for the "
+           "seed's algorithm", "paper": "a published figure", "baseline": "a baseline's "
+           "figure measured outside this run (named in the row)"}
+#: The line under every results table that says what its "reference" column holds.
+REFERENCE_LEGEND = ("reference: the figure the seed's text reports; marked (recipe): "
+                    "WORKLOADS.md's figure for the seed's algorithm; (paper): a published "
+                    "figure; (baseline): a baseline measured outside this run")
+
+
+def reference_cell(row: ResultRow) -> str:
+    """The "reference" column's text: the figure, marked with its source unless the seed's."""
+    text = format_value(row.seed)
+    return text if row.seed is None or row.source == "seed" else f"{text} ({row.source})"
 
 
 @dataclasses.dataclass
@@ -152,20 +181,23 @@ def results_table(results: list[ExperimentResult], *, title: str = "hiddenstate 
     Returns
     -------
     rich.table.Table
-        Columns experiment, variant, figure, seed, ours, target, met (pass/MISS)
-        and seconds. Cells are plain text: brackets in names are not markup.
+        Columns experiment, variant, figure, reference (:func:`reference_cell`), ours,
+        target, met (pass/MISS) and seconds; the caption is :data:`REFERENCE_LEGEND`.
+        Cells are plain text: brackets in names are not markup.
     """
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=title)
-    for col in ("experiment", "variant", "figure", "seed", "ours", "target", "met", "seconds"):
-        table.add_column(col, justify="right" if col in ("seed", "ours", "seconds") else "left")
+    table = Table(title=title, caption=REFERENCE_LEGEND)
+    for col in ("experiment", "variant", "figure", "reference", "ours", "target", "met",
+                "seconds"):
+        table.add_column(col, justify="right" if col in ("reference", "ours", "seconds")
+                         else "left")
     for result in results:
         for row in result.rows:
             status = _status(row.passed)
             style = {"pass": "green", "MISS": "bold red", "": ""}[status]
-            cells = (row.experiment, row.variant, row.figure, format_value(row.seed),
+            cells = (row.experiment, row.variant, row.figure, reference_cell(row),
                      format_value(row.ours), row.target)
             table.add_row(*(Text(str(c)) for c in cells), Text(status, style=style),
                           Text(f"{float(row.seconds):.2f}"))
@@ -235,7 +267,7 @@ def _row_html(row: ResultRow) -> str:
     cls = {"pass": "pass", "MISS": "miss", "": ""}[status]
     cells = [
         html.escape(row.experiment), html.escape(row.variant), html.escape(row.figure),
-        f"<td class='num'>{html.escape(format_value(row.seed))}</td>",
+        f"<td class='num'>{html.escape(reference_cell(row))}</td>",
         f"<td class='num'>{html.escape(format_value(row.ours))}</td>",
         html.escape(row.target), f"<span class='{cls}'>{status}</span>",
         f"<td class='num'>{float(row.seconds):.2f}</td>",
@@ -288,9 +320,10 @@ def write_report(
     if command:
         parts.append(f"<p>Produced by <code>{esc(command)}</code>.</p>")
     parts.append("<h2>Results</h2><table><tr><th>experiment</th><th>variant</th><th>figure</th>"
-                 "<th>seed</th><th>ours</th><th>target</th><th>met</th><th>seconds</th></tr>")
+                 "<th>reference</th><th>ours</th><th>target</th><th>met</th><th>seconds</th>"
+                 "</tr>")
     parts += [_row_html(row) for r in results for row in r.rows]
-    parts.append("</table>")
+    parts.append(f"</table><p>{esc(REFERENCE_LEGEND)}.</p>")
     for r in results:
         parts.append(f"<h2 id='{esc(r.name)}'>{esc(r.name)}</h2>")
         parts.append(f"<p>{r.seconds:.1f} s in all.</p>")

@@ -9,7 +9,8 @@ pause between them and "WRITING" printed first, so that the test can kill the
 process in the middle of a write. With ``--hold`` the first checkpoint write
 stops after its first half, prints "HOLDING" and waits for a line on stdin (or
 its end) before it goes on: the run holds its folder for as long as the test
-needs, however slow the machine (the other writes are ordinary).
+needs, however slow the machine (the other writes are ordinary). Otherwise every
+finished checkpoint write prints "SAVED".
 
 The runs are small (a few seconds of training each) but long enough in epochs
 that a kill lands mid-run:
@@ -149,6 +150,20 @@ def _slow_writes(hold: bool = False):
     ckpt.atomic_write_bytes = slow
 
 
+def _announced_writes():
+    """Print "SAVED" after each checkpoint write: the timed crash tests wait for the
+    first one (training has started) and count them (the kill landed before the end)."""
+    import hiddenstate.checkpoint as ckpt
+
+    plain = ckpt.atomic_write_bytes
+
+    def announced(path, data):
+        plain(path, data)
+        print("SAVED", flush=True)
+
+    ckpt.atomic_write_bytes = announced
+
+
 def _parse(argv: list[str]) -> tuple[str, str, int | None]:
     kind = "sequence-model" if "--sequence" in argv else "autoencoder"
     if "--kind" in argv:
@@ -161,6 +176,8 @@ if __name__ == "__main__":
     warnings.simplefilter("ignore")
     if "--slow-write" in sys.argv or "--hold" in sys.argv:
         _slow_writes(hold="--hold" in sys.argv)
+    else:
+        _announced_writes()
     directory, run_kind, epochs = _parse(sys.argv)
     est = make_run(directory, resume=True, kind=run_kind, max_iter=epochs)
     print("START", flush=True)

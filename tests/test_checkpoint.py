@@ -138,7 +138,9 @@ def _assert_same_run(ref, resumed, kind):
 def _kill_and_resume(tmp_path, ref, *, delay, during_write, kind="autoencoder",
                      max_iter=None):
     """Run the worker of ``kind`` (``max_iter`` epochs, default its own), SIGKILL it
-    (inside checkpoint write number ``delay``, or ``delay`` seconds after it started),
+    (inside checkpoint write number ``delay``, or ``delay`` epochs' time after its
+    second checkpoint was written: training had started, and the time between the
+    first two writes is an epoch's), check that the kill landed before training ended,
     resume in-process, compare with ``ref``. Returns the number of checkpoints the
     killed run left."""
     ckpt = tmp_path / "ckpt"
@@ -159,13 +161,23 @@ def _kill_and_resume(tmp_path, ref, *, delay, during_write, kind="autoencoder",
                         break
         else:
             assert proc.stdout.readline().startswith("START")
-            time.sleep(delay)
+            assert proc.stdout.readline().startswith("SAVED")  # epoch 1 is done
+            first = time.monotonic()
+            assert proc.stdout.readline().startswith("SAVED")
+            time.sleep(delay * (time.monotonic() - first))
         proc.send_signal(signal.SIGKILL)
+        rest = proc.stdout.read()
     finally:
         proc.wait(timeout=60)
-    assert proc.returncode == -signal.SIGKILL or not during_write  # (a timed kill may be late)
+    # The kill landed mid-training: the run neither returned nor wrote its last epoch.
+    assert proc.returncode == -signal.SIGKILL and "DONE" not in rest, "killed after the end"
     _assert_checkpoints_whole(ckpt)
     left = Checkpointer(ckpt).paths()
+    epochs = max_iter or crash_worker.make_run(ckpt, resume=False, kind=kind).max_iter
+    if left:
+        assert 0 < Checkpointer.read(left[-1])[0]["epoch"] < epochs
+    else:  # only a kill inside the first write leaves no finished checkpoint
+        assert during_write and delay == 1
     if during_write:
         # Killed mid-run inside write ``delay``: its half-written temporary file is there,
         # the ``delay - 1`` finished checkpoints are whole.
@@ -201,7 +213,9 @@ def references(tmp_path_factory):
 
 
 def test_sigkill_at_a_moment_then_resume_matches_an_uninterrupted_run(tmp_path, references):
-    _kill_and_resume(tmp_path, references("autoencoder"), delay=1.0, during_write=False)
+    """Killed 5 epochs' time after its second of 40 epochs (the kill is checked to land
+    mid-training), resumed: the same parameters and loss curve as a run never killed."""
+    _kill_and_resume(tmp_path, references("autoencoder"), delay=5.0, during_write=False)
 
 
 @pytest.mark.parametrize("kind", crash_worker.KINDS)
@@ -224,8 +238,10 @@ def test_sigkill_at_random_moments(tmp_path, references, kind, trial):
         _kill_and_resume(tmp_path, references(kind), delay=int(rng.integers(1, 10)),
                          during_write=True, kind=kind)
     else:
-        _kill_and_resume(tmp_path, references(kind), delay=float(rng.uniform(0.2, 4.0)),
-                         during_write=False, kind=kind)
+        epochs = crash_worker.make_run(tmp_path, resume=False, kind=kind).max_iter
+        _kill_and_resume(tmp_path, references(kind),
+                         delay=float(rng.uniform(0.2, epochs / 2)), during_write=False,
+                         kind=kind)
 
 
 def test_divergence_leaves_the_last_good_checkpoint_loadable(tmp_path):

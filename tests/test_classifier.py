@@ -305,11 +305,6 @@ def test_bad_input_is_named(sentences_clf):
 # -- pretraining ---------------------------------------------------------------------------------
 
 
-def _tokens_ready() -> bool:
-    return "embedding_dim" in hiddenstate.SequenceAutoencoder().get_params()
-
-
-@pytest.mark.skipif(not _tokens_ready(), reason="SequenceAutoencoder reads no tokens yet")
 def test_init_from_a_sequence_autoencoder_copies_its_encoder(tmp_path):
     X, y = make_sentences(32, seed=0)
     sa = hiddenstate.SequenceAutoencoder(6, cell="lstm", embedding_dim=4, max_iter=2,

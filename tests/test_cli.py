@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from hiddenstate import load
 from hiddenstate.cli import main
 from hiddenstate.datasets import make_donut, read_table, write_table
 
@@ -31,21 +32,26 @@ def test_fit_transform_reconstruct_score_plot(tmp_path, donut_csv, capsys):
     err = capsys.readouterr().err
     assert "trained 50 epochs" in err and model.exists()
 
+    # Each command writes what the saved model's own method gives on the file's rows.
+    est, X = load(model), read_table(donut_csv)[0]
+    assert est.n_iter_ == 50 and est.loss_curve_[-1] < 0.5 * est.loss_curve_[0]
     codes = tmp_path / "codes.npy"
     assert main(["autoencoder", "transform", str(model), str(donut_csv), "--out", str(codes)]) == 0
-    assert np.load(codes).shape == (300, 2)
+    np.testing.assert_allclose(np.load(codes), est.transform(X), rtol=1e-5, atol=1e-6)
 
     recon = tmp_path / "recon.csv"
     assert main(["autoencoder", "reconstruct", str(model), str(donut_csv),
                  "--out", str(recon)]) == 0
     values, names = read_table(recon)
-    assert values.shape == (300, 4) and names == ["x1", "x2", "x3", "x4"]
+    assert names == ["x1", "x2", "x3", "x4"]
+    np.testing.assert_allclose(values, est.predict(X), rtol=1e-5, atol=1e-6)
 
     capsys.readouterr()
     assert main(["autoencoder", "score", str(model), str(donut_csv)]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0] == "reconstruction_error" and len(lines) == 301
-    assert all(float(v) >= 0 for v in lines[1:])
+    np.testing.assert_allclose([float(v) for v in lines[1:]], est.reconstruction_error(X),
+                               rtol=1e-5)
 
     png = tmp_path / "curve.png"
     assert main(["autoencoder", "plot", str(model), "--out", str(png)]) == 0
@@ -119,10 +125,20 @@ def test_version(capsys):
 
 
 def test_fit_in_blocks(tmp_path, donut_csv):
+    """The command trains the model ``Autoencoder.fit_file`` trains, block by block."""
+    import jax
+
+    from hiddenstate import Autoencoder
+
     model = tmp_path / "m.safetensors"
     assert main(["autoencoder", "fit", str(donut_csv), "--chunk-rows", "100", "--max-iter", "3",
-                 "--out", str(model)]) == 0
-    assert model.exists()
+                 "--random-state", "0", "--out", str(model)]) == 0
+    got = load(model)
+    want = Autoencoder(max_iter=3, random_state=0).fit_file(donut_csv, chunk_rows=100)
+    assert got.n_iter_ == 3 and got.loss_curve_ == pytest.approx(want.loss_curve_, rel=1e-6)
+    assert got.loss_curve_[-1] < got.loss_curve_[0]  # three epochs of 3 blocks trained it
+    for a, b in zip(jax.tree.leaves(got.model_), jax.tree.leaves(want.model_), strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-7)
 
 
 def test_rnn_fit_sample_evaluate_and_datasets(tmp_path, capsys):
@@ -162,7 +178,9 @@ def test_rae_fit_predict_and_label_mismatch(tmp_path, capsys):
     capsys.readouterr()
     assert main(["rae", "predict", str(model), "the film was great"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["label"] in ("pos", "neg") and 0.5 <= out["probability"] <= 1
+    proba = load(model).predict_proba(["the film was great"])[0]
+    assert out["probability"] == pytest.approx(proba.max(), rel=1e-6) and proba.max() >= 0.5
+    assert out["label"] == str(load(model).classes_[proba.argmax()])
     (tmp_path / "short.txt").write_text("pos\nneg\n")
     assert main(["rae", "fit", str(tmp_path / "s.txt"), "--labels", str(tmp_path / "short.txt"),
                  "--out", str(tmp_path / "x.safetensors")]) == 2
@@ -256,3 +274,23 @@ def test_rnn_builtin_reber_data(capsys):
     assert all(in_reber_grammar(s) and len(s) > 10 for s in seqs)
     assert main(["rnn", "fit", "--help"]) == 0
     assert "5000 strings" in " ".join(capsys.readouterr().out.split())
+
+
+def test_reproduce_strict_exits_1_when_a_row_misses_its_target(tmp_path, monkeypatch, capsys):
+    import hiddenstate.experiments as experiments
+    from hiddenstate.report import ExperimentResult, ResultRow
+
+    rows = [ResultRow("donut", "final MSE", 1.2e-4, 5e-4, 1.0, "seed algorithm", passed=False,
+                      target="within 5% of 3.0e-4"),
+            ResultRow("donut", "final MSE", 1.2e-4, 3e-4, 1.0, "ours", passed=True)]
+    monkeypatch.setattr(experiments, "reproduce", lambda *a, **k: [
+        ExperimentResult("donut", rows, {}, {}, 1.0)])
+    argv = ["reproduce", "--only", "donut", "--out", str(tmp_path)]
+    assert main(argv) == 0  # the report is written either way
+    assert main([*argv, "--strict"]) == 1
+    err = capsys.readouterr().err
+    assert "1 row(s) missed their targets (--strict): donut / seed algorithm / final MSE" in err
+    rows[0].passed = None  # nothing to meet is not a miss
+    assert main([*argv, "--strict"]) == 0
+    assert main(["reproduce", "--help"]) == 0
+    assert "--strict" in capsys.readouterr().out

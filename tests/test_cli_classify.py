@@ -216,13 +216,6 @@ def test_help_says_what_data_may_be(capsys):
 # -- pretraining (Dai & Le 2015) ----------------------------------------------------------
 
 
-def _sequence_ae_reads_tokens() -> bool:
-    return "embedding_dim" in SequenceAutoencoder().get_params()
-
-
-@pytest.mark.skipif(not _sequence_ae_reads_tokens(),
-                    reason="SequenceAutoencoder does not fit token sequences yet (the "
-                           "token-sequence work on estimators/_sequence_ae.py has not landed)")
 def test_pretrain_sequence_ae_then_init_from(labelled, tmp_path, capsys, monkeypatch):
     data, labels = labelled
     more = tmp_path / "unlabelled.txt"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import numpy as np
 import pytest
@@ -446,3 +447,64 @@ def test_score_a_table_without_the_id_column(tmp_path, capsys):
     assert [r[0] for r in rows[1:]] == ["0", "1", "2", "3", "4"]
     assert [r[2:] for r in rows[1:]] == [r[2:] for r in with_ids[1:6]]  # same scores
     assert f"hiddenstate: note: {tmp_path / 'new.csv'} has no column 'name'" in err
+
+
+def sensor_rows(n: int, rng) -> np.ndarray:
+    """The README's sensors table: a, b uniform in [0, 1], sum = a+b, diff = a-b,
+    double = 2a, each with normal noise of sd 0.02."""
+    a, b = rng.uniform(0, 1, n), rng.uniform(0, 1, n)
+    X = np.c_[a, b, a + b, a - b, 2 * a]
+    return (X + 0.02 * rng.normal(size=X.shape)).astype(np.float32)
+
+
+def sensor_files(folder) -> None:
+    """normal.csv (600 rows) and new.csv (10 rows; row 7's sum moved by 1.5, row 8's
+    double by 2, row 9's sum and diff by 1), as the README's transcript uses them."""
+    rng = np.random.default_rng(0)
+    write_table(folder / "normal.csv", sensor_rows(600, rng), column_names=NAMES)
+    new = sensor_rows(10, rng)
+    new[7, 2] += 1.5
+    new[8, 4] += 2.0
+    new[9, [2, 3]] += 1.0
+    write_table(folder / "new.csv", new, column_names=NAMES)
+
+
+@pytest.mark.slow  # a 200-epoch fit
+def test_the_readme_sensors_transcript(tmp_path, capsys):
+    """The README's `detect score sensors.det new.csv --top 2` transcript, every line it
+    shows (its "..." left out), within the last shown digit."""
+    from .test_readme import README, same
+
+    sensor_files(tmp_path)
+    det = str(tmp_path / "sensors.det")
+    assert main(["detect", "fit", str(tmp_path / "normal.csv"), "--contamination", "0.05",
+                 "--activation", "linear", "--random-state", "0", "--out", det]) == 0
+    capsys.readouterr()
+    assert main(["detect", "score", det, str(tmp_path / "new.csv"), "--top", "2"]) == 0
+    out, err = capsys.readouterr()
+    got = out.splitlines() + err.splitlines()
+    print("\n".join(got))
+    text = README.read_text(encoding="utf-8")
+    block = text.split("$ hiddenstate detect score sensors.det new.csv --top 2\n")[1]
+    shown = [line for line in block.split("```")[0].splitlines() if line != "..."]
+    for line in shown:
+        assert any(same(line, g) for g in got), (line, got)
+
+
+@pytest.mark.slow  # an LSTM on 800 embedded Reber strings (about 90 s)
+def test_the_readme_sequence_steps(tmp_path, capsys):
+    """The README's top_steps figures for two strings that break the grammar."""
+    from .test_readme import README, same
+
+    det = str(tmp_path / "reber.det")
+    assert main(["detect", "fit", "embedded-reber", "--model", "sequence-model",
+                 "--random-state", "0", "--out", det]) == 0
+    strings = ["BTBTSSXXVPXTTVPSEPE", "BTBTSSXXVPXTEVPSETE"]
+    (tmp_path / "odd.txt").write_text("\n".join(strings) + "\n")
+    capsys.readouterr()
+    assert main(["detect", "score", det, str(tmp_path / "odd.txt"), "--top", "1"]) == 0
+    rows = _csv(capsys.readouterr().out)[1:]
+    text = " ".join(README.read_text(encoding="utf-8").split())
+    for s, row in zip(strings, rows, strict=True):
+        shown = re.search(f"`{s}`[^`]*`([^`]+)`", text).group(1)
+        assert row[3] == "1" and same(shown, row[4]), (shown, row)

@@ -1,4 +1,6 @@
-"""Every estimator option of every fit command reaches the estimator exactly as typed.
+"""Every estimator option of every fit command reaches the estimator exactly as typed:
+``autoencoder``, ``rnn``, ``rae``, ``seqae`` and ``detect fit`` (each of its three
+models, and the detector's own settings) here, ``classify fit`` in test_cli_classify.py.
 
 The values are generated from each estimator's ``_parameter_constraints``; the
 estimator's ``__init__`` is wrapped to record what the command passed and its
@@ -16,7 +18,13 @@ from sklearn.utils._param_validation import Interval, Options
 
 from hiddenstate.cli import main
 from hiddenstate.cli._options import _parameter_help
-from hiddenstate.estimators import Autoencoder, RecursiveAutoencoder, SequenceModel
+from hiddenstate.estimators import (
+    AnomalyDetector,
+    Autoencoder,
+    RecursiveAutoencoder,
+    SequenceAutoencoder,
+    SequenceModel,
+)
 
 #: Left off the command line on purpose: a fresh process has no fit to warm-start.
 SKIPPED = {"warm_start"}
@@ -31,13 +39,33 @@ def fit_commands(tmp_path_factory):
     (d / "s.txt").write_text("a good film\na bad plot\n")
     (d / "l.txt").write_text("pos\nneg\n")
     (d / "seq.txt").write_text("BTXSE\nBPVVE\n")
+    (d / "words.txt").write_text("a good film\nthe bad plot\n" * 20)
+    (d / "series.csv").write_text("0.5,1\n1.5,2\n2.5,3\n\n" * 20)
     out = ["--out", str(d / "never-written.safetensors")]
     return {
         Autoencoder: ["autoencoder", "fit", "donut", *out],
         SequenceModel: ["rnn", "fit", str(d / "seq.txt"), *out],
         RecursiveAutoencoder: ["rae", "fit", str(d / "s.txt"), "--labels", str(d / "l.txt"),
                                *out],
+        SequenceAutoencoder: ["seqae", "fit", str(d / "words.txt"), *out],
+        # `detect fit --model M`: M's options, on data M reads
+        "autoencoder": ["detect", "fit", "donut", "--model", "autoencoder", *out],
+        "sequence-model": ["detect", "fit", "embedded-reber", "--n-strings", "40",
+                           "--model", "sequence-model", *out],
+        "sequence-ae": ["detect", "fit", str(d / "words.txt"), "--analyzer", "word",
+                        "--model", "sequence-ae", *out],
+        # --missing is for series: these commands read one for it
+        (SequenceAutoencoder, "missing"): ["seqae", "fit", str(d / "series.csv"), *out],
+        **{(m, "missing"): ["detect", "fit", str(d / "series.csv"), "--model", m, *out]
+           for m in ("sequence-ae", "sequence-model")},
     }
+
+
+#: `detect fit --model NAME` -> the class of its model
+DETECT_MODELS = {"autoencoder": Autoencoder, "sequence-model": SequenceModel,
+                 "sequence-ae": SequenceAutoencoder}
+#: The detector's own settings that `detect fit` offers (its model and prefit are not).
+DETECTOR_OPTIONS = ("contamination", "calibration_fraction", "aggregate")
 
 
 class _Stop(BaseException):  # not an Exception: the CLI turns those into one line
@@ -48,7 +76,7 @@ class _Stop(BaseException):  # not an Exception: the CLI turns those into one li
 def received(monkeypatch):
     """Patch every estimator: returns a dict filled with the kwargs and the estimator."""
     seen: dict = {}
-    for cls in (Autoencoder, SequenceModel, RecursiveAutoencoder):
+    for cls in (Autoencoder, SequenceModel, RecursiveAutoencoder, SequenceAutoencoder):
         init = cls.__init__
 
         @functools.wraps(init)
@@ -62,6 +90,12 @@ def received(monkeypatch):
 
         monkeypatch.setattr(cls, "__init__", recording_init)
         monkeypatch.setattr(cls, "fit", stop)
+
+    def stop_detector(self, *args, **kwargs):  # the model's own init was recorded
+        seen["estimator"], seen["detector"] = self.model, self
+        raise _Stop
+
+    monkeypatch.setattr(AnomalyDetector, "fit", stop_detector)
     return seen
 
 
@@ -102,17 +136,18 @@ def _typed_values(name: str, constraint, tmp_dir):
     raise AssertionError(f"{name}: add test values for constraint {constraint!r}")
 
 
-def _options(cls):
-    """``(name, flag, constraints)`` of every option of ``cls`` the CLI offers."""
-    for name in cls().get_params():
+def _options(cls, names=None):
+    """``(name, flag, constraints)`` of every option of ``cls`` the CLI offers (of
+    ``names`` only, if given)."""
+    for name in names or cls().get_params():
         if name not in SKIPPED:
             yield name, "--" + name.replace("_", "-"), cls._parameter_constraints[name]
 
 
-def _cases(cls, tmp_dir):
-    """``(argv tail, name, expected)`` for every option of ``cls``."""
+def _cases(cls, tmp_dir, names=None):
+    """``(argv tail, name, expected)`` for every option of ``cls`` (or of ``names``)."""
     cases = []
-    for name, flag, constraints in _options(cls):
+    for name, flag, constraints in _options(cls, names):
         if constraints == ["boolean"]:
             cases += [([flag], name, True), (["--no-" + flag[2:]], name, False)]
             continue
@@ -129,14 +164,25 @@ def _run(argv, seen) -> object:
     return seen["estimator"]
 
 
-@pytest.mark.parametrize("cls", [Autoencoder, SequenceModel, RecursiveAutoencoder],
-                         ids=lambda c: c.__name__)
-def test_every_option_reaches_the_estimator_as_typed(cls, fit_commands, received, tmp_path):
+#: The estimators of the fit commands, and `detect fit`'s models by --model name
+CLASSES = [Autoencoder, SequenceModel, RecursiveAutoencoder, SequenceAutoencoder]
+COMMANDS = [*CLASSES, *DETECT_MODELS]
+
+
+def _class(command):
+    return DETECT_MODELS.get(command, command)
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: getattr(c, "__name__", c))
+def test_every_option_reaches_the_estimator_as_typed(command, fit_commands, received,
+                                                      tmp_path):
+    cls = _class(command)
     cases = _cases(cls, tmp_path)
     names = {name for _, name, _ in cases}
     assert names == set(cls().get_params()) - SKIPPED  # every parameter has an option
     for tail, name, expected in cases:
-        est = _run([*fit_commands[cls], *tail], received)
+        est = _run([*fit_commands.get((command, name), fit_commands[command]), *tail],
+                   received)
         what = f"{' '.join(tail)}"
         assert received["args"] == () and received["kwargs"] == {name: expected}, what
         got = est.get_params()[name]
@@ -144,10 +190,23 @@ def test_every_option_reaches_the_estimator_as_typed(cls, fit_commands, received
         est._validate_params()  # what the command line accepts, the estimator accepts
 
 
-@pytest.mark.parametrize("cls", [Autoencoder, SequenceModel, RecursiveAutoencoder],
-                         ids=lambda c: c.__name__)
-def test_options_not_typed_are_not_passed(cls, fit_commands, received):
-    est = _run(fit_commands[cls], received)
+def test_every_detector_option_reaches_the_detector_as_typed(fit_commands, received,
+                                                             tmp_path):
+    cases = _cases(AnomalyDetector, tmp_path, DETECTOR_OPTIONS)
+    assert {name for _, name, _ in cases} == set(DETECTOR_OPTIONS)
+    for tail, name, expected in cases:
+        _run([*fit_commands["autoencoder"], *tail], received)
+        got = received["detector"].get_params()[name]
+        assert got == expected and type(got) is type(expected), tail
+        assert received["kwargs"] == {}, tail  # the model's settings are its own
+    _run([*fit_commands["sequence-model"], "--random-state", "5"], received)
+    assert received["detector"].random_state == 5 and received["estimator"].random_state == 5
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: getattr(c, "__name__", c))
+def test_options_not_typed_are_not_passed(command, fit_commands, received):
+    cls = _class(command)
+    est = _run(fit_commands[command], received)
     assert received["kwargs"] == {}
     assert est.get_params() == cls().get_params()
 
@@ -178,12 +237,14 @@ def _invalid_cases(cls):
                 yield [flag, str(c.left - 1)], flag
 
 
-@pytest.mark.parametrize("cls", [Autoencoder, SequenceModel, RecursiveAutoencoder],
-                         ids=lambda c: c.__name__)
-def test_invalid_values_are_one_line_naming_the_option(cls, fit_commands, received, capsys):
-    for tail, flag in _invalid_cases(cls):
+# `detect fit` builds its models' options with the same add_estimator_options: the refusals
+# below are walked once per estimator class, on its own fit command.
+@pytest.mark.parametrize("command", CLASSES, ids=lambda c: c.__name__)
+def test_invalid_values_are_one_line_naming_the_option(command, fit_commands, received,
+                                                       capsys):
+    for tail, flag in _invalid_cases(_class(command)):
         capsys.readouterr()
-        assert main([*fit_commands[cls], *tail]) == 2, tail
+        assert main([*fit_commands[command], *tail]) == 2, tail
         err = capsys.readouterr().err
         assert err.startswith("hiddenstate: error: argument ") and flag in err, err
         assert len(err.strip().splitlines()) == 1, err
@@ -195,8 +256,7 @@ def test_warm_start_is_not_an_option(fit_commands, capsys):
     assert "unrecognized arguments: --warm-start" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("cls", [Autoencoder, SequenceModel, RecursiveAutoencoder],
-                         ids=lambda c: c.__name__)
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
 def test_every_option_says_what_it_is(cls):
     helps = _parameter_help(cls)
     assert set(helps) == set(cls().get_params()) - SKIPPED
@@ -217,18 +277,17 @@ _ABSURD = ["nan", "-nan", "inf", "-Infinity", "1e16", "-1e16", "1000000000000000
            "-1e-300"]
 
 
-@pytest.mark.parametrize("cls", [Autoencoder, SequenceModel, RecursiveAutoencoder],
-                         ids=lambda c: c.__name__)
+@pytest.mark.parametrize("command", CLASSES, ids=lambda c: c.__name__)
 def test_every_numeric_option_refuses_nan_infinity_and_absurd_magnitudes(
-        cls, fit_commands, received, capsys):
-    numeric = [flag for _name, flag, constraints in _options(cls)
+        command, fit_commands, received, capsys):
+    numeric = [flag for _name, flag, constraints in _options(_class(command))
                if any(isinstance(c, Interval) or c in (Real, Integral, "random_state")
                       for c in constraints)]
     assert "--learning-rate" in numeric and "--max-iter" in numeric
     for flag in numeric:
         for text in _ABSURD:
             capsys.readouterr()
-            assert main([*fit_commands[cls], f"{flag}={text}"]) == 2, (flag, text)
+            assert main([*fit_commands[command], f"{flag}={text}"]) == 2, (flag, text)
             err = capsys.readouterr().err
             assert err.startswith(f"hiddenstate: error: argument {flag}: ") and f"{text!r}" in err
             assert len(err.strip().splitlines()) == 1, err

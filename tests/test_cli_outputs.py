@@ -5,21 +5,34 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import hiddenstate
 from hiddenstate.cli import main
 from hiddenstate.datasets import make_donut, read_table, write_table
 
 
-@pytest.mark.parametrize("ext", [".csv", ".tsv", ".npy"])
-def test_autoencoder_scores_go_to_a_file_as_one_column(tmp_path, ext):
-    data = tmp_path / "donut.csv"
+@pytest.fixture(scope="module")
+def donut_model(tmp_path_factory):
+    """``(data file, model file)``: an autoencoder the CLI fitted on 100 donut rows."""
+    folder = tmp_path_factory.mktemp("outputs")
+    data, model = folder / "donut.csv", folder / "m.safetensors"
     write_table(data, make_donut()[0][:100])
-    model = tmp_path / "m.safetensors"
     assert main(["autoencoder", "fit", str(data), "--max-iter", "2", "--random-state", "0",
                  "--out", str(model)]) == 0
+    return data, model
+
+
+@pytest.mark.parametrize("ext", [".csv", ".tsv", ".npy"])
+def test_autoencoder_scores_go_to_a_file_as_one_column(tmp_path, ext, donut_model):
+    data, model = donut_model
     out = tmp_path / f"scores{ext}"
     assert main(["autoencoder", "score", str(model), str(data), "--out", str(out)]) == 0
     scores, names = read_table(out) if ext != ".npy" else (np.load(out), None)
-    assert scores.shape == (100, 1) and np.all(scores >= 0)
+    assert scores.shape == (100, 1)
+    # Each row's score is the saved model's own reconstruction error of that row, in order
+    # (written to the text tables' shortest round-tripping precision).
+    want = hiddenstate.load(model).reconstruction_error(read_table(data)[0])
+    np.testing.assert_allclose(scores[:, 0], want, rtol=1e-5)
+    assert len(set(np.round(want, 6))) == 100  # the rows' errors differ: the order counts
     if ext != ".npy":
         assert names == ["reconstruction_error"]
 
@@ -95,7 +108,13 @@ def test_detect_score_neutralises_ids_and_column_names(tmp_path, ext):
         expected = ids if raw else ["'" + t for t in ID_FORMULAS] + ids[len(ID_FORMULAS):]
         assert [r[0] for r in rows] == expected
         assert [r[1] for r in rows] == [str(i) for i in range(len(ids))]
-        float(rows[0][2]), float(rows[0][3])  # scores stay numbers
+        # scores and p-values stay numbers, and agree: a higher score (more normal) never
+        # has a lower p-value, and an input is flagged when its p-value is at most the
+        # detector's contamination
+        scores, p = (np.array([float(r[k]) for r in rows]) for k in (2, 3))
+        assert np.all((0 < p) & (p <= 1)) and np.all(np.diff(p[np.argsort(scores)]) >= 0)
+        rate = hiddenstate.load(det)[-1].contamination_  # a Pipeline: preparation, detector
+        assert [int(r[4]) for r in rows] == [int(v <= rate) for v in p]
         # the feature named by a formula, in the top_features text
         tops = [r[5] for r in rows if r[5].lstrip("'").startswith("=HYPERLINK")]
         assert tops and all(t.startswith("=" if raw else "'=") for t in tops)
@@ -138,6 +157,10 @@ def test_classify_predict_neutralises_labels(tmp_path, capsys):
     header, *rows = capsys.readouterr().out.splitlines()
     assert header.split("\t") == ["label", "'-bad", "'@SUM(A1)"]
     assert len(rows) == 4 and {r.split("\t")[0] for r in rows} <= {"'-bad", "'@SUM(A1)"}
+    for row in rows:  # the label is the likelier class; the probabilities sum to 1
+        label, p_bad, p_sum = row.split("\t")
+        assert abs(float(p_bad) + float(p_sum) - 1) < 1e-5
+        assert label == ("'-bad" if float(p_bad) > float(p_sum) else "'@SUM(A1)")
     assert main(["classify", "predict", str(model), "--raw-text", "--proba", *reviews]) == 0
     assert capsys.readouterr().out.splitlines()[0].split("\t") == ["label", "-bad", "@SUM(A1)"]
 

@@ -18,6 +18,8 @@ from sklearn.preprocessing import StandardScaler
 import hiddenstate as hs
 from hiddenstate.cli import main
 
+from .test_readme import README, same
+
 
 def _write(path, header, rows):
     with open(path, "w", newline="") as f:
@@ -58,8 +60,10 @@ def test_breast_cancer_workflow_on_the_command_line_matches_the_python_api(cance
                  "--id-column", "id", "--drop", "label", "--n-components", "8",
                  "--random-state", "0", "--contamination", "0.05",
                  "--out", str(d / "cancer.det")]) == 0
+    capsys.readouterr()
     assert main(["detect", "score", str(d / "cancer.det"), str(d / "test.csv"),
                  "--out", str(d / "scores.csv")]) == 0
+    said = capsys.readouterr().err
     header, rows = _read(d / "scores.csv")
     assert header[:3] == ["id", "index", "score"]
     test = parts["test"]
@@ -78,7 +82,17 @@ def test_breast_cancer_workflow_on_the_command_line_matches_the_python_api(cance
     api_auc = roc_auc_score(is_malignant, -det.score_samples(scale(data.data[test])))
     print(f"breast cancer ROC AUC: command line {cli_auc:.4f}, Python API {api_auc:.4f}")
     assert abs(cli_auc - api_auc) <= 0.005
-    assert cli_auc > 0.9
+    # The README's transcript and figures, within their last shown digit.
+    readme = README.read_text(encoding="utf-8")
+    shown = re.search(r"^\d+ of 319 inputs flagged .*; wrote ", readme, re.M).group(0)
+    assert same(shown, said.split(str(d / "scores.csv"))[0]), said
+    figures = re.search(r"benign from `scores.csv` is (\S+), the same as the Python API's\s+"
+                        r"`det.score_samples` \((\S+)\); (\S+)% of the held-out benign rows "
+                        r"and (\S+)% of", readme).groups()
+    flagged = np.array([r[4] == "1" for r in rows])
+    measured = (f"{cli_auc:.4f}", f"{api_auc:.4f}", f"{100 * flagged[~is_malignant].mean():.1f}",
+                f"{100 * flagged[is_malignant].mean():.1f}")
+    assert all(same(f, m) for f, m in zip(figures, measured, strict=True)), measured
 
     # The model file is a Pipeline (scaler, detector) with its input settings.
     pipe = hs.load(d / "cancer.det")

@@ -12,14 +12,19 @@ from hiddenstate.datasets import read_table
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 
-def test_text_file_codes_and_errors_match_the_api(tmp_path, capsys):
-    data = tmp_path / "s.txt"
-    lines = ["the cat sat", "the dog sat", "a cat ran", "a dog ran"] * 5
+def _fit_lines(folder, lines, *options):
+    """``(data file, model file, model)``: `seqae fit` on ``lines`` with ``options``."""
+    data, model = folder / "s.txt", folder / "sa.hsm"
     data.write_text("\n".join(lines) + "\n")
-    model = tmp_path / "sa.hsm"
-    assert main(["seqae", "fit", str(data), "--n-components", "8", "--embedding-dim", "8",
-                 "--max-iter", "3", "--random-state", "0", "--out", str(model)]) == 0
-    est = hs.load(model)
+    assert main(["seqae", "fit", str(data), *options, "--random-state", "0",
+                 "--out", str(model)]) == 0
+    return data, model, hs.load(model)
+
+
+def test_text_file_codes_and_errors_match_the_api(tmp_path, capsys):
+    lines = ["the cat sat", "the dog sat", "a cat ran", "a dog ran"] * 5
+    data, model, est = _fit_lines(tmp_path, lines, "--n-components", "8", "--embedding-dim",
+                                  "8", "--max-iter", "3")
     tokens = [s.split() for s in lines]
     codes = tmp_path / "codes.npy"
     assert main(["seqae", "transform", str(model), str(data), "--out", str(codes)]) == 0
@@ -52,3 +57,25 @@ def test_series_windows(tmp_path, capsys):
     assert main(["seqae", "fit", str(series), "--analyzer", "char", "--out",
                  str(tmp_path / "m.hsm")]) == 2
     assert "--analyzer is for text" in capsys.readouterr().err
+
+
+def test_char_analyzer_and_missing_values_reach_the_model(tmp_path, capsys):
+    """--analyzer char makes every character a token, at fit and at score; --missing
+    interpolate fills a series' empty cell (the other options: test_cli_options.py)."""
+    lines = ["abc", "bca", "cab", "aab"] * 3
+    data, model, est = _fit_lines(tmp_path, lines, "--analyzer", "char", "--n-components",
+                                  "4", "--max-iter", "1")
+    assert sorted(est.vocabulary_.tokens) == ["a", "b", "c"]
+    capsys.readouterr()
+    assert main(["seqae", "score", str(model), str(data), "--analyzer", "char"]) == 0
+    scores = [float(r.split(",")[1]) for r in capsys.readouterr().out.split()[1:]]
+    np.testing.assert_allclose(scores, est.reconstruction_error([list(s) for s in lines]),
+                               rtol=1e-5)
+    gap = tmp_path / "hole.csv"
+    gap.write_text("x,y\n1,2\n2,\n3,4\n4,5\n")
+    assert main(["seqae", "fit", str(gap), "--n-components", "2", "--max-iter", "1",
+                 "--out", str(tmp_path / "g.hsm")]) == 2
+    assert "line 3" in capsys.readouterr().err  # the empty cell, named
+    assert main(["seqae", "fit", str(gap), "--missing", "interpolate", "--n-components", "2",
+                 "--max-iter", "1", "--out", str(tmp_path / "g.hsm")]) == 0
+    assert hs.load(tmp_path / "g.hsm").missing == "interpolate"

@@ -240,9 +240,9 @@ def test_crafted_files_fail_fast_in_bounded_memory(model_file, sequence_file, tm
     """Findings "n_components 1e8", "100k layers", "[2]*100000", "100k nested brackets",
     "/dev/zero symlink", "FIFO", and a regular file grown to 8 GiB: each crafted file
     (with a valid digest, so that the size checks are what stops it) ends in a
-    ModelFileError naming the limit or the mismatch, all of them together in a fresh
-    process growing its peak memory by < 300 MB (and the subprocess's timeout catches
-    a hang)."""
+    ModelFileError naming the limit or the mismatch, each within 2 s, all of them together
+    in a fresh process growing its peak memory by < 8 MiB (and the subprocess's timeout
+    catches a hang)."""
     cases = {
         _crafted(tmp_path / "ncomp.hs", model_file, params={"n_components": 100_000_000}):
             r"n_components=100000000 needs at least 100000000 parameters",
@@ -268,9 +268,12 @@ def test_crafted_files_fail_fast_in_bounded_memory(model_file, sequence_file, tm
     os.mkfifo(tmp_path / "fifo.hs")
     cases[tmp_path / "fifo.hs"] = r"is a FIFO \(named pipe\), not a model file"
     out = probe_refusals(model_file, cases)
-    assert out["grown_mib"] < 300, out
     print({Path(k).name: round(v["seconds"], 3) for k, v in out.items() if k != "grown_mib"},
           "grown MiB", round(out["grown_mib"], 1))
+    # The README's bounds: each refusal within 2 s (0.5 s at most measured on a loaded
+    # 2-core machine), all together growing the peak memory by less than 8 MiB (0 measured).
+    assert out["grown_mib"] < 8, out
+    assert max(v["seconds"] for k, v in out.items() if k != "grown_mib") < 2, out
 
 
 def test_a_crafted_file_cannot_set_machine_local_settings(model_file, tmp_path):

@@ -176,12 +176,14 @@ def test_bash_lines_are_found():
 def test_readme_bash_blocks(tmp_path):
     user_files(tmp_path)
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    not_here = []  # lines on the shared data, where it is missing: reported as a skip
     for line, command in bash_lines():
         extra = ONE_EPOCH[1] if all(w in command.split() for w in ONE_EPOCH[0]) else []
         if extra and "--pretrain" in command.split():
             extra = [*extra, "--pretrain-max-iter", "1"]
         if "../shared/data" in command:
             if not SHARED_DATA.exists():
+                not_here.append(line)
                 continue
             command = command.replace("../shared/data", str(SHARED_DATA))
         words = shlex.split(command) + extra
@@ -196,3 +198,6 @@ def test_readme_bash_blocks(tmp_path):
         run = subprocess.run(words, cwd=tmp_path, capture_output=True, text=True,
                              timeout=900, env={**env, **assignments})
         assert run.returncode == 0, f"README line {line}: {command}\n{run.stderr[-2000:]}"
+    if not_here:
+        pytest.skip(f"the other README commands ran; lines {not_here} read {SHARED_DATA}, "
+                    "which is not here")

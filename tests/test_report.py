@@ -8,6 +8,7 @@ import json
 import re
 
 import numpy as np
+import pytest
 from rich.console import Console
 
 from hiddenstate import plotting
@@ -74,7 +75,7 @@ def test_results_table_is_plain_text():
     table = results_table([ExperimentResult("e", rows, {}, {}, 1.0)])
     assert table.row_count == 2
     assert [c.header for c in table.columns] == [
-        "experiment", "variant", "figure", "seed", "ours", "target", "met", "seconds"]
+        "experiment", "variant", "figure", "reference", "ours", "target", "met", "seconds"]
     console = Console(width=200, record=True, file=io.StringIO())
     console.print(table)
     out = console.export_text()
@@ -95,3 +96,22 @@ def test_environment_info():
         assert key in info
     assert info["devices"] and all(isinstance(d, str) for d in info["devices"])
     json.dumps(info)
+
+
+def test_reference_column_says_whose_figure_it_is(tmp_path):
+    """The seed's own figure is shown bare; a recipe's, a paper's or a baseline's is marked,
+    and the legend under the table says what each mark means."""
+    from hiddenstate.report import REFERENCE_LEGEND, SOURCES, reference_cell
+
+    rows = [ResultRow("e", "a", 1.3e-4, 1.0, 0.0), ResultRow("e", "b", 15.2, 1.0, 0.0,
+                                                             source="recipe"),
+            ResultRow("e", "c", 0.768, 1.0, 0.0, source="paper"),
+            ResultRow("e", "d", None, 1.0, 0.0, source="paper")]
+    assert [reference_cell(r) for r in rows] == ["1.300e-04", "15.2 (recipe)", "0.768 (paper)",
+                                                 "-"]
+    assert all(f"({s})" in REFERENCE_LEGEND for s in SOURCES if s != "seed")
+    with pytest.raises(ValueError, match="source must be one of"):
+        ResultRow("e", "x", 1.0, 1.0, 0.0, source="guess")
+    write_report([ExperimentResult("e", rows, {}, {}, 1.0)], tmp_path)
+    text = (tmp_path / "report.html").read_text()
+    assert "<th>reference</th>" in text and "15.2 (recipe)" in text and "(baseline)" in text

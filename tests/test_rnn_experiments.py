@@ -56,7 +56,10 @@ def test_scan_exercise_is_registered_and_runs(tmp_path):
     assert [r.passed for r in result.rows] == [None, None]
     assert result.rows[0].variant == "seed algorithm, 100 SGD steps"
     assert [r.figure for r in result.rows] == ["final MSE", "final MSE"]
-    assert all(r.ours < 0.5 for r in result.rows)
+    # Predicting zero scores 0.5 and the untrained nets (this seed, learning rate 1e-12)
+    # 0.63 (seed's) and 1.22 (ours); after these steps 0.0057 (seed's) and 0.00081 (ours).
+    assert result.rows[0].ours < 0.02
+    assert result.rows[1].ours < result.rows[0].ours
 
 
 def test_strings_needed_reuses_one_compiled_loop():

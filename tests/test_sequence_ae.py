@@ -130,9 +130,17 @@ def small_elman():
 
 
 def test_anomalies_score_lower(lstm_waves):
+    """Noise has twice the waves' energy, so an untrained model with small outputs scores
+    it lower too: the bounds are set against that model's (this seed and data, 1 step at
+    learning rate 1e-12): noise's median error 2.19 times the waves', the waves' error
+    1.98 times their mean square. Trained: 17.8 times, and 0.25."""
     est = lstm_waves
     noise = [np.random.default_rng(i).normal(0, 1, (8, 2)).astype(np.float32) for i in range(20)]
-    assert np.median(est.score_samples(noise)) < np.median(est.score_samples(_waves(20, 3)))
+    waves = _waves(20, 3)
+    ratio = np.median(est.score_samples(noise)) / np.median(est.score_samples(waves))
+    assert ratio > 6
+    energy = np.mean([np.mean(x ** 2) for x in waves])
+    assert est.reconstruction_error(waves).mean() < 0.6 * energy
 
 
 def test_bounded_compilations_and_no_refit_recompile(small_elman):
@@ -238,9 +246,11 @@ def test_learns_to_reconstruct_tokens(token_ae):
     assert [len(p) for p in pred] == [len(s.split()) for s in test]
     acc = np.mean([a == b for s, p in zip(test, pred, strict=True)
                    for a, b in zip(s.split(), p, strict=True)])
-    assert acc > 0.6  # chance: 0.25
+    # chance: 0.25; the untrained model (this seed and data, 1 step at learning rate
+    # 1e-12): accuracy 0.16, error 1.78 nats (uniform: log 4 = 1.39); trained 0.87, 0.35
+    assert acc > 0.7
     err = est.reconstruction_error(test)
-    assert err.shape == (60,) and err.mean() < 0.8 * np.log(4)
+    assert err.shape == (60,) and err.mean() < 0.6
     codes = est.transform(test)
     assert codes.shape == (60, 16)
     # whitespace-separated strings and token lists are the same input

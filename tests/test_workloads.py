@@ -27,25 +27,64 @@ def test_w1_records_seed_first_then_ours():
     assert abs(records[0].quality - 3.0e-4) < 0.05 * 3.0e-4
 
 
-def test_unknown_workload_and_matmul_peak():
+def test_unknown_workload_and_matmul_peak(monkeypatch):
+    from hiddenstate.bench import _timing
+
     with pytest.raises(ValueError, match="valid: W1"):
         run_workloads(["W9"])
-    assert matmul_peak(128, repeats=2) > 0
+    # The rate is the products' FLOPs over their summed best times: 2 m k n each.
+    times = iter([0.5, 0.25])
+    monkeypatch.setattr(_timing, "best_time", lambda *a, **k: next(times))
+    assert _timing.products_rate([(10, 20, 30), (40, 50, 60)]) == pytest.approx(
+        (2 * 10 * 20 * 30 + 2 * 40 * 50 * 60) / 0.75 / 1e9)
+    monkeypatch.setattr(_timing, "best_time", lambda *a, **k: 1e-3)
+    assert matmul_peak(100, repeats=2) == pytest.approx(2 * 100**3 / 1e-3 / 1e9)
 
 
-def test_bare_recurrent_loops_run():
+def _timed_loop(monkeypatch):
+    """Patch the bare loops' timer: returns a dict that receives the loop and its
+    arguments instead of timing them."""
+    from hiddenstate.bench import _bare
+
+    seen = {}
+
+    def capture(fn, *args, **kwargs):
+        seen["fn"], seen["args"] = fn, args
+        return 1.0
+
+    monkeypatch.setattr(_bare, "best_time", capture)
+    return seen
+
+
+def test_bare_recurrent_loops_train_what_they_time(monkeypatch):
+    """Each bare loop times the seed's training: run once, it lowers the recipe's loss."""
+    import jax
+    import jax.numpy as jnp
     import numpy as np
 
-    from hiddenstate.bench._bare import bare_w3, bare_w6, padded_one_hot
+    from hiddenstate.bench._bare import bare_w3, bare_w6, elman_loss, padded_one_hot
     from hiddenstate.datasets import REBER_ALPHABET, make_sincos
 
     assert list(WORKLOADS) == ["W1", "W2", "W3", "W4", "W5", "W6", "cache"]
+    seen = _timed_loop(monkeypatch)
+
+    def mean_loss(p, X, Y, M, output):
+        return float(jnp.mean(jax.vmap(lambda x, y, m: elman_loss(p, x, y, m, output))(
+            X, Y, M)))
+
     S, T = make_sincos()
-    assert bare_w6(S, T, 5) > 0
+    assert bare_w6(S, T, 50) == 1.0
+    p0 = seen["args"][0]
+    M = np.ones(S.shape[:2], np.float32)
+    before, after = (mean_loss(p, S, T, M, "linear") for p in (p0, seen["fn"](p0)))
+    assert after < 0.1 * before  # 50 full-batch SGD steps at 0.1: 0.50 -> 0.025
     rng = np.random.default_rng(0)
     X = rng.random((6, 5, 7)).astype(np.float32)
-    M = np.ones((6, 5), np.float32)
-    assert bare_w3(X, (X > 0.5).astype(np.float32), M, 1) > 0
+    Y, M = (X > 0.5).astype(np.float32), np.ones((6, 5), np.float32)
+    bare_w3(X, Y, M, 20)
+    p0 = seen["args"][0]
+    before, after = (mean_loss(p, X, Y, M, "sigmoid") for p in (p0, seen["fn"](p0)))
+    assert after < 0.9 * before  # 20 epochs of batch-1 SGD at 0.2: 0.72 -> 0.60
     strings = ["BTSXSE", "BPVE"]
     targets = [np.ones((len(s) - 1, 7), np.float32) for s in strings]
     X, Y, M = padded_one_hot(strings, targets, REBER_ALPHABET)
@@ -95,3 +134,33 @@ def test_cache_workload_measures_a_cold_and_a_warm_run(tmp_path):
     assert cold["exit"] == warm["exit"] == 0
     assert 0 <= warm["backend_compile_s"] < 0.5 * cold["backend_compile_s"]
     assert warm["trace_s"] > 0 and cold["wall_s"] > 0
+
+
+class _Stop(BaseException):
+    pass
+
+
+def test_quick_shortens_the_workloads_the_help_names(monkeypatch, capsys):
+    """`bench --quick`: the help names what it shortens; W6 runs fewer steps, W1 and W3
+    (seconds each) the same (the first timed run's step count, caught before it runs)."""
+    from hiddenstate.bench import _workloads
+    from hiddenstate.cli import main
+    from hiddenstate.cli.bench import FULL, QUICK
+
+    assert set(QUICK) | set(FULL) == set(WORKLOADS) and not set(QUICK) & set(FULL)
+    steps = {}
+
+    def first_run(run, *args, **kwargs):
+        steps[name, quick] = [a for a in args if isinstance(a, int)][0]
+        raise _Stop
+
+    monkeypatch.setattr(_workloads, "timed_runs", first_run)
+    monkeypatch.setattr(_workloads, "timed_fits", first_run)
+    for name in ("W1", "W3", "W6"):
+        for quick in (False, True):
+            with pytest.raises(_Stop):
+                WORKLOADS[name](quick, None)
+        assert (steps[name, True] < steps[name, False]) == (name in QUICK), name
+    assert main(["bench", "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "shorter runs of W2, W4, W5, W6, cache; W1, W3 run their whole recipes" in out

@@ -16,7 +16,9 @@ from __future__ import annotations
 from . import _cache, _workloads  # noqa: F401  (register W1..W6 and cache)
 from ._registry import WORKLOADS, BenchRecord, register_workload, run_workloads
 from ._timing import matmul_peak
+from ._workloads import w2_flops, w2_products
 
 register_workload("cache")(_cache.cache_workload)  # after W1..W6
 
-__all__ = ["BenchRecord", "WORKLOADS", "run_workloads", "matmul_peak", "register_workload"]
+__all__ = ["BenchRecord", "WORKLOADS", "run_workloads", "matmul_peak", "register_workload",
+           "w2_flops", "w2_products"]

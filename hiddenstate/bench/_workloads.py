@@ -20,7 +20,7 @@ def w1(quick: bool, data_dir) -> list[BenchRecord]:
     from ..datasets import make_donut
     from ..experiments import donut
 
-    del quick, data_dir  # the full recipe takes about a second
+    del quick, data_dir  # the full recipe takes about a second (the help says so)
     cfg = donut.Config()
     X, _ = make_donut(cfg.n_samples, rng=np.random.default_rng(cfg.data_seed))
     seed, c, t, us = timed_fits(lambda: donut.seed_estimator(cfg), X, cfg.seed_epochs, repeats=3)
@@ -47,7 +47,7 @@ def w1(quick: bool, data_dir) -> list[BenchRecord]:
 # -- W2 -------------------------------------------------------------------------------------
 
 
-def _w2_products(batch: int, n_in: int = 784, n_hidden: int = 500) -> list[tuple]:
+def w2_products(batch: int, n_in: int = 784, n_hidden: int = 500) -> list[tuple]:
     """The matrix products ``(m, k, n)`` of one tied-autoencoder SGD step.
 
     Forward: encode ``X W`` and decode ``H W^T``. Backward: the decoder's error back to
@@ -59,13 +59,16 @@ def _w2_products(batch: int, n_in: int = 784, n_hidden: int = 500) -> list[tuple
     return [(B, n, h), (B, h, n), (B, n, h), (n, B, h), (n, B, h)]
 
 
-def _w2_flops(batch: int, n_in: int = 784, n_hidden: int = 500) -> float:
-    """FLOPs of one tied-autoencoder SGD step: ``10 B n h`` (:func:`_w2_products`).
+def w2_flops(batch: int, n_in: int = 784, n_hidden: int = 500) -> float:
+    """FLOPs of one tied-autoencoder SGD step: ``10 B n h`` (:func:`w2_products`).
+
+    The one count the bench's GFLOP/s and ``benchmarks/scaling.py``'s assumed
+    single-GPU step both use.
 
     Until December 2026 this counted six products (``12 B n h``), which overstated the
     step's rate and its fraction of the peak by a fifth.
     """
-    return sum(2.0 * m * k * n for m, k, n in _w2_products(batch, n_in, n_hidden))
+    return sum(2.0 * m * k * n for m, k, n in w2_products(batch, n_in, n_hidden))
 
 
 def _w2_speed(cfg) -> list[BenchRecord]:
@@ -81,8 +84,8 @@ def _w2_speed(cfg) -> list[BenchRecord]:
         steps = X.shape[0] // batch
         est, c, t, us = timed_fits(lambda b=batch: digits.seed_estimator(
             dataclasses.replace(cfg, seed_batch_size=b), 500, 1), X, steps, repeats=3)
-        gflops = _w2_flops(batch) / (us * 1e-6) / 1e9
-        shape_peak = products_rate(_w2_products(batch), repeats=200 if batch < 100 else 20)
+        gflops = w2_flops(batch) / (us * 1e-6) / 1e9
+        shape_peak = products_rate(w2_products(batch), repeats=200 if batch < 100 else 20)
         bare = bare_w2(X, batch)
         out.append(BenchRecord("W2", variant, c, t, us, est.loss_curve_[-1], float("nan"),
                                "digits loss (quality A)", {
@@ -144,7 +147,7 @@ def w3(quick: bool, data_dir) -> list[BenchRecord]:
     from ..experiments import reber
     from ..metrics import grammar_fraction, multi_hot_step_accuracy
 
-    del quick, data_dir
+    del quick, data_dir  # the full recipe takes seconds (the help says so)
     cfg = reber.Config()
     train = make_reber(cfg.n_train, np.random.default_rng(cfg.random_state))
     targets = [reber_targets(s) for s in train]
@@ -254,21 +257,23 @@ def w5(quick: bool, data_dir) -> list[BenchRecord]:
 
 @register_workload("W6")
 def w6(quick: bool, data_dir) -> list[BenchRecord]:
-    """The nested-scan sin/cos exercise: Elman 2-4-2, linear output, 10,000 SGD steps."""
+    """The nested-scan sin/cos exercise: Elman 2-4-2, linear output, 10,000 SGD steps
+    (``quick``: the seed's 2,000, as ``reproduce --quick``)."""
     from ..datasets import make_sincos
     from ..experiments import scan_exercise
 
-    del quick, data_dir
+    del data_dir
     S, T = make_sincos()
     X, Y = list(S), list(T)
-    cfg = scan_exercise.Config()
+    cfg = scan_exercise.Config.quick() if quick else scan_exercise.Config()
     est, c, t, us = timed_runs(lambda: scan_exercise.seed_estimator(cfg).fit(X, Y),
                                cfg.seed_steps, repeats=3)
     mse = -est.score(X, Y)
     bare = bare_w6(S, T, cfg.seed_steps)
     out = [BenchRecord("W6", "seed", c, t, us, est.loss_curve_[-1], mse, "final MSE",
                        {"target": "<= 1.4e-4 (seed 1.3e-4)", "bare_jax_s": bare,
-                        "library_overhead": t / bare - 1})]
+                        "library_overhead": t / bare - 1, "steps": cfg.seed_steps,
+                        "quick": quick})]
     est, c, t, us = timed_runs(lambda: scan_exercise.ours_estimator(cfg).fit(X, Y),
                                cfg.ours_steps)
     out.append(BenchRecord("W6", "ours", c, t, us, est.loss_curve_[-1], -est.score(X, Y),

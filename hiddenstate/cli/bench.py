@@ -12,6 +12,13 @@ from ._outputs import console
 __all__ = ["register"]
 
 
+#: What --quick shortens: W2 50 digits epochs and 3 MNIST epochs, W4 and W5 their
+#: `reproduce --quick` settings or less, W6 2,000 seed steps, cache one round.
+QUICK = ("W2", "W4", "W5", "W6", "cache")
+#: What --quick leaves whole: their full recipes take a few seconds.
+FULL = ("W1", "W3")
+
+
 def register(sub) -> None:
     sub.add_parser("bench", help="run the WORKLOADS.md recipes, print timings", build=_build)
 
@@ -22,7 +29,9 @@ def _build(parser) -> None:
                              "cold and a warm compilation cache (default: all)")
     parser.add_argument("--all", action="store_true", help="every workload (the default)")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
-    parser.add_argument("--quick", action="store_true", help="shorter quality runs")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"shorter runs of {', '.join(QUICK)}; {', '.join(FULL)} run "
+                             "their whole recipes (seconds each)")
     parser.add_argument("--data", metavar="DIR", help="folder with mnist/ for quality B")
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = _workloads_text  # the harness imports JAX: only when help is shown

@@ -29,6 +29,9 @@ def _build(parser) -> None:
                                                      "time-series: its timeseries/ folder or "
                                                      "the folder above it)")
     parser.add_argument("--out", default="results", metavar="DIR", help="output folder")
+    parser.add_argument("--strict", action="store_true",
+                        help="exit with status 1 when a row misses its target (MISS in the "
+                             "table); without it the exit status is 0 however the rows did")
     parser.add_argument("--set", action="append", default=[], metavar="NAME.FIELD=VALUE",
                         help="override one field of an experiment's config (repeatable), e.g. "
                              "embedded-reber.n_train_seed=2000; the fields are listed below")
@@ -94,4 +97,10 @@ def reproduce(args) -> int:
     command = "hiddenstate " + " ".join(sys.argv[1:]) if sys.argv else "hiddenstate reproduce"
     path = report.write_report(results, out, command=command, environment=report.environment_info())
     con.print(f"wrote {path} and {out / 'results.json'} in {time.perf_counter() - t0:.1f} s")
+    missed = [f"{row.experiment} / {row.variant} / {row.figure}" for r in results
+              for row in r.rows if row.passed is False]
+    if missed and args.strict:
+        print(f"hiddenstate: {len(missed)} row(s) missed their targets (--strict): "
+              + "; ".join(missed), file=sys.stderr)
+        return 1
     return 0

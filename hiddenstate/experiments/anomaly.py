@@ -548,7 +548,7 @@ def _mnist_rows(config: Config, res: dict, check: bool) -> list[ResultRow]:
                   f"2018 Table 1, trained on the 60k training set: another protocol; digits "
                   f"0-9: {_digits(v / 100 for v in per_digit)})",
             round(float(np.mean(per_digit)) / 100, 4), "not run here", 0.0,
-            "published reference", None, "reference"))
+            "published reference", None, "reference", source="paper"))
     for m in ("ae", "dae"):
         for rate in (0.01, 0.05):
             value = float(np.mean([f[rate] for f in fa[m]]))

@@ -16,6 +16,7 @@ from ..objectives import RecurrentAEObjective
 from ..optim import make_optimizer
 from ..report import ExperimentResult, ResultRow
 from ._common import Timer, figure_path, in_parallel, quick_note, timed
+from ._full_runs import full_run_note
 
 NAME = "recurrent-ae"
 TITLE = "W5 recurrent autoencoder: 8 one-hot symbols folded into 24 units (seed 000)"
@@ -174,6 +175,7 @@ def run(config: Config, out_dir: Path) -> ExperimentResult:
                         variant,
                         passed=0.30 <= recall <= 0.50,
                         target="about 0.38 (the last 2-3 recalled)",
+                        source="recipe",
                     )
                 )
             else:
@@ -187,6 +189,7 @@ def run(config: Config, out_dir: Path) -> ExperimentResult:
                         variant,
                         passed=recall >= 0.9995,
                         target=f"1.000 on {config.test_orders} fresh orders",
+                        source="recipe",
                     )
                 )
             slug = "seed" if variant.startswith("seed") else "ours"
@@ -254,10 +257,5 @@ def run(config: Config, out_dir: Path) -> ExperimentResult:
         "outputs, back-propagated through the unroll and the encoder, Adam (cosine "
         "schedule, clip 1), minibatches of 32 fresh orders. The runs train two at a time on "
         "two cores: each row's seconds is its own wall time, overlapping another run's."
-        + quick_note(config, "Against a full run: the seed and hiddenstate rows are the same "
-                     "(0.401, 1.000); at a fifth of the steps the sweep recalls less from 12 "
-                     "symbols on (hidden 24: 0.942/0.776/0.261 for 12/16/24 symbols, full "
-                     "0.999/0.953/0.458; hidden 48: 0.999/0.933/0.654, full 1.000/0.999/0.947), "
-                     "the same picture: recall falls with the stream's length, and 48 units "
-                     "hold longer streams than 24."),
+        + quick_note(config, full_run_note(NAME)),
     )

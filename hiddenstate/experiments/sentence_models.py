@@ -425,7 +425,8 @@ def _rows(config: Config, stats: dict, protocol: str) -> list[ResultRow]:
             figure += f"; published: {published[1]}"
         rows.append(ResultRow(NAME, figure, published[0] if published else None, mean,
                               st["seconds_per_fold"], LABELS[name],
-                              passed=passed if check else None, target=target))
+                              passed=passed if check else None, target=target,
+                              source="paper"))
     if "lstm" in stats:
         slowest = max(stats["lstm"]["seconds"])
         rows.append(ResultRow(NAME, "seconds, slowest fold of the LSTM (selection included)",

@@ -108,6 +108,7 @@ def run(config: Config, out_dir: Path, *, data_dir: Path) -> ExperimentResult:
                 s_rae,
                 "RAE (random word vectors)",
                 target="report beside baseline",
+                source="paper",
             )
         )
         rows.append(
@@ -152,6 +153,7 @@ def run(config: Config, out_dir: Path, *, data_dir: Path) -> ExperimentResult:
                     "RAE (random word vectors)",
                     passed=float(np.mean(fold_rae)) >= PAPER_ACCURACY,
                     target=">= 0.768 (the paper, random vectors)",
+                    source="paper",
                 )
             )
             rows.append(

@@ -238,7 +238,8 @@ def _row(config: Config, problem: str, method: str, acc: float, seconds: float,
     if method == "hiddenstate" and config.check_targets and reference[1] is not None:
         passed, target = acc >= reference[1], f">= 1-NN DTW ({reference[1]:.3f})"
     return ResultRow(NAME, f"{problem} test accuracy ({n_train} train / {n_test} test)",
-                     seed, acc, seconds, variant, passed=passed, target=target)
+                     seed, acc, seconds, variant, passed=passed, target=target,
+                     source="baseline")
 
 
 # -- forecasting -----------------------------------------------------------------------------
