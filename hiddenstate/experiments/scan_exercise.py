@@ -53,9 +53,11 @@ def seed_estimator(config: Config, steps: int | None = None) -> SequenceModel:
 
 
 def ours_estimator(config: Config) -> SequenceModel:
-    """The same net with full-batch Adam at a constant rate for fewer steps."""
+    """The same net with full-batch Adam at a constant rate for fewer steps, on the values
+    as given, like the seed's (sin and cos are in [-1, 1] already; standardising them
+    gives an MSE of 2.15e-4 instead of 1.12e-4 in the same steps)."""
     return SequenceModel("elman", hidden_size=config.hidden_size, output="linear",
-                         batch_size=None, learning_rate=config.ours_learning_rate,
+                         scale="none", batch_size=None, learning_rate=config.ours_learning_rate,
                          learning_rate_schedule="constant", max_iter=config.ours_steps,
                          random_state=config.random_state)
 
