@@ -242,6 +242,29 @@ def test_cli_fit_refusals_and_forecast_interval(tmp_path, capsys, monkeypatch):
     rows = np.loadtxt(out, delimiter=",", skiprows=1)
     assert np.all(rows[:, 3] < rows[:, 2]) and np.all(rows[:, 2] < rows[:, 4])
     assert np.all(np.abs(rows[:, 2] - 900) < 200)
+    # A regular time column is continued: years as numbers, dates (weekly YYYYMMDD) as dates
+    y = 900 + 50 * ar2(120)
+    yearly, weekly = tmp_path / "years.csv", tmp_path / "weeks.tsv"
+    yearly.write_text("year,value\n" + "".join(f"{1851 + i},{v:.5f}\n" for i, v in
+                                                 enumerate(y)))
+    days = np.datetime64("1999-01-02") + 7 * np.arange(120)
+    weekly.write_text("date\tvalue\n" + "".join(
+        f"{str(d).replace('-', '')}\t{v:.5f}\n" for d, v in zip(days, y, strict=True)))
+    assert main(["rnn", "forecast", str(model), str(yearly), "--steps", "3", "--out",
+                 str(out)]) == 0
+    assert out.read_text().splitlines()[0] == "sequence,step,year,value"
+    np.testing.assert_array_equal(np.loadtxt(out, delimiter=",", skiprows=1)[:, 2],
+                                  [1971, 1972, 1973])
+    capsys.readouterr()
+    assert main(["rnn", "forecast", str(model), str(weekly), "--steps", "2",
+                 "--interval", "0.9"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == "sequence,step,date,value,value_lower,value_upper"
+    assert [r.split(",")[2] for r in printed[1:]] == ["2001-04-21", "2001-04-28"]
+    # the forecasts are those of the file without times
+    np.testing.assert_allclose([float(r.split(",")[3]) for r in printed[1:]],
+                               hs.load(model).forecast(y[:, None].astype(np.float32), 2)[:, 0],
+                               rtol=1e-5)
 
 
 def test_unscaled_fit_far_from_its_values_warns():
