@@ -845,6 +845,8 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
 
     #: The linear paths a forecaster chooses among (see :meth:`_least_squares`).
     _LINEAR = ("iterated", "direct", "mean")
+    #: The linear path kept unless another beats it significantly (:meth:`_choose_linear`).
+    _DEFAULT_LINEAR = "mean"
     #: At most this many least-squares refits per series in :meth:`_choose_linear`.
     _ROLLING_FITS = 40
 
@@ -852,10 +854,13 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         """``linear_``: the linear path (:attr:`_LINEAR`) chosen on rolling origins over
         the last half of each series (at least its held-out part), refitted by least
         squares on the steps before the origin every few origins (at most
-        :attr:`_ROLLING_FITS` fits): the iterated autoregression (the baseline's, at the
-        order with the lowest mean RMSE over the horizons there), unless another path
-        has a lower one and beats it by more than chance (a Diebold-Mariano test,
-        :func:`hiddenstate._baselines.significantly_better`).
+        :attr:`_ROLLING_FITS` fits): the mean of the direct and the iterated
+        autoregressions (a combination of the two strategies, at the order with the lowest
+        mean RMSE over the horizons there), unless one of them has a lower one and beats
+        it by more than chance (a one-sided Diebold-Mariano test at 5%,
+        :func:`hiddenstate.forecasting.significantly_better`). Picking the lowest score
+        alone followed noise: on Nile's 39 origins the direct path scored 2% lower, not
+        significantly, and did worse after them (its development split too).
         Returns the chosen path's errors ``(n_origins, horizon, n_features)`` (truth
         minus forecast, NaN past the end): the calibration of the intervals
         (:meth:`_scaled_rolling`)."""
@@ -890,7 +895,8 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         from .._baselines import significantly_better
 
         best = min(kinds, key=score.get)
-        default = min((k for k in kinds if k[0] == "iterated"), key=score.get, default=best)
+        default = min((k for k in kinds if k[0] == self._DEFAULT_LINEAR), key=score.get,
+                      default=best)
         if not significantly_better(errors[best], errors[default], H):
             best = default
         self.linear_, self.linear_order_ = best
