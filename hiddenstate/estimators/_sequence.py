@@ -327,14 +327,15 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         first half of each series' held-out origins); the trained model's forecasts are
         averaged with those of its linear start (``lags``), and if the start alone does
         better on the second half of the held-out origins, it is kept. The linear start
-        is the autoregression (iterated, direct or their mean, at the AIC order of the
-        training part or of the whole series) with the lowest error on rolling origins
-        over the last half of the series, refitted by least squares as they advance
-        (``linear_``). The calibration of the intervals: those rolling-origin errors
-        when the linear path alone is kept (many origins, so the conformal quantile is
-        not the largest error), else the recurrent model's held-out residuals per
-        horizon. The same model is then fitted on the whole series (as many epochs;
-        ``refit_epochs_``; ``forecaster_`` says what was kept). On the panel's
+        is the mean of the direct and the iterated autoregressions (at the AIC order of
+        the training part or of the whole series), or one of the two where it beats the
+        mean significantly on rolling origins over the last half of the series, refitted
+        by least squares as they advance (``linear_``). The calibration of the
+        intervals: those rolling-origin errors (many origins, so the conformal quantile
+        is not the largest error), times the ratio of the recurrent model's held-out
+        errors to its linear start's when the recurrence is kept. The same model is then
+        fitted on the whole series (as many epochs; ``refit_epochs_``; ``forecaster_``
+        says what was kept). On the panel's
         development splits the averaging lowered the spread over seeds without raising
         the error. None: next-step
         targets ``Y`` (the seed's recipe).
@@ -375,7 +376,8 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
     calibration_residuals_ : ndarray of shape (n_origins, horizon, n_features) or None
         With ``horizon``: the calibration forecasts' errors (truth minus forecast, in
         scaled units; NaN where the truth lies past the series' end): the linear path's
-        on rolling origins, or the recurrent model's on the held-out part.
+        on rolling origins (with the recurrence kept, scaled by its held-out error ratio
+        to the linear path).
     refit_epochs_ : int
         With ``horizon``, after a fresh fit: the epochs of the final training on the
         whole series (0: the recurrence did not improve the held-out loss of the linear
