@@ -327,9 +327,9 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         first half of each series' held-out origins); the trained model's forecasts are
         averaged with those of its linear start (``lags``), and if the start alone does
         better on the second half of the held-out origins, it is kept. The linear start
-        is the mean of the direct and the iterated autoregressions (at the AIC order of
-        the training part or of the whole series), or one of the two where it beats the
-        mean significantly on rolling origins over the last half of the series, refitted
+        is the iterated autoregression (at the AIC order of the training part or of the
+        whole series), or the direct one or their mean where it beats the iterated one
+        significantly on rolling origins over the last half of the series, refitted
         by least squares as they advance (``linear_``). The calibration of the
         intervals: those rolling-origin errors (many origins, so the conformal quantile
         is not the largest error), times the ratio of the recurrent model's held-out
@@ -848,7 +848,7 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
     #: The linear paths a forecaster chooses among (see :meth:`_least_squares`).
     _LINEAR = ("iterated", "direct", "mean")
     #: The linear path kept unless another beats it significantly (:meth:`_choose_linear`).
-    _DEFAULT_LINEAR = "mean"
+    _DEFAULT_LINEAR = "iterated"
     #: At most this many least-squares refits per series in :meth:`_choose_linear`.
     _ROLLING_FITS = 40
 
@@ -856,13 +856,13 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         """``linear_``: the linear path (:attr:`_LINEAR`) chosen on rolling origins over
         the last half of each series (at least its held-out part), refitted by least
         squares on the steps before the origin every few origins (at most
-        :attr:`_ROLLING_FITS` fits): the mean of the direct and the iterated
-        autoregressions (a combination of the two strategies, at the order with the lowest
-        mean RMSE over the horizons there), unless one of them has a lower one and beats
-        it by more than chance (a one-sided Diebold-Mariano test at 5%,
-        :func:`hiddenstate.forecasting.significantly_better`). Picking the lowest score
-        alone followed noise: on Nile's 39 origins the direct path scored 2% lower, not
-        significantly, and did worse after them (its development split too).
+        :attr:`_ROLLING_FITS` fits): the iterated autoregression (the baseline's, at the
+        order with the lowest mean RMSE over the horizons there), unless the direct one or
+        the mean of the two has a lower one and beats it by more than chance (a one-sided
+        Diebold-Mariano test at 5%, :func:`hiddenstate.forecasting.significantly_better`).
+        Picking the lowest score alone followed noise: on Nile's 39 origins the direct
+        path scored 2% lower, not significantly, and did worse after them (on its
+        development split too).
         Returns the chosen path's errors ``(n_origins, horizon, n_features)`` (truth
         minus forecast, NaN past the end): the calibration of the intervals
         (:meth:`_scaled_rolling`)."""
