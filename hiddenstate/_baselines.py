@@ -6,7 +6,9 @@ below both, so neither imports the other).
 - :func:`seasonal_naive`: the value one period before (:func:`detect_period`);
 - :func:`fit_ar` / :func:`ar_forecast`: an autoregression with a constant, fitted by
   least squares, its order chosen by AIC (as statsmodels' ``ar_select_order(...,
-  ic="aic")`` then ``AutoReg``), forecast recursively.
+  ic="aic")`` then ``AutoReg``), forecast recursively;
+- :func:`significantly_better`: whether one forecaster's rolling-origin errors beat
+  another's by more than chance (a Diebold-Mariano test).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import numpy as np
 from ._errors import InputError
 
 __all__ = ["ARModel", "ar_forecast", "default_max_order", "detect_period", "fit_ar", "naive",
-           "seasonal_naive"]
+           "seasonal_naive", "significantly_better"]
 
 
 def _as_2d(series, name: str = "series") -> np.ndarray:
@@ -167,3 +169,35 @@ def ar_forecast(model: ARModel, history, horizon: int) -> np.ndarray:
         out.append(np.asarray(value, np.float64))
         buf.append(out[-1])
     return np.array(out)
+
+
+def significantly_better(errors, reference, horizon: int, level: float = 0.05) -> bool:
+    r"""Whether forecasts with ``errors`` beat those with ``reference`` errors (both
+    ``(n_origins, horizon, n_features)``, the same origins, NaN where unknown) by more
+    than chance: a one-sided Diebold-Mariano test (Diebold and Mariano 1995, with the
+    small-sample correction of Harvey, Leybourne and Newbold 1997) at ``level`` on the
+    per-origin loss differences :math:`d_o = \mathrm{mean}_{k,j}\,(e_{okj}^2 -
+    r_{okj}^2) / \mathrm{MSE}_{kj}(r)` (each horizon weighted as the mean RMSE over the
+    horizons weighs it), their variance by Newey and West's estimator with ``horizon``
+    lags (consecutive origins share ``horizon - 1`` targets)."""
+    from scipy.stats import t as student
+
+    e = np.square(np.asarray(errors, np.float64))
+    r = np.square(np.asarray(reference, np.float64))
+    scale = np.maximum(np.nanmean(r, axis=0), 1e-30)
+    ratio = (e - r) / scale
+    known = np.isfinite(ratio).sum(axis=(1, 2))  # none: every target past the end
+    d = np.nansum(ratio, axis=(1, 2))[known > 0] / known[known > 0]
+    n = len(d)
+    if n < 3 or not d.mean() < 0:
+        return False
+    dc = d - d.mean()
+    lags = min(int(horizon), n - 1)
+    var = float(dc @ dc) / n + 2 * sum((1 - k / (lags + 1)) * float(dc[k:] @ dc[:-k]) / n
+                                       for k in range(1, lags + 1))
+    if var <= 0:
+        return True  # every origin better by the same amount
+    h = int(horizon)
+    correction = math.sqrt(max(n + 1 - 2 * h + h * (h - 1) / n, 1) / n)
+    stat = correction * d.mean() / math.sqrt(var / n)
+    return bool(stat < student.ppf(level, n - 1))

@@ -32,10 +32,11 @@ from ._baselines import (
     fit_ar,
     naive,
     seasonal_naive,
+    significantly_better,
 )
 
 __all__ = ["FORECAST_DEFAULTS", "ARModel", "ar_forecast", "backtest", "default_max_order",
-           "detect_period", "fit_ar", "naive", "seasonal_naive"]
+           "detect_period", "fit_ar", "naive", "seasonal_naive", "significantly_better"]
 
 #: The SequenceModel settings :func:`backtest` (and ``rnn fit``/``rnn backtest`` on a
 #: series) use unless given, with ``horizon`` set to the horizon asked for. Chosen on the

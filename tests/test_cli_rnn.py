@@ -102,13 +102,15 @@ def error_files(tmp_path_factory):
     bad.write_text("a,b\n1,2\n3,x\n")
     long = tmp / "long.txt"  # finding "1 MB line in rnn fit" (it padded every line to it)
     long.write_text("abab\n" + "ab" * 500_000 + "\nbaba\n")
+    nums = tmp / "nums.txt"  # a series in a text file: not symbol strings
+    nums.write_text("0.5,1.5\n2,-3\n")
     model, strings_model = tmp / "m1.hsm", tmp / "m2.hsm"
     sine_csv(tmp / "train.csv", 0, 600)
     with contextlib.redirect_stderr(io.StringIO()):
         assert main(["rnn", "fit", str(tmp / "train.csv"), *SERIES_FIT, "--out", str(model)]) == 0
         assert main(["rnn", "fit", str(strings), *TINY_FIT, "--out", str(strings_model)]) == 0
     return {"model": model, "series": series, "strings": strings, "bad": bad, "tmp": tmp,
-            "strings_model": strings_model, "long": long}
+            "strings_model": strings_model, "long": long, "nums": nums}
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -138,12 +140,35 @@ def error_files(tmp_path_factory):
      "this model reads real-valued series"),
     (["fit", "{strings}", "--encoding", "klingon", "--out", "{tmp}/m.hsm"],
      "unknown encoding 'klingon'"),
+    (["fit", "{nums}", "--out", "{tmp}/m.hsm"],
+     "nums.txt: every line holds numbers: this looks like a numeric series, not symbol "
+     "strings. Give --format series"),
+    (["forecast", "{model}", "{series}", "--steps", "2", "--format", "text"],
+     "--format text: rnn forecast reads real-valued series, not symbol strings"),
+    (["backtest", "{series}", "--horizon", "2", "--test-size", "5", "--format", "symbols"],
+     "--format symbols: rnn backtest reads real-valued series"),
+    (["score", "{model}", "{series}", "--format", "text"],
+     "--format text: this model reads real-valued series"),
+    (["score", "{strings_model}", "{strings}", "--format", "series"],
+     "--format series: this model reads symbol strings, not series"),
+    (["evaluate", "{strings_model}", "{strings}", "--format", "series"],
+     "--format series: rnn evaluate reads symbol strings"),
 ])
 def test_rnn_errors_are_one_line(error_files, capsys, argv, message):
     capsys.readouterr()
     assert main(["rnn", *(a.format(**error_files) for a in argv)]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1, err
+
+
+def test_digit_strings_are_symbols_numbers_with_separators_a_series():
+    from hiddenstate.cli.rnn import _check_not_numbers, _is_series
+
+    _check_not_numbers(["0110", "1001"], "parity.txt")  # binary strings: symbols
+    with pytest.raises(hs.InputError, match="looks like a numeric series"):
+        _check_not_numbers(["0.5", "1.25"], "x.txt")
+    assert _is_series("x.ts") and _is_series("x.txt", "series")
+    assert not _is_series("x.csv", "symbols") and not _is_series("x.csv", "text")
 
 
 def test_symbol_file_in_latin1(tmp_path, capsys):

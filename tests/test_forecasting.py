@@ -146,8 +146,9 @@ def test_linear_path_chosen_on_rolling_origins_calibrates_the_intervals(tmp_path
     # a learning rate far too high: the recurrence only hurts, the linear path is kept
     est = hs.SequenceModel(horizon=2, lags=2, **{**TINY, "learning_rate": 0.5}).fit([y])
     assert set(est.linear_scores_) == {f"{k} AR(2)" for k in ("iterated", "direct", "mean")}
-    best = min(est.linear_scores_, key=est.linear_scores_.get)
-    assert best == f"{est.linear_} AR({est.linear_order_})"
+    best = f"{est.linear_} AR({est.linear_order_})"
+    # the lowest score, or the iterated AR when the lowest does not beat it significantly
+    assert best in (min(est.linear_scores_, key=est.linear_scores_.get), "iterated AR(2)")
     assert est.refit_epochs_ == 0 and est.forecaster_ == best
     resid = est.calibration_residuals_
     assert resid.shape == (150, 2, 1)  # origins 150..299 (the held-out part: 30)
@@ -174,6 +175,48 @@ def test_linear_path_chosen_on_rolling_origins_calibrates_the_intervals(tmp_path
                  "--hidden-size", "2", "--max-iter", "2", "--random-state", "0"]) == 0
     err = capsys.readouterr().err
     assert f"forecaster {hs.load(path).forecaster_}" in err and " on 1 sequence in " in err
+
+
+def test_significantly_better_is_a_diebold_mariano_test():
+    rng = np.random.default_rng(0)
+    ref = rng.standard_normal((200, 3, 1))
+    assert fc.significantly_better(0.8 * ref, ref, 3)  # 20% smaller errors everywhere
+    noise = rng.standard_normal((200, 3, 1))
+    assert not fc.significantly_better(noise, ref, 3)  # as good, by chance lower or not
+    assert not fc.significantly_better(ref, 0.8 * ref, 3)  # worse
+    assert not fc.significantly_better(0.8 * ref[:2], ref[:2], 3)  # too few origins
+    # by hand: the statistic of d (one channel, one horizon: lag-1 Newey-West, HLN factor)
+    e, r = 0.95 * ref[:40, :1] + 0.3 * noise[:40, :1], ref[:40, :1]
+    d = ((e**2 - r**2) / np.mean(r**2))[:, 0, 0]
+    dc = d - d.mean()
+    var = (dc @ dc + 2 * 0.5 * dc[1:] @ dc[:-1]) / 40
+    stat = np.sqrt((40 + 1 - 2) / 40) * d.mean() / np.sqrt(var / 40)
+    from scipy.stats import t
+
+    assert fc.significantly_better(e, r, 1) == (stat < t.ppf(0.05, 39))
+    with_nan = ref.copy()
+    with_nan[-1, 1:] = np.nan  # the last origins know fewer horizons
+    assert fc.significantly_better(0.8 * with_nan, with_nan, 3)
+
+
+def test_kept_recurrence_is_calibrated_by_scaled_rolling_errors(monkeypatch):
+    """With the recurrence kept, the intervals rest on the linear path's rolling-origin
+    errors (many origins) times one ratio per channel, not on the ~20 held-out ones."""
+    calls = iter([1.0, 0.0])  # the linear start's held-out loss, then the model's
+    monkeypatch.setattr(hs.SequenceModel, "_held_out_loss", lambda self, m, c: next(calls))
+    y = ar2(300, seed=5)[:, None].astype(np.float32)
+    est = hs.SequenceModel(horizon=2, lags=2, **TINY).fit([y])
+    assert est.refit_epochs_ > 0 and est.forecaster_.startswith("LSTM + ")
+    resid = est.calibration_residuals_
+    assert resid.shape == (150, 2, 1)  # the rolling origins 150..299, not the 30 held out
+    x = ((y - est.scaling_.loc) / est.scaling_.scale).astype(np.float64)
+    rolling = est._choose_linear([x], [est._calibration_start(300, 0)])
+    ok = np.isfinite(rolling)
+    assert ok.sum() == 299 and np.array_equal(ok, np.isfinite(resid))
+    k = float(resid[ok] @ rolling[ok] / (rolling[ok] @ rolling[ok]))  # one ratio
+    assert 0.5 < k < 2
+    np.testing.assert_allclose(resid[ok], k * rolling[ok],
+                               atol=1e-4 * np.nanmax(np.abs(rolling)))
 
 
 def test_forecaster_refusals():
@@ -242,6 +285,29 @@ def test_cli_fit_refusals_and_forecast_interval(tmp_path, capsys, monkeypatch):
     rows = np.loadtxt(out, delimiter=",", skiprows=1)
     assert np.all(rows[:, 3] < rows[:, 2]) and np.all(rows[:, 2] < rows[:, 4])
     assert np.all(np.abs(rows[:, 2] - 900) < 200)
+    # A regular time column is continued: years as numbers, dates (weekly YYYYMMDD) as dates
+    y = 900 + 50 * ar2(120)
+    yearly, weekly = tmp_path / "years.csv", tmp_path / "weeks.tsv"
+    yearly.write_text("year,value\n" + "".join(f"{1851 + i},{v:.5f}\n" for i, v in
+                                                 enumerate(y)))
+    days = np.datetime64("1999-01-02") + 7 * np.arange(120)
+    weekly.write_text("date\tvalue\n" + "".join(
+        f"{str(d).replace('-', '')}\t{v:.5f}\n" for d, v in zip(days, y, strict=True)))
+    assert main(["rnn", "forecast", str(model), str(yearly), "--steps", "3", "--out",
+                 str(out)]) == 0
+    assert out.read_text().splitlines()[0] == "sequence,step,year,value"
+    np.testing.assert_array_equal(np.loadtxt(out, delimiter=",", skiprows=1)[:, 2],
+                                  [1971, 1972, 1973])
+    capsys.readouterr()
+    assert main(["rnn", "forecast", str(model), str(weekly), "--steps", "2",
+                 "--interval", "0.9"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == "sequence,step,date,value,value_lower,value_upper"
+    assert [r.split(",")[2] for r in printed[1:]] == ["2001-04-21", "2001-04-28"]
+    # the forecasts are those of the file without times
+    np.testing.assert_allclose([float(r.split(",")[3]) for r in printed[1:]],
+                               hs.load(model).forecast(y[:, None].astype(np.float32), 2)[:, 0],
+                               rtol=1e-5)
 
 
 def test_unscaled_fit_far_from_its_values_warns():

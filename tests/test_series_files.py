@@ -113,11 +113,53 @@ def test_npy_nan_is_missing_inf_is_refused(tmp_path):
 
 @pytest.mark.skipif(not FORECASTING.is_dir(), reason="the development panel is not here")
 @pytest.mark.parametrize(("name", "n", "first", "missing"), [
-    ("sunspots", 309, 1700, 0), ("nile", 100, 1871, 0), ("co2", 2284, 19580329, 59)])
+    ("sunspots", 309, 1700, 0), ("nile", 100, 1871, 0),
+    ("co2", 2284, np.datetime64("1958-03-29"), 59)])  # YYYYMMDD in a 'date' column: dates
 def test_the_forecasting_files_load(name, n, first, missing):
     seqs, names, times = load_series(FORECASTING / f"{name}.csv", return_times=True)
     assert len(seqs) == 1 and seqs[0].shape == (n, 1) and len(names) == 1
-    assert int(times[0][0]) == first and int(np.isnan(seqs[0]).sum()) == missing
+    assert times[0][0] == first and int(np.isnan(seqs[0]).sum()) == missing
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("date,x\n19580329,1\n19580405,2\n",
+     np.array(["1958-03-29", "1958-04-05"], "datetime64[D]")),
+    ("DS,x\n20000228,1\n20000229,2\n",  # a leap day
+     np.array(["2000-02-28", "2000-02-29"], "datetime64[D]")),
+    ("date,x\n19581231,1\n19581232,2\n", np.array([19581231, 19581232])),  # no day 32
+    ("time,x\n19000228,1\n19000229,2\n", np.array([19000228, 19000229])),  # no leap day
+    ("year,x\n19580329,1\n19580405,2\n", np.array([19580329, 19580405])),  # not a date's name
+    ("date,x\n1958032,1\n1958033,2\n", np.array([1958032, 1958033])),  # 7 digits
+])
+def test_yyyymmdd_numbers_in_a_date_column_are_dates(tmp_path, text, expected):
+    _, _, times = load_series(_write(tmp_path, text), return_times=True)
+    assert times[0].dtype == expected.dtype
+    np.testing.assert_array_equal(times[0], expected)
+
+
+def test_future_times_continue_regular_times():
+    from hiddenstate.datasets._series import future_times
+
+    def days(*d):
+        return np.array(d, "datetime64[D]")
+
+    np.testing.assert_array_equal(future_times(np.array([1871, 1872]), 2), [1873, 1874])
+    np.testing.assert_allclose(future_times(np.array([0.5, 1.0, 1.5]), 2), [2.0, 2.5])
+    np.testing.assert_array_equal(
+        future_times(np.array(["1949-11", "1949-12"], "datetime64[M]"), 2),
+        np.array(["1950-01", "1950-02"], "datetime64[M]"))
+    weekly = future_times(days("2001-12-22", "2001-12-29"), 2)  # co2's weeks
+    np.testing.assert_array_equal(weekly, days("2002-01-05", "2002-01-12"))
+    # month starts (quarters) and month ends step by months, not by days
+    np.testing.assert_array_equal(future_times(days("2001-01-01", "2001-04-01"), 2),
+                                  days("2001-07-01", "2001-10-01"))
+    np.testing.assert_array_equal(future_times(days("2001-01-31", "2001-02-28"), 2),
+                                  days("2001-03-31", "2001-04-30"))
+    seconds = np.array(["2001-01-01T10:00", "2001-01-01T10:30"], "datetime64[m]")
+    assert str(future_times(seconds, 1)[0]) == "2001-01-01T11:00"
+    for irregular in (np.array([1, 2, 4]), np.array([3]), days("2001-01-05", "2001-02-03",
+                                                               "2001-03-01"), None):
+        assert future_times(irregular, 2) is None
 
 
 def test_the_cli_constants_match_the_library():

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from ._common import load_model
+from ._common import SERIES_EXTENSIONS, is_series, load_model
 from ._options import add_estimator_options, estimator_kwargs, number
 from ._outputs import (
     add_raw_text_option,
@@ -27,8 +27,8 @@ __all__ = ["register"]
 # samples about 0.989 of its strings in the grammar (random states 0-9); 24 epochs reach only
 # about 0.997 (the training loss falls below the grammar's entropy); 5000 give about 0.999.
 BUILTIN_STRINGS = 5000
-#: Extensions read as real-valued series by ``--format auto``; other files hold symbols.
-SERIES_EXTENSIONS = (".csv", ".tsv", ".npy")
+#: ``--format``: what DATA holds (``symbols``, the older name, is ``text``).
+FORMATS = ("auto", "series", "text", "symbols")
 
 
 def register(sub) -> None:
@@ -71,6 +71,7 @@ def _build(parser) -> None:
     eval_parser.add_argument("--data-seed", type=number(int), default=1)
     eval_parser.add_argument("--json", action="store_true")
     add_encoding_option(eval_parser, default=None)
+    _add_format(eval_parser, "symbol strings (evaluate takes only those)")
     eval_parser.set_defaults(func=evaluate)
     score_parser = actions.add_parser(
         "score", help="log-likelihood of each sequence in DATA (higher: more usual)",
@@ -83,6 +84,7 @@ def _build(parser) -> None:
     score_parser.add_argument("--per-step", action="store_true",
                               help="one row per predicted step: sequence, step, score")
     add_encoding_option(score_parser, default=None)
+    _add_format(score_parser, "what the model was trained on")
     score_parser.add_argument("--out", metavar="FILE",
                               help="write a table (.csv, .tsv, .npy) instead of printing")
     score_parser.set_defaults(func=score)
@@ -91,7 +93,10 @@ def _build(parser) -> None:
         description="For a model trained on a real-valued series: continue each series of "
                     "DATA (each file block, or the whole file) by --steps values, each "
                     "prediction fed back as the next input. Writes rows of sequence, step "
-                    "(1 = the first value after the series), then one column per feature.")
+                    "(1 = the first value after the series), the time of that step where "
+                    "DATA has a first column of evenly spaced times or dates (years, months, "
+                    "weeks, ...; continued from its last one; left out of a .npy table when "
+                    "they are dates), then one column per feature.")
     forecast_parser.add_argument("model", metavar="MODEL")
     forecast_parser.add_argument("data", metavar="DATA",
                                  help="series file (.csv, .tsv, .npy; blocks separated by "
@@ -107,6 +112,7 @@ def _build(parser) -> None:
     forecast_parser.add_argument("--out", metavar="FILE",
                                  help="write a table (.csv, .tsv, .npy) instead of printing")
     add_raw_text_option(forecast_parser)
+    _add_format(forecast_parser, "series (forecast reads only those)")
     forecast_parser.set_defaults(func=forecast)
     _build_backtest(actions)
 
@@ -143,6 +149,7 @@ def _build_backtest(actions) -> None:
     parser.add_argument("--json", metavar="FILE", help="write the figures as JSON")
     parser.add_argument("--plot", metavar="PNG",
                         help="draw the 1-step and H-step forecasts and the interval band")
+    _add_format(parser, "series (backtest reads only those)")
     parser.set_defaults(func=backtest)
 
 
@@ -159,9 +166,11 @@ def _build_fit(fit_parser) -> None:
              f"WORKLOADS.md W3/W4, trains on 1000: too few for the default model to sample "
              f">= 99.5%% of its strings in the grammar)")
     fit_parser.add_argument("--out", required=True, metavar="MODEL")
-    fit_parser.add_argument("--format", choices=("auto", "symbols", "series"), default="auto",
-                            help=f"what DATA holds (default: auto, series for "
-                                 f"{', '.join(SERIES_EXTENSIONS)} files, else symbols)")
+    fit_parser.add_argument("--format", choices=FORMATS, default="auto",
+                            help=f"what DATA holds: series, or text (symbol strings; "
+                                 f"'symbols' is the same) (default: auto, series for "
+                                 f"{', '.join(SERIES_EXTENSIONS)} files, else text; a text "
+                                 f"file of numbers with separators is refused as one)")
     fit_parser.add_argument("--alphabet", help="the symbols (default: those in DATA)")
     fit_parser.add_argument("--window", type=number(int), default=None, metavar="N",
                             help="series: train on every run of N steps (and the value after "
@@ -177,10 +186,41 @@ def _build_fit(fit_parser) -> None:
     fit_parser.set_defaults(func=fit)
 
 
+def _add_format(parser, auto: str) -> None:
+    """``--format auto|series|text`` of a command whose DATA's kind is fixed (``auto``)."""
+    parser.add_argument("--format", choices=FORMATS, default="auto",
+                        help=f"what DATA holds: series or text (symbol strings; 'symbols' is "
+                             f"the same) (default: auto, {auto})")
+
+
 def _is_series(spec: str, fmt: str = "auto") -> bool:
-    if fmt != "auto":
-        return fmt == "series"
-    return Path(spec).suffix.lower() in SERIES_EXTENSIONS
+    return is_series(spec, "text" if fmt == "symbols" else fmt)
+
+
+def _check_format(args, series: bool, what: str) -> None:
+    """Refuse a ``--format`` that names the other kind of DATA than the command reads."""
+    fmt = getattr(args, "format", "auto")
+    if fmt != "auto" and (fmt == "series") != series:
+        from .._errors import InputError
+
+        kind = "real-valued series" if series else "symbol strings"
+        raise InputError(f"--format {fmt}: {what} reads {kind}, not "
+                         f"{'symbol strings' if series else 'series'}")
+
+
+def _check_not_numbers(strings: list[str], spec: str) -> None:
+    """``--format auto`` on a text file of numbers with separators (``1.5,2``, ``-3``):
+    a series, refused rather than read as symbols (digit strings such as ``0110`` are
+    symbols)."""
+    from ..datasets._series import all_numbers
+
+    if all_numbers(strings) and any(c in s for s in strings for c in " \t,.-+eE"):
+        from .._errors import InputError
+
+        raise InputError("every line holds numbers: this looks like a numeric series, not "
+                         "symbol strings. Give --format series to read it as a series (one row "
+                         "per step), or --format text to read its characters as symbols",
+                         path=spec)
 
 
 def _series(spec: str, window: int | None = None, stride: int | None = None,
@@ -277,6 +317,8 @@ def fit(args) -> int:
                 raise InputError(f"--{option} is for real-valued series; DATA is read as "
                                  "symbol strings (give --format series for a series file)")
         seqs, alphabet = _data(args.data, args.alphabet, args.data_seed, args.encoding)
+        if args.format == "auto" and Path(args.data).exists():
+            _check_not_numbers(seqs, args.data)
         targets, fit_kwargs = None, {"alphabet": alphabet}
     est = SequenceModel(**kwargs)
     print_settings(est, f"{args.data} ({len(seqs)} sequences)")
@@ -295,15 +337,16 @@ def sample(args) -> int:
     return 0
 
 
-def _model_data(model, spec: str, encoding: str | None = None):
+def _model_data(model, spec: str, encoding: str | None = None, args=None):
     """DATA read the way ``model`` was trained: ``(X, Y or None)``."""
     from .._errors import InputError
     from ..datasets import load_sequences
 
-    if model.alphabet_ is not None:
-        return load_sequences(spec, model.alphabet_, encoding=encoding or "utf-8")[0], None
     if model.vocabulary_ is not None:
         raise InputError("this model reads token sequences; use it from Python")
+    _check_format(args, model.alphabet_ is None, "this model")
+    if model.alphabet_ is not None:
+        return load_sequences(spec, model.alphabet_, encoding=encoding or "utf-8")[0], None
     _refuse_encoding(encoding, "this model reads real-valued series (UTF-8 text or .npy)")
     if getattr(model, "horizon_", None):  # a forecaster scores the series themselves
         return load_series_checked(spec, model.missing), None
@@ -316,7 +359,7 @@ def score(args) -> int:
 
     check_out(args.out, args.data, args.model, table=True)
     model = _load(args.model)
-    X, Y = _model_data(model, args.data, args.encoding)
+    X, Y = _model_data(model, args.data, args.encoding, args)
     if args.per_step:
         steps = model.score_samples(X, Y, per_step=True)
         rows = np.array([(i, t, v) for i, s in enumerate(steps) for t, v in enumerate(s)])
@@ -334,6 +377,7 @@ def forecast(args) -> int:
     from ._common import read_series_data
 
     check_out(args.out, args.data, args.model, table=True)
+    _check_format(args, True, "rnn forecast")
     model = _load(args.model)
     if isinstance(args.steps, bool) or args.steps < 1:
         from .._errors import InputError
@@ -348,9 +392,61 @@ def forecast(args) -> int:
     columns = names or [f"x{j}" for j in range(parts[0][0].shape[1])]
     if args.interval is not None:
         columns = [*columns, *(f"{c}_lower" for c in columns), *(f"{c}_upper" for c in columns)]
-    write_or_print(np.concatenate(rows), args.out, ["sequence", "step", *columns],
-                   raw_text=args.raw_text)
+    table, header = np.concatenate(rows), ["sequence", "step", *columns]
+    times = _forecast_times(read, args.steps)
+    if times is None:
+        write_or_print(table, args.out, header, raw_text=args.raw_text)
+    elif times.dtype.kind != "M":
+        write_or_print(np.column_stack([table[:, :2], times, table[:, 2:]]), args.out,
+                       [*header[:2], read.time_name or "time", *header[2:]],
+                       raw_text=args.raw_text)
+    else:
+        _write_dated(table, times, args.out, [*header[:2], read.time_name or "time",
+                                              *header[2:]], raw_text=args.raw_text)
     return 0
+
+
+def _forecast_times(read, steps: int):
+    """The times of the forecast steps, every sequence's in one column, where each
+    sequence of DATA has regular times (:func:`~hiddenstate.datasets._series.future_times`);
+    else None."""
+    import numpy as np
+
+    from ..datasets._series import future_times
+
+    if not read.times:
+        return None
+    ahead = [future_times(t, steps) for t in read.times]
+    if any(t is None for t in ahead) or len({t.dtype.kind for t in ahead}) > 1:
+        return None
+    return np.concatenate(ahead)
+
+
+def _write_dated(table, dates, out: str | None, header: list[str], *, raw_text: bool) -> None:
+    """The forecast ``table`` with a column of dates after its first two (sequence,
+    step): text cells, so CSV or TSV (a ``.npy`` table holds numbers: the dates are left
+    out of it, and said so)."""
+    import numpy as np
+
+    from .._io import atomic_write
+    from ..datasets._tables import write_text_rows
+
+    if out and Path(out).suffix.lower() == ".npy":
+        print(f"{out}: a .npy table holds numbers; the {header[2]} column (dates) is left out",
+              file=sys.stderr)
+        write_or_print(table, out, [*header[:2], *header[3:]], raw_text=raw_text)
+        return
+    fmt = "%.17g" if out else "%.7g"  # as write_table's float64 and the printed tables
+    text = np.datetime_as_string(dates).tolist()
+    rows = ([fmt % v for v in row[:2]] + [when] + [fmt % v for v in row[2:]]
+            for row, when in zip(table.astype(np.float64), text, strict=True))
+    if not out:
+        write_text_rows(sys.stdout, header, rows, raw_text=raw_text)
+        return
+    with atomic_write(out, "w", encoding="utf-8", newline="") as handle:
+        write_text_rows(handle, header, rows, delimiter="\t" if Path(out).suffix.lower()
+                        in (".tsv", ".txt") else ",", raw_text=raw_text)
+    print(f"wrote {out} ({len(table)} rows)", file=sys.stderr)
 
 
 def _refit(text: str):
@@ -379,6 +475,7 @@ def backtest(args) -> int:
     for option, path in (("--json", args.json), ("--plot", args.plot)):
         check_out(path, args.series, option=option)
     refit = _refit(args.refit)
+    _check_format(args, True, "rnn backtest")
     read = read_series_data(args.series, args.missing)
     seqs, times = read.sequences, read.times
     if len(seqs) != 1:
@@ -462,6 +559,7 @@ def _print_backtest(result: dict, interval) -> None:
 
 
 def evaluate(args) -> int:
+    _check_format(args, False, "rnn evaluate")
     model = _load(args.model)
     seqs, _ = _data(args.data, model.alphabet_, args.data_seed, args.encoding)
     result = _figures(model, seqs, args.data)

@@ -16,7 +16,8 @@ from ._lines import read_text
 from ._tables import _looks_like_header
 
 __all__ = ["MISSING_CELLS", "SERIES_EXTENSIONS", "TIME_NAMES", "SeriesFile", "all_numbers",
-           "load_series", "read_series", "read_series_file", "next_step_pairs", "windows"]
+           "future_times", "load_series", "read_series", "read_series_file", "next_step_pairs",
+           "windows"]
 
 
 #: Cells read as a missing value (NaN), in any case: the estimators' ``missing``
@@ -27,6 +28,9 @@ TIME_NAMES = ("time", "date", "datetime", "timestamp", "year", "month", "week", 
               "quarter", "period", "ds", "t", "hour", "minute")
 #: A date or date-time: ``1949-01``, ``2001-03-17``, ``2001/03/17``, ``1958-03-29 00:00:00``,
 #: ``2001-03-17T12:30``.
+#: Header names of a time column whose 8-digit whole numbers are read as ``YYYYMMDD`` dates
+#: (``19580329``) when every one of them is a valid date.
+DATE_NAMES = ("date", "datetime", "timestamp", "time", "ds", "day")
 _DATE = re.compile(r"\d{4}[-/]\d{1,2}(?:[-/]\d{1,2}(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?)?")
 _MISSING_HINT = "an empty cell, NaN, NA or ? marks a missing value"
 
@@ -76,8 +80,8 @@ def _load_npy(path: Path) -> list[np.ndarray]:
     return [a[:, None]] if a.ndim == 1 else [a] if a.ndim == 2 else list(a)
 
 
-def _is_time_name(name: str) -> bool:
-    return name.lower().replace("_", "").replace(" ", "") in TIME_NAMES
+def _is_time_name(name: str, names: tuple[str, ...] = TIME_NAMES) -> bool:
+    return name.lower().replace("_", "").replace(" ", "") in names
 
 
 def _is_header(cells: list[str]) -> bool:
@@ -166,6 +170,27 @@ def _times(values: list, rows: list[int], path: Path, dates: bool) -> np.ndarray
     return times
 
 
+def _yyyymmdd(times: list[np.ndarray], name: str) -> list[np.ndarray] | None:
+    """``times`` (int64 arrays) as ``datetime64[D]`` dates where the column's ``name`` is
+    a date's (:data:`DATE_NAMES`) and every value is an 8-digit whole number that is a
+    valid ``YYYYMMDD`` date (``19580329``: 1958-03-29); else None."""
+    if not _is_time_name(name, DATE_NAMES) or not all(
+            t.dtype.kind == "i" and t.size and t.min() >= 10000101 and t.max() <= 99991231
+            for t in times):
+        return None
+    out = []
+    for t in times:
+        text = [f"{v // 10000:04d}-{v // 100 % 100:02d}-{v % 100:02d}" for v in t.tolist()]
+        try:
+            dates = np.array(text, "datetime64[D]")
+        except ValueError:  # a month 13 or a day 32: numbers, not dates
+            return None
+        if np.datetime_as_string(dates).tolist() != text:  # e.g. a leap day that is none
+            return None
+        out.append(dates)
+    return out
+
+
 def _has_times(first_cells: list[str], names: list[str] | None, time_column: bool | None,
                path: Path) -> bool:
     """Whether the first column holds times (see :func:`load_series`)."""
@@ -239,6 +264,7 @@ def read_series(path: str | os.PathLike, *, time_column: bool | None = None) -> 
         raise InputError("no values (the file is empty or holds only a header)", path=path)
     if timed and names is not None:
         out.time_name, out.names = names[0], names[1:]
+        out.times = (not dates and _yyyymmdd(out.times, names[0])) or out.times
     return out
 
 
@@ -292,7 +318,9 @@ def load_series(path: str | os.PathLike, *, return_times: bool = False,
     ...) or its first value is a date (``1949-01``, ``2001-03-17``, ``1958-03-29
     00:00:00``); ``True``/``False`` decide. Its values are numbers or dates that increase
     within each sequence; ``times`` is one array per sequence (int64 whole numbers,
-    float64 numbers or ``datetime64`` dates), or None without a time column.
+    float64 numbers or ``datetime64`` dates), or None without a time column. In a column
+    named as a date (:data:`DATE_NAMES`: ``date``, ``time``, ``ds``, ...), 8-digit whole
+    numbers that are all valid ``YYYYMMDD`` dates are dates (``19580329``: 1958-03-29).
 
     A ``.ts`` file of the UEA & UCR archive is read by :func:`load_ts` (which also
     returns its labels).
@@ -309,6 +337,48 @@ def load_series(path: str | os.PathLike, *, return_times: bool = False,
     if return_times:
         return read.sequences, read.names, read.times
     return read.sequences, read.names
+
+
+def _month_steps(t: np.ndarray) -> tuple[np.ndarray, int] | None:
+    """Dates that fall on the first or on the last day of their months, the same one
+    each: ``(months, 0 or -1)`` (``datetime64[M]`` and which day), else None."""
+    if t.dtype.kind != "M" or np.datetime_data(t.dtype)[0] in ("Y", "M"):
+        return None
+    days = t.astype("datetime64[D]")
+    if (days != t).any():  # a time of day
+        return None
+    months = days.astype("datetime64[M]")
+    if (days == months.astype("datetime64[D]")).all():
+        return months, 0
+    if (days + 1 == (months + 1).astype("datetime64[D]")).all():
+        return months, -1
+    return None
+
+
+def future_times(times, steps: int) -> np.ndarray | None:
+    """The next ``steps`` times after ``times`` (one sequence's, as :func:`load_series`
+    returns them) where they are regular: evenly spaced numbers (years ``1871, 1872``:
+    ``1873, ...``) or dates (``1949-01, 1949-02``; weekly days; month starts or month
+    ends, ``2001-01-31, 2001-02-28``, step by months). None where they are not (gaps,
+    fewer than two times)."""
+    t = None if times is None else np.asarray(times)
+    if t is None or t.ndim != 1 or len(t) < 2 or t.dtype.kind not in "iufM":
+        return None
+    ahead = np.arange(1, int(steps) + 1)
+    monthly = _month_steps(t)
+    if monthly is not None:
+        months, day = monthly
+        gap = np.diff(months).astype(np.int64)
+        if (gap == gap[0]).all() and gap[0] > 0:
+            nxt = months[-1] + gap[0] * ahead + (1 if day else 0)
+            return (nxt.astype("datetime64[D]") + day).astype(t.dtype)
+    gap = np.diff(t)
+    step = gap[0]
+    regular = (gap == step).all() if t.dtype.kind in "iuM" else np.allclose(gap, step,
+                                                                              rtol=1e-9)
+    if not regular or not step > step * 0:
+        return None
+    return t[-1] + step * ahead
 
 
 def next_step_pairs(seqs: list[np.ndarray], *, what: str = "sequence"
