@@ -284,7 +284,10 @@ def _forecasting(config: Config, data_dir: Path | None, out_dir: Path, rows: lis
             if method == "hiddenstate" and config.check_targets:
                 best = min(float(np.mean(m["rmse"])) for k, m in methods.items()
                            if k != "hiddenstate")
-                passed, target = rmse <= best, f"<= best baseline ({best:.4g})"
+                # A tie within float rounding passes: when the forecaster keeps the very
+                # autoregression the AR baseline fits, the two differ in the last digits.
+                passed = rmse <= best * (1 + 1e-6)
+                target = f"<= best baseline ({best:.4g})"
             cov = got.get("coverage")
             rows.append(ResultRow(
                 NAME, f"{name} mean RMSE over horizons 1-{horizon} (last {test_size})",
