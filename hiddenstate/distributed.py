@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._limits import MAX_PROCESSES, MAX_TIMEOUT
+
 __all__ = ["initialize", "is_initialized", "agree", "process_rows", "allgather_rows", "host",
            "put"]
 
@@ -34,10 +36,8 @@ _agreements = 0  # agree's calls in this run: each has its own keys in the store
 
 #: Seconds :func:`initialize` waits for every process to join, by default.
 DEFAULT_TIMEOUT = 300.0
-#: The most processes and the longest start-up wait :func:`initialize` takes: JAX's
-#: runtime keeps both in 32-bit integers and, beyond, fails inside C++.
-MAX_PROCESSES = 65536
-MAX_TIMEOUT = 1e6
+# MAX_PROCESSES and MAX_TIMEOUT, the most processes and the longest start-up wait
+# initialize takes, are kept in _limits: the command line reads them without NumPy.
 
 
 def _check_address(coordinator: str) -> tuple[str, int]:

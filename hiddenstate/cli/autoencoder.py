@@ -54,7 +54,7 @@ def _build(parser) -> None:
 
 
 def _build_fit(fit_parser) -> None:
-    from ..distributed import MAX_PROCESSES, MAX_TIMEOUT
+    from .._limits import MAX_PROCESSES, MAX_TIMEOUT
     fit_parser.add_argument(
         "data", metavar="DATA",
         help=f".csv, .tsv, .txt or .npy file, or one of {', '.join(BUILTIN_DATA)}")
