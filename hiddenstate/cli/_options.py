@@ -20,8 +20,8 @@ from typing import NamedTuple
 
 from .._limits import insane_number
 
-__all__ = ["Parser", "add_estimator_options", "cli_parameters", "estimator_kwargs", "number",
-           "option_names"]
+__all__ = ["Option", "Parser", "add_estimator_options", "cli_parameters", "estimator_kwargs",
+           "estimator_options", "number", "option_names"]
 
 
 # -- the parser -----------------------------------------------------------------------------
@@ -117,12 +117,11 @@ class _Interval(NamedTuple):
     def __contains__(self, value) -> bool:
         if value != value:  # NaN
             return False
-        low, high = self.left, self.right
-        if low is not None and (value < low or (value == low and self.closed in ("right",
-                                                                                 "neither"))):
-            return False
-        return not (high is not None and (value > high or (
-            value == high and self.closed in ("left", "neither"))))
+        below = self.left is not None and (
+            value < self.left if self.closed in ("left", "both") else value <= self.left)
+        above = self.right is not None and (
+            value > self.right if self.closed in ("right", "both") else value >= self.right)
+        return not (below or above)
 
     def __str__(self) -> str:
         def bound(b, infinite: str):
