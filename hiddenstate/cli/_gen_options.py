@@ -39,7 +39,9 @@ _HEADER = '''"""The estimator options of the fit commands (generated: do not edi
 
 Made by ``python -m hiddenstate.cli._gen_options`` from the estimator classes:
 ``{estimator: {parameter: (default, help line, forms)}}``, the forms being the
-fields of ``hiddenstate.cli._options._Forms`` that are not at their defaults.
+fields of ``hiddenstate.cli._options._Forms`` that are not at their defaults. A
+parameter's row that several estimators share is in ``SHARED`` (its place in
+``TABLE``: None).
 """
 
 '''
@@ -73,8 +75,21 @@ def table() -> dict:
 
 
 def source(rows: dict) -> str:
-    """The text of the table module holding ``rows``."""
-    return _HEADER + "TABLE = " + pprint.pformat(rows, width=99, sort_dicts=False) + "\n"
+    """The text of the table module holding ``rows``: a parameter's row that several
+    estimators share (its most frequent one) is written once."""
+    seen: dict[str, list] = {}
+    for options in rows.values():
+        for name, row in options.items():
+            seen.setdefault(name, []).append(repr(row))
+    shared = {}
+    for name, found in sorted(seen.items()):
+        common = max(found, key=found.count)  # the first of the most frequent
+        if found.count(common) > 1:
+            shared[name] = ast.literal_eval(common)
+    table = {est: {name: None if shared.get(name, ...) == row else row
+                   for name, row in options.items()} for est, options in rows.items()}
+    return (_HEADER + "SHARED = " + pprint.pformat(shared, width=99, sort_dicts=False)
+            + "\n\nTABLE = " + pprint.pformat(table, width=99, sort_dicts=False) + "\n")
 
 
 def main() -> None:

@@ -410,11 +410,14 @@ def estimator_options(estimator) -> dict[str, Option]:
     without importing the estimators, or a class, read from its constraints."""
     if not isinstance(estimator, str):
         return _class_options(estimator)
-    from ._option_table import TABLE
+    from ._option_table import SHARED, TABLE
 
-    return {name: Option(_Forms(name, **{k: _table_value(k, v) for k, v in forms.items()}),
-                         default, help_text)
-            for name, (default, help_text, forms) in TABLE[estimator].items()}
+    out = {}
+    for name, row in TABLE[estimator].items():
+        default, help_text, forms = SHARED[name] if row is None else row
+        out[name] = Option(_Forms(name, **{k: _table_value(k, v) for k, v in forms.items()}),
+                           default, help_text)
+    return out
 
 
 def option_names(estimator) -> tuple[str, ...]:
