@@ -4,7 +4,8 @@ Fits the default SequenceModel (LSTM, 32 units, Adam, cosine rate) on embedded R
 strings at minibatch 1 and 32, once to compile and once under ``jax.profiler.trace``.
 XLA's CPU runtime records every operation (thunk) it runs, nested in the loops that
 run it: the epoch loop, the loop over minibatches, and inside each update the two
-loops over time steps, the forward scan and its transpose (the backward pass).
+loops over time steps, the forward scan and its transpose (the backward pass), told
+apart by the optimised HLO that XLA dumps (``--xla_dump_to``: each loop's JAX origin).
 Prints, per update:
 
 - the time in each loop level and in the operations outside the loops, and for the
@@ -29,6 +30,8 @@ import collections
 import glob
 import gzip
 import json
+import os
+import re
 import shutil
 import statistics
 import tempfile
@@ -83,19 +86,20 @@ def _self_times(events: list[dict]) -> list[tuple[str, str | None, float]]:
     return out
 
 
-def _loop_roles(events: list[dict]) -> dict[str, str]:
-    """``{while op: "forward" or "backward"}`` for the time loops: each update runs one
-    forward scan, then its transpose, so the loops that span operations alternate."""
-    spans = []
-    evs = sorted(events, key=lambda e: (e["ts"], -e["dur"]))
-    for i, e in enumerate(evs):
-        if e["name"].startswith("while") and i + 1 < len(evs) \
-                and evs[i + 1]["ts"] < e["ts"] + e["dur"]:
-            spans.append(e["name"])
-    votes: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
-    for i, name in enumerate(spans):
-        votes[name]["forward" if i % 2 == 0 else "backward"] += 1
-    return {name: v.most_common(1)[0][0] for name, v in votes.items()}
+_WHILE = re.compile(r'^\s*%?(while[.\d]*) = .*?op_name="([^"]*)"', re.M)
+
+
+def _loop_roles(dump: Path, before: set[Path]) -> dict[str, str]:
+    """``{while op: "forward", "backward" or "outer"}`` from the optimised HLO that XLA
+    dumped for the epoch program (the files not in ``before``): a loop that JAX's
+    ``transpose`` made is a backward scan, one inside ``jvp`` a forward scan, the others
+    the epoch and minibatch loops."""
+    roles = {}
+    for path in set(dump.glob("*jit__run_epochs*after_optimizations.txt")) - before:
+        for name, op in _WHILE.findall(path.read_text()):
+            roles[name] = ("backward" if "transpose(" in op else
+                           "forward" if "jvp(" in op else "outer")
+    return roles
 
 
 def _updates(strings: list[str], batch: int, epochs: int) -> int:
@@ -109,7 +113,7 @@ def _updates(strings: list[str], batch: int, epochs: int) -> int:
     return epochs * sum(-(-int(np.sum(row_bucket == b)) // batch) for b in range(len(lengths_)))
 
 
-def _profile(strings: list[str], batch: int, trace_dir: Path) -> dict:
+def _profile(strings: list[str], batch: int, trace_dir: Path, dump: Path) -> dict:
     import jax
 
     import hiddenstate as hs
@@ -121,7 +125,8 @@ def _profile(strings: list[str], batch: int, trace_dir: Path) -> dict:
         return hs.SequenceModel(max_iter=epochs, batch_size=batch, random_state=0).fit(
             strings, alphabet=REBER_ALPHABET)
 
-    fit()  # compiles
+    before = set(dump.glob("*"))
+    fit()  # compiles (and XLA writes the optimised HLO to ``dump``)
     t0 = time.perf_counter()
     fit()
     untraced = time.perf_counter() - t0
@@ -132,11 +137,11 @@ def _profile(strings: list[str], batch: int, trace_dir: Path) -> dict:
     events = _events(trace_dir)
     return {"batch": batch, "updates": _updates(strings, batch, epochs),
             "fit_us": untraced / _updates(strings, batch, epochs) * 1e6,
-            "rows": _self_times(events), "roles": _loop_roles(events)}
+            "rows": _self_times(events), "roles": _loop_roles(dump, before)}
 
 
 def _where(loop: str | None, roles: dict[str, str]) -> str:
-    if loop is None:
+    if loop is None or roles.get(loop) == "outer":
         return "update, outside the time loops"
     return f"{roles.get(loop, 'time')} scan ({loop})"
 
@@ -153,7 +158,7 @@ def _report(result: dict, step_us: float, top: int) -> dict:
     for event, loop, us in rows:
         name = event.removeprefix("end: ")  # an operation's completion, counted with it
         started = name == event
-        if name in roles:  # a time loop's own event: its machinery, one run of the scan
+        if name in roles:  # a loop's own event: its machinery (a time loop: one scan)
             machinery[name] += us
             iterations[name] += started
             continue
@@ -172,8 +177,8 @@ def _report(result: dict, step_us: float, top: int) -> dict:
     for where, us in level.most_common():
         print(f"  {where:<44}{us / n:>10.1f}{ops[where] / n:>12.1f}{us / ops[where]:>8.2f}")
     for loop, us in machinery.most_common():
-        print(f"  {'loop machinery, ' + _where(loop, roles):<44}{us / n:>10.1f}"
-              f"{iterations[loop] / n:>12.2f}")
+        what = f"outer loop ({loop})" if roles[loop] == "outer" else _where(loop, roles)
+        print(f"  {'loop machinery, ' + what:<44}{us / n:>10.1f}{iterations[loop] / n:>12.2f}")
     print(f"  the {top} operations taking the most time (self time):")
     print(f"  {'operation':<40}{'where':<34}{'us/update':>10}{'calls':>7}{'us/call':>9}")
     for (where, name), us in by_op.most_common(top):
@@ -221,22 +226,26 @@ def main() -> None:
                         help="strings for minibatch 1 (one update each; default: 400)")
     parser.add_argument("--batch-sizes", default="1,32")
     parser.add_argument("--top", type=int, default=25)
-    parser.add_argument("--trace-dir", help="keep the traces there (default: a temporary "
-                                            "folder); open them in Perfetto or TensorBoard")
+    parser.add_argument("--trace-dir", help="keep the traces (open them in Perfetto or "
+                        "TensorBoard) and the HLO there (default: a temporary folder)")
     parser.add_argument("--json", help="write the figures there")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
+    root = Path(args.trace_dir or tempfile.mkdtemp(prefix="lstm_profile_"))
+    # XLA reads its flags once, when JAX starts: the optimised HLO names each loop.
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + f" --xla_dump_to={root / 'hlo'}"
+                               " --xla_dump_hlo_as_text --xla_dump_hlo_module_re=.*run_epochs.*")
     import numpy as np
 
     from hiddenstate.datasets import make_embedded_reber
 
-    root = Path(args.trace_dir or tempfile.mkdtemp(prefix="lstm_profile_"))
     out = []
     for batch in (int(b) for b in args.batch_sizes.split(",")):
         n = args.online_strings if batch == 1 else args.strings
         strings = make_embedded_reber(n, np.random.default_rng(0))
         step = statistics.median(dependent_step_us(batch) for _ in range(3))
-        out.append(_report(_profile(strings, batch, root / f"batch{batch}"), step, args.top))
+        result = _profile(strings, batch, root / f"batch{batch}", root / "hlo")
+        out.append(_report(result, step, args.top))
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1))
     if not args.trace_dir:
