@@ -94,28 +94,6 @@ def test_sequence_net_shapes_and_gradients(kind):
                     rtol=1e-5)
 
 
-@pytest.mark.parametrize("kind", ["elman", "lstm", "gru"])
-def test_recomputing_the_gates_backward_gives_the_plain_scans_gradient(kind):
-    """SequenceNet keeps only each step's products for the backward pass (jax.checkpoint):
-    its gradient is that of the plain scan, online and in minibatches."""
-    net = SequenceNet(4, 5, 3, key=jax.random.key(0), cell=kind, num_layers=2)
-    xs = jax.random.normal(jax.random.key(1), (3, 7, 4))
-
-    def plain(net, xs):
-        ys = xs
-        for cell in net.cells:
-            _, ys = jax.lax.scan(lambda h, x, cell=cell: cell(h, x), cell.initial_state(), ys)
-        return ys @ net.V + net.c
-
-    for forward in (lambda n, x: n(x[0]), lambda n, x: jax.vmap(n)(x)):
-        plain_forward = (lambda n, x: plain(n, x[0])) if forward(net, xs).ndim == 2 else \
-            (lambda n, x: jax.vmap(lambda s: plain(n, s))(x))
-        got, want = (eqx.filter_jit(eqx.filter_grad(lambda n, f=f: jnp.sum(jnp.sin(f(n, xs)))))(
-            net) for f in (forward, plain_forward))
-        for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
-            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-6)
-
-
 def test_seed_initialiser_has_unit_spectral_norm():
     cell = ElmanCell(7, 10, key=jax.random.key(0), init="seed")
     for m in (cell.W, cell.U):

@@ -101,14 +101,8 @@ class SequenceNet(eqx.Module):
         ys = self.inputs(xs)
         for cell in self.cells:
             # One scan per layer with the readout outside it: the loop body holds only the
-            # recurrence, which is what a small network's step time is made of. The step
-            # keeps only its matrix products for the backward pass and recomputes the
-            # gates from them (the same numbers): XLA's CPU runtime runs each operation
-            # of a loop body as a separate call, and the LSTM's forward and backward
-            # steps shrink from 46 operations to 19 (benchmarks/lstm_profile.py).
-            step = jax.checkpoint(lambda h, x, cell=cell: cell(h, x),
-                                  policy=jax.checkpoint_policies.dots_saveable)
-            _, ys = jax.lax.scan(step, cell.initial_state(), ys)
+            # recurrence, which is what a small network's step time is made of.
+            _, ys = jax.lax.scan(lambda h, x, cell=cell: cell(h, x), cell.initial_state(), ys)
         return ys
 
     def lagged(self, xs: Float[Array, "T n_in"]) -> Float[Array, "T lags_n_in"]:
