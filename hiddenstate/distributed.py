@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._limits import MAX_PROCESSES, MAX_TIMEOUT
-
 __all__ = ["initialize", "is_initialized", "agree", "process_rows", "allgather_rows", "host",
            "put"]
 
@@ -36,8 +34,9 @@ _agreements = 0  # agree's calls in this run: each has its own keys in the store
 
 #: Seconds :func:`initialize` waits for every process to join, by default.
 DEFAULT_TIMEOUT = 300.0
-# MAX_PROCESSES and MAX_TIMEOUT, the most processes and the longest start-up wait
-# initialize takes, are kept in _limits: the command line reads them without NumPy.
+#: The most processes and the longest start-up wait :func:`initialize` takes, kept in
+#: _limits: the command line's parser reads them there without NumPy.
+from ._limits import MAX_PROCESSES, MAX_TIMEOUT  # noqa: E402
 
 
 def _check_address(coordinator: str) -> tuple[str, int]:
