@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import math
 import os
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from ._errors import InputError
+
+if TYPE_CHECKING:  # NumPy is imported where it is used: the command line's parser reads
+    import numpy as np  # insane_number and the limits without it
 
 __all__ = [
     "MAX_LINE_CHARS",
@@ -150,6 +152,8 @@ def check_float32(X: np.ndarray, name: str = "X", *, path=None, row_offset: int 
 
     Values that are already NaN or inf are left to the finiteness check.
     """
+    import numpy as np
+
     X = np.asarray(X)
     if X.dtype.kind != "f" or X.dtype.itemsize <= 4 or X.size == 0:
         return
@@ -170,6 +174,12 @@ def check_float32(X: np.ndarray, name: str = "X", *, path=None, row_offset: int 
         f"{name} holds {float(X.reshape(-1)[flat])!r} at {where}, beyond float32's range "
         "(about +-3.4e38): it would become inf; rescale the data", path=path)
 
+
+#: The most processes and the longest start-up wait (seconds) of
+#: :func:`hiddenstate.distributed.initialize`: JAX's runtime keeps both in 32-bit integers
+#: and, beyond, fails inside C++.
+MAX_PROCESSES = 65536
+MAX_TIMEOUT = 1e6
 
 #: Magnitudes no setting needs: a number beyond ``LARGEST``, or nearer 0 than ``SMALLEST``
 #: (0 itself aside), is a typo (an option) or a crafted value (a model file), and would

@@ -34,10 +34,9 @@ _agreements = 0  # agree's calls in this run: each has its own keys in the store
 
 #: Seconds :func:`initialize` waits for every process to join, by default.
 DEFAULT_TIMEOUT = 300.0
-#: The most processes and the longest start-up wait :func:`initialize` takes: JAX's
-#: runtime keeps both in 32-bit integers and, beyond, fails inside C++.
-MAX_PROCESSES = 65536
-MAX_TIMEOUT = 1e6
+#: The most processes and the longest start-up wait :func:`initialize` takes, kept in
+#: _limits: the command line's parser reads them there without NumPy.
+from ._limits import MAX_PROCESSES, MAX_TIMEOUT  # noqa: E402
 
 
 def _check_address(coordinator: str) -> tuple[str, int]:

@@ -327,3 +327,34 @@ def test_distributed_limits_are_one_line(capsys):
         distributed.initialize("127.0.0.1:1", 2, 0, timeout=1e10)
     with pytest.raises(ValueError, match=r"\[1, 65536\]"):
         distributed.initialize("127.0.0.1:1", 10**11, 0)
+
+
+def test_the_option_table_agrees_with_the_estimators():
+    from hiddenstate.cli import _gen_options
+
+    made = _gen_options.source(_gen_options.table())
+    assert made == _gen_options.TABLE_FILE.read_text(encoding="utf-8"), (
+        "hiddenstate/cli/_option_table.py disagrees with the estimators' parameters: "
+        "regenerate it with `python -m hiddenstate.cli._gen_options`")
+
+
+def test_the_table_intervals_read_as_sklearns():
+    """Membership and wording of the plain intervals are scikit-learn's."""
+    from hiddenstate import estimators
+    from hiddenstate.cli._gen_options import TABLED
+    from hiddenstate.cli._options import _Interval
+
+    seen = 0
+    for name in TABLED:
+        for constraints in getattr(estimators, name)._parameter_constraints.values():
+            for c in constraints:
+                if not isinstance(c, Interval):
+                    continue
+                plain, seen = _Interval.of(c), seen + 1
+                assert str(plain) == str(c)
+                probes = [b + d for b in (c.left, c.right, 0, 1) if b is not None
+                          for d in (-1, -0.5, 0, 0.5, 1)]
+                for value in probes + [int(p) for p in probes]:
+                    assert (value in plain) == (value in c), (c, value)
+    assert seen > 20
+    assert str(_Interval("float", 0, 1, "left")) == "a float in the range [0.0, 1.0)"

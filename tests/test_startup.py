@@ -24,8 +24,8 @@ print(json.dumps(sorted({{m.split(".")[0] for m in sys.modules}} & set(heavy))))
 """
 
 
-def _heavy_modules_after(code: str) -> list[str]:
-    probe = _PROBE.format(code=code, heavy=HEAVY)
+def _heavy_modules_after(code: str, heavy: tuple[str, ...] = HEAVY) -> list[str]:
+    probe = _PROBE.format(code=code, heavy=heavy)
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           timeout=120, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -90,3 +90,34 @@ def test_load_in_a_fresh_interpreter_finds_every_estimator(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "Autoencoder"
+
+
+@pytest.mark.parametrize("argv", [
+    [group, "fit", "--help"] for group in ("autoencoder", "rnn", "seqae", "rae", "classify",
+                                           "detect")
+] + [["detect", "fit", "--model", model, "--help"] for model in ("sequence-ae",
+                                                                   "sequence-model")],
+    ids=lambda a: " ".join(a))
+def test_fit_help_loads_no_heavy_module(argv):
+    """The options come from the generated table: the estimators (scikit-learn, JAX,
+    Equinox), and NumPy, are imported only when a command runs."""
+    code = ("import contextlib, io\n"
+            "from hiddenstate.cli import main\n"
+            "out = io.StringIO()\n"
+            "with contextlib.redirect_stdout(out):\n"
+            f"    assert main({argv!r}) == 0\n"
+            "assert '--learning-rate' in out.getvalue()")
+    assert _heavy_modules_after(code, (*HEAVY, "numpy")) == []
+
+
+def test_a_cell_the_table_lacks_is_looked_up_in_the_registry():
+    """In a fresh interpreter the --cell choices are the table's; a name not among them is
+    looked up in the cell registry itself (which a plugin may have filled)."""
+    code = ("import contextlib, io\n"
+            "from hiddenstate.cli import main\n"
+            "err = io.StringIO()\n"
+            "with contextlib.redirect_stderr(err):\n"
+            "    assert main(['rnn', 'fit', 'x.txt', '--out', 'm.hs', '--cell', 'nope']) == 2\n"
+            "assert \"expected 'elman', 'gru' or 'lstm', got 'nope'\" in err.getvalue()\n"
+            "assert 'hiddenstate.nn._cells' in sys.modules")
+    assert "jax" in _heavy_modules_after(code)

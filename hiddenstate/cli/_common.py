@@ -98,12 +98,12 @@ def add_format_option(parser, *, text: str = "text") -> None:
 
 
 def add_missing_option(parser, cls=None) -> None:
-    """``--missing``, unless ``cls`` (the estimator of a fit) has a ``missing`` setting,
-    whose own option it then is."""
+    """``--missing``, unless ``cls`` (the estimator of a fit: its name in the option
+    table, or a class) has a ``missing`` setting, whose own option it then is."""
     if cls is not None:
-        from ._options import cli_parameters
+        from ._options import option_names
 
-        if "missing" in cli_parameters(cls):
+        if "missing" in option_names(cls):
             return
     parser.add_argument("--missing", choices=MISSING_CHOICES, default=argparse.SUPPRESS,
                         help="series: a missing value (an empty cell, NaN, NA, ?) is an error "

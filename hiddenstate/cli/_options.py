@@ -1,21 +1,27 @@
 """Command-line options built from an estimator: its parameter constraints give each
 option's forms, its numpydoc docstring the help line.
 
-Nothing here imports NumPy, scikit-learn or JAX at module level: ``hiddenstate
---help`` reads only this module and the group modules' registrations.
+The fit commands read them from a generated table, :mod:`._option_table` (written by
+``python -m hiddenstate.cli._gen_options`` from the estimator classes, checked by a
+test), so that parsing and ``X fit --help`` import neither scikit-learn nor JAX: the
+estimator classes are imported only when a command runs. Nothing here imports
+scikit-learn or JAX at module level.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import re
+import sys
 from collections.abc import Callable
 from typing import NamedTuple
 
 from .._limits import insane_number
 
-__all__ = ["Parser", "add_estimator_options", "cli_parameters", "estimator_kwargs", "number"]
+__all__ = ["Option", "Parser", "add_estimator_options", "cli_parameters", "estimator_kwargs",
+           "estimator_options", "number", "option_names"]
 
 
 # -- the parser -----------------------------------------------------------------------------
@@ -91,6 +97,43 @@ _FALLBACK_HELP = {
 }
 
 
+class _Interval(NamedTuple):
+    """scikit-learn's ``Interval`` constraint as plain data (``kind`` ``"int"`` or
+    ``"float"``): the same membership and the same words, without scikit-learn."""
+
+    kind: str
+    left: int | float | None
+    right: int | float | None
+    closed: str  # "left", "right", "both" or "neither"
+
+    @classmethod
+    def of(cls, interval) -> _Interval:
+        """The plain form of a scikit-learn ``Interval``."""
+        from numbers import Integral
+
+        kind = "int" if interval.type is Integral else "float"
+        return cls(kind, interval.left, interval.right, interval.closed)
+
+    def __contains__(self, value) -> bool:
+        if value != value:  # NaN
+            return False
+        below = self.left is not None and (
+            value < self.left if self.closed in ("left", "both") else value <= self.left)
+        above = self.right is not None and (
+            value > self.right if self.closed in ("right", "both") else value >= self.right)
+        return not (below or above)
+
+    def __str__(self) -> str:
+        def bound(b, infinite: str):
+            if b is None:
+                return infinite
+            return b if self.kind == "int" else float(b)
+
+        return (f"{'an int' if self.kind == 'int' else 'a float'} in the range "
+                f"{'[' if self.closed in ('left', 'both') else '('}{bound(self.left, '-inf')}, "
+                f"{bound(self.right, 'inf')}{']' if self.closed in ('right', 'both') else ')'}")
+
+
 class _Forms(NamedTuple):
     """What one parameter accepts on the command line, read from its constraints."""
 
@@ -98,21 +141,32 @@ class _Forms(NamedTuple):
     none: bool = False
     boolean: bool = False
     strings: tuple[str, ...] = ()
-    ints: tuple = ()  # sklearn Intervals (None: any int)
+    ints: tuple = ()  # _Intervals (None: any int)
     floats: tuple = ()
     int_list: bool = False
     text: bool = False
     mapping: bool = False  # a dict, spelled KEY=X,KEY=X (e.g. class weights)
+    #: (module, name) of the registry whose names ``strings`` are (the cells): read
+    #: there when that module is loaded, so a name registered at run time is offered.
+    registry: tuple[str, str] | None = None
 
     @property
     def none_words(self) -> tuple[str, ...]:
         return ("none", *_NONE_ALIASES.get(self.name, ())) if self.none else ()
 
+    def choices(self) -> tuple[str, ...]:
+        """The strings accepted: a registry's names as registered now where its module
+        is loaded (a plugin's cell, registered at run time), else ``strings``."""
+        module = sys.modules.get(self.registry[0]) if self.registry else None
+        return tuple(sorted(getattr(module, self.registry[1]))) if module else self.strings
+
     def __call__(self, text: str):
         """The value ``text`` stands for; ArgumentTypeError when it is no valid form."""
         if text.lower() in self.none_words:
             return None
-        if text in self.strings:
+        if self.registry and text not in self.choices():  # the live registry decides
+            importlib.import_module(self.registry[0])
+        if text in self.choices():
             return text
         if self.boolean and text.lower() in ("true", "false"):
             return text.lower() == "true"
@@ -134,7 +188,7 @@ class _Forms(NamedTuple):
                                          f"{_insane(text)}")
 
     def describe(self) -> str:
-        parts = [repr(s) for s in self.strings]
+        parts = [repr(s) for s in self.choices()]
         parts += [str(i) if i is not None else "an int" for i in self.ints]
         parts += [str(i) if i is not None else "a float" for i in self.floats]
         if self.int_list:
@@ -150,7 +204,7 @@ class _Forms(NamedTuple):
         return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " or " + parts[-1]
 
     def metavar(self) -> str:
-        forms = list(self.strings)
+        forms = list(self.choices())
         forms += ["N"] if self.ints else []
         forms += ["X"] if self.floats else []
         forms += ["N,N,..."] if self.int_list else []
@@ -240,6 +294,19 @@ def _float_mapping(text: str) -> dict[str, float] | None:
     return out
 
 
+#: Registries a constraint may read its names from (``RegistryOptions``): where the
+#: command line finds them again without importing the estimators.
+_REGISTRIES = {"hiddenstate.nn._cells": "CELLS"}
+
+
+def _registry_of(constraint) -> tuple[str, str]:
+    for module, name in _REGISTRIES.items():
+        if getattr(importlib.import_module(module), name) is constraint.registry:
+            return module, name
+    raise TypeError(f"no command-line spelling for the registry of {constraint!r}: add its "
+                    f"module to hiddenstate.cli._options._REGISTRIES")
+
+
 def _forms(cls, name: str) -> _Forms:
     """The command-line forms of ``cls``'s parameter ``name``, from its constraints."""
     from numbers import Integral, Real
@@ -253,15 +320,17 @@ def _forms(cls, name: str) -> _Forms:
         elif c == "boolean" or c is bool:
             fields["boolean"] = True
         elif c == "random_state":  # an int seed or none; a RandomState has no spelling
-            fields["ints"].append(Interval(Integral, 0, 2**32 - 1, closed="both"))
+            fields["ints"].append(_Interval("int", 0, 2**32 - 1, "both"))
             fields["none"] = True
         elif c == "verbose":
-            fields["ints"].append(Interval(Integral, 0, None, closed="left"))
+            fields["ints"].append(_Interval("int", 0, None, "left"))
             fields["boolean"] = True
         elif isinstance(c, Interval):
-            fields["ints" if c.type is Integral else "floats"].append(c)
+            fields["ints" if c.type is Integral else "floats"].append(_Interval.of(c))
         elif isinstance(c, Options) and all(isinstance(o, str) for o in c.options):
             fields["strings"] += sorted(c.options)
+            if hasattr(c, "registry"):
+                fields["registry"] = _registry_of(c)
         elif c in (int, Integral):
             fields["ints"].append(None)
         elif c in (float, Real):
@@ -292,24 +361,24 @@ def _cli_spelling(value) -> str:
     return str(value)
 
 
-def add_estimator_options(parser: argparse.ArgumentParser, cls) -> list[str]:
-    """One ``--option`` per parameter of ``cls``; returns the parameter names.
+def add_estimator_options(parser: argparse.ArgumentParser, estimator) -> list[str]:
+    """One ``--option`` per parameter of ``estimator``; returns the parameter names.
 
-    An option the user does not type is absent from the namespace
-    (``argparse.SUPPRESS``), so the estimator keeps its own default, and
-    ``none`` really passes None. Types and choices come from
-    ``cls._parameter_constraints``; the help line from ``cls``'s docstring.
+    ``estimator`` is the name of an estimator in the generated table (the fit
+    commands': no estimator is imported) or a class. An option the user does not
+    type is absent from the namespace (``argparse.SUPPRESS``), so the estimator
+    keeps its own default, and ``none`` really passes None. Types and choices come
+    from the class's ``_parameter_constraints``; the help line from its docstring.
     """
-    docs = _parameter_help(cls)
+    options = estimator_options(estimator)
+    name = estimator if isinstance(estimator, str) else estimator.__name__
     group = parser.add_argument_group(
-        f"{cls.__name__} settings", "Each defaults to the estimator's own default."
+        f"{name} settings", "Each defaults to the estimator's own default."
     )
-    names = []
-    for name, default in cli_parameters(cls).items():
-        forms = _forms(cls, name)
-        flag = "--" + name.replace("_", "-")
-        help_text = (docs.get(name) or name.replace("_", " ").capitalize()).rstrip(".")
-        if forms == _Forms(name, boolean=True):
+    for option in options.values():
+        forms, default, help_text = option.forms, option.default, option.help
+        flag = "--" + forms.name.replace("_", "-")
+        if forms == _Forms(forms.name, boolean=True):
             group.add_argument(flag, action=argparse.BooleanOptionalAction,
                                default=argparse.SUPPRESS,
                                help=f"{help_text} (default: {'yes' if default else 'no'})")
@@ -317,13 +386,62 @@ def add_estimator_options(parser: argparse.ArgumentParser, cls) -> list[str]:
             group.add_argument(flag, type=forms, metavar=forms.metavar(),
                                default=argparse.SUPPRESS,
                                help=f"{help_text} (default: {_cli_spelling(default)})")
-        names.append(name)
-    return names
+    return list(options)
 
 
 def estimator_kwargs(args: argparse.Namespace, cls) -> dict:
     """The parameters of ``cls`` the user typed, exactly as typed (None included)."""
     return {n: getattr(args, n) for n in cli_parameters(cls) if hasattr(args, n)}
+
+
+# -- the table of options -------------------------------------------------------------------
+
+
+class Option(NamedTuple):
+    """One estimator parameter as the command line offers it."""
+
+    forms: _Forms
+    default: object
+    help: str  # what it is (``%`` escaped for argparse), without the default
+
+
+def estimator_options(estimator) -> dict[str, Option]:
+    """``{parameter: Option}`` of ``estimator``: a name in the generated table, read
+    without importing the estimators, or a class, read from its constraints."""
+    if not isinstance(estimator, str):
+        return _class_options(estimator)
+    from ._option_table import SHARED, TABLE
+
+    out = {}
+    for name, row in TABLE[estimator].items():
+        default, help_text, forms = SHARED[name] if row is None else row
+        out[name] = Option(_Forms(name, **{k: _table_value(k, v) for k, v in forms.items()}),
+                           default, help_text)
+    return out
+
+
+def option_names(estimator) -> tuple[str, ...]:
+    """The parameters of ``estimator`` (a table name or a class) that are options."""
+    if not isinstance(estimator, str):
+        return tuple(cli_parameters(estimator))
+    from ._option_table import TABLE
+
+    return tuple(TABLE[estimator])
+
+
+def _table_value(field: str, value):
+    if field in ("ints", "floats"):
+        return tuple(None if i is None else _Interval(*i) for i in value)
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _class_options(cls, names=None) -> dict[str, Option]:
+    """:func:`estimator_options` of a class (its parameters ``names``, default all)."""
+    params = cli_parameters(cls)
+    docs = _parameter_help(cls) if names is None else {}
+    return {name: Option(_forms(cls, name), params[name],
+                         (docs.get(name) or name.replace("_", " ").capitalize()).rstrip("."))
+            for name in (params if names is None else names)}
 
 
 # -- help lines from numpydoc docstrings ----------------------------------------------------

@@ -54,9 +54,7 @@ def _build(parser) -> None:
 
 
 def _build_fit(fit_parser) -> None:
-    from ..distributed import MAX_PROCESSES, MAX_TIMEOUT
-    from ..estimators import Autoencoder
-
+    from .._limits import MAX_PROCESSES, MAX_TIMEOUT
     fit_parser.add_argument(
         "data", metavar="DATA",
         help=f".csv, .tsv, .txt or .npy file, or one of {', '.join(BUILTIN_DATA)}")
@@ -78,7 +76,7 @@ def _build_fit(fit_parser) -> None:
                       default=300, metavar="SECONDS",
                       help="give up (exit status 2) when not every process has joined "
                            "after this long (default: 300)")
-    add_estimator_options(fit_parser, Autoencoder)
+    add_estimator_options(fit_parser, "Autoencoder")
     verbose_prints_settings(fit_parser)
     fit_parser.set_defaults(func=fit)
 

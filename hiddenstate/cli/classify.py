@@ -132,8 +132,6 @@ def _add_data(parser, *, data_seed: int) -> None:
 
 
 def _build_fit(fit_parser) -> None:
-    from ..estimators import SequenceClassifier
-
     _add_data(fit_parser, data_seed=0)
     fit_parser.add_argument("--out", required=True, metavar="MODEL")
     pre = fit_parser.add_argument_group(
@@ -159,8 +157,8 @@ def _build_fit(fit_parser) -> None:
                           "own; the language model's is 1, online)")
     pre.add_argument("--pretrain-out", metavar="MODEL",
                      help="also write the pretrained model there")
-    add_estimator_options(fit_parser, SequenceClassifier)
-    add_missing_option(fit_parser, SequenceClassifier)
+    add_estimator_options(fit_parser, "SequenceClassifier")
+    add_missing_option(fit_parser, "SequenceClassifier")
     fit_parser.set_defaults(func=fit)
 
 

@@ -25,12 +25,12 @@ from ._common import (
 )
 from ._options import (
     Parser,
-    _forms,
     _insane,
     add_estimator_options,
-    cli_parameters,
     estimator_kwargs,
+    estimator_options,
     number,
+    option_names,
 )
 from ._outputs import add_raw_text_option, check_checkpoint_dir, check_out, fit_save_report
 from .classify import add_encoding_option
@@ -152,13 +152,13 @@ def _owners(flag: str) -> tuple[str, ...]:
         return _SEQUENCE_ONLY[flag]
     if flag == "--missing":  # series (the sequence models), and a model's own setting
         return tuple(m for m in MODELS if m != "autoencoder"
-                     or "missing" in cli_parameters(_model_class(m)))
+                     or "missing" in option_names(MODELS[m]))
     if not flag.startswith("--"):
         return ()
     name = flag[2:].replace("-", "_")
     if name.startswith("no_"):  # --no-tied, --no-shuffle
         name = name[3:]
-    owners = tuple(m for m in MODELS if name in cli_parameters(_model_class(m)))
+    owners = tuple(m for m in MODELS if name in option_names(MODELS[m]))
     if flag in _TABLE_ONLY:  # the autoencoder's table options (preparation, header)
         owners = ("autoencoder", *(m for m in owners if m != "autoencoder"))
     return owners
@@ -241,12 +241,6 @@ def _count(text: str) -> int:
     return value
 
 
-def _detector_class():
-    from ..estimators import AnomalyDetector
-
-    return AnomalyDetector
-
-
 def _add_builtin_options(parser, *, data_seed: int) -> None:
     group = parser.add_argument_group(f"built-in {BUILTIN_SEQUENCES} data")
     group.add_argument("--n-strings", type=_count, default=argparse.SUPPRESS, metavar="N",
@@ -258,7 +252,7 @@ def _add_builtin_options(parser, *, data_seed: int) -> None:
 
 def _build_fit(fit_parser: _FitParser) -> None:
     name = fit_parser.model_name
-    cls = _model_class(name)
+    cls = MODELS[name]  # the estimator's name in the option table: nothing is imported
     fit_parser.add_argument("data", metavar="DATA", help="normal inputs: a table, a text file "
                                                          "of sequences, or a built-in name")
     fit_parser.add_argument("--model", choices=list(MODELS), default=DEFAULT_MODEL,
@@ -275,10 +269,9 @@ def _build_fit(fit_parser: _FitParser) -> None:
         "AnomalyDetector settings",
         "Each defaults to the detector's own default; --random-state (below) also seeds "
         "the held-out draw.")
-    det_cls = _detector_class()
+    settings = estimator_options("AnomalyDetector")
     for option, help_text in _DETECTOR_OPTIONS.items():
-        forms = _forms(det_cls, option)
-        default = det_cls().get_params()[option]
+        forms, default = settings[option].forms, settings[option].default
         detector.add_argument("--" + option.replace("_", "-"), type=forms,
                               metavar=forms.metavar(), default=argparse.SUPPRESS,
                               help=f"{help_text} (default: {default})")

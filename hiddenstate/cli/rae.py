@@ -31,15 +31,13 @@ def _build(parser) -> None:
 
 
 def _build_fit(fit_parser) -> None:
-    from ..estimators import RecursiveAutoencoder
-
     fit_parser.add_argument("data", metavar="DATA",
                             help="folder with rt-polarity.pos/.neg, or a sentences file")
     fit_parser.add_argument("--labels", metavar="FILE",
                             help="one label per line, for a file DATA")
     fit_parser.add_argument("--out", required=True, metavar="MODEL")
     add_encoding_option(fit_parser)
-    add_estimator_options(fit_parser, RecursiveAutoencoder)
+    add_estimator_options(fit_parser, "RecursiveAutoencoder")
     fit_parser.set_defaults(func=fit)
 
 

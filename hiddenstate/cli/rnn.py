@@ -154,8 +154,6 @@ def _build_backtest(actions) -> None:
 
 
 def _build_fit(fit_parser) -> None:
-    from ..estimators import SequenceModel
-
     fit_parser.add_argument(
         "data", metavar="DATA",
         help=f"text file of symbol strings (one per line; the model adds its own begin and "
@@ -181,7 +179,7 @@ def _build_fit(fit_parser) -> None:
     fit_parser.add_argument("--data-seed", type=number(int), default=0,
                             help="seed of built-in data")
     add_encoding_option(fit_parser, default=None)
-    add_estimator_options(fit_parser, SequenceModel)
+    add_estimator_options(fit_parser, "SequenceModel")
     verbose_prints_settings(fit_parser)
     fit_parser.set_defaults(func=fit)
 

@@ -55,13 +55,11 @@ def _build(parser) -> None:
 
 
 def _build_fit(fit_parser) -> None:
-    from ..estimators import SequenceAutoencoder
-
     fit_parser.add_argument("data", metavar="DATA", help=_DATA_HELP)
     fit_parser.add_argument("--out", required=True, metavar="MODEL", help="model file to write")
     _add_data_options(fit_parser, fit=True)
-    add_estimator_options(fit_parser, SequenceAutoencoder)
-    add_missing_option(fit_parser, SequenceAutoencoder)
+    add_estimator_options(fit_parser, "SequenceAutoencoder")
+    add_missing_option(fit_parser, "SequenceAutoencoder")
     fit_parser.set_defaults(func=fit)
 
 
