@@ -1,0 +1,270 @@
+"""A small ONNX graph builder and the network pieces written with it: dense layers,
+activations, the recurrent cells (a registry by cell class) run by ``Scan``, masks and
+per-sequence gathers.
+
+Every value is float32 unless named otherwise; batches come first (``(N, ...)``) and
+sequences are ``(N, L, ...)`` with an int64 ``lengths`` ``(N,)``. The pieces mirror the
+JAX code of :mod:`hiddenstate.nn` term by term, so that onnxruntime gives the same
+numbers to float32 rounding.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+__all__ = ["Graph", "CELL_STEPS", "cell_step", "OPSET"]
+
+#: The ONNX operator set the graphs are written for (onnxruntime 1.14 and later run it).
+OPSET = 18
+
+F32, F64, I64, BOOL = TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.INT64, TensorProto.BOOL
+
+
+class Graph:
+    """Nodes, initialisers, inputs and outputs of one ONNX graph, with unique names.
+
+    A body graph (``Scan``) is made with :meth:`body`: its constants go to the outermost
+    graph's initialisers, which ONNX lets a subgraph read by name.
+    """
+
+    def __init__(self, name: str = "hiddenstate", root: Graph | None = None):
+        self.name = name
+        self.root = root or self
+        self.nodes: list[onnx.NodeProto] = []
+        self.inputs: list[onnx.ValueInfoProto] = []
+        self.outputs: list[onnx.ValueInfoProto] = []
+        self.initializers: list[onnx.TensorProto] = []
+        self._ids = itertools.count() if root is None else root._ids
+        self._consts: dict = {} if root is None else root._consts
+
+    def fresh(self, prefix: str) -> str:
+        return f"{prefix}_{next(self._ids)}"
+
+    def body(self, name: str) -> Graph:
+        return Graph(name, self.root)
+
+    # -- values ----------------------------------------------------------------------------
+    def const(self, value, dtype=np.float32) -> str:
+        """An initialiser holding ``value`` (arrays are stored once per identical value)."""
+        arr = np.asarray(value, dtype)
+        key = (arr.dtype.str, arr.shape,
+               repr(arr.tolist()) if arr.dtype == object else arr.tobytes())
+        if key not in self._consts:
+            name = self.fresh("c")
+            self.root.initializers.append(numpy_helper.from_array(arr, name))
+            self._consts[key] = name
+        return self._consts[key]
+
+    def i64(self, *values) -> str:
+        return self.const(np.asarray(values, np.int64), np.int64)
+
+    def op(self, op_type: str, *inputs: str, n_out: int = 1, **attrs):
+        """Add a node; its output name, or a tuple of ``n_out`` names."""
+        outs = [self.fresh(op_type.lower()) for _ in range(n_out)]
+        self.nodes.append(helper.make_node(op_type, list(inputs), outs,
+                                           name=self.fresh("n"), **attrs))
+        return outs[0] if n_out == 1 else tuple(outs)
+
+    def input(self, name: str, elem_type: int, shape) -> str:
+        self.inputs.append(helper.make_tensor_value_info(name, elem_type, shape))
+        return name
+
+    def output(self, value: str, name: str, elem_type: int, shape) -> None:
+        self.nodes.append(helper.make_node("Identity", [value], [name], name=self.fresh("n")))
+        self.outputs.append(helper.make_tensor_value_info(name, elem_type, shape))
+
+    def proto(self) -> onnx.GraphProto:
+        return helper.make_graph(self.nodes, self.name, self.inputs, self.outputs,
+                                 self.initializers if self.root is self else [])
+
+    def model(self, doc: str) -> onnx.ModelProto:
+        model = helper.make_model(self.proto(), producer_name="hiddenstate",
+                                  opset_imports=[helper.make_opsetid("", OPSET)],
+                                  doc_string=doc)
+        model.ir_version = 8
+        return model
+
+    # -- arithmetic ------------------------------------------------------------------------
+    def dense(self, x: str, W, b=None) -> str:
+        """``x @ W + b`` (``W`` stored ``(n_in, n_out)`` as the networks store it)."""
+        y = self.op("MatMul", x, self.const(W))
+        return y if b is None else self.op("Add", y, self.const(b))
+
+    def act(self, x: str, name: str) -> str:
+        """The activation ``name`` of :mod:`hiddenstate.nn._activations`."""
+        if name == "linear":
+            return x
+        ops = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu"}
+        if name not in ops:
+            raise ValueError(f"activation {name!r} has no ONNX form here")
+        return self.op(ops[name], x)
+
+    def slice(self, x: str, start: int, end: int, axis: int) -> str:
+        return self.op("Slice", x, self.i64(start), self.i64(end), self.i64(axis))
+
+    def dim(self, x: str, axis: int) -> str:
+        """The size of ``x`` along ``axis``, a 1-element int64 vector."""
+        return self.op("Gather", self.op("Shape", x), self.i64(axis), axis=0)
+
+    def cast(self, x: str, to: int) -> str:
+        return self.op("Cast", x, to=to)
+
+    def steps_mask(self, lengths: str, like: str) -> str:
+        """Bool ``(N, L)``: step ``t`` of sequence ``i`` is before ``lengths[i]``; ``L`` is
+        axis 1 of ``like``."""
+        L = self.op("Squeeze", self.dim(like, 1), self.i64(0))
+        t = self.op("Range", self.const(0, np.int64), L, self.const(1, np.int64))
+        return self.op("Less", self.op("Unsqueeze", t, self.i64(0)),
+                       self.op("Unsqueeze", lengths, self.i64(1)))
+
+    def batch_rows(self, value, like: str) -> str:
+        """``value`` (a vector) repeated for each of the ``N`` rows of ``like``."""
+        v = self.const(value)
+        shape = self.op("Concat", self.dim(like, 0), self.i64(np.asarray(value).shape[-1]),
+                        axis=0)
+        return self.op("Expand", v, shape)
+
+    def reverse_valid(self, xs: str, lengths: str) -> str:
+        """``xs`` ``(N, L, D)`` with each row's first ``lengths[i]`` steps reversed, the
+        padding in place (:func:`hiddenstate.nn.reverse_valid`)."""
+        L = self.op("Squeeze", self.dim(xs, 1), self.i64(0))
+        t = self.op("Unsqueeze",
+                    self.op("Range", self.const(0, np.int64), L, self.const(1, np.int64)),
+                    self.i64(0))
+        n = self.op("Unsqueeze", lengths, self.i64(1))
+        back = self.op("Sub", self.op("Sub", n, self.const(1, np.int64)), t)
+        idx = self.op("Where", self.op("Less", t, n), back, self.op("Expand", t, self.op(
+            "Shape", back)))
+        return self.gather_steps(xs, idx)
+
+    def gather_steps(self, xs: str, idx: str) -> str:
+        """Row ``i`` step ``t`` of the result is ``xs[i, idx[i, t]]`` (``xs`` ``(N, L, D)``)."""
+        full = self.op("Expand", self.op("Unsqueeze", idx, self.i64(2)), self.op("Shape", xs))
+        return self.op("GatherElements", xs, full, axis=1)
+
+
+# -- recurrent cells ----------------------------------------------------------------------
+
+
+#: How each cell class takes one step in ONNX: ``(graph, cell, states, x) -> (states, y)``
+#: with states a tuple of ``(N, H)`` values. A cell class joins with :func:`cell_step`.
+CELL_STEPS: dict[str, tuple[Callable, Callable]] = {}
+
+
+def cell_step(name: str, initial: Callable):
+    """Register the ONNX step of the cell class ``name``; ``initial(cell)`` gives its
+    initial state as a tuple of ``(H,)`` arrays."""
+
+    def register(fn):
+        CELL_STEPS[name] = (fn, initial)
+        return fn
+
+    return register
+
+
+def _arr(a) -> np.ndarray:
+    return np.asarray(a, np.float32)
+
+
+@cell_step("ElmanCell", lambda c: (_arr(c.h0),))
+def _elman(g: Graph, cell, states, x):
+    (h,) = states
+    hu = g.op("MatMul", h, g.const(_arr(cell.U)))
+    z = hu if x is None else g.op("Add", g.op("MatMul", x, g.const(_arr(cell.W))), hu)
+    h = g.act(g.op("Add", z, g.const(_arr(cell.b))), cell.activation)
+    return (h,), h
+
+
+@cell_step("LSTMCell", lambda c: (_arr(c.h0), _arr(c.c0)))
+def _lstm(g: Graph, cell, states, x):
+    h, c = states
+    H = int(np.shape(cell.h0)[0])
+    xw = None if x is None else g.op("MatMul", x, g.const(_arr(cell.W)))
+    hu = g.op("MatMul", h, g.const(_arr(cell.U)))
+    z = g.op("Add", hu if xw is None else g.op("Add", xw, hu), g.const(_arr(cell.b)))
+    i, f, gg, o = (g.slice(z, k * H, (k + 1) * H, 1) for k in range(4))
+    c = g.op("Add", g.op("Mul", g.op("Sigmoid", f), c),
+             g.op("Mul", g.op("Sigmoid", i), g.op("Tanh", gg)))
+    h = g.op("Mul", g.op("Sigmoid", o), g.op("Tanh", c))
+    return (h, c), h
+
+
+@cell_step("GRUCell", lambda c: (_arr(c.h0),))
+def _gru(g: Graph, cell, states, x):
+    (h,) = states
+    H = int(np.shape(cell.h0)[0])
+    b = g.const(_arr(cell.b))
+    hu = g.op("MatMul", h, g.const(_arr(cell.U)))
+    # Without inputs (a decoder) x W is zero: the bias alone, broadcast over the rows.
+    xw = g.op("Add", g.op("Mul", hu, g.const(0.0)), b) if x is None \
+        else g.op("Add", g.op("MatMul", x, g.const(_arr(cell.W))), b)
+
+    def part(v, k):
+        return g.slice(v, k * H, (k + 1) * H, 1)
+
+    r = g.op("Sigmoid", g.op("Add", part(xw, 0), part(hu, 0)))
+    zg = g.op("Sigmoid", g.op("Add", part(xw, 1), part(hu, 1)))
+    n = g.op("Tanh", g.op("Add", part(xw, 2), g.op("Mul", r, part(hu, 2))))
+    h = g.op("Add", g.op("Mul", g.op("Sub", g.const(1.0), zg), n), g.op("Mul", zg, h))
+    return (h,), h
+
+
+def _cell_parts(cell):
+    name = type(cell).__name__
+    if name not in CELL_STEPS:
+        raise ValueError(f"cell {name} has no ONNX form (exportable cells: "
+                         f"{', '.join(CELL_STEPS)})")
+    return CELL_STEPS[name]
+
+
+def initial_states(g: Graph, cell, like: str) -> tuple[str, ...]:
+    """The cell's learned initial state, one row per sequence of ``like``."""
+    return tuple(g.batch_rows(s, like) for s in _cell_parts(cell)[1](cell))
+
+
+def run_cell(g: Graph, cell, xs: str, on: str | None, states=None):
+    """Run ``cell`` over ``xs`` ``(N, L, d)`` with a ``Scan``; where the bool mask ``on``
+    ``(N, L)`` is False the state is kept and the output is zero (the ``_masked_scan``
+    of :mod:`hiddenstate.nn._classifier`). Returns ``(final states, outputs (N, L, H))``."""
+    step, _ = _cell_parts(cell)
+    states = initial_states(g, cell, xs) if states is None else states
+    body = g.body(g.fresh("cell"))
+    s_in = [body.input(g.fresh("s"), F32, None) for _ in states]
+    x_t = body.input(g.fresh("x"), F32, None)
+    m_t = None if on is None else body.input(g.fresh("m"), BOOL, None)
+    new, y = step(body, cell, tuple(s_in), x_t)
+    if m_t is not None:
+        m = body.op("Unsqueeze", m_t, body.i64(1))
+        new = tuple(body.op("Where", m, a, b) for a, b in zip(new, s_in, strict=True))
+        y = body.op("Where", m, y, body.const(0.0))
+    for v in new:
+        body.output(v, g.fresh("so"), F32, None)
+    body.output(y, g.fresh("yo"), F32, None)
+    scans = [xs] if on is None else [xs, on]
+    outs = g.op("Scan", *states, *scans, n_out=len(states) + 1, body=body.proto(),
+                num_scan_inputs=len(scans), scan_input_axes=[1] * len(scans),
+                scan_output_axes=[1])
+    return tuple(outs[:-1]), outs[-1]
+
+
+def run_free(g: Graph, cell, states, steps_like: str, readout):
+    """Run ``cell`` without inputs from ``states`` for as many steps as axis 1 of
+    ``steps_like`` has, each step's output read out by ``readout(body, y)``; returns the
+    outputs ``(N, L, k)`` (the decoder of :class:`~hiddenstate.nn.SequenceAutoencoderNet`)."""
+    step, _ = _cell_parts(cell)
+    body = g.body(g.fresh("free"))
+    s_in = [body.input(g.fresh("s"), F32, None) for _ in states]
+    body.input(g.fresh("tick"), F32, None)
+    new, y = step(body, cell, tuple(s_in), None)
+    for v in new:
+        body.output(v, g.fresh("so"), F32, None)
+    body.output(readout(body, y), g.fresh("yo"), F32, None)
+    outs = g.op("Scan", *states, steps_like, n_out=len(states) + 1,
+                body=body.proto(), num_scan_inputs=1, scan_input_axes=[1],
+                scan_output_axes=[1])
+    return outs[-1]
