@@ -13,18 +13,24 @@ import json
 import os
 from pathlib import Path
 
-__all__ = ["export_onnx", "SIDECAR_FORMAT"]
+from .._errors import HiddenstateError
+
+__all__ = ["export_onnx", "MissingExtraError", "SIDECAR_FORMAT"]
 
 #: The ``format`` field of the JSON written beside a graph.
 SIDECAR_FORMAT = "hiddenstate-onnx/1"
+
+
+class MissingExtraError(HiddenstateError, ImportError):
+    """The ``onnx`` package (the ``[export]`` extra) is not installed."""
 
 
 def _need_onnx():
     try:
         import onnx  # noqa: F401
     except ImportError:
-        raise ImportError("ONNX export needs the onnx package: pip install "
-                          "'hiddenstate[export]'") from None
+        raise MissingExtraError("ONNX export needs the onnx package: pip install "
+                                "'hiddenstate[export]'") from None
 
 
 def _scaler_prep(scalers):

@@ -11,12 +11,13 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .._errors import HiddenstateError
 from ._graph import F32, F64, I64, Graph, initial_states, run_cell, run_free
 
 __all__ = ["EXPORTERS", "exporter", "exporter_for", "ExportError"]
 
 
-class ExportError(ValueError):
+class ExportError(HiddenstateError, ValueError):
     """The model, or one of its settings, has no ONNX form."""
 
 
@@ -50,7 +51,8 @@ def _f32(a) -> np.ndarray:
 
 
 def _log_sigmoid_ce(g: Graph, z: str, y: str) -> str:
-    """``max(z, 0) - y z + log(1 + exp(-|z|))`` (:func:`hiddenstate.losses.sigmoid_cross_entropy`)."""
+    """``max(z, 0) - y z + log(1 + exp(-|z|))``
+    (:func:`hiddenstate.losses.sigmoid_cross_entropy`)."""
     soft = g.op("Log", g.op("Add", g.const(1.0), g.op("Exp", g.op("Neg", g.op("Abs", z)))))
     return g.op("Add", g.op("Sub", g.op("Relu", z), g.op("Mul", y, z)), soft)
 
