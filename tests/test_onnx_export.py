@@ -81,7 +81,7 @@ def test_autoencoder_matches(settings, tmp_path):
     assert rel(out["predict"], m.predict(X)) <= TOL
     assert rel(out["reconstruction_error"], m.reconstruction_error(X)) <= TOL
     codes = m.transform(X[:20])
-    inv = run_graph(m, {"codes": codes}, tmp_path, inverse=True)
+    inv = run_graph(m, {"codes": codes}, tmp_path, method="inverse_transform")
     assert rel(inv["inverse_transform"], m.inverse_transform(codes)) <= TOL
 
 
@@ -160,6 +160,11 @@ def test_sequence_model_on_series(seqs, tmp_path):
                m.predict_proba(seqs)) <= TOL
     want = m.score_samples([s[:-1] for s in seqs], [s[1:] for s in seqs])
     assert rel(out["log_likelihood"], want) <= TOL
+    meta = hs.export_onnx(m, tmp_path / "forecast.onnx", method="forecast")
+    feeds = {**onnx_inputs(meta, seqs), "steps": np.array(5, np.int64)}
+    got = ort.InferenceSession(str(tmp_path / "forecast.onnx")).run(None, feeds)[0]
+    assert got.shape == (len(seqs), 5, 3)
+    assert rel(got, np.stack(m.forecast(seqs, 5))) <= TOL
 
 
 @pytest.mark.parametrize("settings", [{}, {"markers": False, "output": "sigmoid",
@@ -225,7 +230,7 @@ def test_cli_export(tmp_path, capsys):
     got = sess.run(["transform"], {"X": X})[0]
     assert rel(got, m.transform(X)) <= TOL
     assert main(["export", str(tmp_path / "ae"), str(tmp_path / "inv.onnx"),
-                 "--inverse"]) == 0
+                 "--method", "inverse_transform"]) == 0
 
 
 def test_refusals(seqs, tmp_path, capsys):
@@ -237,17 +242,20 @@ def test_refusals(seqs, tmp_path, capsys):
     with pytest.raises(ExportError, match="cannot be exported.*exportable: Anomaly"):
         hs.export_onnx(object(), tmp_path / "a.onnx")
     clf = hs.SequenceClassifier(hidden_size=4, max_iter=1).fit(seqs, np.arange(48) % 2)
-    with pytest.raises(ExportError, match="no inverse_transform"):
-        hs.export_onnx(clf, tmp_path / "a.onnx", inverse=True)
-    series = np.sin(np.arange(120) / 5.0)[:, None].astype(np.float32)
-    fc = hs.SequenceModel(hidden_size=4, output="linear", horizon=2, max_iter=2,
-                          random_state=0).fit([series])
+    with pytest.raises(ExportError, match="no inverse_transform graph"):
+        hs.export_onnx(clf, tmp_path / "a.onnx", method="inverse_transform")
+    clf.save(tmp_path / "clf")
+    assert main(["export", str(tmp_path / "clf"), str(tmp_path / "c.onnx"),
+                 "--method", "inverse_transform"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "no inverse_transform graph" in err
+    # A direct forecaster (a fit with horizon leaves horizon_) is refused; set here by hand,
+    # as a fit with horizon takes seconds more.
+    fc = hs.SequenceModel(hidden_size=4, output="linear", max_iter=1).fit(
+        [s[:-1] for s in seqs], [s[1:] for s in seqs])
+    fc.horizon_ = 2
     with pytest.raises(ExportError, match="horizon"):
         hs.export_onnx(fc, tmp_path / "a.onnx")
-    fc.save(tmp_path / "fc")
-    assert main(["export", str(tmp_path / "fc"), str(tmp_path / "fc.onnx")]) == 2
-    err = capsys.readouterr().err
-    assert len(err.splitlines()) == 1 and "horizon" in err
 
 
 def test_pipeline_with_a_head_is_refused(tmp_path):

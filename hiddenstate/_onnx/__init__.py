@@ -89,7 +89,7 @@ def _unwrap(model):
     return last, scalers
 
 
-def export_onnx(model, path: str | os.PathLike, *, inverse: bool = False,
+def export_onnx(model, path: str | os.PathLike, *, method: str | None = None,
                 check: bool = True) -> dict:
     """Write the fitted ``model`` as an ONNX graph to ``path`` and its metadata (inputs,
     outputs, vocabulary or alphabet, class labels) as JSON to ``path + '.json'``.
@@ -99,8 +99,11 @@ def export_onnx(model, path: str | os.PathLike, *, inverse: bool = False,
     :func:`hiddenstate.load`), or a saved Pipeline of scalers and one of them. The graph
     takes the raw inputs that ``score`` takes: a Pipeline's scalers and the model's own
     ``scale`` are in it. Batches and sequence lengths are dynamic: sequences come padded
-    to one length ``L`` with an int64 ``lengths`` input. ``inverse``: the graph of
-    ``inverse_transform`` instead (an Autoencoder's codes in, reconstructions out).
+    to one length ``L`` with an int64 ``lengths`` input. ``method``: the graph of
+    another method instead: ``"inverse_transform"`` (an Autoencoder: codes in,
+    reconstructions out) or ``"forecast"`` (a next-step SequenceModel of real values:
+    ``X``, ``lengths`` and the int64 scalar ``steps`` in, ``forecast`` ``(N, steps, d)``
+    out, each prediction fed back as the next input).
     ``check``: run
     ``onnx.checker`` on the result. Returns the metadata written.
 
@@ -114,7 +117,7 @@ def export_onnx(model, path: str | os.PathLike, *, inverse: bool = False,
     from ._models import exporter_for
 
     est, scalers = _unwrap(model)
-    exp = exporter_for(est, _scaler_prep(scalers) if scalers else None, inverse)
+    exp = exporter_for(est, _scaler_prep(scalers) if scalers else None, method)
     g = Graph(type(est).__name__)
     exp.declare(g)
     outs = exp.outputs(g)

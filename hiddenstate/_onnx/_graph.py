@@ -17,7 +17,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-__all__ = ["Graph", "CELL_STEPS", "cell_step", "OPSET"]
+__all__ = ["Graph", "CELL_STEPS", "cell_step", "OPSET", "run_cell", "run_free", "scan_loop",
+           "initial_states"]
 
 #: The ONNX operator set the graphs are written for (onnxruntime 1.14 and later run it).
 OPSET = 18
@@ -143,8 +144,10 @@ class Graph:
         return self.gather_steps(xs, idx)
 
     def gather_steps(self, xs: str, idx: str) -> str:
-        """Row ``i`` step ``t`` of the result is ``xs[i, idx[i, t]]`` (``xs`` ``(N, L, D)``)."""
-        full = self.op("Expand", self.op("Unsqueeze", idx, self.i64(2)), self.op("Shape", xs))
+        """Row ``i`` step ``t`` of the result is ``xs[i, idx[i, t]]`` (``xs`` ``(N, L, D)``,
+        ``idx`` ``(N, K)``; the result ``(N, K, D)``)."""
+        shape = self.op("Concat", self.dim(xs, 0), self.dim(idx, 1), self.dim(xs, 2), axis=0)
+        full = self.op("Expand", self.op("Unsqueeze", idx, self.i64(2)), shape)
         return self.op("GatherElements", xs, full, axis=1)
 
 
@@ -252,19 +255,29 @@ def run_cell(g: Graph, cell, xs: str, on: str | None, states=None):
     return tuple(outs[:-1]), outs[-1]
 
 
+def scan_loop(g: Graph, carries, ticks: str, fn):
+    """A ``Scan`` over axis 1 of ``ticks`` (its values unread): ``fn(body, carries) ->
+    (new carries, output)`` each step; returns the outputs ``(N, steps, ...)``."""
+    body = g.body(g.fresh("loop"))
+    c_in = [body.input(g.fresh("s"), F32, None) for _ in carries]
+    body.input(g.fresh("tick"), F32, None)
+    new, y = fn(body, tuple(c_in))
+    for v in new:
+        body.output(v, g.fresh("so"), F32, None)
+    body.output(y, g.fresh("yo"), F32, None)
+    outs = g.op("Scan", *carries, ticks, n_out=len(carries) + 1, body=body.proto(),
+                num_scan_inputs=1, scan_input_axes=[1], scan_output_axes=[1])
+    return outs[-1]
+
+
 def run_free(g: Graph, cell, states, steps_like: str, readout):
     """Run ``cell`` without inputs from ``states`` for as many steps as axis 1 of
     ``steps_like`` has, each step's output read out by ``readout(body, y)``; returns the
     outputs ``(N, L, k)`` (the decoder of :class:`~hiddenstate.nn.SequenceAutoencoderNet`)."""
     step, _ = _cell_parts(cell)
-    body = g.body(g.fresh("free"))
-    s_in = [body.input(g.fresh("s"), F32, None) for _ in states]
-    body.input(g.fresh("tick"), F32, None)
-    new, y = step(body, cell, tuple(s_in), None)
-    for v in new:
-        body.output(v, g.fresh("so"), F32, None)
-    body.output(readout(body, y), g.fresh("yo"), F32, None)
-    outs = g.op("Scan", *states, steps_like, n_out=len(states) + 1,
-                body=body.proto(), num_scan_inputs=1, scan_input_axes=[1],
-                scan_output_axes=[1])
-    return outs[-1]
+
+    def one(body, carries):
+        new, y = step(body, cell, carries, None)
+        return new, readout(body, y)
+
+    return scan_loop(g, states, steps_like, one)

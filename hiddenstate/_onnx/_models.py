@@ -12,7 +12,17 @@ from collections.abc import Callable
 import numpy as np
 
 from .._errors import HiddenstateError
-from ._graph import F32, F64, I64, Graph, initial_states, run_cell, run_free
+from ._graph import (
+    CELL_STEPS,
+    F32,
+    F64,
+    I64,
+    Graph,
+    initial_states,
+    run_cell,
+    run_free,
+    scan_loop,
+)
 
 __all__ = ["EXPORTERS", "exporter", "exporter_for", "ExportError"]
 
@@ -33,7 +43,7 @@ def exporter(name: str) -> Callable[[type], type]:
     return register
 
 
-def exporter_for(est, prep=None, inverse: bool = False):
+def exporter_for(est, prep=None, method: str | None = None):
     """The exporter of the fitted estimator ``est`` (``prep``: scalers its 2-D input goes
     through first)."""
     name = type(est).__name__
@@ -43,7 +53,7 @@ def exporter_for(est, prep=None, inverse: bool = False):
                           "of them)")
     if not hasattr(est, "model_"):
         raise ExportError(f"this {name} is not fitted: fit it (or load a fitted one) first")
-    return EXPORTERS[name](est, prep, inverse)
+    return EXPORTERS[name](est, prep, method)
 
 
 def _f32(a) -> np.ndarray:
@@ -126,13 +136,15 @@ def _vocabulary_json(vocab, est) -> dict:
 class _Exporter:
     """What every exporter provides (see the module docstring)."""
 
-    #: Whether this exporter writes an inverse graph (codes in, reconstructions out).
-    has_inverse = False
+    #: The methods other than the default graph's that this exporter writes a graph of.
+    methods: tuple[str, ...] = ()
 
-    def __init__(self, est, prep, inverse: bool = False):
-        self.est, self.prep, self.inverse = est, prep, inverse
-        if inverse and not self.has_inverse:
-            raise ExportError(f"a {type(est).__name__} has no inverse_transform to export")
+    def __init__(self, est, prep, method: str | None = None):
+        self.est, self.prep, self.method = est, prep, method
+        if method is not None and method not in self.methods:
+            others = f" (its other graphs: {', '.join(self.methods)})" if self.methods else ""
+            raise ExportError(f"a {type(est).__name__} has no {method} graph to "
+                              f"export{others}")
 
     def declare(self, g: Graph) -> None:
         raise NotImplementedError
@@ -161,7 +173,7 @@ class _Exporter:
 
 @exporter("Autoencoder")
 class AutoencoderExport(_Exporter):
-    has_inverse = True
+    methods = ("inverse_transform",)
 
     """Input ``X`` ``(N, n_features)``; outputs ``transform`` (codes), ``predict``
     (reconstruction), ``reconstruction_error`` ``(N,)``. The inverse graph: input
@@ -170,7 +182,7 @@ class AutoencoderExport(_Exporter):
     def declare(self, g):
         net = self.est.model_
         self.net = net
-        if self.inverse:
+        if self.method:
             self.codes = g.input("codes", F32, ["N", int(np.shape(net.weights[-1])[1])])
         else:
             self.x = self._table(g, int(self.est.n_features_in_))
@@ -206,7 +218,7 @@ class AutoencoderExport(_Exporter):
 
     def outputs(self, g):
         d = int(self.est.n_features_in_)
-        if self.inverse:
+        if self.method:
             if self.prep is not None:
                 raise ExportError("the inverse graph of a Pipeline would have to undo its "
                                   "scalers: export the Autoencoder step itself")
@@ -319,10 +331,14 @@ class SequenceModelExport(_SequenceInputs):
     ``log_likelihood`` ``(N,)`` (of ``x[1:]`` given ``x[:-1]``, as the
     AnomalyDetector scores). Symbol strings and tokens: input ``ids`` ``(N, L)`` (the
     whole encoded sequence, markers included: see the JSON) and ``lengths``; outputs
-    ``predict_proba`` ``(N, L - 1, V)`` and ``log_likelihood`` ``(N,)``."""
+    ``predict_proba`` ``(N, L - 1, V)`` and ``log_likelihood`` ``(N,)``. The forecast
+    graph: inputs ``X``, ``lengths`` and ``steps`` (an int64 scalar), output
+    ``forecast`` ``(N, steps, d)`` in the data's units."""
 
-    def __init__(self, est, prep, inverse: bool = False):
-        super().__init__(est, prep, inverse)
+    methods = ("forecast",)
+
+    def __init__(self, est, prep, method: str | None = None):
+        super().__init__(est, prep, method)
         if getattr(est, "horizon_", None):
             raise ExportError("a SequenceModel fitted with horizon (a direct forecaster) "
                               "has no ONNX form yet: export a next-step model")
@@ -330,10 +346,47 @@ class SequenceModelExport(_SequenceInputs):
             raise ExportError("a SequenceModel with an autoregressive path (lags) has no "
                               "ONNX form yet")
         self.kind = est._input_kind()
+        if method == "forecast" and (self.kind != "sequences" or est.output != "linear"
+                                     or int(est.n_outputs_) != int(est.n_features_in_)):
+            raise ExportError("forecast feeds each prediction back as the next input: it "
+                              "needs a model of real values with output='linear' and as many "
+                              f"outputs as inputs; this one reads {self.kind} with "
+                              f"output={est.output!r}")
 
     def declare(self, g):
         self._declare_sequences(g, int(self.est.n_features_in_), self.kind != "sequences")
         self.scaling = _Scaling(None if self.kind != "sequences" else self.est.scaling_)
+        if self.method == "forecast":
+            self.steps = g.input("steps", I64, [])
+
+    def _forecast(self, g):
+        """:func:`hiddenstate.estimators._sequence._forecast`: read each sequence up to its
+        length, then feed each prediction back as the next input ``steps`` times."""
+        net = self.est.model_
+        xs, st = self.scaling.apply(g, self.x, self.on, self.lengths)
+        h, states = xs, []
+        for cell in net.cells:
+            final, h = run_cell(g, cell, h, self.on)
+            states += list(final)
+        last = g.op("Unsqueeze", g.op("Sub", self.lengths, g.const(1, np.int64)), g.i64(1))
+        z0 = g.op("Squeeze", g.gather_steps(g.dense(h, _f32(net.V), _f32(net.c)), last),
+                  g.i64(1))
+        sizes = [len(initial_states(g, c, xs)) for c in net.cells]
+
+        def ahead(body, carries):
+            *flat, z = carries
+            new, y = [], z
+            for cell, k in zip(net.cells, sizes, strict=True):
+                step = CELL_STEPS[type(cell).__name__][0]
+                s, y = step(body, cell, tuple(flat[:k]), y)
+                new += list(s)
+                flat = flat[k:]
+            return (*new, body.dense(y, _f32(net.V), _f32(net.c))), z
+
+        ticks = g.op("Expand", g.const(np.zeros((1, 1, 1), np.float32)), g.op(
+            "Concat", g.dim(xs, 0), g.op("Reshape", self.steps, g.i64(1)), g.i64(1), axis=0))
+        out = scan_loop(g, (*states, z0), ticks, ahead)
+        return _Scaling.inverse(g, out, st)
 
     def _forward(self, g, xs):
         net = self.est.model_
@@ -389,6 +442,8 @@ class SequenceModelExport(_SequenceInputs):
     def outputs(self, g):
         est = self.est
         n_out = int(est.n_outputs_)
+        if self.method == "forecast":
+            return [(self._forecast(g), "forecast", F32, ["N", "steps", n_out])]
         if self.kind == "sequences":
             xs, st = self.scaling.apply(g, self.x, self.on, self.lengths)
             if est.target_scaling_ is not None and est.target_scaling_.kind != "none":
@@ -568,8 +623,8 @@ class AnomalyDetectorExport(_Exporter):
     (float64) and ``predict`` (+1 inlier, -1 outlier, int64), with the calibration
     scores held in the graph."""
 
-    def __init__(self, est, prep, inverse: bool = False):
-        super().__init__(est, prep, inverse)
+    def __init__(self, est, prep, method: str | None = None):
+        super().__init__(est, prep, method)
         if est.model_ is None:
             raise ExportError("this AnomalyDetector has no model")
         self.inner = exporter_for(est.model_, prep)

@@ -16,9 +16,11 @@ def _build(parser) -> None:
     parser.add_argument("model", metavar="MODEL", help="a model file written by fit or save")
     parser.add_argument("out", metavar="OUT.onnx", help="the graph to write; its metadata "
                         "(inputs, outputs, vocabulary, labels) goes to OUT.onnx.json")
-    parser.add_argument("--inverse", action="store_true",
-                        help="the graph of inverse_transform instead (an Autoencoder: codes "
-                             "in, reconstructions out)")
+    parser.add_argument("--method", choices=("inverse_transform", "forecast"), default=None,
+                        help="the graph of this method instead: inverse_transform (an "
+                             "Autoencoder: codes in, reconstructions out) or forecast (a "
+                             "next-step SequenceModel of real values: each prediction fed "
+                             "back as the next input, for a given number of steps)")
     parser.set_defaults(func=export)
 
 
@@ -30,7 +32,7 @@ def export(args) -> int:
 
     model = load(args.model)
     start = time.perf_counter()
-    meta = export_onnx(model, args.out, inverse=args.inverse)
+    meta = export_onnx(model, args.out, method=args.method)
     seconds = time.perf_counter() - start
 
     def names(items):
