@@ -17,11 +17,19 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-__all__ = ["Graph", "CELL_STEPS", "cell_step", "OPSET", "run_cell", "run_free", "scan_loop",
-           "initial_states"]
+from .._errors import HiddenstateError
+
+__all__ = ["ExportError", "Graph", "CELL_STEPS", "cell_step", "OPSET", "run_cell", "run_free",
+           "scan_loop", "initial_states"]
 
 #: The ONNX operator set the graphs are written for (onnxruntime 1.14 and later run it).
 OPSET = 18
+
+
+
+class ExportError(HiddenstateError, ValueError):
+    """The model, or one of its settings, has no ONNX form."""
+
 
 F32, F64, I64, BOOL = TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.INT64, TensorProto.BOOL
 
@@ -102,7 +110,7 @@ class Graph:
             return x
         ops = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu"}
         if name not in ops:
-            raise ValueError(f"activation {name!r} has no ONNX form here")
+            raise ExportError(f"activation {name!r} has no ONNX form here")
         return self.op(ops[name], x)
 
     def slice(self, x: str, start: int, end: int, axis: int) -> str:
@@ -220,7 +228,7 @@ def _gru(g: Graph, cell, states, x):
 def _cell_parts(cell):
     name = type(cell).__name__
     if name not in CELL_STEPS:
-        raise ValueError(f"cell {name} has no ONNX form (exportable cells: "
+        raise ExportError(f"cell {name} has no ONNX form (exportable cells: "
                          f"{', '.join(CELL_STEPS)})")
     return CELL_STEPS[name]
 

@@ -11,12 +11,12 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .._errors import HiddenstateError
 from ._graph import (
     CELL_STEPS,
     F32,
     F64,
     I64,
+    ExportError,
     Graph,
     initial_states,
     run_cell,
@@ -25,10 +25,6 @@ from ._graph import (
 )
 
 __all__ = ["EXPORTERS", "exporter", "exporter_for", "ExportError"]
-
-
-class ExportError(HiddenstateError, ValueError):
-    """The model, or one of its settings, has no ONNX form."""
 
 
 #: Estimator class name -> the class that writes its graph.
