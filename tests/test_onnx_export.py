@@ -128,6 +128,11 @@ def test_sequence_classifier_on_tokens_and_tables(texts, tmp_path):
     assert (out["predict"] == m.predict(texts)).all()
     meta = json.loads((tmp_path / "model.onnx.json").read_text())
     assert meta["vocabulary"]["tokens"] == m.vocabulary_.tokens
+    from hiddenstate._onnx._reader import tokens_of
+    from hiddenstate.estimators._tokens import tokenize
+
+    for text in ['"Absolutely BRILLIANT!" (really)...', "don't u.s $9.50 :-) \u2026end?"]:
+        assert tokens_of(meta, text) == tokenize(text)
     table = np.random.default_rng(4).standard_normal((30, 9)).astype(np.float32)
     r = hs.SequenceRegressor(hidden_size=6, max_iter=2, random_state=0)
     r.fit(table, table.sum(1) * 3 + 10)

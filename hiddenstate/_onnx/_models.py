@@ -121,7 +121,7 @@ def _tokenizer_json(est) -> dict:
             "tokenizer": getattr(est, "tokenizer", "whitespace"),
             "default_rule": {"lower": True, "chunk": _tokens._CHUNK.pattern,
                              "lead": _tokens._LEAD.pattern, "trail": _tokens._TRAIL.pattern,
-                             "punct": _tokens._PUNCT.pattern}}
+                             "punct": _tokens._PUNCT.pattern, "punct_flags": "s"}}
 
 
 def _vocabulary_json(vocab, est) -> dict:

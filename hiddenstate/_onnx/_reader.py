@@ -1,8 +1,9 @@
 """The reference reader of an exported graph's JSON: raw inputs -> the graph's inputs.
 
-NumPy and the standard library only, so that it can be copied next to a service that
-runs the graph without hiddenstate (docs/onnx.md shows it). ``meta`` is the JSON that
-:func:`hiddenstate.export_onnx` writes beside the graph (``OUT.onnx.json``).
+NumPy, the standard library and hiddenstate's word splitter (which takes the JSON's
+patterns; docs/onnx.md shows the same reader with nothing from hiddenstate, to copy next
+to a service). ``meta`` is the JSON that :func:`hiddenstate.export_onnx` writes beside
+the graph (``OUT.onnx.json``).
 """
 
 from __future__ import annotations
@@ -22,21 +23,11 @@ def tokens_of(meta: dict, text: str) -> list[str]:
         return list(text)
     if voc["tokenizer"] == "whitespace":
         return text.split()
+    from ..estimators._tokens import split_words
+
     rule = voc["default_rule"]
-    lead_re, trail_re = re.compile(rule["lead"]), re.compile(rule["trail"])
-    out: list[str] = []
-    for chunk in re.findall(rule["chunk"], text.lower()):
-        if not any(c.isalnum() for c in chunk):
-            out.append(chunk)
-            continue
-        lead = lead_re.match(chunk)
-        head = lead.group() if lead else ""
-        core = chunk[len(head):]
-        trail = trail_re.search(core)
-        tail = trail.group() if trail else ""
-        core = core[: len(core) - len(tail)]
-        out += [*head, *([core] if core else []), *re.findall(rule["punct"], tail, re.S)]
-    return out
+    return split_words(text.lower(), re.compile(rule["chunk"]), re.compile(rule["lead"]),
+                       re.compile(rule["trail"]), re.compile(rule["punct"], re.S))
 
 
 def _ids(meta: dict, item) -> list[int]:
