@@ -162,17 +162,20 @@ class Graph:
 # -- recurrent cells ----------------------------------------------------------------------
 
 
-#: How each cell class takes one step in ONNX: ``(graph, cell, states, x) -> (states, y)``
-#: with states a tuple of ``(N, H)`` values. A cell class joins with :func:`cell_step`.
-CELL_STEPS: dict[str, tuple[Callable, Callable]] = {}
+#: How each cell class runs in ONNX: ``project(graph, cell, x) -> xw``, the input's part of
+#: the step, computed for every step at once outside the loop (``x`` ``(..., n_in)``), and
+#: ``step(graph, cell, states, xw or None) -> (states, y)`` with states a tuple of ``(N, H)``
+#: values, the hidden vector first (None: a step without inputs). A cell class joins with
+#: :func:`cell_step`.
+CELL_STEPS: dict[str, tuple[Callable, Callable, Callable]] = {}
 
 
-def cell_step(name: str, initial: Callable):
+def cell_step(name: str, initial: Callable, project: Callable):
     """Register the ONNX step of the cell class ``name``; ``initial(cell)`` gives its
-    initial state as a tuple of ``(H,)`` arrays."""
+    initial state as a tuple of ``(H,)`` arrays, ``project`` as in :data:`CELL_STEPS`."""
 
     def register(fn):
-        CELL_STEPS[name] = (fn, initial)
+        CELL_STEPS[name] = (project, fn, initial)
         return fn
 
     return register
@@ -182,45 +185,48 @@ def _arr(a) -> np.ndarray:
     return np.asarray(a, np.float32)
 
 
-@cell_step("ElmanCell", lambda c: (_arr(c.h0),))
-def _elman(g: Graph, cell, states, x):
+def _xw(g: Graph, cell, x):
+    return g.op("MatMul", x, g.const(_arr(cell.W)))
+
+
+def _xw_b(g: Graph, cell, x):
+    return g.op("Add", _xw(g, cell, x), g.const(_arr(cell.b)))
+
+
+@cell_step("ElmanCell", lambda c: (_arr(c.h0),), _xw)
+def _elman(g: Graph, cell, states, xw):
     (h,) = states
     hu = g.op("MatMul", h, g.const(_arr(cell.U)))
-    z = hu if x is None else g.op("Add", g.op("MatMul", x, g.const(_arr(cell.W))), hu)
+    z = hu if xw is None else g.op("Add", xw, hu)
     h = g.act(g.op("Add", z, g.const(_arr(cell.b))), cell.activation)
     return (h,), h
 
 
-@cell_step("LSTMCell", lambda c: (_arr(c.h0), _arr(c.c0)))
-def _lstm(g: Graph, cell, states, x):
+@cell_step("LSTMCell", lambda c: (_arr(c.h0), _arr(c.c0)), _xw)
+def _lstm(g: Graph, cell, states, xw):
     h, c = states
     H = int(np.shape(cell.h0)[0])
-    xw = None if x is None else g.op("MatMul", x, g.const(_arr(cell.W)))
     hu = g.op("MatMul", h, g.const(_arr(cell.U)))
     z = g.op("Add", hu if xw is None else g.op("Add", xw, hu), g.const(_arr(cell.b)))
-    i, f, gg, o = (g.slice(z, k * H, (k + 1) * H, 1) for k in range(4))
+    i, f, gg, o = g.op("Split", z, g.i64(H, H, H, H), axis=1, n_out=4)
     c = g.op("Add", g.op("Mul", g.op("Sigmoid", f), c),
              g.op("Mul", g.op("Sigmoid", i), g.op("Tanh", gg)))
     h = g.op("Mul", g.op("Sigmoid", o), g.op("Tanh", c))
     return (h, c), h
 
 
-@cell_step("GRUCell", lambda c: (_arr(c.h0),))
-def _gru(g: Graph, cell, states, x):
+@cell_step("GRUCell", lambda c: (_arr(c.h0),), _xw_b)
+def _gru(g: Graph, cell, states, xw):
     (h,) = states
     H = int(np.shape(cell.h0)[0])
-    b = g.const(_arr(cell.b))
     hu = g.op("MatMul", h, g.const(_arr(cell.U)))
-    # Without inputs (a decoder) x W is zero: the bias alone, broadcast over the rows.
-    xw = g.op("Add", g.op("Mul", hu, g.const(0.0)), b) if x is None \
-        else g.op("Add", g.op("MatMul", x, g.const(_arr(cell.W))), b)
-
-    def part(v, k):
-        return g.slice(v, k * H, (k + 1) * H, 1)
-
-    r = g.op("Sigmoid", g.op("Add", part(xw, 0), part(hu, 0)))
-    zg = g.op("Sigmoid", g.op("Add", part(xw, 1), part(hu, 1)))
-    n = g.op("Tanh", g.op("Add", part(xw, 2), g.op("Mul", r, part(hu, 2))))
+    if xw is None:  # a decoder reads no inputs: x W + b is the bias
+        xw = g.const(_arr(cell.b)[None])
+    xr, xz, xn = g.op("Split", xw, g.i64(H, H, H), axis=-1, n_out=3)
+    hr, hz, hn = g.op("Split", hu, g.i64(H, H, H), axis=1, n_out=3)
+    r = g.op("Sigmoid", g.op("Add", xr, hr))
+    zg = g.op("Sigmoid", g.op("Add", xz, hz))
+    n = g.op("Tanh", g.op("Add", xn, g.op("Mul", r, hn)))
     h = g.op("Add", g.op("Mul", g.op("Sub", g.const(1.0), zg), n), g.op("Mul", zg, h))
     return (h,), h
 
@@ -235,32 +241,36 @@ def _cell_parts(cell):
 
 def initial_states(g: Graph, cell, like: str) -> tuple[str, ...]:
     """The cell's learned initial state, one row per sequence of ``like``."""
-    return tuple(g.batch_rows(s, like) for s in _cell_parts(cell)[1](cell))
+    return tuple(g.batch_rows(s, like) for s in _cell_parts(cell)[2](cell))
 
 
-def run_cell(g: Graph, cell, xs: str, on: str | None, states=None):
+def run_cell(g: Graph, cell, xs: str, on: str | None, *, outputs: bool = True):
     """Run ``cell`` over ``xs`` ``(N, L, d)`` with a ``Scan``; where the bool mask ``on``
     ``(N, L)`` is False the state is kept and the output is zero (the ``_masked_scan``
-    of :mod:`hiddenstate.nn._classifier`). Returns ``(final states, outputs (N, L, H))``."""
-    step, _ = _cell_parts(cell)
-    states = initial_states(g, cell, xs) if states is None else states
+    of :mod:`hiddenstate.nn._classifier`). Returns ``(final states, outputs (N, L, H) or
+    None when not ``outputs``)``."""
+    project, step, _ = _cell_parts(cell)
+    states = initial_states(g, cell, xs)
     body = g.body(g.fresh("cell"))
     s_in = [body.input(g.fresh("s"), F32, None) for _ in states]
     x_t = body.input(g.fresh("x"), F32, None)
-    m_t = None if on is None else body.input(g.fresh("m"), BOOL, None)
+    m = None if on is None else body.input(g.fresh("m"), BOOL, None)
     new, y = step(body, cell, tuple(s_in), x_t)
-    if m_t is not None:
-        m = body.op("Unsqueeze", m_t, body.i64(1))
+    if m is not None:
         new = tuple(body.op("Where", m, a, b) for a, b in zip(new, s_in, strict=True))
-        y = body.op("Where", m, y, body.const(0.0))
+        y = body.op("Where", m, y, body.const(0.0)) if outputs else None
     for v in new:
         body.output(v, g.fresh("so"), F32, None)
-    body.output(y, g.fresh("yo"), F32, None)
-    scans = [xs] if on is None else [xs, on]
-    outs = g.op("Scan", *states, *scans, n_out=len(states) + 1, body=body.proto(),
+    if outputs:
+        body.output(y, g.fresh("yo"), F32, None)
+    scans = [project(g, cell, xs)]
+    if on is not None:
+        scans.append(g.op("Unsqueeze", on, g.i64(2)))
+    outs = g.op("Scan", *states, *scans, n_out=len(states) + int(outputs), body=body.proto(),
                 num_scan_inputs=len(scans), scan_input_axes=[1] * len(scans),
-                scan_output_axes=[1])
-    return tuple(outs[:-1]), outs[-1]
+                **({"scan_output_axes": [1]} if outputs else {}))
+    outs = outs if isinstance(outs, tuple) else (outs,)
+    return (tuple(outs[:-1]), outs[-1]) if outputs else (outs, None)
 
 
 def scan_loop(g: Graph, carries, ticks: str, fn):
@@ -282,7 +292,7 @@ def run_free(g: Graph, cell, states, steps_like: str, readout):
     """Run ``cell`` without inputs from ``states`` for as many steps as axis 1 of
     ``steps_like`` has, each step's output read out by ``readout(body, y)``; returns the
     outputs ``(N, L, k)`` (the decoder of :class:`~hiddenstate.nn.SequenceAutoencoderNet`)."""
-    step, _ = _cell_parts(cell)
+    step = _cell_parts(cell)[1]
 
     def one(body, carries):
         new, y = step(body, cell, carries, None)

@@ -270,7 +270,7 @@ class SequenceAutoencoderExport(_SequenceInputs):
             xs, st = _embed(g, net.embedding, self.x), None
         else:
             xs, st = self.scaling.apply(g, self.x, self.on, self.lengths)
-        final, _ = run_cell(g, net.encoder, xs, self.on)
+        final, _ = run_cell(g, net.encoder, xs, self.on, outputs=False)
         code = final[0]
         states = (code, *initial_states(g, net.decoder, xs)[1:])
         rev = run_free(g, net.decoder, states, xs,
@@ -373,8 +373,8 @@ class SequenceModelExport(_SequenceInputs):
             *flat, z = carries
             new, y = [], z
             for cell, k in zip(net.cells, sizes, strict=True):
-                step = CELL_STEPS[type(cell).__name__][0]
-                s, y = step(body, cell, tuple(flat[:k]), y)
+                project, step, _ = CELL_STEPS[type(cell).__name__]
+                s, y = step(body, cell, tuple(flat[:k]), project(body, cell, y))
                 new += list(s)
                 flat = flat[k:]
             return (*new, body.dense(y, _f32(net.V), _f32(net.c))), z
@@ -563,11 +563,14 @@ def _recurrent_encoder(g: Graph, enc, xs, on, lengths):
     """:class:`~hiddenstate.nn.SequenceEncoder` (no dropout: inference)."""
     h, finals = xs, None
     for i, fwd in enumerate(enc.forward):
-        states, ys = run_cell(g, fwd, h, on)
+        # The last layer's outputs are read only by the mean and max poolings.
+        want = enc.pooling != "last" or i + 1 < len(enc.forward)
+        states, ys = run_cell(g, fwd, h, on, outputs=want)
         last = states[0]
         if enc.backward is not None:
-            states_b, ys_b = run_cell(g, enc.backward[i], g.reverse_valid(h, lengths), on)
-            ys = g.op("Concat", ys, g.reverse_valid(ys_b, lengths), axis=2)
+            states_b, ys_b = run_cell(g, enc.backward[i], g.reverse_valid(h, lengths), on,
+                                      outputs=want)
+            ys = g.op("Concat", ys, g.reverse_valid(ys_b, lengths), axis=2) if want else None
             last = g.op("Concat", last, states_b[0], axis=1)
         h, finals = ys, last
     if enc.pooling == "last":
