@@ -126,8 +126,10 @@ def main() -> None:
     import hiddenstate as hs
     from hiddenstate._onnx._reader import onnx_inputs
 
-    print(f"{'model':34s} {'export s':>8s} {'onnx ms':>8s} {'score ms':>8s}  outputs "
-          "(relative difference; identical)")
+    print(f"{'model':34s} {'export s':>8s} {'onnx ms':>8s} {'1 thr':>8s} {'score ms':>8s}  "
+          "outputs (relative difference; identical)")
+    one = ort.SessionOptions()
+    one.intra_op_num_threads = 1
     with tempfile.TemporaryDirectory() as tmp:
         for name, model, X, check, score in cases(2 if args.quick else 5):
             path = Path(tmp) / "model.onnx"
@@ -139,10 +141,13 @@ def main() -> None:
             names = [o.name for o in sess.get_outputs()]
             outputs = dict(zip(names, sess.run(None, feeds), strict=True))
             onnx_s = _median_time(lambda sess=sess, feeds=feeds: sess.run(None, feeds))
+            single = ort.InferenceSession(str(path), one, providers=["CPUExecutionProvider"])
+            one_s = _median_time(lambda sess=single, feeds=feeds: sess.run(None, feeds))
             score_s = _median_time(score)
             parts = [f"{k} {d:.1e}" if d is not None else f"{k} {'same' if s else 'DIFFER'}"
                      for k, (d, s) in check(outputs).items()]
-            print(f"{name:34s} {export_s:8.2f} {1e3 * onnx_s:8.1f} {1e3 * score_s:8.1f}  "
+            print(f"{name:34s} {export_s:8.2f} {1e3 * onnx_s:8.1f} {1e3 * one_s:8.1f} "
+                  f"{1e3 * score_s:8.1f}  "
                   + "; ".join(parts), flush=True)
 
 
