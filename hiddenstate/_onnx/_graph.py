@@ -244,12 +244,63 @@ def initial_states(g: Graph, cell, like: str) -> tuple[str, ...]:
     return tuple(g.batch_rows(s, like) for s in _cell_parts(cell)[2](cell))
 
 
-def run_cell(g: Graph, cell, xs: str, on: str | None, *, outputs: bool = True):
-    """Run ``cell`` over ``xs`` ``(N, L, d)`` with a ``Scan``; where the bool mask ``on``
-    ``(N, L)`` is False the state is kept and the output is zero (the ``_masked_scan``
-    of :mod:`hiddenstate.nn._classifier`). Returns ``(final states, outputs (N, L, H) or
-    None when not ``outputs``)``."""
+def _gates(a: np.ndarray, order, H: int) -> np.ndarray:
+    """The ``(n, k H)`` blocks of ``a`` in ``order``, transposed to ONNX's ``(1, k H, n)``."""
+    return np.ascontiguousarray(np.concatenate([a[..., j * H:(j + 1) * H] for j in order],
+                                               axis=-1).T[None])
+
+
+def _native(cell):
+    """``(op, attributes, W, R, B)`` of ONNX's own recurrent operator computing ``cell``,
+    or None. Gate orders: ours ``i f g o`` (LSTM), ``r z n`` (GRU); ONNX's ``i o f c`` and
+    ``z r h``. The GRU's ``linear_before_reset`` is ours: ``r`` multiplies ``h U_n``."""
+    name = type(cell).__name__
+    W, U, b = (np.asarray(a, np.float32) for a in (cell.W, cell.U, cell.b))
+    H = U.shape[0]
+    if W.shape[0] == 0:
+        return None
+    if name == "LSTMCell":
+        order = (0, 3, 1, 2)
+        B = np.concatenate([_gates(b[None], order, H)[0, :, 0], np.zeros(4 * H, np.float32)])
+        return "LSTM", {}, _gates(W, order, H), _gates(U, order, H), B[None]
+    if name == "GRUCell":
+        order = (1, 0, 2)
+        B = np.concatenate([_gates(b[None], order, H)[0, :, 0], np.zeros(3 * H, np.float32)])
+        return ("GRU", {"linear_before_reset": 1}, _gates(W, order, H), _gates(U, order, H),
+                B[None])
+    if name == "ElmanCell" and cell.activation in ("tanh", "relu"):
+        B = np.concatenate([b, np.zeros(H, np.float32)])
+        return ("RNN", {"activations": [cell.activation.capitalize()]}, W.T[None], U.T[None],
+                B[None])
+    return None
+
+
+def _run_native(g: Graph, cell, xs: str, lengths: str | None, outputs: bool):
+    """``cell`` by ONNX's LSTM, GRU or RNN operator: its ``sequence_lens`` keeps the state
+    past a sequence's length and zeroes the outputs there, as ``_masked_scan`` does."""
+    op, attrs, W, R, B = _native(cell)
+    H = R.shape[-1]
+    seq = g.op("Transpose", xs, perm=[1, 0, 2])
+    lens = "" if lengths is None else g.cast(lengths, TensorProto.INT32)
+    init = [g.op("Unsqueeze", s, g.i64(0)) for s in initial_states(g, cell, xs)]
+    outs = g.op(op, seq, g.const(W), g.const(R), g.const(B), lens, *init,
+                n_out=1 + len(init), hidden_size=int(H), **attrs)
+    finals = tuple(g.op("Squeeze", o, g.i64(0)) for o in outs[1:])
+    if not outputs:
+        return finals, None
+    return finals, g.op("Transpose", g.op("Squeeze", outs[0], g.i64(1)), perm=[1, 0, 2])
+
+
+def run_cell(g: Graph, cell, xs: str, lengths: str | None, *, outputs: bool = True):
+    """Run ``cell`` over ``xs`` ``(N, L, d)``; steps at or past ``lengths`` (None: every
+    step counts) keep the state and output zero (the ``_masked_scan`` of
+    :mod:`hiddenstate.nn._classifier`). Returns ``(final states, outputs (N, L, H) or
+    None when not ``outputs``)``. ONNX's own operator where one computes the cell
+    (:func:`_native`), else the cell's step in a ``Scan``."""
+    if _native(cell) is not None:
+        return _run_native(g, cell, xs, lengths, outputs)
     project, step, _ = _cell_parts(cell)
+    on = None if lengths is None else g.steps_mask(lengths, xs)
     states = initial_states(g, cell, xs)
     body = g.body(g.fresh("cell"))
     s_in = [body.input(g.fresh("s"), F32, None) for _ in states]

@@ -270,7 +270,7 @@ class SequenceAutoencoderExport(_SequenceInputs):
             xs, st = _embed(g, net.embedding, self.x), None
         else:
             xs, st = self.scaling.apply(g, self.x, self.on, self.lengths)
-        final, _ = run_cell(g, net.encoder, xs, self.on, outputs=False)
+        final, _ = run_cell(g, net.encoder, xs, self.lengths, outputs=False)
         code = final[0]
         states = (code, *initial_states(g, net.decoder, xs)[1:])
         rev = run_free(g, net.decoder, states, xs,
@@ -362,7 +362,7 @@ class SequenceModelExport(_SequenceInputs):
         xs, st = self.scaling.apply(g, self.x, self.on, self.lengths)
         h, states = xs, []
         for cell in net.cells:
-            final, h = run_cell(g, cell, h, self.on)
+            final, h = run_cell(g, cell, h, self.lengths)
             states += list(final)
         last = g.op("Unsqueeze", g.op("Sub", self.lengths, g.const(1, np.int64)), g.i64(1))
         z0 = g.op("Squeeze", g.gather_steps(g.dense(h, _f32(net.V), _f32(net.c)), last),
@@ -565,11 +565,11 @@ def _recurrent_encoder(g: Graph, enc, xs, on, lengths):
     for i, fwd in enumerate(enc.forward):
         # The last layer's outputs are read only by the mean and max poolings.
         want = enc.pooling != "last" or i + 1 < len(enc.forward)
-        states, ys = run_cell(g, fwd, h, on, outputs=want)
+        states, ys = run_cell(g, fwd, h, lengths, outputs=want)
         last = states[0]
         if enc.backward is not None:
-            states_b, ys_b = run_cell(g, enc.backward[i], g.reverse_valid(h, lengths), on,
-                                      outputs=want)
+            states_b, ys_b = run_cell(g, enc.backward[i], g.reverse_valid(h, lengths),
+                                      lengths, outputs=want)
             ys = g.op("Concat", ys, g.reverse_valid(ys_b, lengths), axis=2) if want else None
             last = g.op("Concat", last, states_b[0], axis=1)
         h, finals = ys, last
