@@ -1,7 +1,8 @@
 """ONNX export of fitted models: :func:`export_onnx`.
 
 The graphs are written by hand with ``onnx.helper`` from the models' weights (dense
-layers, the recurrent cells run by ``Scan``, ``Conv`` for the convolutional encoder),
+layers, ONNX's LSTM, GRU and RNN operators for the recurrent layers and ``Scan`` for
+the loops without inputs, ``Conv`` for the convolutional encoder),
 so that the [export] extra needs only ``onnx`` and ``onnxruntime``. What cannot live in
 the graph (a vocabulary, an alphabet, class labels, the tokenizer's rule) is written
 beside it as JSON (``OUT.onnx.json``).

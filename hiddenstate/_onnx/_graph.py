@@ -1,6 +1,7 @@
 """A small ONNX graph builder and the network pieces written with it: dense layers,
-activations, the recurrent cells (a registry by cell class) run by ``Scan``, masks and
-per-sequence gathers.
+activations, the recurrent cells (ONNX's own LSTM, GRU and RNN operators where they
+compute the cell; otherwise the cell's step, from a registry by cell class, in a
+``Scan``), masks and per-sequence gathers.
 
 Every value is float32 unless named otherwise; batches come first (``(N, ...)``) and
 sequences are ``(N, L, ...)`` with an int64 ``lengths`` ``(N,)``. The pieces mirror the
