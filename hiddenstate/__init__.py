@@ -43,6 +43,7 @@ if TYPE_CHECKING:
         report,
         train,
     )
+    from ._onnx import export_onnx
     from ._pipeline import save
     from ._serialize import load
     from .estimators import (
@@ -72,6 +73,7 @@ __all__ = [
     "ModelSizeWarning",
     "load",
     "save",
+    "export_onnx",
     "__version__",
 ]
 
@@ -86,6 +88,7 @@ _LAZY = {
     "SequenceRegressor": ".estimators",
     "load": "._serialize",
     "save": "._pipeline",
+    "export_onnx": "._onnx",
 }
 
 #: Public subpackages and modules, imported on first use of ``hiddenstate.NAME``.

@@ -1,8 +1,8 @@
 """The ``hiddenstate`` command: thin parsing and dispatch over the library.
 
 One module per command group (``autoencoder``, ``rnn``, ``seqae``, ``rae``, ``classify``,
-``detect``, ``reproduce``, ``bench``, ``datasets``); each registers its parser with a help
-line and builds the rest only when it is the group being run, so ``hiddenstate --help``
+``detect``, ``export``, ``reproduce``, ``bench``, ``datasets``); each registers its parser
+with a help line and builds the rest only when it is the group being run, so ``hiddenstate --help``
 imports neither the estimators nor JAX. Each command sets ``func``; ``main``
 calls it.
 
@@ -21,13 +21,24 @@ from __future__ import annotations
 import os
 import sys
 
-from . import autoencoder, bench, classify, datasets, detect, rae, reproduce, rnn, seqae
+from . import (
+    autoencoder,
+    bench,
+    classify,
+    datasets,
+    detect,
+    export,
+    rae,
+    reproduce,
+    rnn,
+    seqae,
+)
 from ._options import Parser
 
 __all__ = ["build_parser", "main"]
 
 #: The command groups, in the order ``--help`` lists them.
-GROUPS = (reproduce, bench, autoencoder, rnn, seqae, rae, classify, detect, datasets)
+GROUPS = (reproduce, bench, autoencoder, rnn, seqae, rae, classify, detect, export, datasets)
 
 
 def build_parser() -> Parser:

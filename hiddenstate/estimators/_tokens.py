@@ -65,18 +65,24 @@ def tokenize(text: str, tokenizer: str = "default") -> list[str]:
         return text.split()
     if tokenizer != "default":
         raise ValueError(f"unknown tokenizer {tokenizer!r}; valid: {', '.join(TOKENIZERS)}")
+    return split_words(text.lower(), _CHUNK, _LEAD, _TRAIL, _PUNCT)
+
+
+def split_words(text: str, chunk_re, lead_re, trail_re, punct_re) -> list[str]:
+    """The ``default`` rule of :func:`tokenize` with its four patterns given (the ONNX
+    export writes them to JSON, and its reader passes them back)."""
     out: list[str] = []
-    for chunk in _CHUNK.findall(text.lower()):
+    for chunk in chunk_re.findall(text):
         if not any(c.isalnum() for c in chunk):
             out.append(chunk)
             continue
-        lead = _LEAD.match(chunk)
+        lead = lead_re.match(chunk)
         head = lead.group() if lead else ""
         core = chunk[len(head):]
-        trail = _TRAIL.search(core)
+        trail = trail_re.search(core)
         tail = trail.group() if trail else ""
         core = core[: len(core) - len(tail)]
-        out += [*head, *([core] if core else []), *_PUNCT.findall(tail)]
+        out += [*head, *([core] if core else []), *punct_re.findall(tail)]
     return out
 
 
