@@ -100,8 +100,10 @@ def _schedule_values(name: str, lr: float, total_steps: int, decay: float = _DEC
                      warmup: float = _WARMUP) -> dict[str, float]:
     """The numbers of schedule ``name`` that depend on the settings (as Optax derives them)."""
     total = max(int(total_steps), 1)
-    if name in ("cosine", "exponential"):
-        return {"steps": float(total)}
+    if name == "cosine":
+        return {"steps": float(total), "pi_over_steps": _pi_over(total)}
+    if name == "exponential":  # XLA folds ``count / steps`` into ``count * (1 / steps)``
+        return {"inv_steps": np.float32(np.float32(1) / np.float32(total))}
     if name == "inverse_time":
         return {"steps": float(max(1, total // 10))}
     if name == "warmup_cosine":
@@ -110,9 +112,16 @@ def _schedule_values(name: str, lr: float, total_steps: int, decay: float = _DEC
             raise ValueError("The cosine_decay_schedule requires positive decay_steps, got"
                              f" decay_steps={total - steps}.")
         alpha = 0.0 if lr == 0.0 else decay * lr / lr
-        return {"warmup": steps, "cos_steps": float(total - steps), "alpha": alpha,
+        return {"warmup": steps, "cos_steps": float(total - steps),
+                "cos_pi_over_steps": _pi_over(total - steps), "alpha": alpha,
                 "one_minus_alpha": 1 - alpha}
     return {}
+
+
+def _pi_over(steps: int) -> np.float32:
+    """``pi / steps`` as XLA folds Optax's ``pi * count / steps`` for a constant ``steps``:
+    ``count * (pi * (1 / steps))`` in float32 (so the run-time value gives the same bits)."""
+    return np.float32(np.float32(np.pi) * (np.float32(1) / np.float32(steps)))
 
 
 def _schedule(name: str, v: dict, decay: float = _DECAY):
@@ -123,17 +132,17 @@ def _schedule(name: str, v: dict, decay: float = _DECAY):
     if name == "constant":
         return lr
 
-    def cosine(count, init, steps, alpha, one_minus_alpha):
+    def cosine(count, init, steps, pi_over_steps, alpha, one_minus_alpha):
         count = jnp.minimum(count, steps)
-        cosine_decay = 0.5 * (1 + jnp.cos(jnp.pi * count / steps))
+        cosine_decay = 0.5 * (1 + jnp.cos(count * pi_over_steps))
         return init * (one_minus_alpha * cosine_decay**1.0 + alpha)
 
     if name == "cosine":
-        return lambda count: cosine(count, lr, v["steps"], decay, 1 - decay)
+        return lambda count: cosine(count, lr, v["steps"], v["pi_over_steps"], decay, 1 - decay)
     if name == "exponential":
         def exponential(count):
             decreased = count - 0
-            p = decreased / v["steps"]
+            p = decreased * v["inv_steps"]
             return jnp.where(decreased <= 0, lr, lr * jnp.power(decay, p))
         return exponential
     if name == "warmup_cosine":
@@ -142,8 +151,8 @@ def _schedule(name: str, v: dict, decay: float = _DECAY):
             frac = 1 - warm / v["warmup"]
             output = (-lr) * (frac**1) + lr
             return jnp.where(count < v["warmup"], output,
-                             cosine(count - v["warmup"], lr, v["cos_steps"], v["alpha"],
-                                    v["one_minus_alpha"]))
+                             cosine(count - v["warmup"], lr, v["cos_steps"],
+                                    v["cos_pi_over_steps"], v["alpha"], v["one_minus_alpha"]))
         return warmup_cosine
     # inverse_time: lr / (1 + t / steps)
     return lambda count: lr / (1 + count / v["steps"])

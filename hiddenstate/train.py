@@ -54,7 +54,7 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from ._errors import DivergenceError
-from .distributed import host, put
+from .distributed import device, host, put
 
 __all__ = [
     "History",
@@ -391,16 +391,16 @@ class Placement:
     def split_batches(self, idx: np.ndarray, w: np.ndarray) -> tuple[jax.Array, jax.Array]:
         """Minibatch indices and weights ``(E, steps, B)``, split along ``B``."""
         if self.mesh is None:
-            return jnp.asarray(idx), jnp.asarray(w)
+            return device(idx), device(w)
         pad = ((0, 0), (0, 0), (0, -idx.shape[2] % self.mesh.size))
         idx, w = np.pad(idx, pad), np.pad(w, pad)
         split = NamedSharding(self.mesh, PartitionSpec(None, None, "data"))
-        return put(jnp.asarray(idx), split), put(jnp.asarray(w), split)
+        return put(device(idx), split), put(device(w), split)
 
     def inputs(self, *arrays):
         """Small per-call inputs (buckets, active epochs, the key)."""
         if self.mesh is None:
-            return tuple(jnp.asarray(a) for a in arrays)
+            return tuple(device(a) for a in arrays)
         return tuple(self.replicate(a) for a in arrays)
 
     @staticmethod
@@ -408,7 +408,7 @@ class Placement:
         """Ordinary local arrays: inference after a multi-process fit is local."""
         if jax.process_count() == 1:
             return tree
-        return jax.tree.map(lambda x: jnp.asarray(host(x)), tree)
+        return jax.tree.map(lambda x: device(host(x)), tree)
 
 
 # -- the compiled step and epoch loop ------------------------------------------------------------
@@ -725,14 +725,14 @@ def fit(model, data, *, objective: Callable, optimizer: optax.GradientTransforma
     params, static = eqx.partition(model, eqx.is_inexact_array)
     if opt_state is None:
         opt_state = _opt_init(params, optimizer=optimizer)
-    data = jax.tree.map(jnp.asarray, data)
+    data = device(data)
     n = jax.tree.leaves(data)[0].shape[0]
     plan = BatchPlan.make(n) if plan is None else plan
     if plan.n != n:
         raise ValueError(f"the batch plan is for {plan.n} rows, the data has {n}")
     place = Placement(devices)
     val = None if early_stopping is None else place.replicate(
-        jax.tree.map(jnp.asarray, early_stopping.validation_data))
+        device(early_stopping.validation_data))
     data = place.replicate(data)
     max_iter = int(max_iter)
     run = _Run(_initial_carry(place.replicate(params), place.replicate(opt_state), step,
