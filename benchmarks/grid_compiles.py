@@ -19,6 +19,7 @@ import json
 import os
 import tempfile
 import time
+import warnings
 
 
 def main() -> None:
@@ -45,6 +46,8 @@ def main() -> None:
     from sklearn.model_selection import GridSearchCV
 
     from hiddenstate import Autoencoder
+
+    warnings.simplefilter("ignore")  # ConvergenceWarning of the short fits
 
     X = load_digits().data.astype(np.float32) / 16.0
     grid = {"learning_rate": [0.005, 0.01, 0.02, 0.05, 0.1], "alpha": [1e-4, 1e-3]}

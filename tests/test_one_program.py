@@ -103,3 +103,15 @@ def test_partial_fit_and_fit_share_the_epoch_program():
         assert _compiles("jit(_run_epochs)", lambda: est.partial_fit(X)) == 0
     assert est.n_iter_ == 3
     assert train._call_width(train.BatchPlan.make(40, 16)) == train.STEPS_PER_CALL // 3
+
+
+def test_inverse_time_schedule_is_the_documented_one():
+    # (optax has no inverse_time_decay: the schedule raised AttributeError before)
+    from hiddenstate.optim import make_schedule
+
+    rate = make_schedule("inverse_time", 0.1, 100)
+    counts = np.array([0, 5, 10, 55], np.int32)
+    np.testing.assert_allclose(np.asarray(rate(counts)), 0.1 / (1 + counts / 10.0), rtol=1e-6)
+    X = _data(6)
+    est = _fit(X, learning_rate_schedule="inverse_time", max_iter=2)
+    assert est.n_iter_ == 2 and np.isfinite(est.loss_curve_).all()
