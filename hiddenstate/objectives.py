@@ -142,9 +142,9 @@ class AutoencoderObjective(Objective):
         return self.noise is not None and self.noise_level > 0
 
     def runtime_values(self) -> dict[str, float]:
-        """``alpha`` (its term is always in the loss: 0 adds exactly nothing), the noise
-        level and the sparsity weight and target."""
-        values = {"alpha": self.alpha}
+        """The weight decay ``alpha``, the noise level and the sparsity weight and target,
+        of the terms that are on (a weight of 0 leaves its term out of the program)."""
+        values = {"alpha": self.alpha} if self.alpha > 0 else {}
         if self.uses_key:
             values.update(noise_level=self.noise_level, keep=1.0 - self.noise_level)
         if self.sparsity > 0:
@@ -153,7 +153,8 @@ class AutoencoderObjective(Objective):
         return values
 
     def structure(self) -> AutoencoderObjective:
-        return dataclasses.replace(self, alpha=0.0, sparsity=float(self.sparsity > 0),
+        return dataclasses.replace(self, alpha=float(self.alpha > 0),
+                                   sparsity=float(self.sparsity > 0),
                                    sparsity_target=0.5, noise_level=float(self.uses_key))
 
     def corrupt(self, x: Array, key) -> Array:
@@ -181,8 +182,10 @@ class AutoencoderObjective(Objective):
         return self._reduce_features(self.feature_errors(model, z, x))
 
     def penalties(self, model, x, weight, key) -> tuple[Array, ...]:
-        mats = list(model.weights) + list(model.decoder_weights or ())
-        terms = [0.5 * self.value("alpha") * sum(jnp.sum(w * w) for w in mats)]
+        terms = []
+        if self.alpha > 0:
+            mats = list(model.weights) + list(model.decoder_weights or ())
+            terms.append(0.5 * self.value("alpha") * sum(jnp.sum(w * w) for w in mats))
         if self.sparsity > 0:
             h = jax.vmap(model.encode)(self.corrupt(x, key))
             rho = jnp.sum(weight[:, None] * h, axis=0) / jnp.sum(weight)
@@ -378,12 +381,15 @@ class RAEObjective(Objective):
     l2_words: float = 1e-5
 
     def runtime_values(self) -> dict[str, float]:
-        """All three (a penalty whose weight is 0 stays in the loss and adds exactly 0)."""
-        return {"alpha": self.alpha, "one_minus_alpha": 1.0 - self.alpha, "l2": self.l2,
-                "l2_words": self.l2_words}
+        """``alpha`` and the penalty weights that are on (a weight of 0 leaves its
+        penalty out of the program)."""
+        values = {"alpha": self.alpha, "one_minus_alpha": 1.0 - self.alpha}
+        values.update({k: v for k, v in (("l2", self.l2), ("l2_words", self.l2_words)) if v})
+        return values
 
     def structure(self) -> RAEObjective:
-        return dataclasses.replace(self, alpha=0.0, l2=0.0, l2_words=0.0)
+        return dataclasses.replace(self, alpha=0.0, l2=float(bool(self.l2)),
+                                   l2_words=float(bool(self.l2_words)))
 
     def _one(self, model, words, length, label) -> Array:
         tree, table = model(words, length)
@@ -398,9 +404,13 @@ class RAEObjective(Objective):
         return jax.vmap(lambda w, n, y: self._one(model, w, n, y))(words, lengths, labels)
 
     def penalties(self, model, batch, weight, key) -> tuple[Array, ...]:
-        return (0.5 * self.value("l2") * sum(jnp.sum(w * w) for w in (model.W1, model.W2,
-                                                                       model.Wc)),
-                0.5 * self.value("l2_words") * jnp.sum(model.embedding**2))
+        terms = []
+        if self.l2:
+            terms.append(0.5 * self.value("l2") * sum(jnp.sum(w * w) for w in (
+                model.W1, model.W2, model.Wc)))
+        if self.l2_words:
+            terms.append(0.5 * self.value("l2_words") * jnp.sum(model.embedding**2))
+        return tuple(terms)
 
 
 # -- SequenceClassifier, SequenceRegressor ------------------------------------------------------
