@@ -37,12 +37,12 @@ from typing import Any
 
 import equinox as eqx
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from ._errors import ModelFileError
 from ._io import atomic_write_bytes
 from ._version import version as _library_version
+from .distributed import device
 
 __all__ = ["FORMAT_VERSION", "save", "load", "module_to_tensors", "tensors_to_module", "register"]
 
@@ -149,7 +149,7 @@ def tensors_to_module(
         t = tensors[name]
         if np.dtype(t.dtype).kind in "fc" and not np.all(np.isfinite(t)):
             raise ModelFileError(f"{path}: tensor {name!r} holds non-finite values")
-        new.append(jnp.asarray(t))
+        new.append(device(np.asarray(t)))
     arrays = jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(arrays), new)
     del treedef
     return eqx.combine(arrays, static)

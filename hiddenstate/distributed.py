@@ -365,6 +365,25 @@ def allgather_rows(local: np.ndarray) -> np.ndarray:
     return np.concatenate([gathered[i, : sizes[i]] for i in range(len(sizes))])
 
 
+def device(tree):
+    """Host data (NumPy arrays, scalars) of ``tree`` as JAX arrays on the default device,
+    copied: ``jnp.asarray`` without its cost. (``jnp.asarray`` of a NumPy array runs a
+    small compiled program per shape and dtype: dozens of compilations in a run that
+    stages data of many shapes.) JAX arrays are returned as they are."""
+    import jax
+
+    def one(x):
+        if isinstance(x, jax.Array):
+            return x
+        if isinstance(x, (np.ndarray, np.generic, bool, int, float)):
+            return jax.device_put(x, may_alias=False)
+        import jax.numpy as jnp
+
+        return jnp.asarray(x)
+
+    return jax.tree.map(one, tree)
+
+
 def host(x) -> np.ndarray:
     """A numpy copy of ``x``, also when it is a replicated array spanning several processes."""
     import jax

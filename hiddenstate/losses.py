@@ -47,10 +47,13 @@ def softmax_cross_entropy(logits: Array, target: Array, mask: ArrayLike | None =
     return _masked(-jnp.sum(target * jax.nn.log_softmax(logits, axis=-1), axis=-1), mask)
 
 
-def kl_bernoulli(target: float, rate: Array, eps: float = 1e-6) -> Array:
+def kl_bernoulli(target: float, rate: Array, eps: float = 1e-6, *,
+                 complement: float | Array | None = None) -> Array:
     r"""KL divergence between Bernoulli(``target``) and Bernoulli(``rate``), elementwise.
 
     The sparsity penalty of sparse autoencoders (Ng, CS294A notes, 2011).
+    ``complement`` is ``1 - target`` when given (a run-time value computed in float64).
     """
     rate = jnp.clip(rate, eps, 1.0 - eps)
-    return target * jnp.log(target / rate) + (1.0 - target) * jnp.log((1.0 - target) / (1.0 - rate))
+    comp = 1.0 - target if complement is None else complement
+    return target * jnp.log(target / rate) + comp * jnp.log(comp / (1.0 - rate))

@@ -13,15 +13,25 @@ An objective is a frozen (hashable, so jittable) dataclass with
 Calling it, ``objective(model, batch, weight, key)``, gives the scalar the
 training loop minimises: :func:`weighted_mean` of the per-example losses
 (``weight`` is 1 for real rows and 0 for padding) plus each penalty in turn.
+
+Hyperparameters as run-time values: an objective whose numbers (weight decay, noise
+level, sparsity weight ...) should not be compiled into programs lists them in
+``runtime_values()`` (derived numbers such as ``1 - p`` computed there, in float64,
+as Python computed them before they became float32 constants) and reads them with
+:meth:`Objective.value`; ``structure()`` is the objective with those numbers replaced
+by what decides the program's shape (whether a term is on). Every objective is a JAX
+pytree whose leaves are those values as float32 arrays, so jitted functions take them
+as arguments: objectives that differ only in them share compiled programs.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array
 
 from . import losses
@@ -48,6 +58,24 @@ class Objective:
 
     uses_key: ClassVar[bool] = False
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        jax.tree_util.register_pytree_node(cls, _flatten, lambda aux, leaves: _bind(
+            aux, leaves))
+
+    def runtime_values(self) -> dict[str, float]:
+        """The numbers that are run-time values of compiled programs (none by default)."""
+        return {}
+
+    def structure(self) -> Objective:
+        """This objective with its run-time values replaced by what shapes the program."""
+        return self
+
+    def value(self, name: str) -> Any:
+        """Run-time value ``name``: an array (a tracer inside a compiled function)."""
+        bound = self.__dict__.get("_bound")
+        return bound[name] if bound is not None else self.runtime_values()[name]
+
     def per_example(self, model, batch, key=None) -> Array:
         raise NotImplementedError
 
@@ -61,6 +89,26 @@ class Objective:
         for term in self.penalties(model, batch, weight, key):
             loss = loss + term
         return loss
+
+
+def _flatten(objective: Objective):
+    bound = objective.__dict__.get("_bound")
+    if bound is None:
+        bound = {k: np.asarray(v, np.float32) for k, v in objective.runtime_values().items()}
+        template = objective.structure()
+    else:
+        template = objective.__dict__["_template"]
+    return tuple(bound.values()), (template, tuple(bound))
+
+
+def _bind(aux, leaves) -> Objective:
+    template, names = aux
+    if not names:
+        return template
+    bound = object.__new__(type(template))
+    bound.__dict__.update(template.__dict__)
+    bound.__dict__.update(_bound=dict(zip(names, leaves, strict=True)), _template=template)
+    return bound
 
 
 # -- Autoencoder --------------------------------------------------------------------------------
@@ -93,14 +141,30 @@ class AutoencoderObjective(Objective):
         """Only the denoising corruption draws random numbers."""
         return self.noise is not None and self.noise_level > 0
 
+    def runtime_values(self) -> dict[str, float]:
+        """The weight decay ``alpha``, the noise level and the sparsity weight and target,
+        of the terms that are on (a weight of 0 leaves its term out of the program)."""
+        values = {"alpha": self.alpha} if self.alpha > 0 else {}
+        if self.uses_key:
+            values.update(noise_level=self.noise_level, keep=1.0 - self.noise_level)
+        if self.sparsity > 0:
+            values.update(sparsity=self.sparsity, target=self.sparsity_target,
+                          target_complement=1.0 - self.sparsity_target)
+        return values
+
+    def structure(self) -> AutoencoderObjective:
+        return dataclasses.replace(self, alpha=float(self.alpha > 0),
+                                   sparsity=float(self.sparsity > 0),
+                                   sparsity_target=0.5, noise_level=float(self.uses_key))
+
     def corrupt(self, x: Array, key) -> Array:
         """The denoising corruption of ``x`` (none without a key)."""
         if key is None or not self.uses_key:
             return x
         if self.noise == "masking":
-            keep = jax.random.bernoulli(key, 1.0 - self.noise_level, x.shape)
+            keep = jax.random.bernoulli(key, self.value("keep"), x.shape)
             return jnp.where(keep, x, 0.0)
-        return x + self.noise_level * jax.random.normal(key, x.shape, x.dtype)
+        return x + self.value("noise_level") * jax.random.normal(key, x.shape, x.dtype)
 
     def feature_errors(self, model, z: Array, x: Array) -> Array:
         """Per-feature error ``(B, n)`` of reconstruction logits ``z`` against ``x``."""
@@ -121,11 +185,13 @@ class AutoencoderObjective(Objective):
         terms = []
         if self.alpha > 0:
             mats = list(model.weights) + list(model.decoder_weights or ())
-            terms.append(0.5 * self.alpha * sum(jnp.sum(w * w) for w in mats))
+            terms.append(0.5 * self.value("alpha") * sum(jnp.sum(w * w) for w in mats))
         if self.sparsity > 0:
             h = jax.vmap(model.encode)(self.corrupt(x, key))
             rho = jnp.sum(weight[:, None] * h, axis=0) / jnp.sum(weight)
-            terms.append(self.sparsity * jnp.sum(losses.kl_bernoulli(self.sparsity_target, rho)))
+            kl = losses.kl_bernoulli(self.value("target"), rho,
+                                     complement=self.value("target_complement"))
+            terms.append(self.value("sparsity") * jnp.sum(kl))
         return tuple(terms)
 
 
@@ -257,6 +323,15 @@ class RecurrentAEObjective(Objective):
     unroll_weight: float = 0.0
     unroll_loss: str = "mse"
 
+    def runtime_values(self) -> dict[str, float]:
+        """The weights of the terms that are on (a weight of 0 leaves its term out)."""
+        return {k: v for k, v in (("step_weight", self.step_weight),
+                                  ("unroll_weight", self.unroll_weight)) if v}
+
+    def structure(self) -> RecurrentAEObjective:
+        return dataclasses.replace(self, step_weight=float(bool(self.step_weight)),
+                                   unroll_weight=float(bool(self.unroll_weight)))
+
     def _one(self, model, perm) -> Array:
         d = model.W1.shape[0]
         xs = jax.nn.one_hot(perm, d, dtype=model.W1.dtype)
@@ -266,7 +341,7 @@ class RecurrentAEObjective(Objective):
             x_hat = model.reconstruct_input(hs)
             h_hat = model.reconstruct_previous(hs)
             seed = jnp.sum((xs - x_hat) ** 2) + jnp.sum((hs[:-1] - h_hat[1:]) ** 2)
-            loss = loss + self.step_weight * seed
+            loss = loss + self.value("step_weight") * seed
         if self.unroll_weight:
             outs = model.unroll(hs[-1], xs.shape[0])
             targets = xs[::-1]
@@ -274,7 +349,7 @@ class RecurrentAEObjective(Objective):
                 err = -jnp.sum(targets * jax.nn.log_softmax(outs, axis=-1))
             else:
                 err = jnp.sum((outs - targets) ** 2)
-            loss = loss + self.unroll_weight * err
+            loss = loss + self.value("unroll_weight") * err
         return loss
 
     def per_example(self, model, perms, key=None) -> Array:
@@ -305,12 +380,24 @@ class RAEObjective(Objective):
     l2: float = 1e-5
     l2_words: float = 1e-5
 
+    def runtime_values(self) -> dict[str, float]:
+        """``alpha`` and the penalty weights that are on (a weight of 0 leaves its
+        penalty out of the program)."""
+        values = {"alpha": self.alpha, "one_minus_alpha": 1.0 - self.alpha}
+        values.update({k: v for k, v in (("l2", self.l2), ("l2_words", self.l2_words)) if v})
+        return values
+
+    def structure(self) -> RAEObjective:
+        return dataclasses.replace(self, alpha=0.0, l2=float(bool(self.l2)),
+                                   l2_words=float(bool(self.l2_words)))
+
     def _one(self, model, words, length, label) -> Array:
         tree, table = model(words, length)
         rec = jnp.sum(model.tree_errors(table, tree))
         logp = jax.nn.log_softmax(model.node_logits(table), axis=-1)
         ce = -jnp.sum(jnp.where(tree.node_mask, logp[:, label], 0.0))
-        return (self.alpha * rec + (1.0 - self.alpha) * ce) / jnp.sum(tree.node_mask)
+        return (self.value("alpha") * rec + self.value("one_minus_alpha") * ce) / jnp.sum(
+            tree.node_mask)
 
     def per_example(self, model, batch, key=None) -> Array:
         words, lengths, labels = batch
@@ -319,10 +406,10 @@ class RAEObjective(Objective):
     def penalties(self, model, batch, weight, key) -> tuple[Array, ...]:
         terms = []
         if self.l2:
-            terms.append(0.5 * self.l2 * sum(jnp.sum(w * w) for w in (model.W1, model.W2,
-                                                                      model.Wc)))
+            terms.append(0.5 * self.value("l2") * sum(jnp.sum(w * w) for w in (
+                model.W1, model.W2, model.Wc)))
         if self.l2_words:
-            terms.append(0.5 * self.l2_words * jnp.sum(model.embedding**2))
+            terms.append(0.5 * self.value("l2_words") * jnp.sum(model.embedding**2))
         return tuple(terms)
 
 

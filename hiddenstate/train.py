@@ -21,10 +21,13 @@ The pieces:
   settings of what happens between compiled calls;
 - :func:`fit`: orchestrates them.
 
-Compilation: several epochs run inside one compiled call; the number of epochs
-per call is fixed for a run and surplus epochs of the last call are masked
-off, so a run compiles exactly once, and a second run with the same shapes,
-objective and optimizer compiles not at all.
+Compilation: several epochs run inside one compiled call, as many as the call is
+given (a run-time count, up to a width set by the batch plan alone); the numbers
+of the objective and the optimizer that are arrays (learning rate, schedule
+length, momentum, weight decay, noise level, ...) are run-time values too. So a
+run compiles exactly once, and a second run with the same shapes and the same
+kind of objective and optimizer compiles not at all, whatever its ``max_iter``
+and hyperparameters.
 
 Safety: a non-finite loss leaves the parameters and optimizer state untouched
 (the update is masked inside the compiled step) and freezes the run; parameters
@@ -35,6 +38,7 @@ to the start of that epoch. Either way :func:`fit` raises
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
@@ -50,7 +54,7 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from ._errors import DivergenceError
-from .distributed import host, put
+from .distributed import device, host, put
 
 __all__ = [
     "History",
@@ -387,16 +391,16 @@ class Placement:
     def split_batches(self, idx: np.ndarray, w: np.ndarray) -> tuple[jax.Array, jax.Array]:
         """Minibatch indices and weights ``(E, steps, B)``, split along ``B``."""
         if self.mesh is None:
-            return jnp.asarray(idx), jnp.asarray(w)
+            return device(idx), device(w)
         pad = ((0, 0), (0, 0), (0, -idx.shape[2] % self.mesh.size))
         idx, w = np.pad(idx, pad), np.pad(w, pad)
         split = NamedSharding(self.mesh, PartitionSpec(None, None, "data"))
-        return put(jnp.asarray(idx), split), put(jnp.asarray(w), split)
+        return put(device(idx), split), put(device(w), split)
 
     def inputs(self, *arrays):
         """Small per-call inputs (buckets, active epochs, the key)."""
         if self.mesh is None:
-            return tuple(jnp.asarray(a) for a in arrays)
+            return tuple(device(a) for a in arrays)
         return tuple(self.replicate(a) for a in arrays)
 
     @staticmethod
@@ -404,7 +408,7 @@ class Placement:
         """Ordinary local arrays: inference after a multi-process fit is local."""
         if jax.process_count() == 1:
             return tree
-        return jax.tree.map(lambda x: jnp.asarray(host(x)), tree)
+        return jax.tree.map(lambda x: device(host(x)), tree)
 
 
 # -- the compiled step and epoch loop ------------------------------------------------------------
@@ -473,11 +477,12 @@ def _run_epochs(carry: _Carry, static, data, val_data, idx, weight, bucket, acti
                 objective: Callable, optimizer: optax.GradientTransformation, full_batch: bool,
                 patience: int, tol: float, precision: str | None,
                 lengths: tuple[int, ...] | None):
-    """Run ``active.shape[0]`` epochs; returns the new carry and per-epoch losses.
+    """Run the active epochs of ``active`` (``(E,)`` bool, a prefix); returns the new
+    carry and per-epoch losses ``(E,)`` (NaN, and ``ran`` False, past the active ones).
 
     ``idx``/``weight`` are ``(E, n_batches, B)`` (or ``(E, 1, 1)`` dummies for a
-    full batch), ``bucket`` is ``(E, n_batches)``. ``active`` is ``(E,)`` bool:
-    masked epochs change nothing and are skipped.
+    full batch), ``bucket`` is ``(E, n_batches)``. The numbers of ``objective`` and
+    ``optimizer`` that are arrays (their hyperparameters) are run-time values.
     """
     has_val = val_data is not None
     key = jax.random.wrap_key_data(key_data)
@@ -548,16 +553,28 @@ def _run_epochs(carry: _Carry, static, data, val_data, idx, weight, bucket, acti
         return c, (jnp.where(ran, mean, jnp.nan), jnp.where(ran, val, jnp.nan), ran,
                    first.astype(mean.dtype))
 
+    nan = jnp.asarray(jnp.nan, jnp.float32)
+
     def maybe_epoch(c: _Carry, xs):
-        # The surplus epochs of a run's last call cost nothing.
-        nan = jnp.asarray(jnp.nan, jnp.float32)
         return jax.lax.cond(xs[-1], epoch,
                             lambda c, xs: (c, (nan, nan, jnp.asarray(False), nan)), c, xs)
 
-    if precision is None:
-        return jax.lax.scan(maybe_epoch, carry, (idx, weight, bucket, active))
-    with jax.default_matmul_precision(precision):
-        return jax.lax.scan(maybe_epoch, carry, (idx, weight, bucket, active))
+    def run_epoch(state):
+        # A loop over the active epochs only (a run-time count, which XLA never unrolls):
+        # how many epochs a call runs is not part of the compiled program.
+        e, c, outs = state
+        c, out = maybe_epoch(c, jax.tree.map(lambda a: a[e], (idx, weight, bucket, active)))
+        return e + 1, c, tuple(o.at[e].set(v) for o, v in zip(outs, out, strict=True))
+
+    width = active.shape[0]
+    outs = (jnp.full(width, nan), jnp.full(width, nan), jnp.zeros(width, bool),
+            jnp.full(width, nan))
+    count = jnp.sum(active.astype(jnp.int32))
+    with contextlib.nullcontext() if precision is None else jax.default_matmul_precision(
+            precision):
+        _, carry, outs = jax.lax.while_loop(lambda state: state[0] < count, run_epoch,
+                                            (jnp.zeros((), jnp.int32), carry, outs))
+    return carry, outs
 
 
 def matmul_precision() -> str | None:
@@ -581,15 +598,18 @@ def matmul_precision() -> str | None:
 # -- between compiled calls ----------------------------------------------------------------------
 
 
-def _epochs_per_call(plan: BatchPlan, max_iter: int, wanted: int | None,
+def _call_width(plan: BatchPlan) -> int:
+    """Epochs one compiled call can run: about :data:`STEPS_PER_CALL` updates. A shape of
+    the compiled loop, so it depends on the batch plan only, never on ``max_iter``."""
+    return max(1, STEPS_PER_CALL // plan.steps_per_epoch)
+
+
+def _epochs_per_call(plan: BatchPlan, wanted: int | None,
                      checkpointing: Checkpointing | None) -> int:
-    if wanted is None:
-        per = max(1, STEPS_PER_CALL // plan.steps_per_epoch)
-        calls = max(1, math.ceil(max_iter / per))
-        wanted = max(1, math.ceil(max_iter / calls))
+    wanted = _call_width(plan) if wanted is None else min(int(wanted), _call_width(plan))
     if checkpointing is not None:
         wanted = min(wanted, checkpointing.checkpointer.every)
-    return max(1, min(int(wanted), max(max_iter, 1)))
+    return max(1, int(wanted))
 
 
 def _initial_carry(params, opt_state, step: int, validating: bool) -> _Carry:
@@ -705,19 +725,19 @@ def fit(model, data, *, objective: Callable, optimizer: optax.GradientTransforma
     params, static = eqx.partition(model, eqx.is_inexact_array)
     if opt_state is None:
         opt_state = _opt_init(params, optimizer=optimizer)
-    data = jax.tree.map(jnp.asarray, data)
+    data = device(data)
     n = jax.tree.leaves(data)[0].shape[0]
     plan = BatchPlan.make(n) if plan is None else plan
     if plan.n != n:
         raise ValueError(f"the batch plan is for {plan.n} rows, the data has {n}")
     place = Placement(devices)
     val = None if early_stopping is None else place.replicate(
-        jax.tree.map(jnp.asarray, early_stopping.validation_data))
+        device(early_stopping.validation_data))
     data = place.replicate(data)
     max_iter = int(max_iter)
     run = _Run(_initial_carry(place.replicate(params), place.replicate(opt_state), step,
                               val is not None),
-               History(), rng, _epochs_per_call(plan, max_iter, epochs_per_call, checkpointing),
+               History(), rng, _epochs_per_call(plan, epochs_per_call, checkpointing),
                checkpointing)
     run.resume()
     run.carry = place.replicate(run.carry)
@@ -728,11 +748,10 @@ def fit(model, data, *, objective: Callable, optimizer: optax.GradientTransforma
                     tol=float(early_stopping.tol) if early_stopping else 0.0,
                     precision=matmul_precision(), lengths=plan.lengths)
     key_data = jax.random.key_data(key)
-    # The compiled loop runs at least 2 epochs (the surplus ones masked, at no cost): XLA
-    # turns a loop of one trip into straight-line code, which it may fuse and round
-    # differently, so a run of one epoch per call (checkpoints every epoch, a warm start
-    # of one epoch) would not be bit-exact with one of two or more epochs per call.
-    width = max(2, run.epochs_per_call)
+    # Every call has room for the plan's width of epochs and runs ``todo`` of them (a
+    # run-time count): runs of any length, checkpointed or not, and partial_fit's one
+    # epoch share one compiled loop.
+    width = max(_call_width(plan), run.epochs_per_call)
     try:
         while run.done < max_iter:
             todo = min(run.epochs_per_call, max_iter - run.done)

@@ -7,7 +7,6 @@ from numbers import Integral, Real
 
 import equinox as eqx
 import jax
-import jax.numpy as jnp
 import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -16,6 +15,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .. import _serialize
 from .._errors import InputError, ModelFileError
 from .._limits import check_float32, check_memory
+from ..distributed import device
 from ..nn._activations import ACTIVATIONS
 from ..nn._autoencoder import AutoencoderNet
 from ..objectives import AutoencoderObjective
@@ -61,7 +61,7 @@ def _errors(model: AutoencoderNet, x, objective: AutoencoderObjective, per_featu
 
 def _rows(fn, model, X: np.ndarray) -> np.ndarray:
     """``fn(model, chunk)`` over padded row chunks of ``X`` (bounded compilations)."""
-    return apply_batched(lambda a: fn(model, jnp.asarray(a)), X.shape[0],
+    return apply_batched(lambda a: fn(model, device(a)), X.shape[0],
                          lambda rows, size, _: (pad_rows(X[rows], size),),
                          chunk=_CHUNK, min_rows=16)
 

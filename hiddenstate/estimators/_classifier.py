@@ -9,7 +9,6 @@ from numbers import Integral, Real
 
 import equinox as eqx
 import jax
-import jax.numpy as jnp
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -17,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import _serialize
 from .._errors import InputError, ModelFileError
+from ..distributed import device
 from ..nn._cells import CELL_INITS, CELLS
 from ..nn._classifier import CONV_BLOCKS, ENCODERS, POOLINGS, SequenceClassifierNet
 from ..objectives import SequencePredictorObjective
@@ -258,7 +258,7 @@ class _SequencePredictor(TransformerMixin, IncrementalMixin, TrainingMixin, Base
         """``fn(xs, lengths)`` over length buckets and chunks of ``seqs``."""
         def batch(rows, size, length):
             rows = list(rows) + [rows[0]] * (size - len(rows))
-            return tuple(jnp.asarray(a) for a in self._batch([seqs[i] for i in rows], length))
+            return tuple(device(a) for a in self._batch([seqs[i] for i in rows], length))
 
         return apply_batched(fn, len(seqs), batch, lengths=[len(s) for s in seqs])
 

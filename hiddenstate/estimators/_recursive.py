@@ -7,7 +7,6 @@ from numbers import Integral, Real
 
 import equinox as eqx
 import jax
-import jax.numpy as jnp
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -16,6 +15,7 @@ from sklearn.utils.validation import check_is_fitted
 from .. import _serialize
 from .._errors import InputError, ModelFileError
 from .._limits import MAX_SENTENCE_WORDS, check_memory
+from ..distributed import device
 from ..nn._recursive import RecursiveAutoencoderNet
 from ..objectives import RAEObjective
 from ._base import TrainingData, TrainingMixin
@@ -201,7 +201,7 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
         """Apply ``fn(words, lengths)`` over length buckets and fixed-size chunks."""
         def batch(rows, size, length):
             chunk = [sentences[i] for i in rows] + [["."]] * (size - len(rows))
-            return tuple(jnp.asarray(a) for a in self._encode(chunk, length))
+            return tuple(device(a) for a in self._encode(chunk, length))
 
         return apply_batched(fn, len(sentences), batch, lengths=[len(s) for s in sentences],
                              ragged=ragged)

@@ -18,6 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .. import _serialize
 from .._errors import InputError, ModelFileError
+from ..distributed import device
 from ..nn._cells import CELL_INITS, CELLS
 from ..nn._sequence import SequenceNet
 from ..objectives import SequenceObjective
@@ -1053,7 +1054,7 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
 
     def _held_out_loss(self, model, calibration) -> float:
         objective = self._objective()
-        losses = [np.asarray(_per_sequence(model, tuple(jnp.asarray(a[i : i + 256])
+        losses = [np.asarray(_per_sequence(model, tuple(device(a[i : i + 256])
                                                         for a in calibration), objective))
                   for i in range(0, len(calibration[0]), 256)]
         return float(np.mean(np.concatenate(losses)))
@@ -1066,7 +1067,7 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         """``(n, horizon, n_features)`` errors (truth minus forecast; NaN past the series'
         end) of ``model`` at the last step of each window ``xs`` with targets ``ys``."""
         H, d = int(self.horizon_), int(self.n_features_in_)
-        z = np.concatenate([np.asarray(_forward(model, jnp.asarray(xs[i : i + 256]),
+        z = np.concatenate([np.asarray(_forward(model, device(xs[i : i + 256]),
                                                 "linear"))[:, -1]
                             for i in range(0, len(xs), 256)])
         truth, known = ys[:, -1, : H * d], ys[:, -1, H * d :].astype(bool)
@@ -1140,7 +1141,7 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         every channel (horizon-major, ``(T_i, horizon_ * n_features_in_)``)."""
         check_is_fitted(self)
         xs, _, st = self._sequences(X, None, None, fitting=False, stats=True)
-        out = self._by_length(lambda b: _forward(self.model_, jnp.asarray(b[0]), self.output),
+        out = self._by_length(lambda b: _forward(self.model_, device(b[0]), self.output),
                               xs, ragged=True)
         return self._data_units([o[: len(x)] for o, x in zip(out, xs, strict=True)], st)
 
@@ -1178,7 +1179,7 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
             raise InputError("real-valued sequences need targets Y")
         objective = self._objective()
         return xs, self._by_length(
-            lambda b: fn(self.model_, tuple(jnp.asarray(a) for a in b), objective),
+            lambda b: fn(self.model_, tuple(device(a) for a in b), objective),
             xs, ys, ragged=ragged)
 
     def score(self, X, Y=None):
@@ -1315,7 +1316,7 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
             return [start] * int(n)
         size = len(self.alphabet_)
         codes = ([size] if markers else []) + [self.alphabet_.index(c) for c in start]
-        prefix = jnp.asarray(np.eye(size + int(markers), dtype=np.float32)[codes])
+        prefix = device(np.eye(size + int(markers), dtype=np.float32)[codes])
         rng = np.random.default_rng(random_state)
         keys = jax.random.split(jax.random.key(int(rng.integers(2**31 - 1))), int(n))
         chunk = max(1, min(int(n), _SAMPLE_CHUNK_SYMBOLS // steps))
@@ -1360,7 +1361,7 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
             tokens = [x] if isinstance(x, str) else list(x)
             ids = np.array([self.vocabulary_.encode([t], end=False)[0] for t in tokens],
                            np.int32)
-            return jnp.asarray(ids)
+            return device(ids)
         if self.alphabet_ is not None:
             if not isinstance(x, str) and not (isinstance(x, list | tuple)
                                                and all(isinstance(c, str) for c in x)):
@@ -1372,7 +1373,7 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
                     raise InputError(f"symbol {ch!r} (stream {j}) is not in the alphabet "
                                      f"{self.alphabet_!r}")
                 codes.append(self.alphabet_.index(ch))
-            return jnp.asarray(np.eye(int(self.n_features_in_), dtype=np.float32)[codes])
+            return device(np.eye(int(self.n_features_in_), dtype=np.float32)[codes])
         v = np.asarray(x, np.float32)
         if v.ndim == 1:
             v = v[None]
@@ -1386,7 +1387,7 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
             raise InputError("step reads one value at a time; this model scales each whole "
                              "sequence by its own statistics (scale='series'): use "
                              "predict_proba or forecast")
-        return jnp.asarray(scaling.transform([v])[0])
+        return device(scaling.transform([v])[0])
 
     def initial_state(self, n: int = 1):
         """The recurrent state of ``n`` fresh streams, for :meth:`step` (an opaque pytree
@@ -1404,7 +1405,7 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
         if self.markers_:
             begin = np.zeros((int(n), int(self.n_features_in_)), np.float32)
             begin[:, -1] = 1
-            state, _ = _step(self.model_, state, jnp.asarray(begin), self.output)
+            state, _ = _step(self.model_, state, device(begin), self.output)
         return state
 
     def step(self, state, x):
@@ -1532,7 +1533,7 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
             for rows in groups.values():
                 for lo in range(0, len(rows), 256):
                     part = rows[lo : lo + 256]
-                    z = np.asarray(_forward(self.model_, jnp.asarray(np.stack(
+                    z = np.asarray(_forward(self.model_, device(np.stack(
                         [ctx[i] for i in part])), "linear"))[:, -1].reshape(len(part), H, d)
                     for i, zi in zip(part, z, strict=True):
                         out[i].append(zi)
@@ -1546,7 +1547,7 @@ class SequenceModel(IncrementalMixin, TrainingMixin, BaseEstimator):
             return self._pad([xs[i] for i in rows], length), lengths
 
         return list(apply_batched(
-            lambda b, lengths: _forecast(self.model_, jnp.asarray(b), jnp.asarray(lengths),
+            lambda b, lengths: _forecast(self.model_, device(b), device(lengths),
                                          steps=steps),
             len(xs), batch, lengths=[len(x) for x in xs]))
 

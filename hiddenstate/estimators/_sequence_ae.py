@@ -6,7 +6,6 @@ from numbers import Integral
 
 import equinox as eqx
 import jax
-import jax.numpy as jnp
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -14,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .. import _serialize
 from .._errors import InputError, ModelFileError
+from ..distributed import device
 from ..nn._cells import CELLS
 from ..nn._recurrent_ae import SequenceAutoencoderNet
 from ..objectives import SequenceAEObjective
@@ -211,7 +211,7 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
         def batch(rows, size, length):
             rows = list(rows) + [rows[0]] * (size - len(rows))
             xs, lens = self._pad([seqs[i] for i in rows], length)
-            return jnp.asarray(xs), jnp.asarray(lens)
+            return device(xs), device(lens)
 
         return apply_batched(fn, len(seqs), batch, lengths=[s.shape[0] for s in seqs],
                              ragged=ragged)
@@ -331,7 +331,7 @@ verbose, warm_start, checkpoint_dir, checkpoint_every, resume, devices
         def batch(rows, size, length):
             chunk = np.zeros((size, H), np.float32)
             chunk[: len(rows)] = codes[rows]
-            return jnp.asarray(chunk), length
+            return device(chunk), length
 
         rev = apply_batched(lambda c, L: _decode(self.model_, c, L), codes.shape[0], batch,
                             lengths=lengths, ragged=True)
