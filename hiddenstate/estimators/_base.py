@@ -261,7 +261,7 @@ class TrainingMixin(ModelFileMixin):
                 raise diverged from exc
             raise
         if diverged is None and not incremental:
-            diverged = self._check_blow_up(result)
+            diverged = self._check_blow_up(result, self._target_variance(prepared))
         if diverged is not None:
             diverged.stored = True  # type: ignore[attr-defined]
             raise diverged
@@ -275,14 +275,17 @@ class TrainingMixin(ModelFileMixin):
     #: blown up: DivergenceError (see _check_blow_up).
     _BLOW_UP_RATIO = 1e3
 
-    def _check_blow_up(self, result) -> DivergenceError | None:
+    def _check_blow_up(self, result, variance: float | None = None) -> DivergenceError | None:
         """The documented rule for a loss that stayed finite but exploded: when this fit's
         last epoch loss exceeds :attr:`_BLOW_UP_RATIO` times its start - the smaller of
         the untrained model's loss on the first minibatch (before any update) and the
         first epoch's mean loss, each counted when finite and > 0 - the run is kept
         (stored whole, as after a non-finite divergence) and DivergenceError is raised.
         (A first epoch alone can hold the whole blow-up: Adam at a learning rate of 1e6
-        reaches 1e24 within it.)"""
+        reaches 1e24 within it.) A squared error still below 1/:attr:`_BLOW_UP_RATIO` of
+        the targets' ``variance`` (:meth:`_target_variance`, when known) has not blown
+        up, however small its start: a forecaster whose linear path starts it near 0
+        (5e-14 on a smooth series) may move to 1e-7 and still predict almost exactly."""
         loss = [float(x) for x in result.history.loss]
         initial = getattr(result.history, "initial_loss", None)
         starts = [(x, what) for x, what in ((initial, "the untrained model's first minibatch"),
@@ -292,6 +295,9 @@ class TrainingMixin(ModelFileMixin):
             return None
         start, what = min(starts)
         if loss[-1] <= self._BLOW_UP_RATIO * start:
+            return None
+        if variance is not None and np.isfinite(variance) and \
+                loss[-1] * self._BLOW_UP_RATIO <= variance:
             return None
         err = DivergenceError(
             f"training diverged: the loss grew from {start:.4g} ({what}) to "
