@@ -177,31 +177,36 @@ def _try_get(key: str) -> str | None:
 
 class _Silence:
     """Which other process stopped: one that published its error (:func:`abandon`),
-    or one whose heartbeat has not moved for SILENCE seconds (killed, crashed)."""
+    or one whose heartbeat has not moved for ``silence`` seconds (killed, crashed)."""
 
-    def __init__(self) -> None:
+    def __init__(self, silence: float = SILENCE) -> None:
         import jax
 
-        self.me, self.count = jax.process_index(), jax.process_count()
+        self.me, self.count, self.silence = jax.process_index(), jax.process_count(), silence
         self.seen: dict[int, tuple[str | None, float]] = {}
 
-    def check(self) -> str | None:
+    def quiet(self, other: int) -> bool:
+        """Whether ``other``'s heartbeat has not moved for ``silence`` seconds (counted
+        from the first look)."""
         import time
 
-        now = time.monotonic()
+        now, beat = time.monotonic(), _try_get(f"{_KEYS}alive/{other}")
+        last, since = self.seen.setdefault(other, (beat, now))
+        if beat != last:
+            self.seen[other] = (beat, now)
+            return False
+        return now - since > self.silence
+
+    def check(self) -> str | None:
         for other in range(self.count):
             if other == self.me:
                 continue
             failed = _try_get(f"{_KEYS}failed/{other}")
             if failed is not None:
                 return f"process {other} stopped with an error: {failed}"
-            beat = _try_get(f"{_KEYS}alive/{other}")
-            last, since = self.seen.setdefault(other, (beat, now))
-            if beat != last:
-                self.seen[other] = (beat, now)
-            elif now - since > SILENCE:
+            if self.quiet(other):
                 return (f"process {other} stopped answering (no sign of life for "
-                        f"{SILENCE:g} s): it was killed or crashed; see its own output")
+                        f"{self.silence:g} s): it was killed or crashed; see its own output")
         return None
 
 
@@ -265,17 +270,11 @@ def _outlive_the_others() -> None:
 
     import jax
 
-    start = time.monotonic()
-    last: dict[int, tuple[str | None, float]] = {}
+    start, gone = time.monotonic(), _Silence(4 * HEARTBEAT)
     pending = set(range(1, jax.process_count()))
     while pending and time.monotonic() - start < SILENCE:
-        for other in sorted(pending):
-            now, beat = time.monotonic(), _try_get(f"{_KEYS}alive/{other}")
-            seen, since = last.setdefault(other, (beat, now))
-            if beat != seen:
-                last[other] = (beat, now)
-            elif now - since > 4 * HEARTBEAT or _try_get(f"{_KEYS}failed/{other}") is not None:
-                pending.discard(other)
+        pending = {other for other in pending if not gone.quiet(other)
+                   and _try_get(f"{_KEYS}failed/{other}") is None}
         time.sleep(0.05)
     time.sleep(0.2)  # a process that just published its error: let it exit first
 
