@@ -332,6 +332,34 @@ def _await(key: str, other: int, silence: _Silence) -> str:
     return value
 
 
+def collective_failed(exc: BaseException) -> str | None:
+    """The one-line reason a collective of a multi-process run failed, or None when
+    ``exc`` is not such a failure.
+
+    A process killed during training closes its connections: the others' next
+    collective (Gloo's all-reduce) fails at once with a runtime error. This waits (at
+    most SILENCE seconds and a little) for the process that stopped to be known - it
+    published its error, or its heartbeat stopped - and names it; when none is found
+    (e.g. the network between the processes failed), the collective's own message."""
+    import time
+
+    if not _initialized or type(exc).__name__ not in ("XlaRuntimeError", "JaxRuntimeError"):
+        return None
+    text = " ".join(str(exc).split())
+    if not any(w in text for w in ("Gloo", "gloo", "Connection", "connection", "peer")):
+        return None
+    try:
+        silence, deadline = _Silence(), time.monotonic() + SILENCE + 4 * HEARTBEAT
+        while time.monotonic() < deadline:
+            stopped = silence.check()
+            if stopped:
+                return f"during the run, {stopped}"
+            time.sleep(HEARTBEAT / 5)
+    except Exception:  # noqa: BLE001 - the coordination service is gone too
+        pass
+    return f"a collective operation with the other processes failed: {text[:300]}"
+
+
 def is_initialized() -> bool:
     return _initialized
 

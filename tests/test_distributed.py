@@ -186,3 +186,51 @@ def test_a_process_that_stops_before_the_checks_ends_the_run_at_once(tmp_path, h
     # waits (100 s for a heartbeat), leaving room for a loaded machine.
     assert waited < 60
     assert not (tmp_path / "m.safetensors").exists()
+
+
+def test_a_process_killed_during_training_is_named_not_reported_as_a_bug(tmp_path):
+    """Issue 25: a process killed in the middle of training made the others' next Gloo
+    all-reduce fail with "internal error: JaxRuntimeError: ... Connection closed by
+    peer (a bug of hiddenstate ...)". Now they end in one line naming it, status 2."""
+    import os
+    import signal
+    import time
+
+    rng = np.random.default_rng(0)
+    data = tmp_path / "data.csv"
+    data.write_text("\n".join(",".join(f"{v:.4f}" for v in row)
+                              for row in rng.uniform(size=(40, 3))) + "\n")
+    address = f"127.0.0.1:{_free_port()}"
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    procs, logs = [], []
+    for p in range(2):
+        logs.append((tmp_path / f"out{p}.txt", tmp_path / f"err{p}.txt"))
+        with open(logs[p][0], "w") as out, open(logs[p][1], "w") as err:
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "hiddenstate", "autoencoder", "fit", str(data), "--out",
+                 str(tmp_path / f"m{p}.safetensors"), "--max-iter", "500000", "--verbose",
+                 "1", "--num-processes", "2", "--process-id", str(p), "--coordinator",
+                 address, "--distributed-timeout", "300"],
+                stdout=out, stderr=err, text=True, env=env))
+    try:
+        start = time.monotonic()  # until both ran their first collective (Gloo connected)
+        while not all("[Gloo] Rank" in out.read_text() for out, _ in logs):
+            assert time.monotonic() - start < 240 and procs[0].poll() is None, \
+                logs[0][1].read_text()[-2000:]
+            time.sleep(0.2)
+        time.sleep(2)  # into the epochs: 500,000 of them take far longer
+        assert procs[0].poll() is None and procs[1].poll() is None
+        procs[1].send_signal(signal.SIGKILL)
+        stopped = time.monotonic()
+        procs[0].wait(timeout=120)
+        waited = time.monotonic() - stopped
+    finally:
+        for proc in procs:
+            proc.kill()
+    lines = logs[0][1].read_text().strip().splitlines()
+    assert procs[0].returncode == 2, lines[-5:]
+    assert lines[-1] == ("hiddenstate: error: during the run, process 1 stopped answering (no "
+                         "sign of life for 10 s): it was killed or crashed; see its own output")
+    assert not any("internal error" in line or "Check failure" in line for line in lines)
+    assert waited < 60  # the 10 s of silence, far below JAX's own 100 s
+    assert not (tmp_path / "m0.safetensors").exists()

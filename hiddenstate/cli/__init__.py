@@ -135,8 +135,9 @@ def _run(args) -> int:
             import traceback
 
             traceback.print_exc()
-        if isinstance(exc, (HiddenstateError, *_USER_ERRORS)) or _is_out_of_memory(exc):
-            message = _message(exc)
+        peer = _peer_failure(exc)
+        if peer or isinstance(exc, (HiddenstateError, *_USER_ERRORS)) or _is_out_of_memory(exc):
+            message = peer or _message(exc)
             if _is_out_of_memory(exc):
                 message = f"out of memory: {message}"
             print(f"hiddenstate: error: {message}", file=sys.stderr)
@@ -147,6 +148,12 @@ def _run(args) -> int:
               file=sys.stderr)
         _leave_run(f"internal error: {type(exc).__name__}", 1)
         return 1
+
+
+def _peer_failure(exc: BaseException) -> str | None:
+    """In a multi-process run, why a collective failed (another process stopped)."""
+    distributed = sys.modules.get("hiddenstate.distributed")
+    return None if distributed is None else distributed.collective_failed(exc)
 
 
 def _leave_run(message: str, status: int) -> None:
