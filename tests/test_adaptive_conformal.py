@@ -70,6 +70,8 @@ def test_adaptive_conformal_update_by_hand():
     for bad in ({"interval": 1.0}, {"interval": True}, {"step": -0.1}, {"step": math.inf}):
         with pytest.raises(ValueError, match="interval must be|step must be"):
             fc.AdaptiveConformal(**{"interval": 0.9, "step": 0.1, **bad})
+    with pytest.raises(ValueError, match="step must be a finite number at least 0"):
+        fc.backtest(noise(1.0, 50, 10), 2, 10, adapt=-0.1)  # refused before any fit
 
 
 @pytest.mark.parametrize("sd_test", [3.0, 0.3])
@@ -103,6 +105,10 @@ def test_adaptive_intervals_see_only_observed_values(zeros):
         assert np.array_equal(again[bound][: j + 1], got[bound][: j + 1])
     # y[o] is revealed at origin o + 1 (it scores the forecasts made at o, o - 1, ..., o - 3)
     assert not np.array_equal(again["upper"][j + 1 :], got["upper"][j + 1 :])
+    # refitted every 7 origins (the same stand-in each time): the level carries over the fits
+    _, refitted = fc.backtest(y, 4, 60, period=1, refit=7, random_state=0,
+                              return_forecasts=True)
+    assert np.array_equal(refitted["upper"], got["upper"])
 
 
 def test_cli_backtest_adapt_option(tmp_path, capsys, zeros):
