@@ -99,12 +99,15 @@ class AdaptiveConformal:
 
     .. math:: c \leftarrow c + \gamma\,\bigl(\bar m - (1 - \mathrm{interval})\bigr)
 
-    (a miss widens the next intervals, a hit narrows them). Whatever the errors, the
-    mean of :math:`\bar m` over :math:`T` updates is within
+    (a miss widens the next intervals, a hit narrows them). :math:`c` may leave
+    :math:`[0, 1]`: above :math:`n/(n + 1)` the interval is infinite (it cannot miss), at
+    or below 0 it is the forecast alone. So, whatever the errors, for one-step forecasts
+    the mean of :math:`\bar m` over :math:`T` updates is within
     :math:`(\max(\mathrm{interval}, 1 - \mathrm{interval}) + \gamma) / (\gamma T)` of
-    ``1 - interval`` (Gibbs & Candès, Proposition 4.1; :math:`c` may leave
-    :math:`[0, 1]`: above :math:`n/(n + 1)` the interval is infinite, at or below 0 it is
-    the forecast alone). One level serves every horizon: a shift in the errors moves
+    ``1 - interval`` (Gibbs & Candès, Proposition 4.1); a horizon-``H`` forecast is
+    scored ``H`` origins after it is made, :math:`c` can overshoot by up to
+    :math:`\gamma H` meanwhile, and the bound holds with :math:`\gamma H` in place of
+    the last :math:`\gamma`. One level serves every horizon: a shift in the errors moves
     them together, and the short horizons' truths come first (a horizon-``H`` forecast is
     scored ``H`` steps after it is made), so the long horizons follow the short ones at
     once. Only truths already observed move :math:`c`: it is what a forecaster in use
