@@ -1,7 +1,7 @@
 """Rolling-origin forecasts of the panel's series: hiddenstate's defaults against the baselines.
 
 ``python benchmarks/forecasting.py [--data DIR] [--seeds 0,1,2,3,4] [--split test|dev]
-[--series sunspots,nile,co2] [--json FILE]``
+[--series sunspots,nile,co2] [--adapt STEP] [--json FILE]``
 
 For each series (sunspots: horizon 10, 30 origins; nile: 5, 20; co2: 52, 104, its missing
 weeks interpolated) it runs :func:`hiddenstate.forecasting.backtest` with the defaults and
@@ -11,7 +11,8 @@ and what the model chose (``SequenceModel.forecaster_``: the linear path alone o
 recurrence beside it); then, over the seeds, the spread of the last horizon's RMSE (the
 issue's seed-spread target: its standard deviation at most 15% of its mean on sunspots).
 ``--split dev`` drops each series' test points first and backtests on the points before
-them (what the defaults were chosen on; the test points never were).
+them (what the defaults were chosen on; the test points never were). ``--adapt`` gives
+the adaptive intervals' step (``hiddenstate.forecasting.ADAPT_STEP`` unless given).
 """
 
 from __future__ import annotations
@@ -43,9 +44,11 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", default="0,1,2,3,4")
     parser.add_argument("--split", choices=("test", "dev"), default="test")
     parser.add_argument("--series", default=",".join(PANEL))
+    parser.add_argument("--adapt", type=float)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
+    adapt = {} if args.adapt is None else {"adapt": args.adapt}
     rows = []
     print(f"{'series':9} {'seed':>4} {'hiddenstate':>11} {'naive':>9} {'seasonal':>9} "
           f"{'ar':>9} {'coverage':>8} {'static':>6} {'last h':>8} {'seconds':>7}  chosen",
@@ -59,7 +62,8 @@ def main(argv=None) -> int:
             t0 = time.perf_counter()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                result = backtest(y, horizon, test, random_state=seed, missing="interpolate")
+                result = backtest(y, horizon, test, random_state=seed, missing="interpolate",
+                                  **adapt)
             seconds = time.perf_counter() - t0
             means = {m: float(np.mean(v["rmse"])) for m, v in result["methods"].items()}
             hs = result["methods"]["hiddenstate"]
