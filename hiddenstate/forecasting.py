@@ -64,15 +64,15 @@ FORECAST_DEFAULTS = {
 
 #: The step size :math:`\gamma` of :class:`AdaptiveConformal` that :func:`backtest` (and
 #: ``rnn backtest --adapt``) use unless given. Chosen on the development splits (the
-#: panel's series with their test points removed; see :func:`backtest`), never on the test
-#: points (``python benchmarks/forecasting.py --split dev --adapt STEP``): the mean
-#: distance of the 90% intervals' coverage from 0.9 over the three development splits and
-#: seeds 0-2 was 0.099 without adapting, 0.060 with a step of 0.01,
-#: 0.043 with 0.02, 0.024 with 0.05, 0.010 with 0.075, 0.005 with 0.1, 0.017 with 0.15 and
-#: 0.022 with 0.2 (with 0.1: CO2 0.890-0.913, static 0.692-0.758; Nile 0.900, static
-#: 0.967-0.978; sunspots 0.906, static 0.847). One level per horizon, each moved by its
-#: own horizon's truths, reached at most 0.80 on CO2's (seed 0): the long horizons' first
-#: truths come too late.
+#: panel's series with their test points removed, as for :data:`FORECAST_DEFAULTS`), never
+#: on the test points (``python benchmarks/forecasting.py --split dev --adapt STEP``): the
+#: mean distance of the 90% intervals' coverage from 0.9 over the three development splits
+#: and seeds 0-2 was 0.099 without adapting, 0.060 with a step of 0.01, 0.043 with 0.02,
+#: 0.024 with 0.05, 0.010 with 0.075, 0.005 with 0.1, 0.017 with 0.15 and 0.022 with 0.2
+#: (with 0.1: CO2 0.890-0.913, static 0.692-0.758; Nile 0.900, static 0.967-0.978;
+#: sunspots 0.906, static 0.847). One level per horizon, each moved by its own horizon's
+#: truths, reached at most 0.80 on CO2's (seed 0): the long horizons' first truths come too
+#: late.
 ADAPT_STEP = 0.1
 
 
