@@ -74,7 +74,8 @@ def test_backtest_shape_and_baselines(tmp_path):
     assert result["horizon"] == 3 and result["test_size"] == 6
     assert set(result["methods"]) == {"hiddenstate", "naive", "seasonal_naive", "ar"}
     for name, m in result["methods"].items():
-        extra = {"forecaster"} if name == "hiddenstate" else set()  # what each fit chose
+        # what each fit chose; the split conformal intervals' coverage, the adaptive step
+        extra = {"forecaster", "static_coverage", "adapt"} if name == "hiddenstate" else set()
         assert set(m) == {"rmse", "mae", "coverage"} | extra
         assert len(m["rmse"]) == len(m["mae"]) == 3
         assert (m["coverage"] is None) == (name != "hiddenstate")

@@ -3,6 +3,7 @@ series."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -146,6 +147,13 @@ def _build_backtest(actions) -> None:
                              "interpolate them linearly")
     parser.add_argument("--interval", type=number(float, 0, 1, above=True), default=0.9,
                         metavar="P", help="nominal coverage of the intervals (default: 0.9)")
+    parser.add_argument("--adapt", type=number(float, 0), default=argparse.SUPPRESS,
+                        metavar="STEP",
+                        help="step size of adaptive conformal inference over the origins: the "
+                             "intervals' quantile level moves with the misses of the forecasts "
+                             "whose truth has been seen (default: 0.1, hiddenstate.forecasting."
+                             "ADAPT_STEP); 0: each fit's split conformal intervals, the same "
+                             "at every origin")
     parser.add_argument("--json", metavar="FILE", help="write the figures as JSON")
     parser.add_argument("--plot", metavar="PNG",
                         help="draw the 1-step and H-step forecasts and the interval band")
@@ -467,6 +475,7 @@ def backtest(args) -> int:
 
     from .._errors import InputError
     from .._io import atomic_write
+    from ..forecasting import ADAPT_STEP
     from ..forecasting import backtest as run
     from ._common import read_series_data
 
@@ -482,7 +491,8 @@ def backtest(args) -> int:
     with _progress(args, refit) as step:
         result, forecasts = run(seqs[0], args.horizon, args.test_size, period=args.period,
                                 refit=refit, random_state=args.random_state,
-                                interval=args.interval, missing=args.missing,
+                                interval=args.interval,
+                                adapt=getattr(args, "adapt", ADAPT_STEP), missing=args.missing,
                                 return_forecasts=True, progress=step)
     _print_backtest(result, args.interval)
     if args.json:
@@ -547,7 +557,10 @@ def _print_backtest(result: dict, interval) -> None:
     out.print(table)
     coverage = methods["hiddenstate"]["coverage"]
     if coverage is not None:
-        out.print(f"hiddenstate {interval:g} interval: empirical coverage {coverage:.3f}")
+        static = methods["hiddenstate"].get("static_coverage")
+        how = "" if static is None else (f" (adaptive, step {methods['hiddenstate']['adapt']:g};"
+                                         f" split conformal alone {static:.3f})")
+        out.print(f"hiddenstate {interval:g} interval: empirical coverage {coverage:.3f}{how}")
     best = min((v[0], m) for m, v in means.items() if m != "hiddenstate")
     out.print(f"mean RMSE: hiddenstate {means['hiddenstate'][0]:.4g}, best baseline "
               f"{best[1].replace('_', ' ')} {best[0]:.4g}")

@@ -288,11 +288,12 @@ def _forecasting(config: Config, data_dir: Path | None, out_dir: Path, rows: lis
                 # autoregression the AR baseline fits, the two differ in the last digits.
                 passed = rmse <= best * (1 + 1e-6)
                 target = f"<= best baseline ({best:.4g})"
-            cov = got.get("coverage")
+            cov, static = got.get("coverage"), got.get("static_coverage")
+            how = "" if static is None else f" (adaptive; split conformal alone {static:.3f})"
             rows.append(ResultRow(
                 NAME, f"{name} mean RMSE over horizons 1-{horizon} (last {test_size})",
                 None, rmse, t.seconds if method == "hiddenstate" else 0.0,
-                method + (f", 90% interval coverage {cov:.3f}" if cov is not None else ""),
+                method + (f", 90% interval coverage {cov:.3f}{how}" if cov is not None else ""),
                 passed=passed, target=target))
         path = figure_path(out_dir, f"time_series_{name}_rmse.png")
         plotting.learning_curves({k: np.asarray(v["rmse"]) for k, v in methods.items()},
