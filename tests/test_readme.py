@@ -1,11 +1,12 @@
 """Every code block of the README runs as written, and prints what the README shows.
 
-Each ```python block runs in a fresh interpreter in an empty folder. Where a block
-shows what a ``print`` gives - a trailing comment (``print(x)  # what: VALUE``, the
-text after the last ``": "``, or the whole comment), or comment lines right after a
-``print`` that has none - the printed line must match it: the same words, and each
-number within one unit of its last shown digit. A block preceded by
-``<!-- readme-test: slow -->`` runs in ``make test-slow``.
+Each ```python block runs in an empty folder and a namespace of its own: the blocks of
+``make test`` together in one fresh interpreter, each slow block in a fresh interpreter of
+its own. Where a block shows what a ``print`` gives - a trailing comment
+(``print(x)  # what: VALUE``, the text after the last ``": "``, or the whole comment),
+or comment lines right after a ``print`` that has none - the printed line must match
+it: the same words, and each number within one unit of its last shown digit. A block
+preceded by ``<!-- readme-test: slow -->`` runs in ``make test-slow``.
 
 Each line of the ```bash blocks is a command on the reader's own files (``data.csv``,
 ``brackets.txt``, ...): ``make test-slow`` runs every one, in order, in a folder
@@ -82,15 +83,57 @@ def test_the_matcher():
         "0.5", "[1\n 2]", None]
 
 
-@pytest.mark.parametrize("code", blocks())
-def test_readme_block(code, tmp_path):
+#: Runs the blocks given as a JSON list of ``[code, folder]`` in this one interpreter, each
+#: in a namespace of its own with its folder as the working directory, and prints a JSON
+#: list of ``[stdout, error or None]``. One interpreter for the blocks of ``make test``
+#: imports JAX and scikit-learn once and compiles each shared program once.
+_RUN_BLOCKS = """
+import contextlib, io, json, os, sys, traceback
+results = []
+for code, folder in json.load(sys.stdin):
+    os.chdir(folder)
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out):
+            exec(compile(code, "<README block>", "exec"), {"__name__": "__main__"})
+        results.append([out.getvalue(), None])
+    except BaseException:
+        results.append([out.getvalue(), traceback.format_exc()[-3000:]])
+sys.__stdout__.write(json.dumps(results))
+"""
+
+
+@pytest.fixture(scope="module")
+def fast_blocks(tmp_path_factory) -> dict:
+    """``{code: (stdout, error)}`` of every block not marked slow, run together in one
+    fresh interpreter (each block in its own empty folder and namespace)."""
+    import json
+
+    codes = [p.values[0] for p in blocks() if not p.marks]
+    jobs = [[code, str(tmp_path_factory.mktemp("readme"))] for code in codes]
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
-                         text=True, timeout=900, env=env)
+    run = subprocess.run([sys.executable, "-c", _RUN_BLOCKS], input=json.dumps(jobs),
+                         capture_output=True, text=True, timeout=1800, env=env,
+                         cwd=jobs[0][1] if jobs else None)
     assert run.returncode == 0, run.stderr[-3000:]
+    return {code: tuple(result) for code, result in zip(codes, json.loads(run.stdout),
+                                                        strict=True)}
+
+
+@pytest.mark.parametrize("code", blocks())
+def test_readme_block(code, tmp_path, request):
+    if request.node.get_closest_marker("slow") is None:
+        stdout, error = request.getfixturevalue("fast_blocks")[code]
+        assert error is None, error
+    else:  # a slow block: its own interpreter, as a reader would run it
+        env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+        run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                             text=True, timeout=900, env=env)
+        assert run.returncode == 0, run.stderr[-3000:]
+        stdout = run.stdout
     # A print's output may span lines (arrays): match each shown output against the
     # stdout text that follows the previous match.
-    out = run.stdout
+    out = stdout
     for shown in expected_prints(code):
         if shown is None:
             continue
@@ -98,7 +141,7 @@ def test_readme_block(code, tmp_path):
         lines = out.split("\n")
         candidates = ["\n".join(lines[i : i + n]) for i in range(len(lines))]
         match = next((i for i, c in enumerate(candidates) if same(shown, c)), None)
-        assert match is not None, f"the README shows {shown!r}; the block printed:\n{run.stdout}"
+        assert match is not None, f"the README shows {shown!r}; the block printed:\n{stdout}"
         out = "\n".join(lines[match + n :])
 
 
