@@ -59,7 +59,7 @@ def test_learning_rate_alpha_and_max_iter_share_the_epoch_program():
     fits = []
     for kw in settings:
         assert _compiles("jit(_run_epochs)", lambda kw=kw: fits.append(_fit(X, **kw))) == 0
-        assert _compiles("jit(_opt_init)", lambda kw=kw: _fit(X, **kw)) == 0
+        assert _compiles("jit(_opt_init_compiled)", lambda kw=kw: _fit(X, **kw)) == 0
     # The settings take effect: each fit trains a different model, and max_iter epochs.
     weights = [np.asarray(f.model_.weights[0]) for f in fits]
     assert all(not np.array_equal(a, b) for i, a in enumerate(weights) for b in weights[i + 1:])
