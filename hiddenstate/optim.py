@@ -232,6 +232,16 @@ class Optimizer(eqx.Module):
     def init(self, params):
         return self.transformation().init(params)
 
+    def init_on_host(self, params):
+        """What :meth:`init` returns, built on the host: every state of these optimizers
+        starts at zero (step counts, moments, velocities), so its leaves are NumPy zeros
+        of the shapes and dtypes ``init`` gives (traced, never compiled). Staging it
+        needs no compiled program, where ``init`` compiles one per model shape."""
+        shapes = jax.eval_shape(self.init, params)
+        if any(getattr(s, "weak_type", False) for s in jax.tree.leaves(shapes)):
+            return self.init(params)  # not in these optimizers; kept exact if it happens
+        return jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), shapes)
+
     def update(self, updates, state, params=None):
         return self.transformation().update(updates, state, params)
 

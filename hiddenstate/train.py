@@ -55,6 +55,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from ._errors import DivergenceError
 from .distributed import device, host, put
+from .optim import Optimizer
 
 __all__ = [
     "History",
@@ -466,9 +467,17 @@ def _where(cond, a, b):
     return jax.tree.map(lambda x, y: jnp.where(cond, x, y), a, b)
 
 
-@eqx.filter_jit
 def _opt_init(params, *, optimizer: optax.GradientTransformation):
-    # One compiled call instead of one small compilation per state leaf.
+    """The optimizer's initial state: built on the host where the optimizer can
+    (:meth:`~hiddenstate.optim.Optimizer.init_on_host`, no compiled program per model
+    shape), else its ``init`` in one compiled call (not one small one per state leaf)."""
+    if isinstance(optimizer, Optimizer):
+        return optimizer.init_on_host(params)
+    return _opt_init_compiled(params, optimizer=optimizer)
+
+
+@eqx.filter_jit
+def _opt_init_compiled(params, *, optimizer: optax.GradientTransformation):
     return optimizer.init(params)
 
 
@@ -725,6 +734,7 @@ def fit(model, data, *, objective: Callable, optimizer: optax.GradientTransforma
     params, static = eqx.partition(model, eqx.is_inexact_array)
     if opt_state is None:
         opt_state = _opt_init(params, optimizer=optimizer)
+    opt_state = device(opt_state)
     data = device(data)
     n = jax.tree.leaves(data)[0].shape[0]
     plan = BatchPlan.make(n) if plan is None else plan

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -16,6 +18,8 @@ from hiddenstate.nn import (
     seed_normal,
     uniform_spectral,
 )
+
+from .conftest import count_compiles
 
 INITIALISERS = [glorot_uniform, normal, seed_normal, uniform_spectral, orthogonal]
 
@@ -86,3 +90,45 @@ def test_host_rng_passes_a_generator_through_and_refuses_a_traced_key():
     assert host_rng(rng) is rng
     with pytest.raises(TypeError, match="outside jax.jit"):
         jax.jit(lambda k: jnp.asarray(glorot_uniform(host_rng(k), (2, 2))))(jax.random.key(0))
+
+
+_ODD_SHAPES = [(5, 77), (77, 5), (13,), (3, 7, 11), (0, 4), (61, 67)]
+
+
+def test_seed_normal_slices_one_flat_draw_bit_for_bit():
+    # With a concrete key, seed_normal divides one flat draw of a power-of-two size (at
+    # least 4096 numbers) and keeps its head: under jax_threefry_partitionable number i
+    # comes from counter i whatever the shape, so the bits are those of the shape's own
+    # draw and division, from two compiled programs instead of two per shape.
+    from hiddenstate.nn import _init
+
+    keys = list(jax.random.split(jax.random.key(7), len(_ODD_SHAPES))) + [jax.random.PRNGKey(3)]
+    assert jax.config.jax_threefry_partitionable and _init._shared_draw(keys[0])
+    for i, key in enumerate(keys):
+        shape = _ODD_SHAPES[i % len(_ODD_SHAPES)]
+        want = np.asarray(jax.random.normal(key, shape) / math.sqrt(sum(shape)))
+        got = seed_normal(key, shape)
+        assert isinstance(got, jax.Array) and got.dtype == jnp.float32 and got.shape == shape
+        np.testing.assert_array_equal(np.asarray(got).view(np.uint32), want.view(np.uint32))
+    with count_compiles() as n:  # (a new shape of up to 4096 numbers: no new program)
+        seed_normal(keys[0], (29, 31))
+    assert n() == 0
+
+
+def test_seed_normal_draws_its_shape_where_a_slice_would_differ():
+    from hiddenstate.nn import _init
+
+    key = jax.random.key(1)
+    with jax.threefry_partitionable(False):  # number i then depends on the draw's size
+        assert not _init._shared_draw(key)
+        want = jax.random.normal(key, (6, 5)) / math.sqrt(11)
+        np.testing.assert_array_equal(np.asarray(seed_normal(key, (6, 5))), np.asarray(want))
+    traced = jax.jit(lambda k: seed_normal(k, (6, 5)))(key)  # a tracer: drawn in the trace
+    np.testing.assert_allclose(np.asarray(traced), np.asarray(seed_normal(key, (6, 5))),
+                               rtol=1e-6)
+    assert not _init._shared_draw(host_rng(key))
+    assert not _init._shared_draw(key, jnp.bfloat16)  # float32 only
+    np.testing.assert_array_equal(
+        np.asarray(seed_normal(key, (6, 5), jnp.bfloat16)),
+        np.asarray((jax.random.normal(key, (6, 5), jnp.bfloat16) / math.sqrt(11))
+                   .astype(jnp.bfloat16)))

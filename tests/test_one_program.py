@@ -59,7 +59,7 @@ def test_learning_rate_alpha_and_max_iter_share_the_epoch_program():
     fits = []
     for kw in settings:
         assert _compiles("jit(_run_epochs)", lambda kw=kw: fits.append(_fit(X, **kw))) == 0
-        assert _compiles("jit(_opt_init)", lambda kw=kw: _fit(X, **kw)) == 0
+        assert _compiles("jit(_opt_init_compiled)", lambda kw=kw: _fit(X, **kw)) == 0
     # The settings take effect: each fit trains a different model, and max_iter epochs.
     weights = [np.asarray(f.model_.weights[0]) for f in fits]
     assert all(not np.array_equal(a, b) for i, a in enumerate(weights) for b in weights[i + 1:])
@@ -120,3 +120,21 @@ def test_inverse_time_schedule_is_the_documented_one():
     X = _data(6)
     est = _fit(X, learning_rate_schedule="inverse_time", max_iter=2)
     assert est.n_iter_ == 2 and np.isfinite(est.loss_curve_).all()
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "nesterov", "adam", "rmsprop"])
+@pytest.mark.parametrize("schedule", ["constant", "cosine"])
+def test_optimizer_state_is_built_on_the_host_as_init_builds_it(name, schedule):
+    # train.fit stages the optimizer's initial state from NumPy zeros (no compiled program
+    # per model shape): they must be init's values, leaf for leaf, shape and dtype.
+    params = {"w": np.ones((3, 4), np.float32), "b": np.ones(4, np.float32),
+              "n": [np.ones((2, 5), np.float32)]}
+    for clip in (None, 1.0):
+        opt = make_optimizer(name, 0.01, schedule=schedule, total_steps=50, clip_norm=clip)
+        want, got = opt.init(params), opt.init_on_host(params)
+        assert jax.tree.structure(got) == jax.tree.structure(want)
+        for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+            assert isinstance(a, np.ndarray) and a.shape == b.shape and a.dtype == b.dtype
+            np.testing.assert_array_equal(a, np.asarray(b))
+    X = _data(7)
+    assert _compiles("jit(_opt_init_compiled)", lambda: _fit(X, max_iter=1)) == 0

@@ -76,7 +76,41 @@ def seed_normal(key: Key, shape: tuple[int, ...], dtype=jnp.float32) -> Array:
     For a matrix this is ``N(0,1)/sqrt(fan_in + fan_out)``; vectors (biases,
     the learned h0) use ``1/sqrt(size)``.
     """
+    if _shared_draw(key, dtype):
+        return _scaled_normal(key, shape, dtype, math.sqrt(sum(shape)))
     return (_standard_normal(key, shape, dtype) / math.sqrt(sum(shape))).astype(dtype)
+
+
+#: The smallest flat draw of :func:`_scaled_normal`: one compiled program serves every
+#: parameter of up to this many numbers.
+_MIN_DRAW = 4096
+
+
+def _shared_draw(key: Key, dtype=jnp.float32) -> bool:
+    """Whether a float32 draw with ``key`` can be a slice of a longer flat draw, bit for
+    bit: a concrete threefry key (not a tracer) under ``jax_threefry_partitionable``,
+    where number ``i`` of a draw comes from the counter ``i`` whatever the draw's shape.
+    (Other dtypes, checked less, draw their shape as before.)"""
+    if jnp.dtype(dtype) != jnp.float32 or _on_host(key) or isinstance(key, jax.core.Tracer):
+        return False
+    try:
+        impl = str(jax.random.key_impl(key))
+    except (TypeError, ValueError):
+        return False
+    return bool(jax.config.jax_threefry_partitionable) and impl == "threefry2x32" and \
+        jnp.shape(key) == (() if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
+                           else (2,))
+
+
+def _scaled_normal(key: Key, shape: tuple[int, ...], dtype, scale: float) -> Array:
+    """``jax.random.normal(key, shape, dtype) / scale`` bit for bit, from two compiled
+    programs per power-of-two size (at least :data:`_MIN_DRAW`) instead of two per
+    shape: the first ``prod(shape)`` numbers of a flat draw divided by ``scale`` (the
+    division as its own eager operation, as before: compiled into the draw, XLA
+    rearranges the arithmetic and rounds some numbers differently)."""
+    size = math.prod(shape)
+    flat = jax.random.normal(key, (max(_MIN_DRAW, 1 << max(size - 1, 0).bit_length()),), dtype)
+    return jax.device_put(np.asarray(flat / scale)[:size].reshape(shape))
 
 
 def uniform_spectral(key: Key, shape: tuple[int, int], dtype=jnp.float32) -> Array:
