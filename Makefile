@@ -22,13 +22,16 @@ run: $(VENV)/.installed
 # LLVM work) it takes a third less CPU; XLA:CPU's older elemental emitters
 # (--xla_cpu_use_fusion_emitters=false) compile in about 40% less again, and make test
 # run in half the time, though the loops they emit run slower (which is why users keep
-# the default). FAST_CODEGEN probes that the installed XLA still knows that flag: an
-# unknown flag in XLA_FLAGS aborts the process. test-slow's quality runs keep XLA's
-# defaults. loadfile: a file's tests run in one process, which builds its module-scoped
+# the default). Splitting each program's LLVM module for parallel code generation only
+# costs time when both cores already run a test worker: one part
+# (--xla_cpu_parallel_codegen_split_count=1) takes a tenth less CPU. FAST_CODEGEN probes
+# that the installed XLA still knows each flag: an unknown flag in XLA_FLAGS aborts the
+# process. test-slow's quality runs keep XLA's defaults. loadfile: a file's tests run in one process, which builds its module-scoped
 # fixtures (fitted models, subprocess runs) and compiles its shapes once.
-FAST_CODEGEN = $(shell XLA_FLAGS=--xla_cpu_use_fusion_emitters=false $(BIN)/python -c \
-	"import jax.numpy as jnp; jnp.zeros(1).block_until_ready()" >/dev/null 2>&1 \
-	&& echo --xla_cpu_use_fusion_emitters=false)
+XLA_KNOWS = $(shell XLA_FLAGS=$(1) $(BIN)/python -c \
+	"import jax.numpy as jnp; jnp.zeros(1).block_until_ready()" >/dev/null 2>&1 && echo $(1))
+FAST_CODEGEN = $(call XLA_KNOWS,--xla_cpu_use_fusion_emitters=false) \
+	$(call XLA_KNOWS,--xla_cpu_parallel_codegen_split_count=1)
 
 test: $(VENV)/.installed
 	$(BIN)/ruff check .
