@@ -10,6 +10,7 @@ import sys
 import warnings
 from pathlib import Path
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -69,7 +70,8 @@ def test_one_step_against_numpy():
     x_hat = np.tanh(mean @ w[3] + b[3]) @ w[4] + b[4]
     want = (0.5 * ((x_hat - x) ** 2).sum(1)
             + 0.5 * (np.exp(log_var) + mean**2 - 1 - log_var).sum(1))
-    got = vae.NegativeELBO().per_example(net, jnp.asarray(x))
+    # compiled as one program (eagerly, each of its small operations would compile alone)
+    got = eqx.filter_jit(vae.NegativeELBO().per_example)(net, jnp.asarray(x))
     np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5)
 
 
@@ -86,7 +88,8 @@ def test_gradients_against_finite_differences():
             object.__setattr__(model, "biases", net.biases)
             return vae.NegativeELBO().per_example(model, x, key).mean()
 
-        check_grads(loss, (net.weights,), order=1, modes=["rev"], atol=1e-6, rtol=1e-6)
+        check_grads(jax.jit(loss), (net.weights,), order=1, modes=["rev"], atol=1e-6,
+                    rtol=1e-6)
 
 
 def test_learns_above_an_untrained_model(fitted):
@@ -108,7 +111,7 @@ def test_model_file_round_trip(fitted, tmp_path):
 
 
 def test_anomaly_detector_wraps_it(tmp_path):
-    X = _data(600)
+    X = _data(500)  # 400 to train on: the fixture's shapes (its compiled programs)
     det = hs.AnomalyDetector(vae.VariationalAutoencoder(2, hidden_size=16, max_iter=60,
                                                         batch_size=32, random_state=0),
                              contamination=0.05, random_state=0).fit(X)
@@ -133,13 +136,15 @@ def test_command_group(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(cli, "GROUPS", (*cli.GROUPS, vae))
     data = tmp_path / "rows.csv"
-    np.savetxt(data, _data(100), delimiter=",")
+    np.savetxt(data, _data(), delimiter=",")
     model = tmp_path / "vae.hsm"
+    # the shapes and sizes of the fixture's fit: its compiled programs
     assert cli.main(["vae", "fit", str(data), "--out", str(model), "--max-iter", "3",
-                     "--n-components", "2", "--random-state", "0"]) == 0
-    assert "trained 3 epochs on 100 rows" in capsys.readouterr().err
+                     "--n-components", "2", "--hidden-size", "16", "--batch-size", "32",
+                     "--random-state", "0"]) == 0
+    assert "trained 3 epochs on 400 rows" in capsys.readouterr().err
     out = tmp_path / "codes.csv"
     assert cli.main(["vae", "transform", str(model), str(data), "--out", str(out)]) == 0
     codes = np.loadtxt(out, delimiter=",", skiprows=1)
-    assert codes.shape == (100, 2)
+    assert codes.shape == (400, 2)
     assert cli.main(["vae", "fit", str(data), "--out", str(model), "--hidden-size", "0"]) == 2

@@ -54,6 +54,12 @@ def unpad(out, lengths):
     return [o[:n] for o, n in zip(out, lengths, strict=True)]
 
 
+#: One table shape for every Autoencoder below (the detector's 375 rows leave 300 to train
+#: on): their fits and forward passes share compiled programs. 300 rows are more than one
+#: inference chunk (256 rows).
+ROWS = (300, 6)
+
+
 @pytest.fixture(scope="module")
 def seqs():
     rng = np.random.default_rng(0)
@@ -74,7 +80,7 @@ def texts():
 @pytest.mark.parametrize("settings", [{}, {"tied": False, "loss": "cross_entropy",
                                            "output": "sigmoid", "n_components": 3}])
 def test_autoencoder_matches(settings, tmp_path):
-    X = np.random.default_rng(2).random((1000, 10)).astype(np.float32)
+    X = np.random.default_rng(2).random(ROWS).astype(np.float32)
     m = hs.Autoencoder(max_iter=3, random_state=0, **settings).fit(X)
     out = run_graph(m, X, tmp_path)
     assert rel(out["transform"], m.transform(X)) <= TOL
@@ -89,7 +95,7 @@ def test_pipeline_scalers_are_in_the_graph(tmp_path):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
-    X = (np.random.default_rng(3).random((300, 6)) * [1, 10, 100, 1, 5, 50]).astype(np.float32)
+    X = (np.random.default_rng(3).random(ROWS) * [1, 10, 100, 1, 5, 50]).astype(np.float32)
     pipe = make_pipeline(StandardScaler(), MinMaxScaler(clip=True),
                          hs.Autoencoder(max_iter=2, random_state=0)).fit(X)
     hs.save(pipe, tmp_path / "pipe")
@@ -196,11 +202,11 @@ def test_sequence_model_on_tokens(texts, tmp_path):
 
 def _detector_cases(seqs):
     rng = np.random.default_rng(5)
-    X = rng.random((400, 6)).astype(np.float32)
+    X = rng.random((ROWS[0] + ROWS[0] // 4, ROWS[1])).astype(np.float32)  # 300 to train
     new_rows = rng.random((200, 6)).astype(np.float32) * 1.3
     new_seqs = [s + 0.3 * rng.standard_normal(s.shape).astype(np.float32) for s in seqs]
     return [(hs.Autoencoder(max_iter=3, random_state=0), X, new_rows, "mean"),
-            (hs.SequenceAutoencoder(n_components=4, max_iter=2, random_state=0), seqs * 3,
+            (hs.SequenceAutoencoder(n_components=5, max_iter=2, random_state=0), seqs * 3,
              new_seqs, "max"),
             (hs.SequenceModel(hidden_size=6, output="linear", max_iter=2, random_state=0),
              seqs * 3, new_seqs, "sum")]
@@ -225,7 +231,7 @@ def test_anomaly_detector_matches(case, seqs, tmp_path):
 def test_cli_export(tmp_path, capsys):
     from hiddenstate.cli import main
 
-    X = np.random.default_rng(6).random((50, 4)).astype(np.float32)
+    X = np.random.default_rng(6).random(ROWS).astype(np.float32)
     m = hs.Autoencoder(max_iter=2, random_state=0).fit(X)
     m.save(tmp_path / "ae")
     assert main(["export", str(tmp_path / "ae"), str(tmp_path / "ae.onnx")]) == 0
@@ -246,7 +252,9 @@ def test_refusals(seqs, tmp_path, capsys):
         hs.export_onnx(hs.Autoencoder(), tmp_path / "a.onnx")
     with pytest.raises(ExportError, match="cannot be exported.*exportable: Anomaly"):
         hs.export_onnx(object(), tmp_path / "a.onnx")
-    clf = hs.SequenceClassifier(hidden_size=4, max_iter=1).fit(seqs, np.arange(48) % 2)
+    # the settings of test_sequence_classifier_matches[settings0] (its compiled programs)
+    clf = hs.SequenceClassifier(hidden_size=6, cell="lstm", max_iter=1).fit(
+        seqs, np.array(["a", "b", "c"])[np.arange(48) % 3])
     with pytest.raises(ExportError, match="no inverse_transform graph"):
         hs.export_onnx(clf, tmp_path / "a.onnx", method="inverse_transform")
     clf.save(tmp_path / "clf")
@@ -256,7 +264,8 @@ def test_refusals(seqs, tmp_path, capsys):
     assert len(err.splitlines()) == 1 and "no inverse_transform graph" in err
     # A direct forecaster (a fit with horizon leaves horizon_) is refused; set here by hand,
     # as a fit with horizon takes seconds more.
-    fc = hs.SequenceModel(hidden_size=4, output="linear", max_iter=1).fit(
+    fc = hs.SequenceModel(hidden_size=6, output="linear", num_layers=2, scale="series",
+                          max_iter=1).fit(  # test_sequence_model_on_series's settings
         [s[:-1] for s in seqs], [s[1:] for s in seqs])
     fc.horizon_ = 2
     with pytest.raises(ExportError, match="horizon"):
@@ -267,7 +276,7 @@ def test_pipeline_with_a_head_is_refused(tmp_path):
     from sklearn.linear_model import Ridge
     from sklearn.pipeline import make_pipeline
 
-    X = np.random.default_rng(7).random((60, 4))
+    X = np.random.default_rng(7).random(ROWS)
     pipe = make_pipeline(hs.Autoencoder(max_iter=1), Ridge()).fit(X, X[:, 0])
     with pytest.raises(ValueError, match="Ridge head has no ONNX form"):
         hs.export_onnx(pipe, tmp_path / "p.onnx")

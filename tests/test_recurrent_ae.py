@@ -48,20 +48,23 @@ def test_encoder_unroll_and_seed_loss_match_numpy():
         h = np.tanh(x @ p["W1"] + h @ p["W2"] + p["b_h"])
         hs.append(h)
     hs = np.stack(hs)
-    np.testing.assert_allclose(m.encode_states(jnp.asarray(xs, jnp.float32)), hs, atol=1e-5)
+    # each compiled as one program (eagerly, each small operation would compile alone)
+    jit = eqx.filter_jit
+    np.testing.assert_allclose(jit(m.encode_states)(jnp.asarray(xs, jnp.float32)), hs,
+                               atol=1e-5)
     # unroll: o_k from u_k, u_{k+1} = u_k W_hr + b_hr (seed: linear)
     u, outs = hs[-1], []
     for _ in range(5):
         outs.append(u @ p["W_xr"] + p["b_xr"])
         u = u @ p["W_hr"] + p["b_hr"]
     np.testing.assert_allclose(
-        m.unroll(jnp.asarray(hs[-1], jnp.float32), 5), np.stack(outs), atol=1e-4
+        jit(m.unroll)(jnp.asarray(hs[-1], jnp.float32), 5), np.stack(outs), atol=1e-4
     )
     # the seed's error, off-by-one included: hidden[:-1] vs hidden_reproduction[1:]
     x_hat = hs @ p["W_xr"] + p["b_xr"]
     h_hat = hs @ p["W_hr"] + p["b_hr"]
     want = np.sum((xs - x_hat) ** 2) + np.sum((hs[:-1] - h_hat[1:]) ** 2)
-    got = RecurrentAEObjective().per_example(m, jnp.asarray(order)[None])[0]
+    got = jit(RecurrentAEObjective().per_example)(m, jnp.asarray(order)[None])[0]
     np.testing.assert_allclose(float(got), want, rtol=1e-5)
 
 

@@ -84,11 +84,17 @@ def test_greedy_tree_and_node_vectors_match_numpy(n):
 def test_parents_are_unit_vectors_and_features_shape():
     m = RecursiveAutoencoderNet(10, 4, 3, key=jax.random.key(0))
     words = jnp.asarray([1, 2, 3, 4, 0, 0, 0, 0], jnp.int32)
-    tree, table = m(words, jnp.asarray(4))
+
+    @eqx.filter_jit  # one program (eagerly, each small operation would compile alone)
+    def forward(m, words, n):
+        tree, table = m(words, n)
+        return table, m.features(table, tree), m.node_logits(table)
+
+    table, features, logits = forward(m, words, jnp.asarray(4))
     norms = np.linalg.norm(np.asarray(table)[8:11], axis=1)
     np.testing.assert_allclose(norms, 1.0, rtol=1e-5)
-    assert m.features(table, tree).shape == (8,)
-    assert m.node_logits(table).shape == (15, 3)
+    assert features.shape == (8,)
+    assert logits.shape == (15, 3)
 
 
 def test_gradients_through_the_greedy_tree_match_finite_differences():

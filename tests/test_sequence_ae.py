@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -54,14 +55,15 @@ def test_encode_and_decode_match_numpy(cell):
     state = (h0, np.asarray(enc.c0, np.float64)) if cell == "lstm" else h0
     for x in xs[:T]:  # steps past the length are ignored
         state, y = _np_step(cell, m.encoder, state, x)
-    code = np.asarray(m.encode(jnp.asarray(xs, jnp.float32), jnp.asarray(T)))
+    # each compiled as one program (eagerly, each small operation would compile alone)
+    code = np.asarray(eqx.filter_jit(m.encode)(jnp.asarray(xs, jnp.float32), jnp.asarray(T)))
     np.testing.assert_allclose(code, y, atol=1e-5)
     state = (y, np.asarray(m.decoder.c0, np.float64)) if cell == "lstm" else y
     outs = []
     for _ in range(T):
         state, s = _np_step(cell, m.decoder, state, np.zeros(0))
         outs.append(s @ np.asarray(m.W_out) + np.asarray(m.b_out))
-    rec = np.asarray(m(jnp.asarray(xs, jnp.float32), jnp.asarray(T)))
+    rec = np.asarray(eqx.filter_jit(m)(jnp.asarray(xs, jnp.float32), jnp.asarray(T)))
     np.testing.assert_allclose(rec[:T], np.stack(outs)[::-1], atol=1e-5)
     assert (rec[T:] == 0).all()
 
@@ -212,16 +214,17 @@ def test_token_encode_and_loss_match_numpy():
     state = np.asarray(m.encoder.h0, np.float64)
     for i in ids[:T]:
         state, code = _np_step("elman", m.encoder, state, E[i])
-    np.testing.assert_allclose(np.asarray(m.encode(jnp.asarray(ids), T)), code, atol=1e-5)
+    jit = eqx.filter_jit  # one program each (eagerly, each small operation compiles alone)
+    np.testing.assert_allclose(np.asarray(jit(m.encode)(jnp.asarray(ids), T)), code, atol=1e-5)
     state, outs = code, []
     for _ in range(T):
         state, s = _np_step("elman", m.decoder, state, np.zeros(0))
         outs.append(s @ np.asarray(m.W_out) + np.asarray(m.b_out))
     z = np.stack(outs)[::-1]  # newest first -> input order
-    np.testing.assert_allclose(np.asarray(m(jnp.asarray(ids), T))[:T], z, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(jit(m)(jnp.asarray(ids), T))[:T], z, atol=1e-5)
     logp = z - np.log(np.exp(z).sum(-1, keepdims=True))
     want = -logp[np.arange(T), ids[:T]].mean()
-    got = SequenceAEObjective().per_example(m, (jnp.asarray(ids[None]), jnp.asarray([T])))
+    got = jit(SequenceAEObjective().per_example)(m, (jnp.asarray(ids[None]), jnp.asarray([T])))
     np.testing.assert_allclose(np.asarray(got), [want], rtol=1e-5)
     # length buckets cut only the ids, not the lengths
     cut = SequenceAEObjective.truncate((jnp.asarray(ids[None]), jnp.asarray([T])), 5)

@@ -124,7 +124,9 @@ def test_encoding(tmp_path):
 @pytest.fixture
 def latin1_files(tmp_path):
     data, labels = tmp_path / "reviews.txt", tmp_path / "labels.txt"
-    data.write_bytes("Caf\u00e9 FINE!\nna\u00efve, dull.\nfine and good\ndull and bad\n"
+    # 9 distinct tokens in 4 lines, as SENTENCES and WORDS below: the same shapes, so the
+    # fits share compiled programs
+    data.write_bytes("Caf\u00e9 FINE!\nna\u00efve dull.\nfine and good\ndull and bad\n"
                      .encode("latin-1"))
     labels.write_text("good\nbad\ngood\nbad\n")
     return str(data), str(labels)
@@ -156,7 +158,7 @@ def test_cli_rae_encoding_labels_and_errors(latin1_files, tmp_path, capsys):
 def test_cli_rae_polarity_folder_labels(tmp_path, capsys):
     folder = tmp_path / "rt"
     folder.mkdir()
-    (folder / "rt-polarity.pos").write_bytes(b"a fine film .\nfine and good\n")
+    (folder / "rt-polarity.pos").write_bytes(b"a fine film !\nfine and good\n")  # SENTENCES
     (folder / "rt-polarity.neg").write_bytes(b"a dull film .\ndull and bad\n")
     model = str(tmp_path / "m.hs")
     assert main(["rae", "fit", str(folder), "--out", model, *TINY]) == 0
@@ -180,7 +182,7 @@ def test_cli_classify_and_seqae_encoding(latin1_files, tmp_path, capsys):
     assert len(capsys.readouterr().out.splitlines()) == 4
     ae = str(tmp_path / "ae.hs")
     assert main(["seqae", "fit", data, "--out", ae, "--n-components", "4", "--max-iter", "1",
-                 "--random-state", "0", "--encoding", "latin-1"]) == 0
+                 "--embedding-dim", "4", "--random-state", "0", "--encoding", "latin-1"]) == 0
     assert main(["seqae", "score", ae, data, "--encoding", "utf-8"]) == 2
     assert "not UTF-8 text" in capsys.readouterr().err
 
