@@ -545,14 +545,14 @@ def _print_backtest(result: dict, interval) -> None:
         table.add_column(m.replace("_", " "), justify="right")
 
     def cell(v):
-        return "-" if v is None else f"{v:.4g}"
+        return "-" if v is None else f"{v:#.4g}"
 
     for k in range(result["horizon"]):
         table.add_row(str(k + 1), *(f"{cell(s['rmse'][k])} / {cell(s['mae'][k])}"
                                     for s in methods.values()))
     means = {m: [float(np.mean([v for v in s[key] if v is not None])) for key in ("rmse", "mae")]
              for m, s in methods.items()}
-    table.add_row("mean", *(f"{a:.4g} / {b:.4g}" for a, b in means.values()), style="bold")
+    table.add_row("mean", *(f"{a:#.4g} / {b:#.4g}" for a, b in means.values()), style="bold")
     out = console()
     out.print(table)
     coverage = methods["hiddenstate"]["coverage"]
@@ -562,8 +562,8 @@ def _print_backtest(result: dict, interval) -> None:
                                          f" split conformal alone {static:.3f})")
         out.print(f"hiddenstate {interval:g} interval: empirical coverage {coverage:.3f}{how}")
     best = min((v[0], m) for m, v in means.items() if m != "hiddenstate")
-    out.print(f"mean RMSE: hiddenstate {means['hiddenstate'][0]:.4g}, best baseline "
-              f"{best[1].replace('_', ' ')} {best[0]:.4g}")
+    out.print(f"mean RMSE: hiddenstate {means['hiddenstate'][0]:#.4g}, best baseline "
+              f"{best[1].replace('_', ' ')} {best[0]:#.4g}")
     chosen = methods["hiddenstate"].get("forecaster")
     if chosen:
         out.print(f"hiddenstate forecaster: {', '.join(dict.fromkeys(chosen))}")
