@@ -182,7 +182,8 @@ def test_auto_settings_by_kind_of_input():
 
 
 def test_scale_and_missing_round_trip_through_a_file(tmp_path):
-    X, y = _shapes(24, seed=3)
+    # 13-16 steps: one length bucket, a compiled loop of one branch (12-19 steps: two)
+    X, y = _shapes(24, seed=3, lengths=(13, 17))
     X = [100 + 5 * x for x in X]
     X[2][3, 1] = np.nan
     with pytest.raises(hiddenstate.InputError, match="missing"):
@@ -216,7 +217,7 @@ def test_regressor_scales_its_targets_and_undoes_it(tmp_path):
 
 
 def test_continued_training_keeps_the_scaling_and_init_from_brings_its_own():
-    xs, y = _shapes(24, seed=3)  # the data of the test above: its compiled loop
+    xs, y = _shapes(24, seed=3, lengths=(13, 17))  # the data of the test above: its loop
     clf = SequenceClassifier(scale="minmax", **TINY).fit(xs, y)
     with pytest.raises(ValueError, match=r"scale='standard' \(standard\) differs from the "
                        r"scaling this model was fitted with \('minmax'\)"):
