@@ -78,7 +78,8 @@ def test_padding_does_not_change_the_result(encoder):
         np.zeros((10, 2)), np.full((10, 2), 7.0), rng.standard_normal((10, 2)))])
     out = eqx.filter_jit(lambda m, x, n: jax.vmap(m)(x, n))(
         net, jnp.asarray(batch, jnp.float32), jnp.full(3, 6))
-    np.testing.assert_allclose(np.asarray(out), np.tile(np.asarray(net(xs, 6)), (3, 1)),
+    one = eqx.filter_jit(lambda m, x: m(x, 6))(net, xs)  # one program, not one per operation
+    np.testing.assert_allclose(np.asarray(out), np.tile(np.asarray(one), (3, 1)),
                                rtol=1e-5, atol=1e-6)
 
 
@@ -107,8 +108,8 @@ def test_conv_encoder_against_numpy():
         z = _np_conv(conv, h)
         z = (z - z.mean(0)) / np.sqrt(z.var(0) + enc.eps)  # each filter over the steps
         h = np.maximum(z * np.asarray(gain) + np.asarray(offset), 0.0)
-    np.testing.assert_allclose(np.asarray(enc(jnp.asarray(x, jnp.float32), T)), h.mean(0),
-                               rtol=1e-4, atol=1e-5)
+    out = eqx.filter_jit(lambda e, x: e(x, T))(enc, jnp.asarray(x, jnp.float32))  # one program
+    np.testing.assert_allclose(np.asarray(out), h.mean(0), rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("encoder", ["conv", "conv+recurrent"])
@@ -133,8 +134,9 @@ def test_joint_encoder_concatenates_its_two_parts():
     enc = net.encoder
     assert isinstance(enc, JointEncoder)
     xs = jnp.ones((5, 2))
-    np.testing.assert_allclose(enc(xs, 4), jnp.concatenate([enc.conv(xs, 4),
-                                                            enc.recurrent(xs, 4)]))
+    both, conv, recurrent = eqx.filter_jit(  # one program, not one per operation
+        lambda e, x: (e(x, 4), e.conv(x, 4), e.recurrent(x, 4)))(enc, xs)
+    np.testing.assert_allclose(both, jnp.concatenate([conv, recurrent]))
 
 
 # -- the estimators ------------------------------------------------------------------------------
@@ -180,7 +182,8 @@ def test_auto_settings_by_kind_of_input():
 
 
 def test_scale_and_missing_round_trip_through_a_file(tmp_path):
-    X, y = _shapes(24, seed=3)
+    # 13-16 steps: one length bucket, a compiled loop of one branch (12-19 steps: two)
+    X, y = _shapes(24, seed=3, lengths=(13, 17))
     X = [100 + 5 * x for x in X]
     X[2][3, 1] = np.nan
     with pytest.raises(hiddenstate.InputError, match="missing"):
@@ -214,7 +217,7 @@ def test_regressor_scales_its_targets_and_undoes_it(tmp_path):
 
 
 def test_continued_training_keeps_the_scaling_and_init_from_brings_its_own():
-    xs, y = _shapes(16, 0)
+    xs, y = _shapes(24, seed=3, lengths=(13, 17))  # the data of the test above: its loop
     clf = SequenceClassifier(scale="minmax", **TINY).fit(xs, y)
     with pytest.raises(ValueError, match=r"scale='standard' \(standard\) differs from the "
                        r"scaling this model was fitted with \('minmax'\)"):

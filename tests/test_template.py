@@ -33,7 +33,7 @@ from hiddenstate import (
     _serialize,
 )
 from hiddenstate.checkpoint import Checkpointer
-from hiddenstate.datasets import make_donut, make_reber
+from hiddenstate.datasets import make_reber
 
 from .crash_worker import make_sentences, make_sequences
 
@@ -214,8 +214,9 @@ def test_checkpoint_resume_is_bit_exact(kind, tmp_path):
 
 def test_a_checkpoint_of_another_estimator_is_refused(kind, tmp_path):
     writer, reader = kind, KINDS[(KINDS.index(kind) + 1) % len(KINDS)]
-    quiet_fit(make(writer, checkpoint_dir=tmp_path, checkpoint_every=2), writer)  # BASE: 2 epochs
-    est = make(reader, checkpoint_dir=tmp_path, checkpoint_every=2, resume=True)
+    # Every epoch, as in the test above: its compiled one-epoch loop.
+    quiet_fit(make(writer, checkpoint_dir=tmp_path, checkpoint_every=1), writer)
+    est = make(reader, checkpoint_dir=tmp_path, checkpoint_every=1, resume=True)
     expected = (rf"written by a {CLASSES[writer].__name__}, not a "
                 rf"{CLASSES[reader].__name__}; use another checkpoint_dir")
     with pytest.raises(ModelFileError, match=expected):
@@ -257,9 +258,8 @@ def test_convergence_warning_rule_and_where_it_points():
             warnings.simplefilter("always")
             est._warn_convergence(History(loss=curve))
         assert (len(caught) == 1) == warns, (fall, caught)
-    X, _ = make_donut(200)
-    with pytest.warns(ConvergenceWarning) as record:
-        Autoencoder(2, max_iter=20, random_state=0).fit(X)
+    with pytest.warns(ConvergenceWarning) as record:  # BASE's loop: compiled once per file
+        make("autoencoder", max_iter=20).fit(*data("autoencoder"))
     assert record[0].filename == __file__
 
 
