@@ -132,6 +132,16 @@ def test_the_coordinator_binds_the_address_it_is_given(monkeypatch):
     assert seen["coordinator_bind_address"] == "[::1]:12378"
 
 
+def _table_and_address(folder: Path, rows: int) -> tuple[Path, str, dict]:
+    """A (rows, 3) CSV table, a free coordinator address and the processes' environment."""
+    import os
+
+    data = folder / "data.csv"
+    data.write_text("\n".join(",".join(f"{v:.4f}" for v in row) for row in
+                              np.random.default_rng(0).uniform(size=(rows, 3))) + "\n")
+    return data, f"127.0.0.1:{_free_port()}", {**os.environ, "JAX_PLATFORMS": "cpu"}
+
+
 _JOIN_THEN = """
 import os, sys
 from hiddenstate import distributed
@@ -148,17 +158,11 @@ def test_a_process_that_stops_before_the_checks_ends_the_run_at_once(tmp_path, h
     timeouts (minutes), then aborting with a C++ stack. The others now end in one line
     naming it: at once when it stopped on an error (it publishes its message), after
     distributed.SILENCE seconds without its heartbeat when it was killed."""
-    import os
     import time
 
     from hiddenstate import distributed
 
-    rng = np.random.default_rng(0)
-    data = tmp_path / "data.csv"
-    data.write_text("\n".join(",".join(f"{v:.4f}" for v in row)
-                              for row in rng.uniform(size=(20, 3))) + "\n")
-    address = f"127.0.0.1:{_free_port()}"
-    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    data, address, env = _table_and_address(tmp_path, 20)
     zero = subprocess.Popen(
         [sys.executable, "-m", "hiddenstate", "autoencoder", "fit", str(data), "--out",
          str(tmp_path / "m.safetensors"), "--max-iter", "1", "--num-processes", "2",
@@ -192,16 +196,10 @@ def test_a_process_killed_during_training_is_named_not_reported_as_a_bug(tmp_pat
     """Issue 25: a process killed in the middle of training made the others' next Gloo
     all-reduce fail with "internal error: JaxRuntimeError: ... Connection closed by
     peer (a bug of hiddenstate ...)". Now they end in one line naming it, status 2."""
-    import os
     import signal
     import time
 
-    rng = np.random.default_rng(0)
-    data = tmp_path / "data.csv"
-    data.write_text("\n".join(",".join(f"{v:.4f}" for v in row)
-                              for row in rng.uniform(size=(40, 3))) + "\n")
-    address = f"127.0.0.1:{_free_port()}"
-    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    data, address, env = _table_and_address(tmp_path, 40)
     procs, logs = [], []
     for p in range(2):
         logs.append((tmp_path / f"out{p}.txt", tmp_path / f"err{p}.txt"))
