@@ -114,12 +114,13 @@ def initialize(coordinator: str, num_processes: int, process_id: int, *,
                                 daemon=True)
     watchdog.start()
     try:
-        jax.distributed.initialize(
-            coordinator, num_processes=num_processes, process_id=process_id,
-            # JAX's own deadline, later than ours: ours speaks first.
-            initialization_timeout=int(float(timeout)) + 60,
-            coordinator_bind_address=str(coordinator),  # not JAX's default, every interface
-        )
+        with _service_of_its_own(process_id == 0):
+            jax.distributed.initialize(
+                coordinator, num_processes=num_processes, process_id=process_id,
+                # JAX's own deadline, later than ours: ours speaks first.
+                initialization_timeout=int(float(timeout)) + 60,
+                coordinator_bind_address=str(coordinator),  # not JAX's default, every interface
+            )
         _initialized, _timeout = True, float(timeout)
         _start_heartbeat()
         # The backends exchange their devices here, once every process has joined: a
@@ -128,6 +129,105 @@ def initialize(coordinator: str, num_processes: int, process_id: int, *,
             jax.devices()
     finally:
         done.set()
+
+
+#: JAX's coordination service, run in a process of its own (:class:`_Service`).
+_SERVE = """
+import json, os, signal, sys, time
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is process 0's to handle
+from jax._src.lib import _jax
+args, kwargs = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+grace = float(sys.argv[3])
+try:
+    service = _jax.get_distributed_runtime_service(*args, **kwargs)
+except Exception as exc:
+    print("error: " + " ".join(str(exc).split()), flush=True)
+    sys.exit(1)
+print("ready", flush=True)
+if sys.stdin.readline().strip() == "stop":
+    service.shutdown()
+else:  # process 0 stopped without a word: the others learn it from its silence meanwhile
+    time.sleep(grace)
+os._exit(0)
+"""
+
+
+class _Service:
+    """JAX's coordination service in a child process of process 0, instead of inside it.
+
+    Every process's JAX client polls the service for errors, and aborts its process
+    with a C++ stack (``LOG(FATAL)``, no Python code can intervene) the moment the
+    service is gone. Hosted inside process 0, the service died with it: a killed
+    process 0 made every other process abort. Here it outlives process 0 by
+    ``SILENCE`` seconds and a little, so the others notice its silence and end in one
+    line naming it. A normal end shuts it down when JAX shuts down process 0's client
+    (``shutdown`` below, called by JAX in place of its own service's).
+    """
+
+    def __init__(self, proc) -> None:
+        self.proc = proc
+
+    @classmethod
+    def start(cls, *args, **kwargs) -> _Service:
+        """Start it with the arguments JAX gives its own (the bind address first)."""
+        import json
+        import subprocess
+        import sys
+
+        coordinator = args[0] if args else kwargs.get("address", "?")
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _SERVE, json.dumps(args), json.dumps(kwargs),
+             str(SILENCE + 5.0)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            text=True, start_new_session=True)  # no terminal signals: it must outlive us
+        answer = proc.stdout.readline().strip()
+        if answer != "ready":
+            proc.kill()
+            raise OSError(f"process 0 could not host the coordinator at {coordinator}: "
+                          f"{answer.removeprefix('error: ') or 'its process ended'}")
+        return cls(proc)
+
+    def shutdown(self) -> None:
+        import subprocess
+
+        try:
+            self.proc.stdin.write("stop\n")
+            self.proc.stdin.flush()
+            self.proc.wait(timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            self.proc.kill()
+
+
+def _jax_service_factory():
+    """The module through which JAX creates its coordination service, if it has one."""
+    try:
+        from jax._src import distributed as jax_distributed
+    except ImportError:
+        return None
+    lib = getattr(jax_distributed, "_jax", None)
+    return lib if hasattr(lib, "get_distributed_runtime_service") else None
+
+
+def _service_of_its_own(hosting: bool):
+    """A context in which ``jax.distributed.initialize`` starts its coordination service
+    (process 0's) as a :class:`_Service`, with the arguments it would give its own; as
+    before when this JAX creates it some other way."""
+    import contextlib
+
+    lib = _jax_service_factory()
+    if not hosting or lib is None:
+        return contextlib.nullcontext()
+
+    @contextlib.contextmanager
+    def hosted():
+        own = lib.get_distributed_runtime_service
+        lib.get_distributed_runtime_service = _Service.start
+        try:
+            yield
+        finally:
+            lib.get_distributed_runtime_service = own
+
+    return hosted()
 
 
 #: Seconds between two signs of life of a process, and the silence after which the
