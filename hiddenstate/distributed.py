@@ -363,9 +363,10 @@ def abandon(message: str, status: int = 2) -> None:
 
 
 def _outlive_the_others() -> None:
-    """Process 0 hosts the coordination service: were it to exit first, the others would
-    abort inside JAX with a C++ stack instead of their own one-line error. Wait (at most
-    SILENCE seconds) until each has published its error or gone quiet."""
+    """Were process 0 to exit first while it hosts the coordination service (a JAX whose
+    service cannot run as a :class:`_Service`), the others would abort inside JAX with a
+    C++ stack instead of their own one-line error. Wait (at most SILENCE seconds) until
+    each has published its error or gone quiet: usually a fraction of a second."""
     import time
 
     import jax
