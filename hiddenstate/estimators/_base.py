@@ -181,6 +181,15 @@ class TrainingMixin(ModelFileMixin):
     def _curriculum(self) -> int:
         return 0
 
+    def _training_network(self, model):
+        """The network as training gets it: settings that are static fields of the fitted
+        network but run-time values of the compiled programs (dropout rates) replaced by
+        stand-ins. ``_fitted_network`` turns the trained one back."""
+        return model
+
+    def _fitted_network(self, model):
+        return model
+
     def _description(self) -> str:
         return type(self).__name__
 
@@ -245,7 +254,7 @@ class TrainingMixin(ModelFileMixin):
             diverged = None
             try:
                 result = train.fit(
-                    model, training.data, objective=self._objective(),
+                    self._training_network(model), training.data, objective=self._objective(),
                     optimizer=self._optimizer(plan.steps_per_epoch),
                     max_iter=1 if incremental else int(self.max_iter), rng=rng, key=train_key,
                     plan=plan, early_stopping=stopping, checkpointing=checkpointing,
@@ -351,7 +360,7 @@ class TrainingMixin(ModelFileMixin):
             curriculum=None if difficulty is None else (curriculum, difficulty))
 
     def _store(self, result, rng, prepared: TrainingData, *, append: bool) -> None:
-        self.model_ = result.model
+        self.model_ = self._fitted_network(result.model)
         self._opt_state = result.opt_state
         self._step = result.step
         self._rng = rng
