@@ -388,8 +388,8 @@ class _SequencePredictor(TransformerMixin, IncrementalMixin, TrainingMixin, Base
         # The rates are run-time values: fits that differ only in them share programs.
         return SequencePredictorObjective(self._loss, rates=tuple(self._rates().items()))
 
-    def _training_network(self, model):
-        return with_rates(model, {name: RunTimeRate(name) if rate > 0 else 0.0
+    def _for_training(self, tree):
+        return with_rates(tree, {name: RunTimeRate(name) if rate > 0 else 0.0
                                   for name, rate in self._rates().items()})
 
     def _fitted_network(self, model):
