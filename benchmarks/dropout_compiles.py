@@ -14,9 +14,7 @@ folder).
 
 from __future__ import annotations
 
-import argparse
-
-from grid_compiles import measure
+from grid_compiles import main
 
 
 def sentences(n: int, seed: int = 0):
@@ -45,12 +43,5 @@ def _setup():
     return lambda: search.fit(X, y).best_params_
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--json", help="write the figures to this file")
-    args = parser.parse_args()
-    measure(_setup, 3 * 6 + 1, args.json)
-
-
 if __name__ == "__main__":
-    main()
+    main(__doc__, _setup, 3 * 6 + 1)

@@ -74,11 +74,11 @@ def _setup():
     return lambda: search.fit(X).best_params_
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(doc: str = __doc__, setup=_setup, fits: int = 3 * 10 + 1) -> None:
+    """The command line of a script measuring its ``setup`` (see :func:`measure`)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--json", help="write the figures to this file")
-    args = parser.parse_args()
-    measure(_setup, 3 * 10 + 1, args.json)
+    measure(setup, fits, parser.parse_args().json)
 
 
 if __name__ == "__main__":
