@@ -84,15 +84,42 @@ def _keep(rate: float | RunTimeRate):
     return rate.keep
 
 
-def _dropout(x: Array, rate: float | RunTimeRate, key) -> Array:
+@jax.custom_vjp
+def _scaled_mean(total: Array, count: Array, keep: Array) -> Array:
+    # total / count / keep as XLA computes it with a constant keep: it folds the constant
+    # 1 / keep into 1 / count in the gradient, (g * (1/count * 1/keep)), where a run-time
+    # keep would leave two products, g * (1/keep) * (1/count), and other last bits.
+    return (total / count) * (1.0 / keep)
+
+
+def _scaled_mean_fwd(total, count, keep):
+    return _scaled_mean(total, count, keep), (count, keep)
+
+
+def _scaled_mean_bwd(res, g):
+    count, keep = res
+    return g * ((1.0 / count) * (1.0 / keep)), None, None
+
+
+_scaled_mean.defvjp(_scaled_mean_fwd, _scaled_mean_bwd)
+
+
+def _dropout(x: Array, rate: float | RunTimeRate, key, count=None) -> Array:
+    """``x`` with a fraction ``rate`` of its entries zeroed and the rest scaled by
+    :math:`1/(1-p)` (only with a key); with ``count``, ``x`` is a sum and its mean
+    ``x / count`` is dropped. A run-time rate gives the masks and the values of the float
+    rate, to the last bit."""
+    if count is not None:
+        count = jnp.asarray(count, x.dtype)
     if key is None or (not isinstance(rate, RunTimeRate) and rate <= 0.0):
-        return x
+        return x if count is None else x / count
     keep = _keep(rate)
     mask = jax.random.bernoulli(key, keep, x.shape)
-    if isinstance(rate, RunTimeRate):
-        # XLA multiplies by the reciprocal of a constant divisor: the same arithmetic.
-        return jnp.where(mask, x * (1.0 / keep), 0.0)
-    return jnp.where(mask, x / keep, 0.0)
+    if not isinstance(rate, RunTimeRate):
+        return jnp.where(mask, (x if count is None else x / count) / keep, 0.0)
+    # XLA multiplies by the reciprocal of a constant divisor: the same arithmetic.
+    return jnp.where(mask, x * (1.0 / keep) if count is None else _scaled_mean(x, count, keep),
+                     0.0)
 
 
 def _masked_scan(cell: RecurrentCell, xs: Array, on: Array):
@@ -195,16 +222,17 @@ class SequenceEncoder(eqx.Module):
 
     def __call__(self, xs: Array, length, key=None) -> Float[Array, " D"]:
         ys, finals = self.outputs(xs, length, key)
+        count = None  # mean pooling: vec is the sum, its mean is taken with the dropout
         if self.pooling == "last":
             vec = finals
         else:
             on = (jnp.arange(ys.shape[0]) < length)[:, None]
             if self.pooling == "mean":
-                vec = jnp.sum(jnp.where(on, ys, 0.0), axis=0) / jnp.maximum(length, 1)
+                vec, count = jnp.sum(jnp.where(on, ys, 0.0), axis=0), jnp.maximum(length, 1)
             else:
                 vec = jnp.max(jnp.where(on, ys, -jnp.inf), axis=0)
         k_out = None if key is None else jax.random.fold_in(key, 7)
-        return _dropout(vec, self.dropout, k_out)
+        return _dropout(vec, self.dropout, k_out, count)
 
 
 def conv_init(key: np.random.Generator, shape: tuple[int, int], fan_in: int) -> np.ndarray:
@@ -323,8 +351,9 @@ class ConvEncoder(eqx.Module):
         for conv, gain, offset in zip(self.convs, self.gains, self.offsets, strict=True):
             h = self._normalise(conv(h), on, length) * gain + offset
             h = jnp.where(on, jax.nn.relu(h), 0.0)
-        vec = jnp.sum(h, axis=0) / jnp.maximum(length, 1)
-        return _dropout(vec, self.dropout, None if key is None else jax.random.fold_in(key, 7))
+        return _dropout(jnp.sum(h, axis=0), self.dropout,
+                        None if key is None else jax.random.fold_in(key, 7),
+                        jnp.maximum(length, 1))
 
 
 class JointEncoder(eqx.Module):
