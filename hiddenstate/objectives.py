@@ -425,21 +425,43 @@ class SequencePredictorObjective(Objective):
     cross-entropy of the logits) or values ``(B, k)`` (``'squared'``: the squared
     error averaged over the ``k`` outputs). Each sequence's loss is multiplied by its
     ``sample_weight`` (class weights). ``dropout``: the network drops units when given
-    a key (training only).
+    a key (training only), at the float rates it holds (compiled in). ``rates``: dropout
+    rates as run-time values, ``(("input_dropout", 0.2), ("dropout", 0.5))``, for a
+    network whose rate fields hold :class:`~hiddenstate.nn._classifier.RunTimeRate`
+    stand-ins of those names (a rate of 0 is left out: no dropout in the program).
     """
 
     loss: str = "softmax"
     dropout: bool = False
+    rates: tuple[tuple[str, float], ...] = ()
 
     @property
     def uses_key(self) -> bool:  # type: ignore[override]
-        return self.dropout
+        return self.dropout or any(rate > 0 for _, rate in self.rates)
+
+    def runtime_values(self) -> dict[str, float]:
+        """:math:`1 - p` of each positive rate (computed in float64, as Python computed it
+        when the rate was a constant of the program)."""
+        return {name: 1.0 - float(rate) for name, rate in self.rates if rate > 0}
+
+    def structure(self) -> SequencePredictorObjective:
+        return dataclasses.replace(self, rates=tuple((name, 0.5) for name, rate in self.rates
+                                                     if rate > 0))
+
+    def network(self, model):
+        """``model`` with its run-time dropout rates filled (see ``rates``)."""
+        if not any(rate > 0 for _, rate in self.rates):
+            return model
+        from .nn._classifier import fill_rates
+
+        return fill_rates(model, {name: self.value(name) for name in self.runtime_values()})
 
     def per_example(self, model, batch, key=None) -> Array:
         xs, lengths, targets, sample_weight = batch
         keys = (jnp.zeros(xs.shape[0]) if key is None
                 else jax.random.split(key, xs.shape[0]))
-        z = jax.vmap(lambda x, n, k: model(x, n, None if key is None else k))(xs, lengths, keys)
+        net = self.network(model)
+        z = jax.vmap(lambda x, n, k: net(x, n, None if key is None else k))(xs, lengths, keys)
         if self.loss == "softmax":
             per = -jnp.take_along_axis(jax.nn.log_softmax(z, axis=-1), targets[:, None],
                                        axis=-1)[:, 0]

@@ -20,7 +20,14 @@ from sklearn.utils.estimator_checks import estimator_checks_generator
 import hiddenstate
 from hiddenstate import InputError, SequenceClassifier, SequenceRegressor
 from hiddenstate.datasets import make_long_range_pairs
-from hiddenstate.nn._classifier import SequenceClassifierNet, SequenceEncoder, reverse_valid
+from hiddenstate.nn._classifier import (
+    RunTimeRate,
+    SequenceClassifierNet,
+    SequenceEncoder,
+    reverse_valid,
+    with_rates,
+)
+from hiddenstate.objectives import SequencePredictorObjective
 
 from .conftest import count_compiles
 from .crash_worker import make_sentences, make_sequences
@@ -122,6 +129,70 @@ def test_dropout_only_with_a_key():
     assert np.array_equal(run(enc, None), run(enc, None))
     a, b = run(enc, jax.random.key(1)), run(enc, jax.random.key(2))
     assert not np.array_equal(a, b) and np.mean(np.asarray(a) == 0) > 0.2
+
+
+def _compiled_rates_path(est):
+    """``est`` trained as before the rates were run-time values: a network holding its
+    float rates (compiled in) and an objective told only that it drops units."""
+    est._for_training = lambda model: model
+    est._objective = lambda: SequencePredictorObjective(est._loss, dropout=True)
+    return est
+
+
+def _params(est) -> list[np.ndarray]:
+    return [np.asarray(p) for p in jax.tree.leaves(eqx.filter(est.model_, eqx.is_array))]
+
+
+def test_dropout_rates_at_run_time_train_what_compiled_rates_trained():
+    """The same masks and the same scaling by 1 / (1 - p) (1 - p rounded to float32 as the
+    compiled constant was; the dropped mean's gradient in the order XLA gives a constant):
+    bit for bit the old path's model, at rates whose reciprocal is not exact."""
+    X, y = make_sentences(40, seed=3)
+    kw = dict(dropout=0.3, input_dropout=0.2, num_layers=2, bidirectional=True, pooling="mean",
+              **TINY)
+    new = SequenceClassifier(**kw).fit(X, y)
+    old = _compiled_rates_path(SequenceClassifier(**kw)).fit(X, y)
+    assert new.loss_curve_ == old.loss_curve_
+    assert all(np.array_equal(a, b) for a, b in zip(_params(new), _params(old), strict=True))
+    assert (new.model_.encoder.dropout, new.model_.encoder.input_dropout) == (0.3, 0.2)
+    # No dropout: the objective draws nothing and the network holds plain zeros.
+    plain = SequenceClassifier(**TINY)
+    assert not plain._objective().uses_key and plain._objective().runtime_values() == {}
+    net = plain._for_training(new.model_)
+    assert (net.encoder.dropout, net.encoder.input_dropout) == (0.0, 0.0)
+
+
+def test_dropout_rates_share_every_compiled_program():
+    X, y = make_sentences(48, seed=4)
+    kw = dict(hidden_size=5, embedding_dim=3, max_iter=2, random_state=0)
+    first = SequenceClassifier(dropout=0.3, input_dropout=0.2, **kw).fit(X, y)
+    first.predict(X)
+    with count_compiles() as n:
+        second = SequenceClassifier(dropout=0.6, input_dropout=0.1, **kw).fit(X, y)
+        second.predict(X)
+    assert n() == 0
+    assert not np.array_equal(second.predict_proba(X), first.predict_proba(X))
+    assert (second.model_.encoder.dropout, second.model_.encoder.input_dropout) == (0.6, 0.1)
+    # A changed rate takes effect in a warm start (the fitted network held the old one).
+    second.set_params(dropout=0.0, input_dropout=0.0, warm_start=True).fit(X, y)
+    assert (second.model_.encoder.dropout, second.model_.encoder.input_dropout) == (0.0, 0.0)
+
+
+def test_run_time_rates_are_objective_values():
+    objective = SequencePredictorObjective(rates=(("input_dropout", 0.0), ("dropout", 0.3)))
+    assert objective.uses_key and objective.runtime_values() == {"dropout": 1.0 - 0.3}
+    leaves, treedef = jax.tree.flatten(objective)
+    assert [float(v) for v in leaves] == [float(np.float32(0.7))]
+    other = SequencePredictorObjective(rates=(("input_dropout", 0.0), ("dropout", 0.5)))
+    assert jax.tree.structure(other) == treedef  # one program for both
+    more = SequencePredictorObjective(rates=(("input_dropout", 0.2), ("dropout", 0.5)))
+    assert jax.tree.structure(more) != treedef  # a rate of 0 leaves its dropout out
+    enc = with_rates(SequenceEncoder(3, 4, key=jax.random.key(0), n_tokens=5),
+                     {"dropout": RunTimeRate("dropout")})
+    ids = jnp.array([1, 2, 3])
+    assert np.array_equal(enc(ids, 3), with_rates(enc, {"dropout": 0.0})(ids, 3))
+    with pytest.raises(ValueError, match="'dropout' of this network is a run-time value"):
+        enc(ids, 3, jax.random.key(1))
 
 
 # -- learning ------------------------------------------------------------------------------------

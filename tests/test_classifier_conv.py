@@ -156,6 +156,31 @@ def test_learns_local_shapes_with_the_defaults_and_compiles_once():
     assert n() == 0
 
 
+def test_dropout_rates_of_both_encoders_are_run_time_values():
+    """LSTM-FCN's two encoders take ``dropout`` (and the recurrent one ``input_dropout``)
+    from the objective: other rates compile nothing. Against the old path (the rates
+    compiled in) the same model, bit for bit: the mean over the steps, dropped, takes its
+    gradient's products in the order XLA gives a constant rate."""
+    from hiddenstate.objectives import SequencePredictorObjective
+
+    X, y = _shapes(24, seed=5)
+    kw = dict(encoder="conv+recurrent", **TINY)
+    first = SequenceClassifier(dropout=0.3, input_dropout=0.2, **kw).fit(X, y)
+    with count_compiles() as n:
+        second = SequenceClassifier(dropout=0.6, input_dropout=0.4, **kw).fit(X, y)
+    assert n() == 0 and first.loss_curve_ != second.loss_curve_
+    assert (second.model_.encoder.conv.dropout, second.model_.encoder.recurrent.dropout,
+            second.model_.encoder.recurrent.input_dropout) == (0.6, 0.6, 0.4)
+    old = SequenceClassifier(dropout=0.3, input_dropout=0.2, **kw)
+    old._for_training = lambda model: model
+    old._objective = lambda: SequencePredictorObjective(old._loss, dropout=True)
+    old.fit(X, y)
+    assert first.loss_curve_ == old.loss_curve_
+    assert all(np.array_equal(a, b) for a, b in zip(
+        jax.tree.leaves(eqx.filter(first.model_, eqx.is_array)),
+        jax.tree.leaves(eqx.filter(old.model_, eqx.is_array)), strict=True))
+
+
 def test_auto_settings_by_kind_of_input():
     X, y = _shapes(16, seed=2)
     clf = SequenceClassifier(hidden_size=4, random_state=0)

@@ -181,6 +181,16 @@ class TrainingMixin(ModelFileMixin):
     def _curriculum(self) -> int:
         return 0
 
+    def _for_training(self, tree):
+        """The network, or the optimizer state of its parameters (a pytree of the same
+        modules), as training gets it: settings that are static fields of the fitted
+        network but run-time values of the compiled programs (dropout rates) replaced by
+        stand-ins. ``_fitted_network`` turns the trained network back."""
+        return tree
+
+    def _fitted_network(self, model):
+        return model
+
     def _description(self) -> str:
         return type(self).__name__
 
@@ -245,13 +255,14 @@ class TrainingMixin(ModelFileMixin):
             diverged = None
             try:
                 result = train.fit(
-                    model, training.data, objective=self._objective(),
+                    self._for_training(model), training.data, objective=self._objective(),
                     optimizer=self._optimizer(plan.steps_per_epoch),
                     max_iter=1 if incremental else int(self.max_iter), rng=rng, key=train_key,
                     plan=plan, early_stopping=stopping, checkpointing=checkpointing,
                     devices=self.devices,
                     progress=train.Progress(self.verbose, self._description()),
-                    opt_state=opt_state, step=step, epochs_per_call=1 if incremental else None)
+                    opt_state=self._for_training(opt_state), step=step,
+                    epochs_per_call=1 if incremental else None)
             except DivergenceError as err:
                 diverged, result = err, err.result  # type: ignore[attr-defined]
         try:
@@ -351,7 +362,7 @@ class TrainingMixin(ModelFileMixin):
             curriculum=None if difficulty is None else (curriculum, difficulty))
 
     def _store(self, result, rng, prepared: TrainingData, *, append: bool) -> None:
-        self.model_ = result.model
+        self.model_ = self._fitted_network(result.model)
         self._opt_state = result.opt_state
         self._step = result.step
         self._rng = rng

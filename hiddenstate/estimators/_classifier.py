@@ -18,7 +18,15 @@ from .. import _serialize
 from .._errors import InputError, ModelFileError
 from ..distributed import device
 from ..nn._cells import CELL_INITS, CELLS
-from ..nn._classifier import CONV_BLOCKS, ENCODERS, POOLINGS, SequenceClassifierNet
+from ..nn._classifier import (
+    CONV_BLOCKS,
+    ENCODERS,
+    POOLINGS,
+    RATES,
+    RunTimeRate,
+    SequenceClassifierNet,
+    with_rates,
+)
 from ..objectives import SequencePredictorObjective
 from ._base import (
     IncrementalMixin,
@@ -373,9 +381,24 @@ class _SequencePredictor(TransformerMixin, IncrementalMixin, TrainingMixin, Base
             activation=self.activation, encoder=self.encoder_)
         return self._initialise_from(model)
 
+    def _rates(self) -> dict[str, float]:
+        return {name: float(getattr(self, name)) for name in RATES}
+
     def _objective(self) -> SequencePredictorObjective:
-        return SequencePredictorObjective(self._loss, dropout=bool(
-            self.dropout > 0 or self.input_dropout > 0))
+        # The rates are run-time values: fits that differ only in them share programs.
+        return SequencePredictorObjective(self._loss, rates=tuple(self._rates().items()))
+
+    def _for_training(self, tree):
+        return with_rates(tree, {name: RunTimeRate(name) if rate > 0 else 0.0
+                                  for name, rate in self._rates().items()})
+
+    def _fitted_network(self, model):
+        return with_rates(model, self._rates())
+
+    def _inference_network(self):
+        """``model_`` without its dropout rates (inference never drops units): one
+        compiled inference program whatever the rates."""
+        return with_rates(self.model_, dict.fromkeys(RATES, 0.0))
 
     def _description(self) -> str:
         encoder = getattr(self, "encoder_", "recurrent")
@@ -394,13 +417,15 @@ class _SequencePredictor(TransformerMixin, IncrementalMixin, TrainingMixin, Base
     # -- inference -----------------------------------------------------------------------------
     def _raw(self, X) -> np.ndarray:
         check_is_fitted(self)
-        return self._apply(self._read(X, reset=False), lambda x, n: _logits(self.model_, x, n))
+        net = self._inference_network()
+        return self._apply(self._read(X, reset=False), lambda x, n: _logits(net, x, n))
 
     def transform(self, X) -> np.ndarray:
         """The sequence vectors ``(n, D)`` the output layer reads (``D = hidden_size``, twice
         that when bidirectional)."""
         check_is_fitted(self)
-        return self._apply(self._read(X, reset=False), lambda x, n: _vectors(self.model_, x, n))
+        net = self._inference_network()
+        return self._apply(self._read(X, reset=False), lambda x, n: _vectors(net, x, n))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

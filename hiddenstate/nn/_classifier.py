@@ -12,7 +12,8 @@ from ._cells import RecurrentCell, cell_init, make_cell
 from ._init import host_rng
 
 __all__ = ["SequenceEncoder", "ConvEncoder", "JointEncoder", "SequenceClassifierNet",
-           "POOLINGS", "ENCODERS", "embedding_init", "reverse_valid"]
+           "POOLINGS", "ENCODERS", "RATES", "RunTimeRate", "embedding_init", "reverse_valid",
+           "with_rates", "fill_rates"]
 
 POOLINGS = ("last", "mean", "max")
 
@@ -41,11 +42,84 @@ def reverse_valid(xs: Array, length) -> Array:
     return xs[jnp.where(t < length, length - 1 - t, t)]
 
 
-def _dropout(x: Array, rate: float, key) -> Array:
-    if key is None or rate <= 0.0:
-        return x
-    keep = jax.random.bernoulli(key, 1.0 - rate, x.shape)
-    return jnp.where(keep, x / (1.0 - rate), 0.0)
+#: The dropout rates of the encoders, by field name (a :class:`ConvEncoder` has ``dropout``).
+RATES = ("input_dropout", "dropout")
+
+
+class RunTimeRate:
+    r"""A dropout rate that is a run-time value of the compiled training programs.
+
+    It stands in an encoder's ``input_dropout`` or ``dropout`` field (static: part of the
+    network's pytree structure) for the float, so networks that differ only in their
+    rates have one structure and share every compiled program; two stand-ins are equal
+    when their ``name`` is. Before the network runs, the objective fills it
+    (:func:`fill_rates`) with ``keep``, :math:`1 - p` as a float32 array, and dropout
+    draws and scales with it exactly as with a float rate.
+    """
+
+    __slots__ = ("name", "keep")
+
+    def __init__(self, name: str, keep=None):
+        self.name, self.keep = str(name), keep
+
+    def __eq__(self, other) -> bool:
+        return type(other) is RunTimeRate and other.name == self.name
+
+    def __hash__(self) -> int:
+        return hash((RunTimeRate, self.name))
+
+    def __repr__(self) -> str:
+        return f"RunTimeRate({self.name!r})"
+
+
+def _keep(rate: float | RunTimeRate):
+    """:math:`1 - p`: a float for a float rate (rounded to float32 where it is used, as
+    a constant of the program), the filled array of a run-time one."""
+    if not isinstance(rate, RunTimeRate):
+        return 1.0 - rate
+    if rate.keep is None:
+        raise ValueError(f"the dropout rate {rate.name!r} of this network is a run-time value "
+                         "that its objective fills (SequencePredictorObjective(rates=...)); "
+                         "give the network float rates (with_rates) to call it with a key")
+    return rate.keep
+
+
+@jax.custom_vjp
+def _scaled_mean(total: Array, count: Array, keep: Array) -> Array:
+    # total / count / keep as XLA computes it with a constant keep: it folds the constant
+    # 1 / keep into 1 / count in the gradient, (g * (1/count * 1/keep)), where a run-time
+    # keep would leave two products, g * (1/keep) * (1/count), and other last bits.
+    return (total / count) * (1.0 / keep)
+
+
+def _scaled_mean_fwd(total, count, keep):
+    return _scaled_mean(total, count, keep), (count, keep)
+
+
+def _scaled_mean_bwd(res, g):
+    count, keep = res
+    return g * ((1.0 / count) * (1.0 / keep)), None, None
+
+
+_scaled_mean.defvjp(_scaled_mean_fwd, _scaled_mean_bwd)
+
+
+def _dropout(x: Array, rate: float | RunTimeRate, key, count=None) -> Array:
+    """``x`` with a fraction ``rate`` of its entries zeroed and the rest scaled by
+    :math:`1/(1-p)` (only with a key); with ``count``, ``x`` is a sum and its mean
+    ``x / count`` is dropped. A run-time rate gives the masks and the values of the float
+    rate, to the last bit."""
+    if count is not None:
+        count = jnp.asarray(count, x.dtype)
+    if key is None or (not isinstance(rate, RunTimeRate) and rate <= 0.0):
+        return x if count is None else x / count
+    keep = _keep(rate)
+    mask = jax.random.bernoulli(key, keep, x.shape)
+    if not isinstance(rate, RunTimeRate):
+        return jnp.where(mask, (x if count is None else x / count) / keep, 0.0)
+    # XLA multiplies by the reciprocal of a constant divisor: the same arithmetic.
+    return jnp.where(mask, x * (1.0 / keep) if count is None else _scaled_mean(x, count, keep),
+                     0.0)
 
 
 def _masked_scan(cell: RecurrentCell, xs: Array, on: Array):
@@ -77,7 +151,8 @@ class SequenceEncoder(eqx.Module):
 
     ``input_dropout`` drops input features (embedding entries) per step, ``dropout``
     each layer's outputs (between layers, and the sequence vector); both only when a
-    key is given (training), scaled by :math:`1/(1-p)`.
+    key is given (training), scaled by :math:`1/(1-p)`. A rate is a float (compiled
+    into the programs that call the network) or a :class:`RunTimeRate`.
 
     Shapes: ``xs`` is ``(L,)`` int token ids (with an embedding) or ``(L, n_in)``
     floats, padded to ``L``; ``length`` a scalar int (steps at or past it are
@@ -88,8 +163,8 @@ class SequenceEncoder(eqx.Module):
     forward: tuple[RecurrentCell, ...]
     backward: tuple[RecurrentCell, ...] | None
     pooling: str = eqx.field(static=True)
-    input_dropout: float = eqx.field(static=True)
-    dropout: float = eqx.field(static=True)
+    input_dropout: float | RunTimeRate = eqx.field(static=True)
+    dropout: float | RunTimeRate = eqx.field(static=True)
 
     def __init__(self, n_in: int, hidden: int, *, key: PRNGKeyArray | np.random.Generator,
                  n_tokens: int | None = None, cell: str = "lstm", num_layers: int = 1,
@@ -147,16 +222,17 @@ class SequenceEncoder(eqx.Module):
 
     def __call__(self, xs: Array, length, key=None) -> Float[Array, " D"]:
         ys, finals = self.outputs(xs, length, key)
+        count = None  # mean pooling: vec is the sum, its mean is taken with the dropout
         if self.pooling == "last":
             vec = finals
         else:
             on = (jnp.arange(ys.shape[0]) < length)[:, None]
             if self.pooling == "mean":
-                vec = jnp.sum(jnp.where(on, ys, 0.0), axis=0) / jnp.maximum(length, 1)
+                vec, count = jnp.sum(jnp.where(on, ys, 0.0), axis=0), jnp.maximum(length, 1)
             else:
                 vec = jnp.max(jnp.where(on, ys, -jnp.inf), axis=0)
         k_out = None if key is None else jax.random.fold_in(key, 7)
-        return _dropout(vec, self.dropout, k_out)
+        return _dropout(vec, self.dropout, k_out, count)
 
 
 def conv_init(key: np.random.Generator, shape: tuple[int, int], fan_in: int) -> np.ndarray:
@@ -233,7 +309,7 @@ class ConvEncoder(eqx.Module):
     convs: tuple[Conv1d, ...]
     gains: tuple[Float[Array, " C"], ...]
     offsets: tuple[Float[Array, " C"], ...]
-    dropout: float = eqx.field(static=True)
+    dropout: float | RunTimeRate = eqx.field(static=True)
     norm: str = eqx.field(static=True)
     eps: float = eqx.field(static=True)
 
@@ -275,8 +351,9 @@ class ConvEncoder(eqx.Module):
         for conv, gain, offset in zip(self.convs, self.gains, self.offsets, strict=True):
             h = self._normalise(conv(h), on, length) * gain + offset
             h = jnp.where(on, jax.nn.relu(h), 0.0)
-        vec = jnp.sum(h, axis=0) / jnp.maximum(length, 1)
-        return _dropout(vec, self.dropout, None if key is None else jax.random.fold_in(key, 7))
+        return _dropout(jnp.sum(h, axis=0), self.dropout,
+                        None if key is None else jax.random.fold_in(key, 7),
+                        jnp.maximum(length, 1))
 
 
 class JointEncoder(eqx.Module):
@@ -295,6 +372,49 @@ class JointEncoder(eqx.Module):
         k_conv, k_rec = (None, None) if key is None else jax.random.split(key)
         return jnp.concatenate([self.conv(xs, length, k_conv),
                                 self.recurrent(xs, length, k_rec)])
+
+
+def _set_fields(module: eqx.Module, **changes) -> eqx.Module:
+    # A copy with some fields replaced, static ones included (as Equinox's unflatten
+    # builds a module: no __init__).
+    new = object.__new__(type(module))
+    new.__dict__.update(module.__dict__)
+    new.__dict__.update(changes)
+    return new
+
+
+def _map_rates(model, change):
+    """``model`` with each encoder's rate fields (:data:`RATES`) set to ``change(name,
+    current)``."""
+    def one(node):
+        if not isinstance(node, SequenceEncoder | ConvEncoder):
+            return node
+        return _set_fields(node, **{name: change(name, getattr(node, name)) for name in RATES
+                                    if hasattr(node, name)})
+
+    return jax.tree.map(one, model, is_leaf=lambda n: isinstance(n, SequenceEncoder | ConvEncoder))
+
+
+def with_rates(model, rates: dict[str, float | RunTimeRate]):
+    """``model`` (any pytree of encoders) with the dropout rates of its encoders set by
+    field name (``{"input_dropout": 0.2, "dropout": RunTimeRate("dropout")}``; a
+    :class:`ConvEncoder` has ``dropout`` only); names not given are left as they are."""
+    return _map_rates(model, lambda name, rate: rates.get(name, rate))
+
+
+def fill_rates(model, keep: dict[str, Array]):
+    """``model`` with each :class:`RunTimeRate` filled with ``keep[rate.name]``
+    (:math:`1 - p`, an array); float rates are left as they are. Inside a compiled
+    function the result is called, not passed on (its structure holds the arrays)."""
+    def fill(name, rate):
+        del name
+        if not isinstance(rate, RunTimeRate):
+            return rate
+        if rate.name not in keep:
+            raise ValueError(f"no run-time value for the dropout rate {rate.name!r}")
+        return RunTimeRate(rate.name, keep[rate.name])
+
+    return _map_rates(model, fill)
 
 
 def make_encoder(kind: str, n_in: int, hidden: int, *, key, **options):
