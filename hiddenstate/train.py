@@ -210,11 +210,11 @@ def split_validation(
 
 
 def row_bucket(n: int) -> int:
-    """The rows a minibatch run's data (without length buckets) is padded to: the next
-    power of two up to 65,536 rows, then the next multiple of 8,192 (at most an eighth
-    more memory). Runs whose row counts share a bucket (a grid search's folds and its
-    refit, the same recipe on more data) share one compiled epoch loop; minibatches only
-    ever draw the real rows, so the parameters are the unpadded data's, bit for bit."""
+    """The rows a minibatch run's data is padded to: the next power of two up to 65,536
+    rows, then the next multiple of 8,192 (at most an eighth more memory). Runs whose row
+    counts share a bucket (a grid search's folds and its refit, the same recipe on more
+    data) share one compiled epoch loop; minibatches only ever draw the real rows, so the
+    result is the one the unpadded data gives, bit for bit."""
     n = int(n)
     if n <= 1 << 16:
         return 1 << max(0, (n - 1).bit_length())
@@ -274,21 +274,21 @@ class BatchPlan:
 
     @property
     def padded_rows(self) -> int:
-        """Rows of the data as the compiled loop sees them: :func:`row_bucket` ``(n)`` for
-        minibatches without length buckets (the padding rows are never drawn), else ``n``.
-        Plans whose padded rows and batch size agree share one compiled epoch loop.
-        (Length-bucketed plans are not padded: their loop over a run-time count of
-        minibatches cost the seed's batch-1 Elman net a third of its 39 us steps.)"""
-        return self.n if self.full or self.lengths is not None else row_bucket(self.n)
+        """Rows of the data as the compiled loop sees them: ``n`` for a full batch, else
+        :func:`row_bucket` ``(n)`` (the padding rows are never drawn). Plans whose
+        padded rows, batch size and buckets agree share one compiled epoch loop."""
+        return self.n if self.full else row_bucket(self.n)
 
     @property
     def padded_steps(self) -> int:
         """Minibatches per epoch in the compiled loop: room for the ``steps_per_epoch``
-        of any plan with the same padded rows and batch size (the loop runs the real ones
-        only, a run-time count)."""
-        if self.padded_rows == self.n:
-            return self.steps_per_epoch
-        return -(-self.padded_rows // self.batch)
+        of any plan with the same padded rows, batch size and buckets (the loop runs the
+        real ones only, a run-time count)."""
+        if self.full:
+            return 1
+        k = 1 if self.lengths is None else len(self.lengths)
+        # sum(ceil(n_b / B)) over k buckets <= ceil(n / B) + k - 1
+        return -(-self.padded_rows // self.batch) + k - 1
 
     def draw(self, rng: np.random.Generator, first: int, count: int, width: int,
              *, gather_full: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -519,14 +519,13 @@ def _run_epochs(carry: _Carry, static, data, val_data, idx, weight, bucket, acti
                 key_data, *,
                 objective: Callable, optimizer: optax.GradientTransformation, full_batch: bool,
                 patience: int, tol: float, precision: str | None,
-                lengths: tuple[int, ...] | None, padded: bool):
+                lengths: tuple[int, ...] | None):
     """Run the active epochs of ``active`` (``(E,)`` bool, a prefix); returns the new
     carry and per-epoch losses ``(E,)`` (NaN, and ``ran`` False, past the active ones).
 
     ``idx``/``weight`` are ``(E, S, B)`` (or ``(E, 1, 1)`` dummies for a full batch),
     ``bucket`` is ``(E, S)``; each epoch runs the first ``steps`` (a run-time count,
-    ``<= S``) of its ``S`` minibatches, the rest is padding (``padded``; without it every
-    slot is a real minibatch and a scan runs them). The numbers of ``objective`` and
+    ``<= S``) of its ``S`` minibatches, the rest is padding. The numbers of ``objective`` and
     ``optimizer`` that are arrays (their hyperparameters) are run-time values.
     """
     has_val = val_data is not None
@@ -585,20 +584,11 @@ def _run_epochs(carry: _Carry, static, data, val_data, idx, weight, bucket, acti
             return s + 1, c, tuple(o.at[s].set(v) for o, v in zip(outs, out, strict=True))
 
         slots = e_idx.shape[0]
-        if not padded:
-            # Every slot a real minibatch: a scan, whose fixed count XLA uses (the run-time
-            # loop cost W1's small steps a third more: 10.7 -> 14 us, and 45 -> 69 us for
-            # its full batch, which a scan of length one inlines).
-            ons = jnp.broadcast_to(on, (slots,))
-            c, (wloss, rows, nonfinite) = jax.lax.scan(guarded_step, c,
-                                                       (e_idx, e_w, e_bucket, ons))
-        else:
-            # The losses in the parameters' precision (float64 ones under jax_enable_x64).
-            dtype = jnp.result_type(jnp.float32, *jax.tree.leaves(c.params))
-            outs = (jnp.zeros(slots, dtype), jnp.zeros(slots, jnp.float32),
-                    jnp.zeros(slots, bool))
-            _, c, (wloss, rows, nonfinite) = jax.lax.while_loop(
-                lambda state: state[0] < steps, one_step, (jnp.zeros((), jnp.int32), c, outs))
+        # The losses in the parameters' precision (float64 ones under jax_enable_x64).
+        dtype = jnp.result_type(jnp.float32, *jax.tree.leaves(c.params))
+        outs = (jnp.zeros(slots, dtype), jnp.zeros(slots, jnp.float32), jnp.zeros(slots, bool))
+        _, c, (wloss, rows, nonfinite) = jax.lax.while_loop(
+            lambda state: state[0] < steps, one_step, (jnp.zeros((), jnp.int32), c, outs))
         # Parameters made non-finite by a gradient whose loss was finite: back to the
         # start of the epoch, and the run stops as diverged.
         sane = _all_finite((c.params, c.opt_state))
@@ -821,8 +811,7 @@ def fit(model, data, *, objective: Callable, optimizer: optax.GradientTransforma
                     full_batch=plan.full and not place.sharded,
                     patience=int(early_stopping.n_iter_no_change) if early_stopping else 10,
                     tol=float(early_stopping.tol) if early_stopping else 0.0,
-                    precision=matmul_precision(), lengths=plan.lengths,
-                    padded=plan.padded_steps != plan.steps_per_epoch)
+                    precision=matmul_precision(), lengths=plan.lengths)
     key_data = jax.random.key_data(key)
     # Every call has room for the plan's width of epochs and runs ``todo`` of them (a
     # run-time count): runs of any length, checkpointed or not, and partial_fit's one
