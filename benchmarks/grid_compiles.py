@@ -5,8 +5,7 @@
 ``GridSearchCV(Autoencoder(n_components=32, max_iter=30), {"learning_rate": 5 values,
 "alpha": 2 values}, cv=3)`` on scikit-learn's digits / 16: 30 fits and the refit. The
 learning rate, ``alpha`` and the number of epochs are run-time values of the compiled
-training loop, and the data is padded to a power of two of rows, so the fits and the
-refit share one epoch program. Prints the number of XLA
+training loop, so the fits share one epoch program. Prints the number of XLA
 compilations (``backend_compile`` events: a compilation, or a read from the persistent
 cache that replaces it), the programs compiled (by name) and the seconds. Run it with an
 empty compilation cache (the default here: a fresh temporary folder) to count them all.

@@ -27,9 +27,7 @@ of the objective and the optimizer that are arrays (learning rate, schedule
 length, momentum, weight decay, noise level, ...) are run-time values too. So a
 run compiles exactly once, and a second run with the same shapes and the same
 kind of objective and optimizer compiles not at all, whatever its ``max_iter``
-and hyperparameters. With minibatches the data is padded to :func:`row_bucket`
-rows and each epoch runs its real minibatches only (a run-time count), so runs
-on different numbers of rows of one bucket share that program too.
+and hyperparameters.
 
 Safety: a non-finite loss leaves the parameters and optimizer state untouched
 (the update is masked inside the compiled step) and freezes the run; parameters
@@ -209,18 +207,6 @@ def split_validation(
 # -- the batch plan (NumPy only) -----------------------------------------------------------------
 
 
-def row_bucket(n: int) -> int:
-    """The rows a minibatch run's data is padded to: the next power of two up to 65,536
-    rows, then the next multiple of 8,192 (at most an eighth more memory). Runs whose row
-    counts share a bucket (a grid search's folds and its refit, the same recipe on more
-    data) share one compiled epoch loop; minibatches only ever draw the real rows, so the
-    result is the one the unpadded data gives, bit for bit."""
-    n = int(n)
-    if n <= 1 << 16:
-        return 1 << max(0, (n - 1).bit_length())
-    return -(-n // 8192) * 8192
-
-
 @dataclasses.dataclass(frozen=True, eq=False)
 class BatchPlan:
     """How ``n`` rows become minibatches, epoch after epoch.
@@ -272,33 +258,14 @@ class BatchPlan:
         return cls(n, bsz, steps, False, shuffle, row_bucket, lengths, int(epochs),
                    None if difficulty is None else np.asarray(difficulty))
 
-    @property
-    def padded_rows(self) -> int:
-        """Rows of the data as the compiled loop sees them: ``n`` for a full batch, else
-        :func:`row_bucket` ``(n)`` (the padding rows are never drawn). Plans whose
-        padded rows, batch size and buckets agree share one compiled epoch loop."""
-        return self.n if self.full else row_bucket(self.n)
-
-    @property
-    def padded_steps(self) -> int:
-        """Minibatches per epoch in the compiled loop: room for the ``steps_per_epoch``
-        of any plan with the same padded rows, batch size and buckets (the loop runs the
-        real ones only, a run-time count)."""
-        if self.full:
-            return 1
-        k = 1 if self.lengths is None else len(self.lengths)
-        # sum(ceil(n_b / B)) over k buckets <= ceil(n / B) + k - 1
-        return -(-self.padded_rows // self.batch) + k - 1
-
     def draw(self, rng: np.random.Generator, first: int, count: int, width: int,
              *, gather_full: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Indices ``(width, padded_steps, B)``, weights (same shape) and buckets ``(width,
-        padded_steps)`` of epochs ``first .. first + count - 1``; epochs past ``count`` and
-        minibatches past ``steps_per_epoch`` are padding (weight 0).
+        """Indices ``(width, steps, B)``, weights (same shape) and buckets ``(width, steps)``
+        of epochs ``first .. first + count - 1``; epochs past ``count`` are padding.
 
         A full batch needs no indices (``(width, 1, 1)`` dummies) unless
         ``gather_full`` (a sharded full batch is gathered like a minibatch)."""
-        bucket = np.zeros((width, self.padded_steps), np.int32)
+        bucket = np.zeros((width, self.steps_per_epoch), np.int32)
         if self.full:
             cols = self.n if gather_full else 1
             idx = np.broadcast_to(np.arange(cols, dtype=np.int32), (width, 1, cols))
@@ -311,12 +278,12 @@ class BatchPlan:
             idx, w = [], []
             for e in range(count):
                 easy = self.difficulty if first + e < self.curriculum_epochs else None
-                i_e, w_e, bucket[e, :self.steps_per_epoch] = _bucket_epoch_indices(
+                i_e, w_e, bucket[e] = _bucket_epoch_indices(
                     self.row_bucket, len(self.lengths), self.batch, 1, rng, self.shuffle, easy)
                 idx.append(i_e)
                 w.append(w_e)
             idx, w = np.concatenate(idx), np.concatenate(w)
-        pad = ((0, width - count), (0, self.padded_steps - self.steps_per_epoch), (0, 0))
+        pad = ((0, width - count), (0, 0), (0, 0))
         return np.pad(idx, pad), np.pad(w, pad), bucket
 
 
@@ -515,17 +482,15 @@ def _opt_init_compiled(params, *, optimizer: optax.GradientTransformation):
 
 
 @eqx.filter_jit
-def _run_epochs(carry: _Carry, static, data, val_data, idx, weight, bucket, active, steps,
-                key_data, *,
+def _run_epochs(carry: _Carry, static, data, val_data, idx, weight, bucket, active, key_data, *,
                 objective: Callable, optimizer: optax.GradientTransformation, full_batch: bool,
                 patience: int, tol: float, precision: str | None,
                 lengths: tuple[int, ...] | None):
     """Run the active epochs of ``active`` (``(E,)`` bool, a prefix); returns the new
     carry and per-epoch losses ``(E,)`` (NaN, and ``ran`` False, past the active ones).
 
-    ``idx``/``weight`` are ``(E, S, B)`` (or ``(E, 1, 1)`` dummies for a full batch),
-    ``bucket`` is ``(E, S)``; each epoch runs the first ``steps`` (a run-time count,
-    ``<= S``) of its ``S`` minibatches, the rest is padding. The numbers of ``objective`` and
+    ``idx``/``weight`` are ``(E, n_batches, B)`` (or ``(E, 1, 1)`` dummies for a
+    full batch), ``bucket`` is ``(E, n_batches)``. The numbers of ``objective`` and
     ``optimizer`` that are arrays (their hyperparameters) are run-time values.
     """
     has_val = val_data is not None
@@ -575,20 +540,9 @@ def _run_epochs(carry: _Carry, static, data, val_data, idx, weight, bucket, acti
 
     def epoch(c: _Carry, xs):
         e_idx, e_w, e_bucket, on = xs
+        ons = jnp.broadcast_to(on, (e_idx.shape[0],))
         start = (c.params, c.opt_state)
-
-        def one_step(state):
-            # The real minibatches only (a run-time count): those past it are padding.
-            s, c, outs = state
-            c, out = guarded_step(c, (e_idx[s], e_w[s], e_bucket[s], on))
-            return s + 1, c, tuple(o.at[s].set(v) for o, v in zip(outs, out, strict=True))
-
-        slots = e_idx.shape[0]
-        # The losses in the parameters' precision (float64 ones under jax_enable_x64).
-        dtype = jnp.result_type(jnp.float32, *jax.tree.leaves(c.params))
-        outs = (jnp.zeros(slots, dtype), jnp.zeros(slots, jnp.float32), jnp.zeros(slots, bool))
-        _, c, (wloss, rows, nonfinite) = jax.lax.while_loop(
-            lambda state: state[0] < steps, one_step, (jnp.zeros((), jnp.int32), c, outs))
+        c, (wloss, rows, nonfinite) = jax.lax.scan(guarded_step, c, (e_idx, e_w, e_bucket, ons))
         # Parameters made non-finite by a gradient whose loss was finite: back to the
         # start of the epoch, and the run stops as diverged.
         sane = _all_finite((c.params, c.opt_state))
@@ -656,7 +610,7 @@ def matmul_precision() -> str | None:
 def _call_width(plan: BatchPlan) -> int:
     """Epochs one compiled call can run: about :data:`STEPS_PER_CALL` updates. A shape of
     the compiled loop, so it depends on the batch plan only, never on ``max_iter``."""
-    return max(1, STEPS_PER_CALL // plan.padded_steps)
+    return max(1, STEPS_PER_CALL // plan.steps_per_epoch)
 
 
 def _epochs_per_call(plan: BatchPlan, wanted: int | None,
@@ -665,15 +619,6 @@ def _epochs_per_call(plan: BatchPlan, wanted: int | None,
     if checkpointing is not None:
         wanted = min(wanted, checkpointing.checkpointer.every)
     return max(1, int(wanted))
-
-
-def _pad_rows(data, rows: int):
-    """``data`` with zero rows appended up to ``rows`` (on the host: no compiled program)."""
-    n = jax.tree.leaves(data)[0].shape[0]
-    if rows == n:
-        return data
-    return jax.tree.map(
-        lambda a: np.pad(host(a), [(0, rows - n)] + [(0, 0)] * (np.ndim(a) - 1)), data)
 
 
 def _initial_carry(params, opt_state, step: int, validating: bool) -> _Carry:
@@ -790,11 +735,11 @@ def fit(model, data, *, objective: Callable, optimizer: optax.GradientTransforma
     if opt_state is None:
         opt_state = _opt_init(params, optimizer=optimizer)
     opt_state = device(opt_state)
+    data = device(data)
     n = jax.tree.leaves(data)[0].shape[0]
     plan = BatchPlan.make(n) if plan is None else plan
     if plan.n != n:
         raise ValueError(f"the batch plan is for {plan.n} rows, the data has {n}")
-    data = device(_pad_rows(data, plan.padded_rows))
     place = Placement(devices)
     val = None if early_stopping is None else place.replicate(
         device(early_stopping.validation_data))
@@ -817,7 +762,6 @@ def fit(model, data, *, objective: Callable, optimizer: optax.GradientTransforma
     # run-time count): runs of any length, checkpointed or not, and partial_fit's one
     # epoch share one compiled loop.
     width = max(_call_width(plan), run.epochs_per_call)
-    steps = np.asarray(plan.steps_per_epoch, np.int32)
     try:
         while run.done < max_iter:
             todo = min(run.epochs_per_call, max_iter - run.done)
@@ -827,7 +771,7 @@ def fit(model, data, *, objective: Callable, optimizer: optax.GradientTransforma
             try:
                 carry, (losses, vals, ran, firsts) = _run_epochs(
                     run.carry, static, data, val, *place.split_batches(idx, w),
-                    *place.inputs(bucket, active, steps, key_data), **settings)
+                    *place.inputs(bucket, active, key_data), **settings)
                 run.record(losses, vals, ran, firsts, val is not None)
             except KeyboardInterrupt:
                 run.interrupted(rng_before)  # ``run.carry``: the state after the last call

@@ -107,8 +107,7 @@ def test_partial_fit_and_fit_share_the_epoch_program():
         assert _compiles("jit(_run_epochs)", lambda: est.fit(X)) == 1
         assert _compiles("jit(_run_epochs)", lambda: est.partial_fit(X)) == 0
     assert est.n_iter_ == 3
-    # 40 rows are padded to 64: room for 4 minibatches of 16 (3 of them real).
-    assert train._call_width(train.BatchPlan.make(40, 16)) == train.STEPS_PER_CALL // 4
+    assert train._call_width(train.BatchPlan.make(40, 16)) == train.STEPS_PER_CALL // 3
 
 
 def test_inverse_time_schedule_is_the_documented_one():

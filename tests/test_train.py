@@ -221,33 +221,6 @@ def test_a_run_compiles_once_and_a_second_run_not_at_all():
     assert compiles() == 0
 
 
-def test_minibatch_runs_on_rows_of_one_bucket_share_the_loop_and_pad_changes_nothing(
-        monkeypatch):
-    """40 and 50 rows both pad to 64 (weight-0 rows that no minibatch draws): the second
-    run compiles nothing, and each gives bit for bit what its unpadded data gives."""
-    opt = make_optimizer("adam", 0.01)
-
-    def run(n):
-        model, x, y = _problem(n=n)
-        res = train.fit(model, (x, y), objective=LeastSquares(), optimizer=opt,
-                        plan=train.BatchPlan.make(n, 16), max_iter=6,
-                        rng=np.random.default_rng(0), key=jax.random.key(0))
-        return res.model, res.history.loss
-
-    padded = {40: run(40)}
-    with count_compiles() as compiles:
-        padded[50] = run(50)
-    assert compiles() == 0
-    assert [train.row_bucket(n) for n in (1, 2, 3, 64, 65, 65536, 65537, 70000)] == [
-        1, 2, 4, 64, 128, 65536, 73728, 73728]
-    monkeypatch.setattr(train, "row_bucket", lambda n: n)  # the data as it is
-    for n, (model, losses) in padded.items():
-        ref_model, ref_losses = run(n)
-        assert losses == ref_losses
-        for a, b in zip(jax.tree.leaves(model), jax.tree.leaves(ref_model), strict=True):
-            np.testing.assert_array_equal(a, b)
-
-
 def test_progress_bar_runs(capsys):
     model, x, y = _problem()
     train.fit(
@@ -404,14 +377,12 @@ def test_batch_plan_counts_the_steps_the_loop_takes():
     rb = np.array([0, 1] * 4 + [1, 1])
     bucketed = train.BatchPlan.make(10, 3, buckets=(rb, (4, 8)))
     assert bucketed.steps_per_epoch == 4
-    # The compiled loop has room for any 9-16 rows in two buckets: ceil(16 / 3) + 1 steps.
-    assert bucketed.padded_rows == 16 and bucketed.padded_steps == 7
     idx, w, bucket = bucketed.draw(np.random.default_rng(0), 0, 2, 3)
-    assert idx.shape == (3, 7, 3) and bucket.shape == (3, 7)
-    assert w[2].sum() == 0 and w[:, 4:].sum() == 0  # the padding epoch and minibatches
+    assert idx.shape == (3, 4, 3) and bucket.shape == (3, 4)
+    assert w[2].sum() == 0  # the padding epoch
     for e in range(2):
         assert sorted(idx[e][w[e] > 0].tolist()) == list(range(10))
-        for b_idx, b_w, b in zip(idx[e, :4], w[e, :4], bucket[e, :4], strict=True):
+        for b_idx, b_w, b in zip(idx[e], w[e], bucket[e], strict=True):
             assert set(rb[b_idx[b_w > 0]]) == {b}
     with pytest.raises(ValueError, match="0 examples"):
         train.BatchPlan.make(0, 3)
