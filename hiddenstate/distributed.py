@@ -171,21 +171,31 @@ class _Service:
     def start(cls, *args, **kwargs) -> _Service:
         """Start it with the arguments JAX gives its own (the bind address first)."""
         import json
+        import re
         import subprocess
         import sys
+        import tempfile
 
         coordinator = args[0] if args else kwargs.get("address", "?")
-        proc = subprocess.Popen(
-            [sys.executable, "-c", _SERVE, json.dumps(args), json.dumps(kwargs),
-             str(SILENCE + 5.0)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            text=True, start_new_session=True)  # no terminal signals: it must outlive us
-        answer = proc.stdout.readline().strip()
-        if answer != "ready":
+        with tempfile.TemporaryFile("w+") as log:  # its own messages, read on failure only
+            proc = subprocess.Popen(
+                [sys.executable, "-c", _SERVE, json.dumps(args), json.dumps(kwargs),
+                 str(SILENCE + 5.0)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
+                text=True, start_new_session=True)  # no terminal signals: it must outlive us
+            answer = proc.stdout.readline().strip()
+            if answer == "ready":
+                return cls(proc)
             proc.kill()
-            raise OSError(f"process 0 could not host the coordinator at {coordinator}: "
-                          f"{answer.removeprefix('error: ') or 'its process ended'}")
-        return cls(proc)
+            proc.wait()
+            log.seek(0)
+            # A taken address can also crash the service (SIGSEGV in JAX 0.10.2) after
+            # logging why: that line, without its log prefix.
+            said = [re.sub(r"^[EWF]\d{4} [\d:.]+\s+\d+ \S+\] ", "", line).strip()
+                    for line in log.read().splitlines() if line.strip()]
+        reason = answer.removeprefix("error: ") or (
+            said[-1] if said else f"its process ended (status {proc.returncode})")
+        raise OSError(f"process 0 could not host the coordinator at {coordinator}: {reason}")
 
     def shutdown(self) -> None:
         import subprocess
